@@ -1,0 +1,243 @@
+//! The command line: flags in Ansible's shape, parsed by clap, dispatched to the layer that does the work.
+//!
+//! Nothing here talks to a host; each subcommand lives in its own file and hands its arguments on.
+
+mod inventory_command;
+mod lab_command;
+mod lint_command;
+mod run_command;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes, documented in the README. Ansible users script against them.
+pub mod exit_code {
+    /// Every host ok.
+    pub const OK: i32 = 0;
+    /// Usage, inventory or playbook error (nothing was run on a host past that point).
+    pub const USAGE: i32 = 1;
+    /// At least one host failed a task.
+    pub const HOST_FAILED: i32 = 2;
+    /// At least one host could not be reached (takes precedence over HOST_FAILED).
+    pub const UNREACHABLE: i32 = 3;
+    /// The run was interrupted (Ctrl-C).
+    pub const INTERRUPTED: i32 = 130;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "runbook",
+    version,
+    about = "Run Rhai playbooks against fleets of Linux hosts over SSH",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a playbook against the hosts of an inventory.
+    Run(RunArgs),
+    /// Show an inventory: its groups and hosts, or one host's merged variables.
+    Inventory(InventoryArgs),
+    /// A local fleet of real Linux hosts (systemd-nspawn) to try and test playbooks on.
+    #[command(subcommand)]
+    Lab(LabCommand),
+    /// Check playbooks, templates and inventories without connecting to any host.
+    Lint(LintArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The playbook (.rhai) to run.
+    pub playbook: PathBuf,
+    /// Inventory file (Ansible YAML inventory shape).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: PathBuf,
+    /// Limit to hosts or groups: `host`, `group`, `web*`, `a,b`, `!group`, `g1:&g2`, `@file`.
+    #[arg(short = 'l', long = "limit")]
+    pub limit: Option<String>,
+    /// Extra variables: `key=value`, `@vars.yaml`, or inline YAML/JSON `{...}`. Repeatable; later wins.
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+    /// How many hosts run a task at the same time.
+    #[arg(short = 'f', long = "forks", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub forks: u32,
+    /// Change nothing: report what would change.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+    /// Show a unified diff for every file and sysctl key that changes (or would).
+    #[arg(short = 'D', long)]
+    pub diff: bool,
+    /// Only run tasks tagged with one of these (comma separated, repeatable).
+    #[arg(short = 't', long = "tags", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Skip tasks tagged with one of these.
+    #[arg(long = "skip-tags", value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+    /// Skip every task before the one with this name.
+    #[arg(long = "start-at-task", value_name = "NAME")]
+    pub start_at_task: Option<String>,
+    /// More output: -v shows command output, -vv shows every remote command.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Write one JSON event per line to this file.
+    #[arg(long = "log-json", value_name = "FILE")]
+    pub log_json: Option<PathBuf>,
+    /// How to treat host keys: strict (known_hosts must match), accept-new (record unknown keys), off.
+    #[arg(long = "host-key-checking", value_enum, default_value_t = HostKeyChecking::Strict)]
+    pub host_key_checking: HostKeyChecking,
+    /// Run the playbook twice and fail (exit 2) if the second run changes anything.
+    #[arg(long)]
+    pub idempotence: bool,
+    /// Only run on the hosts that failed or were unreachable in the last run.
+    #[arg(long = "retry-failed")]
+    pub retry_failed: bool,
+    /// Seconds to wait for a host's SSH connection.
+    #[arg(long = "timeout", default_value_t = 10)]
+    pub connect_timeout: u64,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKeyChecking {
+    Strict,
+    AcceptNew,
+    Off,
+}
+
+#[derive(Args, Debug)]
+pub struct InventoryArgs {
+    /// Inventory file.
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: PathBuf,
+    /// Print the group tree, like `ansible-inventory --graph`.
+    #[arg(long, conflicts_with_all = ["host", "list"])]
+    pub graph: bool,
+    /// Print one host's merged variables as JSON.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Print every host with its merged variables as JSON.
+    #[arg(long)]
+    pub list: bool,
+    /// Limit, as for `run`.
+    #[arg(short = 'l', long = "limit")]
+    pub limit: Option<String>,
+    /// Extra variables, as for `run`.
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LabCommand {
+    /// Boot the lab: one host per inventory host (-i), or N anonymous hosts (--hosts).
+    Up(LabUpArgs),
+    /// Hosts, addresses, state and memory.
+    Status(LabSelect),
+    /// Open a shell on a lab host, or run CMD there.
+    Ssh {
+        #[command(flatten)]
+        lab: LabSelect,
+        /// Host name.
+        host: String,
+        /// Command to run (a shell when absent).
+        #[arg(trailing_var_arg = true)]
+        command: Vec<String>,
+    },
+    /// Stop every host and remove containers, mounts, cgroups, links and the bridge.
+    Down {
+        #[command(flatten)]
+        lab: LabSelect,
+        /// Also delete the hosts' state (their overlay upper directories).
+        #[arg(long)]
+        purge: bool,
+        /// Every lab on this machine, not only the named one.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Build (or with --rebuild, build again) the cached base image.
+    Base {
+        #[arg(long)]
+        rebuild: bool,
+    },
+    /// Internal: keeps a lab's hosts running (restarts a host that reboots). Started by `lab up`.
+    #[command(hide = true)]
+    Supervise(LabSelect),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LabSelect {
+    /// Name of the lab (several can run side by side).
+    #[arg(long, default_value = "lab")]
+    pub name: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LabUpArgs {
+    #[command(flatten)]
+    pub lab: LabSelect,
+    /// Inventory whose hosts the lab mirrors (same names and groups).
+    #[arg(short = 'i', long = "inventory", conflicts_with = "hosts")]
+    pub inventory: Option<PathBuf>,
+    /// Number of anonymous hosts (lab-h01, lab-h02, ...).
+    #[arg(long)]
+    pub hosts: Option<u32>,
+    /// Subnet of the lab bridge.
+    #[arg(long, default_value = "10.250.0.0/24")]
+    pub subnet: String,
+}
+
+#[derive(Args, Debug)]
+pub struct LintArgs {
+    /// Playbooks or folders to check (default: playbooks/ and stdlib/ under the current folder).
+    pub paths: Vec<PathBuf>,
+    /// Inventory to check group and host names and template variables against.
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+    pub format: LintFormat,
+    /// Warnings make the exit code 1 too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Tags that will be passed to `run --tags`: each must exist on some task.
+    #[arg(short = 't', long = "tags", value_delimiter = ',')]
+    pub tags: Vec<String>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LintFormat {
+    Human,
+    Github,
+    Json,
+}
+
+/// Parses the command line and runs it; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() { exit_code::USAGE } else { exit_code::OK };
+            let _ = error.print();
+            return code;
+        }
+    };
+    init_tracing();
+    match cli.command {
+        Command::Run(args) => run_command::run(args),
+        Command::Inventory(args) => inventory_command::run(args),
+        Command::Lab(command) => lab_command::run(command),
+        Command::Lint(args) => lint_command::run(args),
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RUNBOOK_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

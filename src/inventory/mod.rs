@@ -1,0 +1,1 @@
+//! inventory (being built)

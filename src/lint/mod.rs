@@ -1,0 +1,1 @@
+//! lint (being built)
