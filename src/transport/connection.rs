@@ -1,0 +1,234 @@
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::ChannelMsg;
+use russh::keys::PrivateKeyWithHashAlg;
+use tokio::io::AsyncRead;
+use tokio::sync::Semaphore;
+
+use super::connect_options::ConnectOptions;
+use super::host_key_verifier::HostKeyVerifier;
+use super::remote_command::{CommandOutput, RemoteCommand};
+use super::remote_shell::RemoteShell;
+use super::shell_quote::quote;
+use super::transport_error::{ConnectError, TransportError};
+
+/// Shells kept per host: sshd's default MaxSessions is 10; two channels stay free for uploads.
+const MAX_SHELLS: usize = 8;
+const MAX_EXEC_CHANNELS: usize = 2;
+
+/// One authenticated SSH connection to a host, kept for the whole run.
+pub struct Connection {
+    options: ConnectOptions,
+    handle: russh::client::Handle<HostKeyVerifier>,
+    idle_shells: Mutex<Vec<RemoteShell>>,
+    shell_slots: Semaphore,
+    exec_slots: Semaphore,
+    /// Whether the login user is root already (then `sudo` options are no-ops).
+    is_root: bool,
+}
+
+impl Connection {
+    pub async fn connect(options: ConnectOptions) -> Result<Connection, ConnectError> {
+        let timeout = options.connect_timeout;
+        match tokio::time::timeout(timeout * 3, Self::connect_inner(options.clone())).await {
+            Ok(result) => result,
+            Err(_) => Err(ConnectError::Timeout { address: options.address, port: options.port, timeout }),
+        }
+    }
+
+    async fn connect_inner(options: ConnectOptions) -> Result<Connection, ConnectError> {
+        let (address, port) = (options.address.clone(), options.port);
+        let socket = match tokio::time::timeout(
+            options.connect_timeout,
+            tokio::net::TcpStream::connect((address.as_str(), port)),
+        )
+        .await
+        {
+            Err(_) => return Err(ConnectError::Timeout { address, port, timeout: options.connect_timeout }),
+            Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return Err(ConnectError::Refused { address, port });
+            }
+            Ok(Err(error)) => return Err(ConnectError::Network { address, port, reason: error.to_string() }),
+            Ok(Ok(socket)) => socket,
+        };
+        let _ = socket.set_nodelay(true);
+
+        let refusal = Arc::new(Mutex::new(None));
+        let verifier = HostKeyVerifier {
+            address: address.clone(),
+            port,
+            known_hosts: options.known_hosts.clone(),
+            policy: options.host_key_policy,
+            refusal: refusal.clone(),
+        };
+        let config = Arc::new(russh::client::Config {
+            inactivity_timeout: None,
+            keepalive_interval: Some(Duration::from_secs(15)),
+            keepalive_max: 4,
+            nodelay: true,
+            window_size: 8 * 1024 * 1024,
+            ..Default::default()
+        });
+        let mut handle = match russh::client::connect_stream(config, socket, verifier).await {
+            Ok(handle) => handle,
+            Err(error) => {
+                if let Some(refused) = refusal.lock().unwrap().take() {
+                    return Err(refused);
+                }
+                return Err(ConnectError::Protocol(error.to_string()));
+            }
+        };
+
+        authenticate(&mut handle, &options).await?;
+
+        let connection = Connection {
+            is_root: options.user == "root",
+            options,
+            handle,
+            idle_shells: Mutex::new(Vec::new()),
+            shell_slots: Semaphore::new(MAX_SHELLS),
+            exec_slots: Semaphore::new(MAX_EXEC_CHANNELS),
+        };
+        // Open the first shell now: it proves the login works (and `sudo -n` when becoming root), so a host
+        // that cannot run commands is unreachable at connect time, not half-way through a task.
+        let shell = connection.open_shell().await.map_err(|error| {
+            if connection.options.become_root {
+                ConnectError::Become { user: connection.options.user.clone(), reason: error.to_string() }
+            } else {
+                ConnectError::Protocol(error.to_string())
+            }
+        })?;
+        connection.idle_shells.lock().unwrap().push(shell);
+        Ok(connection)
+    }
+
+    pub fn options(&self) -> &ConnectOptions {
+        &self.options
+    }
+
+    async fn open_shell(&self) -> Result<RemoteShell, TransportError> {
+        let channel = self
+            .handle
+            .channel_open_session()
+            .await
+            .map_err(|e| TransportError::Disconnected(format!("cannot open a channel: {e}")))?;
+        RemoteShell::start(channel, self.options.become_root && !self.is_root).await
+    }
+
+    /// Runs a command in one of the host's persistent shells.
+    pub async fn exec(&self, command: &RemoteCommand) -> Result<CommandOutput, TransportError> {
+        let _slot = self.shell_slots.acquire().await.map_err(|e| TransportError::Local(e.to_string()))?;
+        let idle = self.idle_shells.lock().unwrap().pop();
+        let mut shell = match idle {
+            Some(shell) => shell,
+            None => self.open_shell().await?,
+        };
+        let sudo_needed = !self.is_root && !self.options.become_root;
+        // The host enforces the command's timeout; this bound only catches a host that stopped answering.
+        let limit = command.timeout.map(|t| t + Duration::from_secs(30));
+        let result = shell.run(&command.to_shell(sudo_needed), limit).await;
+        match &result {
+            Ok(_) => self.idle_shells.lock().unwrap().push(shell),
+            Err(_) => shell.close().await,
+        }
+        result
+    }
+
+    /// Runs `script` on a fresh exec channel with `input` streamed to its stdin: for uploads too large to pass
+    /// through a shell as text.
+    pub async fn exec_streaming<R: AsyncRead + Unpin>(
+        &self,
+        script: &str,
+        input: R,
+    ) -> Result<CommandOutput, TransportError> {
+        let _slot = self.exec_slots.acquire().await.map_err(|e| TransportError::Local(e.to_string()))?;
+        let disconnected = |e: russh::Error| TransportError::Disconnected(e.to_string());
+        let mut channel = self.handle.channel_open_session().await.map_err(disconnected)?;
+        let script = if self.options.become_root && !self.is_root {
+            format!("sudo -n sh -c {}", quote(script))
+        } else {
+            script.to_string()
+        };
+        channel.exec(true, script).await.map_err(disconnected)?;
+        channel.data(input).await.map_err(disconnected)?;
+        channel.eof().await.map_err(disconnected)?;
+        let mut output = CommandOutput { rc: -1, ..CommandOutput::default() };
+        while let Some(message) = channel.wait().await {
+            match message {
+                ChannelMsg::Data { data } => output.stdout.extend_from_slice(&data),
+                ChannelMsg::ExtendedData { data, .. } => output.stderr.extend_from_slice(&data),
+                ChannelMsg::ExitStatus { exit_status } => output.rc = exit_status as i32,
+                _ => {}
+            }
+        }
+        if output.rc == -1 {
+            return Err(TransportError::Disconnected("the upload channel closed without an exit status".into()));
+        }
+        Ok(output)
+    }
+
+    /// Drops every shell; the next command opens a new one. Used after a reboot.
+    pub async fn close(&self) {
+        let shells: Vec<RemoteShell> = std::mem::take(&mut *self.idle_shells.lock().unwrap());
+        for shell in shells {
+            shell.close().await;
+        }
+        let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
+    }
+}
+
+async fn authenticate(
+    handle: &mut russh::client::Handle<HostKeyVerifier>,
+    options: &ConnectOptions,
+) -> Result<(), ConnectError> {
+    let user = options.user.clone();
+    let mut tried = Vec::new();
+    let protocol = |e: russh::Error| ConnectError::Protocol(e.to_string());
+    let rsa_hash = handle.best_supported_rsa_hash().await.map_err(protocol)?.flatten();
+
+    if let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await
+        && let Ok(identities) = agent.request_identities().await
+    {
+        for identity in identities {
+            let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = identity else { continue };
+            tried.push(format!("agent key {}", key.fingerprint(russh::keys::HashAlg::Sha256)));
+            if let Ok(result) = handle.authenticate_publickey_with(&user, key, rsa_hash, &mut agent).await
+                && result.success()
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    for path in &options.keys {
+        let key = match russh::keys::load_secret_key(path, None) {
+            Ok(key) => key,
+            Err(error) => {
+                tried.push(format!("{} (unreadable: {error})", path.display()));
+                continue;
+            }
+        };
+        tried.push(path.display().to_string());
+        let key = PrivateKeyWithHashAlg::new(Arc::new(key), rsa_hash);
+        if handle.authenticate_publickey(&user, key).await.map_err(protocol)?.success() {
+            return Ok(());
+        }
+    }
+
+    if let Some(password) = &options.password {
+        tried.push("password from RUNBOOK_SSH_PASSWORD".into());
+        if handle.authenticate_password(&user, password).await.map_err(protocol)?.success() {
+            return Ok(());
+        }
+    }
+
+    if tried.is_empty() {
+        tried.push("no key found: set `key` in the inventory, load ssh-agent, or create ~/.ssh/id_ed25519".into());
+    }
+    Err(ConnectError::Auth { user, tried: tried.join(", ") })
+}

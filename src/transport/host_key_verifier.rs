@@ -1,0 +1,88 @@
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use russh::keys::{HashAlg, PublicKey, PublicKeyOrCertificate};
+
+use super::connect_options::HostKeyPolicy;
+use super::transport_error::ConnectError;
+
+/// The russh client handler: its one job is deciding whether to trust the server's host key, from the
+/// known_hosts files, the way OpenSSH's StrictHostKeyChecking does.
+pub struct HostKeyVerifier {
+    pub address: String,
+    pub port: u16,
+    pub known_hosts: Vec<PathBuf>,
+    pub policy: HostKeyPolicy,
+    /// Why a key was refused, for the error the caller reports (russh itself only says "unknown key").
+    pub refusal: Arc<Mutex<Option<ConnectError>>>,
+}
+
+enum Verdict {
+    Known,
+    Unknown,
+    Changed { file: PathBuf, line: usize },
+}
+
+impl HostKeyVerifier {
+    fn verdict(&self, key: &PublicKey) -> Verdict {
+        for file in &self.known_hosts {
+            match russh::keys::check_known_hosts_path(&self.address, self.port, key, file) {
+                Ok(true) => return Verdict::Known,
+                Ok(false) => {}
+                Err(russh::keys::Error::KeyChanged { line }) => {
+                    return Verdict::Changed { file: file.clone(), line };
+                }
+                Err(error) => tracing::warn!("cannot read {}: {error}", file.display()),
+            }
+        }
+        Verdict::Unknown
+    }
+
+    fn refuse(&self, error: ConnectError) -> bool {
+        *self.refusal.lock().unwrap() = Some(error);
+        false
+    }
+}
+
+impl russh::client::Handler for HostKeyVerifier {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, server_key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        let key = match server_key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
+            PublicKeyOrCertificate::Certificate(cert) => cert.public_key().clone().into(),
+        };
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        Ok(match self.verdict(&key) {
+            Verdict::Known => true,
+            Verdict::Changed { file, line } => self.refuse(ConnectError::HostKeyChanged {
+                address: self.address.clone(),
+                port: self.port,
+                fingerprint,
+                known_hosts: file.display().to_string(),
+                line,
+            }),
+            Verdict::Unknown => match self.policy {
+                HostKeyPolicy::Off => true,
+                HostKeyPolicy::AcceptNew => {
+                    let file = &self.known_hosts[0];
+                    if let Some(parent) = file.parent() {
+                        let _ = std::fs::create_dir_all(parent);
+                    }
+                    match russh::keys::known_hosts::learn_known_hosts_path(&self.address, self.port, &key, file) {
+                        Ok(()) => true,
+                        Err(error) => self.refuse(ConnectError::Protocol(format!(
+                            "cannot record the host key in {}: {error}",
+                            file.display()
+                        ))),
+                    }
+                }
+                HostKeyPolicy::Strict => self.refuse(ConnectError::HostKeyUnknown {
+                    address: self.address.clone(),
+                    port: self.port,
+                    fingerprint,
+                }),
+            },
+        })
+    }
+}

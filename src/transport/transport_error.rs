@@ -1,0 +1,46 @@
+use std::time::Duration;
+
+/// Why a host could not be reached. Each variant says what to do about it: these are read by operators at 3 am.
+#[derive(Debug, thiserror::Error, Clone)]
+pub enum ConnectError {
+    #[error("connection to {address}:{port} refused (is sshd running?)")]
+    Refused { address: String, port: u16 },
+    #[error("no answer from {address}:{port} within {timeout:?}")]
+    Timeout { address: String, port: u16, timeout: Duration },
+    #[error("cannot resolve or reach {address}:{port}: {reason}")]
+    Network { address: String, port: u16, reason: String },
+    #[error(
+        "host key of {address}:{port} is not known ({fingerprint}); accept it with \
+         `--host-key-checking accept-new` or `ssh-keyscan -p {port} {address} >> ~/.ssh/known_hosts` after checking it"
+    )]
+    HostKeyUnknown { address: String, port: u16, fingerprint: String },
+    #[error(
+        "HOST KEY CHANGED for {address}:{port}: it now presents {fingerprint}, but {known_hosts} line {line} \
+         records another key. Refused. If the host was reinstalled, remove that line (ssh-keygen -R {address})"
+    )]
+    HostKeyChanged { address: String, port: u16, fingerprint: String, known_hosts: String, line: usize },
+    #[error("authentication as {user} failed (tried: {tried})")]
+    Auth { user: String, tried: String },
+    #[error("`become` needs sudo without a password for {user}: {reason}")]
+    Become { user: String, reason: String },
+    #[error("ssh: {0}")]
+    Protocol(String),
+}
+
+/// A failure after the connection was up: the host went away or the remote shell died.
+#[derive(Debug, thiserror::Error, Clone)]
+pub enum TransportError {
+    #[error("connection lost: {0}")]
+    Disconnected(String),
+    #[error("no answer from the host within {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Local(String),
+}
+
+impl TransportError {
+    /// Whether the host should be counted as unreachable rather than failed.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, TransportError::Disconnected(_) | TransportError::Timeout(_))
+    }
+}
