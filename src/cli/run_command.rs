@@ -1,8 +1,181 @@
-//! `runbook run`: load the inventory, build the engine, run the playbook, print the recap.
+//! `runbook run`: load the inventory, build the engine, run the playbook, print the recap, pick the exit code.
 
-use super::RunArgs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-pub fn run(_args: RunArgs) -> i32 {
-    eprintln!("runbook run: not built yet");
-    super::exit_code::USAGE
+use super::{HostKeyChecking, RunArgs, exit_code};
+use crate::engine::{RunOptions, RunOutcome, RunRequest};
+use crate::inventory::{Inventory, parse_extra_vars};
+use crate::report::{Redactor, Reporter};
+use crate::transport::HostKeyPolicy;
+
+/// Where --retry-failed finds the hosts of the last run that failed.
+pub const LAST_FAILED: &str = ".runbook/last-failed";
+
+pub fn run(args: RunArgs) -> i32 {
+    match prepare(&args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            exit_code::USAGE
+        }
+    }
+}
+
+fn prepare(args: &RunArgs) -> Result<i32, String> {
+    if !args.playbook.is_file() {
+        return Err(format!("{}: no such playbook", args.playbook.display()));
+    }
+    let mut inventory = Inventory::load(&args.inventory).map_err(|e| e.to_string())?;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    for extra in &args.extra_vars {
+        let vars = parse_extra_vars(extra, &cwd).map_err(|e| e.to_string())?;
+        inventory.apply_extra_vars(&vars);
+    }
+    let mut selected = match &args.limit {
+        Some(pattern) => inventory.select(pattern).map_err(|e| e.to_string())?,
+        None => inventory.hosts().map(|h| h.name.clone()).collect(),
+    };
+    if args.retry_failed {
+        let last = std::fs::read_to_string(LAST_FAILED)
+            .map_err(|e| format!("--retry-failed: cannot read {LAST_FAILED}: {e} (no failed run recorded here)"))?;
+        let failed: Vec<&str> = last.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        selected.retain(|name| failed.contains(&name.as_str()));
+    }
+    if selected.is_empty() {
+        return Err("no hosts selected (check --limit and the inventory)".into());
+    }
+    let host_key_policy = match args.host_key_checking {
+        HostKeyChecking::Strict => HostKeyPolicy::Strict,
+        HostKeyChecking::AcceptNew => HostKeyPolicy::AcceptNew,
+        HostKeyChecking::Off => HostKeyPolicy::Off,
+    };
+    let interrupted = install_interrupt_handler();
+    let options = RunOptions {
+        check: args.check,
+        diff: args.diff,
+        forks: args.forks as usize,
+        tags: args.tags.clone(),
+        skip_tags: args.skip_tags.clone(),
+        start_at_task: args.start_at_task.clone(),
+        verbosity: args.verbose,
+    };
+    let redactor = Redactor::new();
+    let reporter = make_reporter(args, &redactor)?;
+    if host_key_policy == HostKeyPolicy::Off {
+        eprintln!("warning: --host-key-checking off: any host key is accepted; a machine in the middle would not be noticed");
+    }
+    let request = |options: RunOptions, inventory: Inventory, reporter: Arc<dyn Reporter>| RunRequest {
+        playbook: args.playbook.clone(),
+        inventory,
+        selected: selected.clone(),
+        options,
+        host_key_policy,
+        connect_timeout: Duration::from_secs(args.connect_timeout),
+        reporter,
+        redactor: redactor.clone(),
+        interrupted: interrupted.clone(),
+    };
+
+    if args.idempotence {
+        let first = crate::engine::run(request(options.clone(), reload(args, &inventory)?, reporter.clone()));
+        let code = exit_code_of(&first);
+        if code != exit_code::OK {
+            return Ok(code);
+        }
+        println!("\nidempotence: running the playbook a second time; nothing may change");
+        let second = crate::engine::run(request(options, inventory, reporter));
+        let changed: Vec<String> =
+            second.recap.iter().filter(|h| h.changed > 0).map(|h| format!("{} ({} changed)", h.host, h.changed)).collect();
+        let code = exit_code_of(&second);
+        if code != exit_code::OK {
+            return Ok(code);
+        }
+        if !changed.is_empty() {
+            eprintln!("idempotence: FAILED: the second run changed {}", changed.join(", "));
+            return Ok(exit_code::HOST_FAILED);
+        }
+        println!("idempotence: ok, the second run changed nothing");
+        return Ok(exit_code::OK);
+    }
+
+    let outcome = crate::engine::run(request(options, inventory, reporter));
+    record_failed(&outcome);
+    Ok(exit_code_of(&outcome))
+}
+
+/// The inventory again, for a second run (the first consumed it).
+fn reload(args: &RunArgs, _loaded: &Inventory) -> Result<Inventory, String> {
+    let mut inventory = Inventory::load(&args.inventory).map_err(|e| e.to_string())?;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    for extra in &args.extra_vars {
+        inventory.apply_extra_vars(&parse_extra_vars(extra, &cwd).map_err(|e| e.to_string())?);
+    }
+    Ok(inventory)
+}
+
+fn make_reporter(args: &RunArgs, _redactor: &Redactor) -> Result<Arc<dyn Reporter>, String> {
+    let _ = &args.log_json;
+    Ok(Arc::new(crate::report::PlainReporter { verbosity: args.verbose }))
+}
+
+fn exit_code_of(outcome: &RunOutcome) -> i32 {
+    if outcome.interrupted {
+        return exit_code::INTERRUPTED;
+    }
+    if let Some(error) = &outcome.error
+        && !outcome.fatal
+    {
+        eprintln!("error: {error}");
+        if !outcome.recap.iter().any(|h| h.failed > 0 || h.unreachable > 0) {
+            return exit_code::USAGE;
+        }
+    }
+    if outcome.recap.iter().any(|h| h.unreachable > 0) {
+        exit_code::UNREACHABLE
+    } else if outcome.recap.iter().any(|h| h.failed > 0) {
+        exit_code::HOST_FAILED
+    } else if outcome.error.is_some() {
+        exit_code::USAGE
+    } else {
+        exit_code::OK
+    }
+}
+
+/// Remembers the hosts that failed so `--retry-failed` (or `--limit @.runbook/last-failed`) can rerun them.
+fn record_failed(outcome: &RunOutcome) {
+    let path = Path::new(LAST_FAILED);
+    if outcome.failed_hosts.is_empty() {
+        let _ = std::fs::remove_file(path);
+        return;
+    }
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = std::fs::write(path, outcome.failed_hosts.join("\n") + "\n");
+}
+
+/// First Ctrl-C: start no new task, let running commands finish, print the recap. Second: stop at once.
+fn install_interrupt_handler() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let handler_flag = flag.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let Ok(runtime) = runtime else { return };
+        runtime.block_on(async move {
+            loop {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    return;
+                }
+                if handler_flag.swap(true, Ordering::SeqCst) {
+                    eprintln!("\ninterrupted again: stopping now");
+                    std::process::exit(exit_code::INTERRUPTED);
+                }
+                eprintln!("\ninterrupted: finishing running commands, no new task starts (Ctrl-C again to stop now)");
+            }
+        });
+    });
+    flag
 }

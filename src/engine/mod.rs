@@ -1,1 +1,187 @@
-//! engine (being built)
+//! The engine: a Rhai interpreter with the runbook surface (`task`, `hosts`, `group`, the Host type and its
+//! primitives), and the run loop that fans a task out over hosts on threads and gathers what they report.
+//!
+//! Rhai is synchronous and the transport is async: the script and each host closure run on plain threads that
+//! block on the shared tokio runtime, so a playbook reads as straight-line code while hosts work in parallel.
+
+mod host;
+mod host_state;
+mod module_resolver;
+mod playbook;
+mod runtime;
+mod script_error;
+mod step_recorder;
+mod task_options;
+mod task_runner;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+pub use host::{Host, HostError, to_map};
+pub use host_state::{HostHealth, HostState};
+pub use module_resolver::{EMBEDDED_STDLIB, StdlibResolver};
+pub use playbook::{build_engine, compile, standard_scope};
+pub use runtime::{RunOptions, Runtime};
+pub use script_error::describe as describe_script_error;
+pub use step_recorder::{StepRecord, active as recording_steps, mark_failed_rc, mark_unreachable, push as record_step};
+pub use task_options::{Serial, TASK_OPTION_NAMES, TaskOptions, selected_by_tags};
+
+use crate::inventory::Inventory;
+use crate::report::{Event, HostRecap, Redactor, Reporter};
+use crate::transport::{ConnectOptions, HostKeyPolicy};
+
+/// What `runbook run` asks of the engine.
+pub struct RunRequest {
+    pub playbook: PathBuf,
+    pub inventory: Inventory,
+    /// Host names to run on (after --limit), inventory order.
+    pub selected: Vec<String>,
+    pub options: RunOptions,
+    pub host_key_policy: HostKeyPolicy,
+    pub connect_timeout: Duration,
+    pub reporter: Arc<dyn Reporter>,
+    pub redactor: Redactor,
+    pub interrupted: Arc<AtomicBool>,
+}
+
+/// How a run ended.
+pub struct RunOutcome {
+    pub recap: Vec<HostRecap>,
+    /// The script's error (file:line:col: message), if it stopped on one.
+    pub error: Option<String>,
+    /// The script stopped because a `fatal` task failed on a host.
+    pub fatal: bool,
+    pub interrupted: bool,
+    /// Hosts that failed or could not be reached, for --retry-failed.
+    pub failed_hosts: Vec<String>,
+}
+
+pub fn run(request: RunRequest) -> RunOutcome {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let inventory = &request.inventory;
+    let mut hosts = IndexMap::new();
+    for host in inventory.hosts() {
+        let connection = &host.connection;
+        let mut connect = ConnectOptions::resolve(
+            &host.name,
+            &connection.address,
+            connection.user.as_deref(),
+            connection.port,
+            connection.key.clone(),
+            connection.known_hosts.clone(),
+        );
+        connect.host_key_policy = request.host_key_policy;
+        connect.connect_timeout = request.connect_timeout;
+        connect.become_root = connection.become_;
+        let state = HostState::new(host.name.clone(), host.groups.clone(), host.vars.clone(), connect);
+        hosts.insert(host.name.clone(), Arc::new(state));
+    }
+    let mut groups: IndexMap<String, Vec<String>> = IndexMap::new();
+    for group in inventory.group_names() {
+        let members = inventory.group_hosts(group).unwrap_or_default();
+        groups.insert(group.to_string(), members.iter().map(|h| h.name.clone()).collect());
+    }
+    let runtime = Arc::new(Runtime::new(
+        request.options,
+        request.playbook.clone(),
+        hosts,
+        request.selected.clone(),
+        groups,
+        inventory.global_vars(),
+        request.reporter.clone(),
+        request.redactor,
+        tokio.handle().clone(),
+        request.interrupted,
+    ));
+    runtime.emit(Event::RunStart {
+        playbook: request.playbook.display().to_string(),
+        hosts: request.selected.clone(),
+        check: runtime.options.check,
+        diff: runtime.options.diff,
+    });
+
+    let script_runtime = runtime.clone();
+    let playbook = request.playbook.clone();
+    // A plain thread, not a tokio worker: the script blocks on the runtime for every host round trip.
+    let result = std::thread::Builder::new()
+        .name("playbook".into())
+        .stack_size(16 * 1024 * 1024)
+        .spawn(move || playbook::run_file(&script_runtime, &playbook))
+        .expect("a thread for the playbook")
+        .join()
+        .unwrap_or_else(|_| Err("internal error: the playbook thread panicked".into()));
+
+    if let Some(start) = &runtime.options.start_at_task
+        && !runtime.reached_start_task.load(Ordering::SeqCst)
+    {
+        runtime.warn(None, &format!("--start-at-task: no task named \"{start}\" was found"));
+    }
+    let interrupted = runtime.is_interrupted();
+    let recap = runtime.recap();
+    runtime.emit(Event::Recap { hosts: recap.clone(), elapsed: runtime.started.elapsed(), interrupted });
+    runtime.reporter.finish();
+    let failed_hosts = runtime
+        .hosts
+        .values()
+        .filter(|host| !host.is_active())
+        .map(|host| host.name.clone())
+        .collect();
+    for host in runtime.hosts.values() {
+        tokio.block_on(host.disconnect());
+    }
+    let fatal = runtime.fatal_stop.load(Ordering::SeqCst);
+    RunOutcome { recap, error: result.err(), fatal, interrupted, failed_hosts }
+}
+
+/// The known name closest to a misspelt one, if one is close enough to be a likely typo.
+pub fn did_you_mean<'a>(wrong: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .map(|candidate| (strsim_distance(wrong, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 4))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance, counting an adjacent swap as one edit (so "mastres" is one away from "masters").
+fn strsim_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::did_you_mean;
+
+    #[test]
+    fn suggests_near_names_only() {
+        let known = ["masters", "nodes", "harbor"];
+        assert_eq!(did_you_mean("mastres", known.iter().copied()), Some("masters"));
+        assert_eq!(did_you_mean("node", known.iter().copied()), Some("nodes"));
+        assert_eq!(did_you_mean("zzzzzz", known.iter().copied()), None);
+    }
+}

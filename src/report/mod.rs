@@ -6,3 +6,7 @@
 mod event;
 
 pub use event::*;
+mod redactor;
+pub use redactor::Redactor;
+mod plain_reporter;
+pub use plain_reporter::PlainReporter;

@@ -1,0 +1,77 @@
+use std::sync::{Arc, Mutex};
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use crate::transport::{ConnectError, ConnectOptions, Connection};
+
+/// Where a host stands in the run. A host that failed or could not be reached is left out of later tasks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostHealth {
+    Active,
+    Failed { task: String },
+    Unreachable { task: String, reason: String },
+}
+
+/// One inventory host during a run: its variables, its connection (opened on first use and kept), its facts.
+pub struct HostState {
+    pub name: String,
+    pub address: String,
+    pub groups: Vec<String>,
+    pub vars: IndexMap<String, Value>,
+    pub connect_options: ConnectOptions,
+    connection: tokio::sync::Mutex<Option<Arc<Connection>>>,
+    pub facts: Mutex<Option<rhai::Map>>,
+    pub health: Mutex<HostHealth>,
+}
+
+impl HostState {
+    pub fn new(
+        name: String,
+        groups: Vec<String>,
+        vars: IndexMap<String, Value>,
+        connect_options: ConnectOptions,
+    ) -> HostState {
+        HostState {
+            address: connect_options.address.clone(),
+            name,
+            groups,
+            vars,
+            connect_options,
+            connection: tokio::sync::Mutex::new(None),
+            facts: Mutex::new(None),
+            health: Mutex::new(HostHealth::Active),
+        }
+    }
+
+    /// The host's connection, opened on first use. Concurrent callers wait for the same handshake.
+    pub async fn connection(&self) -> Result<Arc<Connection>, ConnectError> {
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = slot.as_ref()
+            && !connection.is_closed()
+        {
+            return Ok(connection.clone());
+        }
+        let connection = Arc::new(Connection::connect(self.connect_options.clone()).await?);
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    /// Drops the connection (after a reboot); the next use connects again.
+    pub async fn disconnect(&self) {
+        if let Some(connection) = self.connection.lock().await.take() {
+            connection.close().await;
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        *self.health.lock().unwrap() == HostHealth::Active
+    }
+
+    pub fn set_health(&self, health: HostHealth) {
+        let mut current = self.health.lock().unwrap();
+        if *current == HostHealth::Active {
+            *current = health;
+        }
+    }
+}

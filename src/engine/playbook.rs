@@ -1,0 +1,248 @@
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext, Scope};
+
+use super::host::{Host, to_map};
+use super::module_resolver::StdlibResolver;
+use super::runtime::Runtime;
+use super::script_error;
+use super::task_options::TaskOptions;
+use super::task_runner::run_task;
+use crate::report::Event;
+
+/// Builds the Rhai engine a playbook runs in: the Host type, the global functions and the primitives,
+/// all bound to this run's [`Runtime`].
+pub fn build_engine(runtime: &Arc<Runtime>) -> Engine {
+    let mut engine = Engine::new();
+    engine.set_strict_variables(true);
+    engine.set_max_expr_depths(256, 256);
+    engine.set_module_resolver(StdlibResolver::new(&runtime.playbook_dir));
+    {
+        let runtime = runtime.clone();
+        engine.on_print(move |text| {
+            runtime.emit(Event::Print { host: None, message: runtime.redactor.redact(text) });
+        });
+    }
+    {
+        let runtime = runtime.clone();
+        engine.on_debug(move |text, source, position| {
+            let place = match (source, position.line()) {
+                (Some(source), Some(line)) => format!("{source}:{line}: "),
+                _ => String::new(),
+            };
+            runtime.emit(Event::Print { host: None, message: runtime.redactor.redact(&format!("{place}{text}")) });
+        });
+    }
+    register_host_type(&mut engine);
+    register_globals(&mut engine, runtime);
+    crate::primitives::register(&mut engine, runtime);
+    engine
+}
+
+fn register_host_type(engine: &mut Engine) {
+    engine
+        .register_type_with_name::<Host>("Host")
+        .register_get("name", |h: &mut Host| h.state.name.clone())
+        .register_get("address", |h: &mut Host| h.state.address.clone())
+        .register_get("vars", |h: &mut Host| h.vars_map())
+        .register_get("groups", |h: &mut Host| {
+            h.state.groups.iter().map(|g| Dynamic::from(g.clone())).collect::<Array>()
+        })
+        .register_fn("in_group", |h: &mut Host, group: &str| h.state.groups.iter().any(|g| g == group))
+        .register_fn("to_string", |h: &mut Host| h.state.name.clone())
+        .register_fn("to_debug", |h: &mut Host| format!("Host({})", h.state.name));
+}
+
+fn host_handle(runtime: &Arc<Runtime>, name: &str) -> Option<Host> {
+    runtime.host(name).map(|state| Host { state: state.clone(), runtime: runtime.clone() })
+}
+
+fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
+    let rt = runtime.clone();
+    engine.register_fn("hosts", move || -> Array {
+        rt.selected.iter().filter_map(|name| host_handle(&rt, name)).map(Dynamic::from).collect()
+    });
+
+    let rt = runtime.clone();
+    engine.register_fn("group", move |name: &str| -> Result<Array, Box<EvalAltResult>> {
+        let Some(members) = rt.groups.get(name) else {
+            let known: Vec<&str> = rt.groups.keys().map(String::as_str).collect();
+            let hint = crate::engine::did_you_mean(name, known.iter().copied())
+                .map(|near| format!(" Did you mean \"{near}\"?"))
+                .unwrap_or_default();
+            return Err(format!("no group \"{name}\" in the inventory.{hint} Groups: {}", known.join(", ")).into());
+        };
+        Ok(members
+            .iter()
+            .filter(|name| rt.selected.contains(name))
+            .filter_map(|name| host_handle(&rt, name))
+            .map(Dynamic::from)
+            .collect())
+    });
+
+    let rt = runtime.clone();
+    engine.register_fn("host", move |name: &str| -> Result<Host, Box<EvalAltResult>> {
+        host_handle(&rt, name).ok_or_else(|| {
+            let hint = crate::engine::did_you_mean(name, rt.hosts.keys().map(String::as_str))
+                .map(|near| format!(" Did you mean \"{near}\"?"))
+                .unwrap_or_default();
+            format!("no host \"{name}\" in the inventory.{hint}").into()
+        })
+    });
+
+    let rt = runtime.clone();
+    engine.register_fn(
+        "task",
+        move |context: NativeCallContext, name: &str, hosts: Dynamic, body: FnPtr| {
+            task(&context, &rt, name, hosts, Map::new(), body)
+        },
+    );
+    let rt = runtime.clone();
+    engine.register_fn(
+        "task",
+        move |context: NativeCallContext, name: &str, hosts: Dynamic, options: Map, body: FnPtr| {
+            task(&context, &rt, name, hosts, options, body)
+        },
+    );
+
+    let rt = runtime.clone();
+    engine.register_fn("secret", move |name: &str| -> Result<String, Box<EvalAltResult>> {
+        let env_name = format!("RUNBOOK_SECRET_{}", name.to_uppercase().replace(['-', '.'], "_"));
+        let value = std::env::var(&env_name).ok().or_else(|| match rt.global_vars.get(name) {
+            Some(serde_json::Value::String(text)) => Some(text.clone()),
+            Some(other) if !other.is_null() => Some(other.to_string()),
+            _ => None,
+        });
+        match value {
+            Some(value) => {
+                rt.redactor.add(&value);
+                Ok(value)
+            }
+            None => Err(format!("secret \"{name}\" is not set: export {env_name}=... or pass -e {name}=...").into()),
+        }
+    });
+
+    let rt = runtime.clone();
+    engine.register_fn("warn", move |message: &str| rt.warn(None, message));
+
+    let rt = runtime.clone();
+    engine.register_fn("include", move |context: NativeCallContext, path: &str| {
+        include(&context, &rt, path, Map::new())
+    });
+    let rt = runtime.clone();
+    engine.register_fn("include", move |context: NativeCallContext, path: &str, options: Map| {
+        include(&context, &rt, path, options)
+    });
+}
+
+fn task(
+    context: &NativeCallContext,
+    runtime: &Arc<Runtime>,
+    name: &str,
+    hosts: Dynamic,
+    options: Map,
+    body: FnPtr,
+) -> Result<Map, Box<EvalAltResult>> {
+    let options = TaskOptions::parse(&options).map_err(|message| -> Box<EvalAltResult> { message.into() })?;
+    let hosts = hosts_argument(hosts)?;
+    let inherited = runtime.include_tags.lock().unwrap().clone();
+    let result = run_task(context, runtime, name, hosts, options, body, &inherited);
+    if let Err(error) = &result
+        && script_error::message_only(error).contains("is fatal")
+    {
+        runtime.fatal_stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    result
+}
+
+/// The `hosts` argument of `task`: an array of hosts, or one host.
+fn hosts_argument(hosts: Dynamic) -> Result<Vec<Host>, Box<EvalAltResult>> {
+    if hosts.is::<Host>() {
+        return Ok(vec![hosts.cast::<Host>()]);
+    }
+    let type_name = hosts.type_name();
+    let Some(array) = hosts.try_cast::<Array>() else {
+        return Err(format!("task hosts must be an array of hosts (hosts(), group(\"x\")) or a host, not {type_name}")
+            .into());
+    };
+    array
+        .into_iter()
+        .map(|item| {
+            let type_name = item.type_name();
+            item.try_cast::<Host>()
+                .ok_or_else(|| format!("task hosts must hold hosts, found a {type_name}").into())
+        })
+        .collect()
+}
+
+/// `include("stage.rhai", #{ tags: [...] })`: runs another playbook file in a fresh scope, its tasks tagged
+/// with the given tags too. This is how ha-cluster.rhai strings the stages together.
+fn include(
+    context: &NativeCallContext,
+    runtime: &Arc<Runtime>,
+    path: &str,
+    options: Map,
+) -> Result<(), Box<EvalAltResult>> {
+    let mut tags = Vec::new();
+    for (key, value) in &options {
+        match key.as_str() {
+            "tags" => {
+                let options = TaskOptions::parse(&Map::from_iter([(key.clone(), value.clone())]))
+                    .map_err(|m| -> Box<EvalAltResult> { m.into() })?;
+                tags = options.tags;
+            }
+            other => return Err(format!("unknown include option `{other}` (known: tags)").into()),
+        }
+    }
+    let file = runtime.playbook_dir.join(path);
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| -> Box<EvalAltResult> { format!("cannot read {}: {e}", file.display()).into() })?;
+    let engine = context.engine();
+    let mut scope = standard_scope(runtime);
+    let ast = compile(engine, &scope, &text, &file).map_err(|e| -> Box<EvalAltResult> { e.into() })?;
+    let depth = tags.len();
+    runtime.include_tags.lock().unwrap().extend(tags);
+    let result = engine.run_ast_with_scope(&mut scope, &ast);
+    let mut inherited = runtime.include_tags.lock().unwrap();
+    let keep = inherited.len() - depth;
+    inherited.truncate(keep);
+    result.map_err(|error| {
+        Box::new(EvalAltResult::ErrorInModule(file.display().to_string(), error, context.call_position()))
+    })
+}
+
+/// The variables every playbook starts with.
+pub fn standard_scope(runtime: &Runtime) -> Scope<'static> {
+    let mut scope = Scope::new();
+    scope.push_constant("vars", to_map(&runtime.global_vars));
+    scope.push_constant("check_mode", runtime.options.check);
+    scope.push_constant("diff_mode", runtime.options.diff);
+    scope
+}
+
+/// Compiles a playbook; a syntax error comes back as `file:line:col: message`.
+pub fn compile(engine: &Engine, scope: &Scope, text: &str, file: &Path) -> Result<rhai::AST, String> {
+    let mut ast = engine.compile_with_scope(scope, text).map_err(|error| {
+        let position = error.position();
+        let message = error.err_type().to_string();
+        match (position.line(), position.position()) {
+            (Some(line), Some(column)) => format!("{}:{line}:{column}: {message}", file.display()),
+            (Some(line), None) => format!("{}:{line}: {message}", file.display()),
+            _ => format!("{}: {message}", file.display()),
+        }
+    })?;
+    ast.set_source(file.display().to_string());
+    Ok(ast)
+}
+
+/// Runs a whole playbook file; returns the error text (with file:line:col) if the script failed.
+pub fn run_file(runtime: &Arc<Runtime>, file: &PathBuf) -> Result<(), String> {
+    let engine = build_engine(runtime);
+    let mut scope = standard_scope(runtime);
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let ast = compile(&engine, &scope, &text, file)?;
+    engine
+        .run_ast_with_scope(&mut scope, &ast)
+        .map_err(|error| script_error::describe(&error, &file.display().to_string()))
+}

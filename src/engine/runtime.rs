@@ -1,0 +1,136 @@
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::host_state::HostState;
+use crate::report::{Event, HostRecap, HostResult, Redactor, Reporter, Status};
+
+/// How the user asked the run to behave (from the command line).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub check: bool,
+    pub diff: bool,
+    pub forks: usize,
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+    pub start_at_task: Option<String>,
+    pub verbosity: u8,
+}
+
+/// Everything a run shares between the script thread and the host threads.
+pub struct Runtime {
+    pub options: RunOptions,
+    pub playbook: PathBuf,
+    /// Folder of the playbook: templates and uploads are relative to it.
+    pub playbook_dir: PathBuf,
+    /// Every inventory host (a playbook may name a host outside --limit with `host()`).
+    pub hosts: IndexMap<String, Arc<HostState>>,
+    /// The hosts --limit selected, in inventory order.
+    pub selected: Vec<String>,
+    /// Group name → host names, in inventory order.
+    pub groups: IndexMap<String, Vec<String>>,
+    /// `all` vars merged with extra vars: the playbook's `vars`.
+    pub global_vars: IndexMap<String, Value>,
+    pub reporter: Arc<dyn Reporter>,
+    pub redactor: Redactor,
+    pub tokio: tokio::runtime::Handle,
+    pub started: Instant,
+    /// Set once --start-at-task's task has been reached.
+    pub reached_start_task: AtomicBool,
+    pub interrupted: Arc<AtomicBool>,
+    pub task_names: Mutex<Vec<String>>,
+    /// Tags that `include(file, #{tags})` adds to every task of the included file.
+    pub include_tags: Mutex<Vec<String>>,
+    /// Set when a `fatal` task stopped the run (a host failure, not a script error).
+    pub fatal_stop: AtomicBool,
+    recap: Mutex<IndexMap<String, HostRecap>>,
+}
+
+impl Runtime {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        options: RunOptions,
+        playbook: PathBuf,
+        hosts: IndexMap<String, Arc<HostState>>,
+        selected: Vec<String>,
+        groups: IndexMap<String, Vec<String>>,
+        global_vars: IndexMap<String, Value>,
+        reporter: Arc<dyn Reporter>,
+        redactor: Redactor,
+        tokio: tokio::runtime::Handle,
+        interrupted: Arc<AtomicBool>,
+    ) -> Runtime {
+        let recap = selected
+            .iter()
+            .map(|name| (name.clone(), HostRecap { host: name.clone(), ..HostRecap::default() }))
+            .collect();
+        Runtime {
+            reached_start_task: AtomicBool::new(options.start_at_task.is_none()),
+            playbook_dir: playbook.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")),
+            options,
+            playbook,
+            hosts,
+            selected,
+            groups,
+            global_vars,
+            reporter,
+            redactor,
+            tokio,
+            started: Instant::now(),
+            interrupted,
+            task_names: Mutex::new(Vec::new()),
+            include_tags: Mutex::new(Vec::new()),
+            fatal_stop: AtomicBool::new(false),
+            recap: Mutex::new(recap),
+        }
+    }
+
+    pub fn emit(&self, event: Event) {
+        if let Event::HostResult(result) = &event {
+            self.count(result);
+        }
+        self.reporter.event(&event);
+    }
+
+    pub fn warn(&self, host: Option<&str>, message: &str) {
+        self.emit(Event::Warning { host: host.map(str::to_string), message: self.redactor.redact(message) });
+    }
+
+    fn count(&self, result: &HostResult) {
+        let mut recap = self.recap.lock().unwrap();
+        let entry = recap
+            .entry(result.host.clone())
+            .or_insert_with(|| HostRecap { host: result.host.clone(), ..HostRecap::default() });
+        match result.status {
+            Status::Ok => entry.ok += 1,
+            Status::Changed => {
+                entry.ok += 1;
+                entry.changed += 1;
+            }
+            Status::Failed => entry.failed += 1,
+            Status::Skipped => entry.skipped += 1,
+            Status::Unreachable => entry.unreachable += 1,
+        }
+        entry.time += result.duration;
+    }
+
+    pub fn recap(&self) -> Vec<HostRecap> {
+        self.recap.lock().unwrap().values().cloned().collect()
+    }
+
+    pub fn is_interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.tokio.block_on(future)
+    }
+
+    pub fn host(&self, name: &str) -> Option<&Arc<HostState>> {
+        self.hosts.get(name)
+    }
+}

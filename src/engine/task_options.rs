@@ -1,0 +1,153 @@
+use rhai::{Dynamic, Map};
+
+/// The options map of `task(name, hosts, #{ ... }, |h| ...)`, checked: a misspelt option is an error,
+/// not a silently ignored key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskOptions {
+    pub serial: Option<Serial>,
+    pub run_once: bool,
+    pub tags: Vec<String>,
+    pub fatal: bool,
+    pub ignore_errors: bool,
+    pub when: bool,
+}
+
+/// Batch size of a task: how many hosts run it at the same time at most.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Serial {
+    Count(usize),
+    Percent(f64),
+}
+
+impl Serial {
+    pub fn batch_size(self, hosts: usize) -> usize {
+        match self {
+            Serial::Count(count) => count.max(1),
+            Serial::Percent(percent) => ((hosts as f64 * percent / 100.0).floor() as usize).max(1),
+        }
+    }
+}
+
+pub const TASK_OPTION_NAMES: &[&str] = &["serial", "run_once", "tags", "fatal", "ignore_errors", "when"];
+
+impl TaskOptions {
+    pub fn parse(map: &Map) -> Result<TaskOptions, String> {
+        let mut options = TaskOptions { when: true, ..TaskOptions::default() };
+        for (key, value) in map {
+            match key.as_str() {
+                "serial" => options.serial = Some(parse_serial(value)?),
+                "run_once" => options.run_once = boolean(key, value)?,
+                "fatal" => options.fatal = boolean(key, value)?,
+                "ignore_errors" => options.ignore_errors = boolean(key, value)?,
+                "when" => options.when = boolean(key, value)?,
+                "tags" => options.tags = strings(key, value)?,
+                other => {
+                    return Err(format!(
+                        "unknown task option `{other}` (known: {})",
+                        TASK_OPTION_NAMES.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(options)
+    }
+}
+
+fn boolean(key: &str, value: &Dynamic) -> Result<bool, String> {
+    value.as_bool().map_err(|t| format!("task option `{key}` must be true or false, not a {t}"))
+}
+
+fn strings(key: &str, value: &Dynamic) -> Result<Vec<String>, String> {
+    if let Some(text) = value.clone().try_cast::<rhai::ImmutableString>() {
+        return Ok(vec![text.to_string()]);
+    }
+    let Some(array) = value.clone().try_cast::<rhai::Array>() else {
+        return Err(format!("task option `{key}` must be an array of strings, not a {}", value.type_name()));
+    };
+    array
+        .into_iter()
+        .map(|item| {
+            item.into_immutable_string()
+                .map(|s| s.to_string())
+                .map_err(|t| format!("task option `{key}` must hold strings, found a {t}"))
+        })
+        .collect()
+}
+
+fn parse_serial(value: &Dynamic) -> Result<Serial, String> {
+    if let Ok(count) = value.as_int() {
+        if count < 1 {
+            return Err(format!("task option `serial` must be at least 1, not {count}"));
+        }
+        return Ok(Serial::Count(count as usize));
+    }
+    if let Some(text) = value.clone().try_cast::<rhai::ImmutableString>()
+        && let Some(number) = text.trim().strip_suffix('%')
+        && let Ok(percent) = number.trim().parse::<f64>()
+        && percent > 0.0
+        && percent <= 100.0
+    {
+        return Ok(Serial::Percent(percent));
+    }
+    Err(format!("task option `serial` must be a count (2) or a percentage (\"30%\"), not {value}"))
+}
+
+/// Whether a task with these tags runs under --tags/--skip-tags, with Ansible's meanings of `always`,
+/// `never` and `all`.
+pub fn selected_by_tags(task_tags: &[String], only: &[String], skip: &[String]) -> bool {
+    let has = |tag: &str| task_tags.iter().any(|t| t == tag);
+    if task_tags.iter().any(|t| skip.contains(t)) {
+        return false;
+    }
+    if has("never") && !task_tags.iter().any(|t| t != "never" && only.contains(t)) {
+        return false;
+    }
+    if only.is_empty() || only.iter().any(|t| t == "all") || has("always") {
+        return true;
+    }
+    if task_tags.is_empty() {
+        return only.iter().any(|t| t == "untagged");
+    }
+    task_tags.iter().any(|t| only.contains(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn tags_select_like_ansible() {
+        assert!(selected_by_tags(&tags(&["join"]), &[], &[]));
+        assert!(selected_by_tags(&tags(&["join"]), &tags(&["join"]), &[]));
+        assert!(!selected_by_tags(&tags(&["prepare"]), &tags(&["join"]), &[]));
+        assert!(!selected_by_tags(&[], &tags(&["join"]), &[]));
+        assert!(selected_by_tags(&[], &tags(&["untagged"]), &[]));
+        assert!(selected_by_tags(&tags(&["always"]), &tags(&["join"]), &[]));
+        assert!(!selected_by_tags(&tags(&["join"]), &[], &tags(&["join"])));
+        assert!(!selected_by_tags(&tags(&["never", "debug"]), &[], &[]));
+        assert!(selected_by_tags(&tags(&["never", "debug"]), &tags(&["debug"]), &[]));
+    }
+
+    #[test]
+    fn serial_accepts_counts_and_percentages() {
+        let mut map = Map::new();
+        map.insert("serial".into(), Dynamic::from("50%"));
+        let options = TaskOptions::parse(&map).unwrap();
+        assert_eq!(options.serial.unwrap().batch_size(10), 5);
+        map.insert("serial".into(), Dynamic::from(2_i64));
+        assert_eq!(TaskOptions::parse(&map).unwrap().serial.unwrap().batch_size(10), 2);
+        map.insert("serial".into(), Dynamic::from("x"));
+        assert!(TaskOptions::parse(&map).unwrap_err().contains("serial"));
+    }
+
+    #[test]
+    fn unknown_options_are_named() {
+        let mut map = Map::new();
+        map.insert("run_onc".into(), Dynamic::TRUE);
+        assert!(TaskOptions::parse(&map).unwrap_err().contains("unknown task option `run_onc`"));
+    }
+}

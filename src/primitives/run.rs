@@ -1,0 +1,108 @@
+use std::time::Duration;
+
+use rhai::{Dynamic, EvalAltResult, Map};
+
+use super::step::{Options, Step, StepOutcome, tail};
+use crate::engine::Host;
+use crate::report::Status;
+use crate::transport::{RemoteCommand, quote};
+
+pub const RUN_OPTIONS: &[&str] =
+    &["creates", "removes", "unless", "onlyif", "timeout", "sudo", "env", "stdin", "cwd", "ok_codes", "check_safe"];
+
+/// `h.run(cmd, opts)`: a shell command on the host. It changes the host unless marked `check_safe`, so in
+/// --check it is not run but reported as what would run; `creates`/`unless` make it idempotent.
+pub fn run(host: &Host, command: &str, options: &Map) -> Result<Map, Box<EvalAltResult>> {
+    let options = Options::new(options, "run", RUN_OPTIONS)?;
+    let check_safe = options.bool("check_safe")?;
+    let ok_codes = options.ints("ok_codes")?.unwrap_or_else(|| vec![0]);
+    let mut remote = RemoteCommand::new(command);
+    remote.sudo = options.bool("sudo")?;
+    remote.cwd = options.string("cwd")?;
+    remote.timeout = options.int("timeout")?.map(|secs| Duration::from_secs(secs.max(1) as u64));
+    remote.stdin = options.string("stdin")?.map(String::into_bytes);
+    if let Some(env) = options.map("env")? {
+        for (name, value) in env {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("run: option `env`: `{name}` is not a valid variable name").into());
+            }
+            remote.env.push((name.to_string(), value.to_string()));
+        }
+    }
+
+    let step = Step::new(host, "run", command);
+    // Guards are read-only: they run in --check too, so the plan is accurate.
+    let guard = guard_script(&options)?;
+    if let Some((script, reason)) = guard {
+        let mut probe = remote.clone();
+        probe.script = script;
+        probe.stdin = None;
+        probe.timeout = None;
+        let output = host.exec(&probe).map_err(|e| e.into_script_error())?;
+        if output.rc == 0 {
+            step.finish(Status::Skipped, StepOutcome { message: Some(reason), ..StepOutcome::default() });
+            return Ok(result(0, "", "", false, true));
+        }
+    }
+
+    if host.check_mode() && !check_safe {
+        step.finish(Status::Changed, StepOutcome { message: Some("check mode: would run".into()), ..StepOutcome::default() });
+        return Ok(result(0, "", "", true, true));
+    }
+
+    let output = host.exec(&remote).map_err(|e| e.into_script_error())?;
+    let stdout = output.stdout_text();
+    let stderr = output.stderr_text();
+    let outcome = StepOutcome { rc: Some(output.rc), stdout: stdout.clone(), stderr: stderr.clone(), ..StepOutcome::default() };
+    if !ok_codes.contains(&(output.rc as i64)) {
+        let mut message = if output.rc == 124 && remote.timeout.is_some() {
+            format!("timed out after {}s (killed on the host)", remote.timeout.unwrap().as_secs())
+        } else {
+            format!("exit code {}", output.rc)
+        };
+        let detail = if stderr.trim().is_empty() { tail(&stdout, 10) } else { tail(&stderr, 10) };
+        if !detail.is_empty() {
+            message.push_str(&format!(": {detail}"));
+        }
+        return Err(step.fail(message, outcome));
+    }
+    let changed = !check_safe;
+    step.finish(if changed { Status::Changed } else { Status::Ok }, outcome);
+    Ok(result(output.rc, &stdout, &stderr, changed, false))
+}
+
+/// One shell test combining `creates`, `removes`, `unless` and `onlyif`: exit 0 means "skip".
+fn guard_script(options: &Options) -> Result<Option<(String, String)>, Box<EvalAltResult>> {
+    let mut tests = Vec::new();
+    let mut reasons = Vec::new();
+    if let Some(path) = options.string("creates")? {
+        tests.push(format!("test -e {}", quote(&path)));
+        reasons.push(format!("{path} exists"));
+    }
+    if let Some(path) = options.string("removes")? {
+        tests.push(format!("! test -e {}", quote(&path)));
+        reasons.push(format!("{path} is absent"));
+    }
+    if let Some(command) = options.string("unless")? {
+        tests.push(format!("( eval {} ) >/dev/null 2>&1", quote(&command)));
+        reasons.push("`unless` succeeded".to_string());
+    }
+    if let Some(command) = options.string("onlyif")? {
+        tests.push(format!("! ( eval {} ) >/dev/null 2>&1", quote(&command)));
+        reasons.push("`onlyif` failed".to_string());
+    }
+    if tests.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((tests.join(" || "), format!("skipped: {}", reasons.join(" or ")))))
+}
+
+fn result(rc: i32, stdout: &str, stderr: &str, changed: bool, skipped: bool) -> Map {
+    let mut map = Map::new();
+    map.insert("rc".into(), Dynamic::from(rc as i64));
+    map.insert("stdout".into(), Dynamic::from(stdout.to_string()));
+    map.insert("stderr".into(), Dynamic::from(stderr.to_string()));
+    map.insert("changed".into(), Dynamic::from(changed));
+    map.insert("skipped".into(), Dynamic::from(skipped));
+    map
+}

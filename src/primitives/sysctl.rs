@@ -1,0 +1,209 @@
+use rhai::{Dynamic, EvalAltResult, Map};
+
+use super::file_writer::{FileSpec, put_file};
+use super::step::{Options, Step, StepOutcome};
+use crate::engine::{Host, HostError};
+use crate::report::Status;
+use crate::transport::quote;
+
+pub const SYSCTL_OPTIONS: &[&str] = &["file", "persist_only"];
+const DEFAULT_FILE: &str = "/etc/sysctl.d/99-runbook.conf";
+
+/// `h.sysctl(#{ key: value }, opts)`: persists the keys to a file, applies each, and reads each back —
+/// `sysctl`'s exit code is not trusted (an "Invalid argument" can exit 0).
+pub fn sysctl(host: &Host, keys: &Map, options: &Map) -> Result<Map, Box<EvalAltResult>> {
+    let parsed = Options::new(options, "sysctl", SYSCTL_OPTIONS)?;
+    let file = parsed.string("file")?.unwrap_or_else(|| DEFAULT_FILE.to_string());
+    let persist_only: Box<dyn Fn(&str) -> bool> = match parsed.raw("persist_only") {
+        None => Box::new(|_| false),
+        Some(value) if value.is_bool() => {
+            let all = value.as_bool().unwrap_or(false);
+            Box::new(move |_| all)
+        }
+        Some(value) => {
+            let names: Vec<String> = value
+                .clone()
+                .try_cast::<rhai::Array>()
+                .ok_or_else(|| -> Box<EvalAltResult> { "sysctl: option `persist_only` must be true or an array of keys".into() })?
+                .into_iter()
+                .map(|item| item.to_string())
+                .collect();
+            Box::new(move |key| names.iter().any(|name| name == key))
+        }
+    };
+
+    let mut desired: Vec<(String, String)> = Vec::new();
+    for (key, value) in keys {
+        validate_key(key)?;
+        desired.push((key.to_string(), value_text(value)?));
+    }
+
+    let content: String = desired.iter().map(|(key, value)| format!("{key} = {value}\n")).collect();
+    let spec = FileSpec::from_options(&file, &Map::new(), "sysctl")?;
+    let file_result = put_file(Step::new(host, "write", file.clone()), content.as_bytes(), &spec)?;
+    let file_changed = file_result["changed"].as_bool().unwrap_or(false);
+
+    let step = Step::new(host, "sysctl", desired.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(" "));
+    let current = match read_keys(host, &desired) {
+        Ok(current) => current,
+        Err(error) => return Err(error.into_script_error()),
+    };
+
+    let mut report = Map::new();
+    let mut changes = Vec::new();
+    let mut skipped_keys = Vec::new();
+    let mut to_apply = Vec::new();
+    for ((key, value), now) in desired.iter().zip(&current) {
+        let mut entry = Map::new();
+        entry.insert("new".into(), Dynamic::from(value.clone()));
+        match now {
+            Ok(old) => {
+                entry.insert("old".into(), Dynamic::from(old.clone()));
+                if !same_value(old, value) {
+                    if persist_only(key) {
+                        skipped_keys.push(format!("{key} (persisted only)"));
+                    } else {
+                        changes.push(format!("{key}: {old} -> {value}"));
+                        to_apply.push((key.clone(), value.clone()));
+                    }
+                }
+            }
+            Err(reason) => {
+                entry.insert("old".into(), Dynamic::UNIT);
+                entry.insert("error".into(), Dynamic::from(reason.clone()));
+                if persist_only(key) {
+                    skipped_keys.push(format!("{key} ({reason})"));
+                } else {
+                    to_apply.push((key.clone(), value.clone()));
+                }
+            }
+        }
+        report.insert(key.as_str().into(), Dynamic::from(entry));
+    }
+
+    let diff = (host.diff_mode() && !changes.is_empty()).then(|| changes.join("\n"));
+    let mut failures = Vec::new();
+    if !to_apply.is_empty() && !host.check_mode() {
+        let after = match apply_keys(host, &to_apply) {
+            Ok(after) => after,
+            Err(error) => return Err(error.into_script_error()),
+        };
+        for ((key, value), result) in to_apply.iter().zip(after) {
+            let entry = report.get_mut(key.as_str()).and_then(|e| e.write_lock::<Map>().map(|mut m| {
+                match &result {
+                    Ok(now) => {
+                        m.insert("applied".into(), Dynamic::from(now.clone()));
+                    }
+                    Err(reason) => {
+                        m.insert("error".into(), Dynamic::from(reason.clone()));
+                    }
+                }
+            }));
+            let _ = entry;
+            match result {
+                Ok(now) if same_value(&now, value) => {}
+                Ok(now) => failures.push(format!("{key}: set to {value} but reads back {now}")),
+                Err(reason) => failures.push(format!("{key}: {reason}")),
+            }
+        }
+    } else if host.check_mode() {
+        for (key, _) in &to_apply {
+            if let Some(Err(reason)) = desired.iter().position(|(k, _)| k == key).map(|i| &current[i]) {
+                failures.push(format!("{key}: {reason}"));
+            }
+        }
+    }
+
+    let mut result = Map::new();
+    let changed = file_changed || !changes.is_empty();
+    result.insert("changed".into(), Dynamic::from(changed));
+    result.insert("keys".into(), Dynamic::from(report));
+    let mut notes = Vec::new();
+    if !skipped_keys.is_empty() {
+        notes.push(format!("not applied: {}", skipped_keys.join(", ")));
+    }
+    if !failures.is_empty() {
+        let message = format!("cannot apply {}", failures.join("; "));
+        return Err(step.fail(message, StepOutcome { diff, ..StepOutcome::default() }));
+    }
+    if host.check_mode() && !changes.is_empty() {
+        notes.push("check mode: would apply".into());
+    }
+    let status = if changes.is_empty() { Status::Ok } else { Status::Changed };
+    step.finish(status, StepOutcome { diff, message: (!notes.is_empty()).then(|| notes.join("; ")), ..StepOutcome::default() });
+    Ok(result)
+}
+
+fn validate_key(key: &str) -> Result<(), Box<EvalAltResult>> {
+    let valid = !key.is_empty()
+        && !key.starts_with('.')
+        && !key.ends_with('.')
+        && !key.contains("..")
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
+    if valid { Ok(()) } else { Err(format!("sysctl: \"{key}\" is not a sysctl key").into()) }
+}
+
+fn value_text(value: &Dynamic) -> Result<String, Box<EvalAltResult>> {
+    let text = value.to_string();
+    if text.contains('\n') || text.trim().is_empty() {
+        return Err(format!("sysctl: value {value:?} must be one non-empty line").into());
+    }
+    Ok(text.trim().to_string())
+}
+
+/// Kernel values print with tabs between fields; compare field by field.
+fn same_value(a: &str, b: &str) -> bool {
+    a.split_whitespace().eq(b.split_whitespace())
+}
+
+/// Reads keys from /proc/sys (what the running kernel holds); one round trip for all keys.
+fn read_keys(host: &Host, keys: &[(String, String)]) -> Result<Vec<Result<String, String>>, HostError> {
+    let mut script = String::new();
+    for (key, _) in keys {
+        script.push_str(&format!("v=$(sysctl -n -- {} 2>&1) && printf 'ok\\t%s\\n' \"$v\" || printf 'err\\t%s\\n' \"$v\"\n", quote(key)));
+    }
+    parse_lines(host, script, keys.len())
+}
+
+/// Writes each key to /proc/sys and reads it back; one round trip.
+fn apply_keys(host: &Host, keys: &[(String, String)]) -> Result<Vec<Result<String, String>>, HostError> {
+    let mut script = String::new();
+    for (key, value) in keys {
+        let assignment = quote(&format!("{key}={value}"));
+        script.push_str(&format!(
+            "e=$(sysctl -w -- {assignment} 2>&1 >/dev/null); v=$(sysctl -n -- {k} 2>&1) && \
+             {{ if [ -n \"$e\" ]; then printf 'err\\t%s\\n' \"$(echo $e)\"; else printf 'ok\\t%s\\n' \"$v\"; fi; }} || printf 'err\\t%s\\n' \"$(echo $v)\"\n",
+            k = quote(key)
+        ));
+    }
+    parse_lines(host, script, keys.len())
+}
+
+fn parse_lines(host: &Host, script: String, expected: usize) -> Result<Vec<Result<String, String>>, HostError> {
+    let output = host.query(script)?;
+    let text = output.stdout_text();
+    let results: Vec<Result<String, String>> = text
+        .lines()
+        .map(|line| match line.split_once('\t') {
+            Some(("ok", value)) => Ok(value.to_string()),
+            Some((_, reason)) => Err(explain(reason)),
+            None => Err(line.to_string()),
+        })
+        .collect();
+    if results.len() != expected {
+        return Err(HostError::Failed(format!("sysctl: unexpected output: {}", text.trim())));
+    }
+    Ok(results)
+}
+
+/// sysctl's messages, said plainly.
+fn explain(reason: &str) -> String {
+    let reason = reason.trim().trim_start_matches("sysctl: ");
+    if reason.contains("cannot stat") || reason.contains("No such file") {
+        "not present in this kernel".to_string()
+    } else if reason.contains("permission denied") || reason.contains("Read-only") {
+        format!("read-only here ({reason})")
+    } else {
+        reason.to_string()
+    }
+}

@@ -1,0 +1,103 @@
+use rhai::{Dynamic, EvalAltResult, Map};
+use serde_json::Value;
+
+use super::file_writer::{FileSpec, put_file};
+use super::step::{Step, StepOutcome};
+use crate::engine::Host;
+
+/// `h.template(src, dest, vars, opts)`: renders a Jinja2 template (minijinja, strict: an undefined variable
+/// is an error naming template:line and the host), then writes it as `write` does.
+pub fn template(host: &Host, source: &str, dest: &str, vars: &Map, options: &Map) -> Result<Map, Box<EvalAltResult>> {
+    let spec = FileSpec::from_options(dest, options, "template")?;
+    let step = Step::new(host, "template", dest);
+    match render(host, source, vars) {
+        Ok(text) => put_file(step, text.as_bytes(), &spec),
+        Err(message) => Err(step.fail(message, StepOutcome::default())),
+    }
+}
+
+/// Renders a template file for a host; errors read `templates/x.j2:12: message`.
+pub fn render(host: &Host, source: &str, vars: &Map) -> Result<String, String> {
+    let path = host.runtime.playbook_dir.join(source);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read template {}: {e}", path.display()))?;
+    let context = context(host, vars)?;
+    render_text(source, &text, &context)
+}
+
+pub fn render_text(name: &str, text: &str, context: &Value) -> Result<String, String> {
+    let mut environment = minijinja::Environment::new();
+    environment.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // Ansible's template module defaults, which the templates users bring are written for.
+    environment.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+            .expect("a valid syntax config"),
+    );
+    environment.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    environment.add_template(name, text).map_err(|e| describe(name, &e))?;
+    let template = environment.get_template(name).map_err(|e| describe(name, &e))?;
+    template.render(minijinja::value::Serde(context)).map_err(|e| describe(name, &e))
+}
+
+fn describe(name: &str, error: &minijinja::Error) -> String {
+    let line = error.line().map(|line| format!(":{line}")).unwrap_or_default();
+    let detail = error.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    format!("{}{line}: {}{detail}", error.name().unwrap_or(name), error.kind())
+}
+
+/// What a template sees: the host's vars, the vars passed, and Ansible's usual names.
+fn context(host: &Host, vars: &Map) -> Result<Value, String> {
+    let runtime = &host.runtime;
+    let mut context = serde_json::Map::new();
+    for (key, value) in &host.state.vars {
+        context.insert(key.clone(), value.clone());
+    }
+    let passed: Value = rhai::serde::from_dynamic(&Dynamic::from(vars.clone())).map_err(|e| format!("template vars: {e}"))?;
+    if let Value::Object(passed) = passed {
+        context.extend(passed);
+    }
+    context.insert("inventory_hostname".into(), Value::String(host.state.name.clone()));
+    context.insert(
+        "host".into(),
+        serde_json::json!({ "name": host.state.name, "address": host.state.address, "groups": host.state.groups }),
+    );
+    let groups: serde_json::Map<String, Value> =
+        runtime.groups.iter().map(|(group, members)| (group.clone(), serde_json::json!(members))).collect();
+    context.insert("groups".into(), Value::Object(groups));
+    let hostvars: serde_json::Map<String, Value> = runtime
+        .hosts
+        .values()
+        .map(|other| {
+            let mut vars: serde_json::Map<String, Value> = other.vars.clone().into_iter().collect();
+            vars.insert("address".into(), Value::String(other.address.clone()));
+            vars.insert("inventory_hostname".into(), Value::String(other.name.clone()));
+            (other.name.clone(), Value::Object(vars))
+        })
+        .collect();
+    context.insert("hostvars".into(), Value::Object(hostvars));
+    if let Some(facts) = host.state.facts.lock().unwrap().as_ref() {
+        let facts: Value = rhai::serde::from_dynamic(&Dynamic::from(facts.clone())).unwrap_or(Value::Null);
+        context.insert("facts".into(), facts);
+    }
+    Ok(Value::Object(context))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_text;
+
+    #[test]
+    fn undefined_variables_name_the_template_line() {
+        let error = render_text("t.j2", "ok\n{{ missing }}\n", &serde_json::json!({})).unwrap_err();
+        assert!(error.starts_with("t.j2:2: "), "{error}");
+        assert!(error.contains("undefined"), "{error}");
+    }
+
+    #[test]
+    fn renders_without_html_escaping_and_keeps_the_last_newline() {
+        let out = render_text("t.j2", "{{ a }}\n", &serde_json::json!({"a": "<x & 'y'>"})).unwrap();
+        assert_eq!(out, "<x & 'y'>\n");
+    }
+}
