@@ -256,4 +256,17 @@ mod tests {
         assert_eq!(line["message"], "site.rhai:3:5: failed with ***");
         assert_eq!(line["steps"][0]["stderr"], "E: no *** here");
     }
+
+    #[test]
+    fn unusable_paths_are_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(JsonLog::create(dir.path().join("missing/run.jsonl")).is_err());
+        // A full disk: the run goes on, logging stops after one warning.
+        if let Ok(log) = JsonLog::create("/dev/full") {
+            log.event(&host_result());
+            log.event(&host_result());
+            assert!(log.state.lock().unwrap().failed);
+            log.finish();
+        }
+    }
 }
