@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{HostKeyChecking, RunArgs, exit_code};
 use crate::engine::{RunOptions, RunOutcome, RunRequest};
 use crate::inventory::{Inventory, parse_extra_vars};
-use crate::report::{Redactor, Reporter};
+use crate::report::{ConsoleOptions, ConsoleReporter, FanOut, JsonLog, Redactor, Reporter};
 use crate::transport::HostKeyPolicy;
 
 /// Where --retry-failed finds the hosts of the last run that failed.
@@ -116,9 +116,14 @@ fn reload(args: &RunArgs, _loaded: &Inventory) -> Result<Inventory, String> {
     Ok(inventory)
 }
 
-fn make_reporter(args: &RunArgs, _redactor: &Redactor) -> Result<Arc<dyn Reporter>, String> {
-    let _ = &args.log_json;
-    Ok(Arc::new(crate::report::PlainReporter { verbosity: args.verbose }))
+fn make_reporter(args: &RunArgs, redactor: &Redactor) -> Result<Arc<dyn Reporter>, String> {
+    let console = ConsoleReporter::new(ConsoleOptions::detect(args.verbose, args.diff)).with_redactor(redactor.clone());
+    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(console)];
+    if let Some(path) = &args.log_json {
+        let log = JsonLog::create(path).map_err(|e| format!("--log-json {}: {e}", path.display()))?;
+        reporters.push(Box::new(log.with_redactor(redactor.clone())));
+    }
+    Ok(Arc::new(FanOut(reporters)))
 }
 
 fn exit_code_of(outcome: &RunOutcome) -> i32 {

@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::host_state::HostState;
-use crate::report::{Event, HostRecap, HostResult, Redactor, Reporter, Status};
+use crate::report::{Event, HostRecap, RecapBuilder, Redactor, Reporter};
 
 /// How the user asked the run to behave (from the command line).
 #[derive(Debug, Clone, Default)]
@@ -47,7 +47,7 @@ pub struct Runtime {
     pub include_tags: Mutex<Vec<String>>,
     /// Set when a `fatal` task stopped the run (a host failure, not a script error).
     pub fatal_stop: AtomicBool,
-    recap: Mutex<IndexMap<String, HostRecap>>,
+    recap: Mutex<RecapBuilder>,
 }
 
 impl Runtime {
@@ -64,10 +64,7 @@ impl Runtime {
         tokio: tokio::runtime::Handle,
         interrupted: Arc<AtomicBool>,
     ) -> Runtime {
-        let recap = selected
-            .iter()
-            .map(|name| (name.clone(), HostRecap { host: name.clone(), ..HostRecap::default() }))
-            .collect();
+        let recap = RecapBuilder::new(&selected);
         Runtime {
             reached_start_task: AtomicBool::new(options.start_at_task.is_none()),
             playbook_dir: playbook.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")),
@@ -91,7 +88,7 @@ impl Runtime {
 
     pub fn emit(&self, event: Event) {
         if let Event::HostResult(result) = &event {
-            self.count(result);
+            self.recap.lock().unwrap().add(result);
         }
         self.reporter.event(&event);
     }
@@ -100,26 +97,8 @@ impl Runtime {
         self.emit(Event::Warning { host: host.map(str::to_string), message: self.redactor.redact(message) });
     }
 
-    fn count(&self, result: &HostResult) {
-        let mut recap = self.recap.lock().unwrap();
-        let entry = recap
-            .entry(result.host.clone())
-            .or_insert_with(|| HostRecap { host: result.host.clone(), ..HostRecap::default() });
-        match result.status {
-            Status::Ok => entry.ok += 1,
-            Status::Changed => {
-                entry.ok += 1;
-                entry.changed += 1;
-            }
-            Status::Failed => entry.failed += 1,
-            Status::Skipped => entry.skipped += 1,
-            Status::Unreachable => entry.unreachable += 1,
-        }
-        entry.time += result.duration;
-    }
-
     pub fn recap(&self) -> Vec<HostRecap> {
-        self.recap.lock().unwrap().values().cloned().collect()
+        self.recap.lock().unwrap().build()
     }
 
     pub fn is_interrupted(&self) -> bool {

@@ -3,10 +3,16 @@
 //! The engine only emits [`Event`]s; everything about how they look lives here, so the engine never formats
 //! text and a new output (a CI annotation, say) is a new [`Reporter`].
 
+mod console_reporter;
 mod event;
-
-pub use event::*;
+mod fan_out;
+mod json_log;
+mod recap;
 mod redactor;
-pub use redactor::Redactor;
-mod plain_reporter;
-pub use plain_reporter::PlainReporter;
+
+pub use console_reporter::{ConsoleOptions, ConsoleReporter};
+pub use event::*;
+pub use fan_out::FanOut;
+pub use json_log::JsonLog;
+pub use recap::RecapBuilder;
+pub use redactor::{MASK, MIN_FRAGMENT, Redactor};

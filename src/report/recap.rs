@@ -1,0 +1,131 @@
+//! Per-host totals for the end of a run, counted the way Ansible's PLAY RECAP counts them, so that numbers read
+//! the same to someone coming from Ansible.
+//!
+//! One count per task per host:
+//! - `ok` counts every task that succeeded, *including* the ones that changed something (Ansible's convention:
+//!   `ok=5 changed=2` means five tasks succeeded, two of which changed the host);
+//! - `changed` counts tasks that changed the host, even when the task then failed (the change happened);
+//! - `failed`, `skipped`, `unreachable` count tasks with that outcome;
+//! - `time` is the sum of the host's task durations.
+
+use indexmap::IndexMap;
+
+use super::event::{HostRecap, HostResult, Status};
+
+/// Collects [`HostResult`]s into [`HostRecap`]s in a fixed host order.
+#[derive(Debug, Clone, Default)]
+pub struct RecapBuilder {
+    hosts: IndexMap<String, HostRecap>,
+}
+
+impl RecapBuilder {
+    /// `hosts` fixes the order of the recap (inventory order) and makes hosts that ran nothing appear with zeros.
+    /// Hosts not listed here are appended in the order their first result arrives.
+    pub fn new<S: AsRef<str>>(hosts: &[S]) -> Self {
+        let mut builder = Self::default();
+        for host in hosts {
+            builder.entry(host.as_ref());
+        }
+        builder
+    }
+
+    fn entry(&mut self, host: &str) -> &mut HostRecap {
+        self.hosts
+            .entry(host.to_string())
+            .or_insert_with(|| HostRecap {
+                host: host.to_string(),
+                ..HostRecap::default()
+            })
+    }
+
+    /// Counts one task's result on one host.
+    pub fn add(&mut self, result: &HostResult) {
+        let recap = self.entry(&result.host);
+        match result.status {
+            Status::Ok => recap.ok += 1,
+            Status::Changed => recap.ok += 1,
+            Status::Failed => recap.failed += 1,
+            Status::Skipped => recap.skipped += 1,
+            Status::Unreachable => recap.unreachable += 1,
+        }
+        if result.changed || result.status == Status::Changed {
+            recap.changed += 1;
+        }
+        recap.time += result.duration;
+    }
+
+    /// Counts a host that could not be reached outside any task result (e.g. the connection at the start of the
+    /// run failed), once.
+    pub fn unreachable(&mut self, host: &str) {
+        self.entry(host).unreachable += 1;
+    }
+
+    /// The totals, in host order.
+    pub fn build(&self) -> Vec<HostRecap> {
+        self.hosts.values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn result(host: &str, status: Status, changed: bool, millis: u64) -> HostResult {
+        HostResult {
+            task: "t".into(),
+            host: host.into(),
+            status,
+            changed,
+            rc: None,
+            message: None,
+            steps: Vec::new(),
+            duration: Duration::from_millis(millis),
+        }
+    }
+
+    fn counts(recap: &HostRecap) -> (u32, u32, u32, u32, u32, u128) {
+        (
+            recap.ok,
+            recap.changed,
+            recap.failed,
+            recap.skipped,
+            recap.unreachable,
+            recap.time.as_millis(),
+        )
+    }
+
+    #[test]
+    fn counts_like_ansible() {
+        let mut builder = RecapBuilder::new(&["a", "b", "c"]);
+        builder.add(&result("a", Status::Ok, false, 100));
+        builder.add(&result("a", Status::Changed, true, 200));
+        builder.add(&result("a", Status::Skipped, false, 0));
+        builder.add(&result("b", Status::Changed, true, 300));
+        // Changed the host, then failed: both count.
+        builder.add(&result("b", Status::Failed, true, 50));
+        builder.add(&result("c", Status::Unreachable, false, 10));
+        let recap = builder.build();
+        assert_eq!(
+            recap.iter().map(|r| r.host.as_str()).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+        assert_eq!(counts(&recap[0]), (2, 1, 0, 1, 0, 300));
+        assert_eq!(counts(&recap[1]), (1, 2, 1, 0, 0, 350));
+        assert_eq!(counts(&recap[2]), (0, 0, 0, 0, 1, 10));
+    }
+
+    #[test]
+    fn host_order_is_inventory_order_then_arrival() {
+        let mut builder = RecapBuilder::new(&["z", "a"]);
+        builder.add(&result("m", Status::Ok, false, 1));
+        builder.add(&result("a", Status::Ok, false, 1));
+        builder.unreachable("q");
+        let hosts: Vec<_> = builder.build().into_iter().map(|r| r.host).collect();
+        assert_eq!(hosts, ["z", "a", "m", "q"]);
+        // A listed host that ran nothing shows zeros.
+        assert_eq!(counts(&builder.build()[0]), (0, 0, 0, 0, 0, 0));
+        assert_eq!(builder.build()[3].unreachable, 1);
+    }
+}
