@@ -61,10 +61,18 @@ impl<'a> Step<'a> {
 
     /// Reports the step failed and returns the script error that fails the host.
     pub fn fail(self, message: String, outcome: StepOutcome) -> Box<EvalAltResult> {
+        self.fail_with_detail(message, "", outcome)
+    }
+
+    /// As [`Step::fail`], with more detail (an stderr tail) in the error than in the step line, which the
+    /// console already shows with its output.
+    pub fn fail_with_detail(self, message: String, detail: &str, outcome: StepOutcome) -> Box<EvalAltResult> {
         if let Some(rc) = outcome.rc {
             mark_failed_rc(rc);
         }
-        let error = format!("{} {} failed on {}: {message}", self.primitive, self.host.redact(&self.target), self.host.name());
+        let detail = if detail.is_empty() { String::new() } else { format!(": {detail}") };
+        let target = self.target.lines().next().unwrap_or("");
+        let error = format!("{} `{target}` failed on {}: {message}{detail}", self.primitive, self.host.name());
         let error = self.host.redact(&error);
         self.finish(Status::Failed, StepOutcome { message: Some(message), ..outcome });
         error.into()

@@ -1,0 +1,296 @@
+//! The integration tests' vocabulary: a shared lab of real hosts (systemd-nspawn, real sshd) and a small
+//! `Test` builder that states the playbook, the arguments and what must come out, so each test reads as a
+//! line of the spec. Checks on hosts go through the system `ssh` client, independent of runbook's transport.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const RUNBOOK: &str = env!("CARGO_BIN_EXE_runbook");
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Skips a test (with the reason printed) where the lab cannot exist: it needs root.
+#[macro_export]
+macro_rules! require_lab {
+    () => {
+        if !support::is_root() {
+            eprintln!("SKIPPED: lab tests need root (bridge, cgroups, nspawn)");
+            return;
+        }
+    };
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A lab shared by the tests of one test binary; `lab up` is idempotent, so a lab left up by an earlier run is
+/// reused. `.ci/run` takes every lab down at the end.
+pub struct Lab {
+    pub name: &'static str,
+    pub hosts: Vec<String>,
+    pub addresses: Vec<String>,
+}
+
+impl Lab {
+    pub fn get(cell: &'static OnceLock<Lab>, name: &'static str, count: usize, subnet: &str) -> &'static Lab {
+        cell.get_or_init(|| {
+            let output = Command::new(RUNBOOK)
+                .args(["lab", "up", "--name", name, "--hosts", &count.to_string(), "--subnet", subnet])
+                .current_dir(repo_root())
+                .output()
+                .expect("runbook lab up runs");
+            assert!(
+                output.status.success(),
+                "lab up failed:\n{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let inventory: serde_json::Value = {
+                let text = std::fs::read_to_string(Lab::inventory_path_of(name)).expect("lab inventory");
+                serde_saphyr::from_str(&text).expect("lab inventory parses")
+            };
+            let mut hosts = Vec::new();
+            let mut addresses = Vec::new();
+            collect_hosts(&inventory["all"], &mut hosts, &mut addresses);
+            assert_eq!(hosts.len(), count, "lab {name} has {hosts:?}");
+            Lab { name, hosts, addresses }
+        })
+    }
+
+    fn inventory_path_of(name: &str) -> PathBuf {
+        repo_root().join(".runbook").join(name).join("inventory.yaml")
+    }
+
+    pub fn inventory(&self) -> PathBuf {
+        Lab::inventory_path_of(self.name)
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        repo_root().join(".runbook").join(self.name)
+    }
+
+    pub fn host(&self, index: usize) -> &str {
+        &self.hosts[index]
+    }
+
+    pub fn address(&self, host: &str) -> &str {
+        let index = self.hosts.iter().position(|h| h == host).expect("a lab host");
+        &self.addresses[index]
+    }
+
+    /// Runs a command on a lab host with the system ssh client; returns (exit code, stdout).
+    pub fn ssh(&self, host: &str, command: &str) -> (i32, String) {
+        let dir = self.dir();
+        let output = Command::new("ssh")
+            .args(["-F", "/dev/null", "-i"])
+            .arg(dir.join("id_ed25519"))
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", dir.join("known_hosts").display()))
+            .args(["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"])
+            .arg(format!("root@{}", self.address(host)))
+            .arg(command)
+            .output()
+            .expect("ssh runs");
+        (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// stdout of a command that must succeed on the host.
+    pub fn sh(&self, host: &str, command: &str) -> String {
+        let (code, stdout) = self.ssh(host, command);
+        assert_eq!(code, 0, "`{command}` on {host} exited {code}: {stdout}");
+        stdout
+    }
+}
+
+fn collect_hosts(group: &serde_json::Value, hosts: &mut Vec<String>, addresses: &mut Vec<String>) {
+    if let Some(map) = group.get("hosts").and_then(|h| h.as_object()) {
+        for (name, vars) in map {
+            if !hosts.contains(name) {
+                hosts.push(name.clone());
+                let address = vars
+                    .get("address")
+                    .or_else(|| vars.get("ansible_host"))
+                    .and_then(|a| a.as_str())
+                    .unwrap_or(name)
+                    .to_string();
+                addresses.push(address);
+            }
+        }
+    }
+    if let Some(children) = group.get("children").and_then(|c| c.as_object()) {
+        for child in children.values() {
+            collect_hosts(child, hosts, addresses);
+        }
+    }
+}
+
+/// One run of `runbook`: the files it sees, the arguments, and what must come out.
+pub struct Test {
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+    inventory: Option<PathBuf>,
+    playbook: Option<String>,
+    env: Vec<(String, String)>,
+    expected_code: i32,
+    stdout_has: Vec<String>,
+    stdout_lacks: Vec<String>,
+    stderr_has: Vec<String>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+    pub dir: PathBuf,
+}
+
+impl Run {
+    /// The `--log-json` events of the run, when the test asked for them with `.json_log()`.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.join("events.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("each event line is JSON"))
+            .collect()
+    }
+
+    pub fn recap(&self, host: &str) -> serde_json::Value {
+        let events = self.events();
+        let recap = events.iter().rev().find(|e| e["event"] == "recap").expect("a recap event");
+        recap["hosts"].as_array().unwrap().iter().find(|h| h["host"] == host).cloned().unwrap_or_default()
+    }
+}
+
+impl Test {
+    pub fn new() -> Test {
+        Test {
+            dir: tempfile::tempdir().expect("a temp dir"),
+            args: Vec::new(),
+            inventory: None,
+            playbook: None,
+            env: Vec::new(),
+            expected_code: 0,
+            stdout_has: Vec::new(),
+            stdout_lacks: Vec::new(),
+            stderr_has: Vec::new(),
+        }
+    }
+
+    pub fn lab(mut self, lab: &Lab) -> Test {
+        self.inventory = Some(lab.inventory());
+        self
+    }
+
+    pub fn inventory_file(mut self, path: impl Into<PathBuf>) -> Test {
+        self.inventory = Some(path.into());
+        self
+    }
+
+    /// The playbook's text (written as site.rhai in the test's folder).
+    pub fn playbook(mut self, text: &str) -> Test {
+        self.playbook = Some(text.to_string());
+        self
+    }
+
+    /// Another file beside the playbook (templates, uploads, modules).
+    pub fn file(self, name: &str, content: &str) -> Test {
+        let path = self.dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+        self
+    }
+
+    pub fn args(mut self, args: &[&str]) -> Test {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Test {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn json_log(self) -> Test {
+        let path = self.dir.path().join("events.jsonl").display().to_string();
+        self.args(&["--log-json", &path])
+    }
+
+    pub fn code(mut self, code: i32) -> Test {
+        self.expected_code = code;
+        self
+    }
+
+    pub fn stdout_has(mut self, text: &str) -> Test {
+        self.stdout_has.push(text.into());
+        self
+    }
+
+    pub fn stdout_lacks(mut self, text: &str) -> Test {
+        self.stdout_lacks.push(text.into());
+        self
+    }
+
+    pub fn stderr_has(mut self, text: &str) -> Test {
+        self.stderr_has.push(text.into());
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `runbook run site.rhai -i INVENTORY ARGS` and checks the expectations.
+    pub fn run(self) -> Run {
+        let mut command = Command::new(RUNBOOK);
+        command.current_dir(self.dir.path()).env("NO_COLOR", "1");
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        if let Some(playbook) = &self.playbook {
+            std::fs::write(self.dir.path().join("site.rhai"), playbook).unwrap();
+            command.arg("run").arg("site.rhai");
+            if let Some(inventory) = &self.inventory {
+                command.arg("-i").arg(inventory);
+            }
+        }
+        command.args(&self.args);
+        let started = Instant::now();
+        let output: Output = command.output().expect("runbook runs");
+        let run = Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            elapsed: started.elapsed(),
+            dir: self.dir.path().to_path_buf(),
+        };
+        let context = format!("\n--- stdout:\n{}\n--- stderr:\n{}", run.stdout, run.stderr);
+        assert_eq!(run.code, self.expected_code, "exit code{context}");
+        for text in &self.stdout_has {
+            assert!(run.stdout.contains(text.as_str()), "stdout lacks {text:?}{context}");
+        }
+        for text in &self.stdout_lacks {
+            assert!(!run.stdout.contains(text.as_str()), "stdout has {text:?}{context}");
+        }
+        for text in &self.stderr_has {
+            assert!(run.stderr.contains(text.as_str()), "stderr lacks {text:?}{context}");
+        }
+        // Keep the folder alive for events() by leaking it: tests are short-lived processes.
+        std::mem::forget(self.dir);
+        run
+    }
+}
+
+impl Default for Test {
+    fn default() -> Test {
+        Test::new()
+    }
+}
