@@ -1,7 +1,8 @@
 //! The base root filesystem every lab host boots from: Debian bookworm by debootstrap, built once and shared
 //! read-only (each host writes only to its own overlay upper directory).
 
-use std::fs;
+use std::fs::{self, File};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -126,6 +127,8 @@ pub fn state(base: &Path) -> BaseState {
 /// boot from is never replaced under them.
 pub fn ensure(rebuild: bool, in_use: &[String]) -> LabResult<PathBuf> {
     let base = base_path();
+    // Two `up`s at once (parallel tests) must not both build into the same staging directory.
+    let _lock = lock(&base)?;
     let current = state(&base);
     if current == BaseState::Current && !rebuild {
         return Ok(base);
@@ -172,6 +175,25 @@ pub fn ensure(rebuild: bool, in_use: &[String]) -> LabResult<PathBuf> {
     remove_tree(&old)?;
     eprintln!("Base image ready: {}", base.display());
     Ok(base)
+}
+
+/// An exclusive lock beside the base, held until the returned file is dropped.
+fn lock(base: &Path) -> LabResult<File> {
+    let path = sibling(base, "lock");
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)
+            .map_err(|error| LabError::io(format!("creating {}", parent.display()), error))?;
+    }
+    let file = File::create(&path)
+        .map_err(|error| LabError::io(format!("creating {}", path.display()), error))?;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(LabError::io(
+            format!("locking {}", path.display()),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(file)
 }
 
 fn sibling(base: &Path, suffix: &str) -> PathBuf {
