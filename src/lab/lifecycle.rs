@@ -242,7 +242,7 @@ fn ready_timeout(hosts: usize) -> Duration {
 fn wait_ready(
     state: &LabState,
     dir: &LabDir,
-    mut supervisor: Option<&mut std::process::Child>,
+    supervisor: Option<&mut std::process::Child>,
 ) -> LabResult<()> {
     let key = state.user_dir.join("id_ed25519");
     let known_hosts = state.user_dir.join("known_hosts");
@@ -253,7 +253,7 @@ fn wait_ready(
         .collect();
     let timeout = ready_timeout(hosts.len());
     let failed = readiness::wait_for_all(&hosts, &key, &known_hosts, timeout);
-    if let Some(child) = supervisor.as_deref_mut()
+    if let Some(child) = supervisor
         && let Ok(Some(status)) = child.try_wait()
     {
         return Err(LabError::Command {
