@@ -125,15 +125,51 @@ pub fn remove(bridge: &str) -> LabResult<()> {
 /// bridged traffic between hosts passes that chain when bridge netfilter is on, so hosts would not reach
 /// each other.
 pub fn forward_drop_warning(bridge: &str) -> Option<String> {
-    let rules = preflight::run(&IPTABLES, &["-S", "FORWARD"]).ok()?;
-    let drops = rules.lines().any(|line| line.trim() == "-P FORWARD DROP");
-    let accepted = rules
+    forward_warning(&preflight::run(&IPTABLES, &["-S", "FORWARD"]).ok()?, bridge)
+}
+
+fn forward_warning(rules: &str, bridge: &str) -> Option<String> {
+    let drops = rules
         .lines()
-        .any(|line| line.contains(bridge) && line.contains("ACCEPT"));
+        .any(|line| matches!(line.trim(), "-P FORWARD DROP" | "-P FORWARD REJECT"));
+    let accepted = rules.lines().any(|line| {
+        line.split_whitespace().any(|word| word == bridge)
+            && line.split_whitespace().last() == Some("ACCEPT")
+    });
     (drops && !accepted).then(|| {
         format!(
             "the FORWARD chain's policy is DROP (docker sets this), so lab hosts may not reach each other.\n  \
              Fix: iptables -I FORWARD -i {bridge} -o {bridge} -j ACCEPT"
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warns_about_a_drop_policy_unless_the_bridge_is_accepted() {
+        assert!(forward_warning("-P FORWARD ACCEPT\n", "rb-lab").is_none());
+        let warning =
+            forward_warning("-P FORWARD DROP\n-A FORWARD -j DOCKER-USER\n", "rb-lab").unwrap();
+        assert!(
+            warning.contains("iptables -I FORWARD -i rb-lab -o rb-lab -j ACCEPT"),
+            "{warning}"
+        );
+        assert!(
+            forward_warning(
+                "-P FORWARD DROP\n-A FORWARD -i rb-lab -o rb-lab -j ACCEPT\n",
+                "rb-lab"
+            )
+            .is_none()
+        );
+        assert!(
+            forward_warning(
+                "-P FORWARD DROP\n-A FORWARD -i rb-lab2 -j ACCEPT\n",
+                "rb-lab"
+            )
+            .is_some()
+        );
+    }
 }

@@ -89,9 +89,10 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
             check_host_names(path, &source)?;
             let map = AddressMap::new(&source.hosts, subnet)?;
             let document = lab_inventory::lab_inventory(&source, &map, &connection);
+            let source_path = fs::canonicalize(path).unwrap_or_else(|_| path.clone());
             let header = format!(
                 "# runbook lab `{name}`: {} with addresses on {subnet}\n",
-                path.display()
+                source_path.display()
             );
             (
                 map,
