@@ -1,0 +1,102 @@
+//! When is a lab host up: it accepts TCP on port 22 and a real login with the lab key and strict host-key
+//! checking succeeds. The system `ssh` client checks it, so the test is independent of runbook's own transport.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::preflight::{self, SSH};
+
+/// Options every lab `ssh` call uses: only the lab key, only the lab's known_hosts, strict checking.
+pub fn ssh_options(key: &Path, known_hosts: &Path) -> Vec<String> {
+    vec![
+        "-F".into(),
+        "/dev/null".into(),
+        "-i".into(),
+        key.display().to_string(),
+        "-o".into(),
+        "IdentitiesOnly=yes".into(),
+        "-o".into(),
+        format!("UserKnownHostsFile={}", known_hosts.display()),
+        "-o".into(),
+        "GlobalKnownHostsFile=/dev/null".into(),
+        "-o".into(),
+        "StrictHostKeyChecking=yes".into(),
+        "-o".into(),
+        "LogLevel=ERROR".into(),
+    ]
+}
+
+/// Waits for one host; the last reason it was not ready when time ran out.
+pub fn wait_for_host(
+    address: Ipv4Addr,
+    key: &Path,
+    known_hosts: &Path,
+    deadline: Instant,
+) -> Result<(), String> {
+    let Ok(ssh) = preflight::find(&SSH) else {
+        return Err("ssh is not installed".into());
+    };
+    let socket = SocketAddr::from((address, 22));
+    let mut last = String::from("not tried");
+    while Instant::now() < deadline {
+        match TcpStream::connect_timeout(&socket, Duration::from_secs(1)) {
+            Err(error) => last = format!("port 22: {error}"),
+            Ok(_) => {
+                let output = Command::new(&ssh)
+                    .args(ssh_options(key, known_hosts))
+                    .args([
+                        "-o",
+                        "BatchMode=yes",
+                        "-o",
+                        "ConnectTimeout=5",
+                        &format!("root@{address}"),
+                        "true",
+                    ])
+                    .stdin(Stdio::null())
+                    .output();
+                match output {
+                    Ok(output) if output.status.success() => return Ok(()),
+                    Ok(output) => {
+                        last = format!("ssh: {}", String::from_utf8_lossy(&output.stderr).trim())
+                    }
+                    Err(error) => last = format!("ssh: {error}"),
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    Err(last)
+}
+
+/// Waits for every host in parallel; the hosts that did not come up, each with why.
+pub fn wait_for_all(
+    hosts: &[(String, Ipv4Addr)],
+    key: &Path,
+    known_hosts: &Path,
+    timeout: Duration,
+) -> Vec<(String, String)> {
+    let deadline = Instant::now() + timeout;
+    std::thread::scope(|scope| {
+        let waits: Vec<_> = hosts
+            .iter()
+            .map(|(name, address)| {
+                scope.spawn(move || {
+                    (
+                        name.clone(),
+                        wait_for_host(*address, key, known_hosts, deadline),
+                    )
+                })
+            })
+            .collect();
+        waits
+            .into_iter()
+            .filter_map(|wait| match wait.join() {
+                Ok((_, Ok(()))) => None,
+                Ok((name, Err(reason))) => Some((name, reason)),
+                Err(_) => Some(("?".into(), "waiting thread panicked".into())),
+            })
+            .collect()
+    })
+}

@@ -1,0 +1,242 @@
+//! The process that keeps a lab's hosts running after `lab up` returns: it owns every host's nspawn, starts a
+//! host again when it reboots (nspawn exits 133), lets a host that powered off stay off, and on SIGTERM powers
+//! every host off in order.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::cgroup;
+use super::host::{self, REBOOT_EXIT_CODE};
+use super::lab_error::{LabError, LabResult};
+use super::lab_name::LabName;
+use super::lab_state::{HostState, LabDir, LabState, write_atomic};
+use super::lab_subnet::LabSubnet;
+
+/// How long hosts get to power off after SIGTERM before they are killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+/// A host rebooting more often than this within [`REBOOT_WINDOW`] is left down: something is wrong with it.
+const MAX_REBOOTS: usize = 10;
+const REBOOT_WINDOW: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(200);
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_stop(_signal: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Starts `runbook lab supervise --name NAME` detached from the caller's session, logging to the lab's log.
+pub fn start_detached(name: &LabName, dir: &LabDir) -> LabResult<Child> {
+    let exe = std::env::current_exe()
+        .map_err(|error| LabError::io("finding the runbook executable", error))?;
+    let log_path = dir.supervisor_log();
+    let log = append(&log_path)?;
+    let log_err = log
+        .try_clone()
+        .map_err(|error| LabError::io("duplicating the log", error))?;
+    let mut command = Command::new(exe);
+    command
+        .args(["lab", "supervise", "--name", name.as_str()])
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err);
+    // SAFETY: setsid is async-signal-safe; it detaches the supervisor from our terminal and process group.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command
+        .spawn()
+        .map_err(|error| LabError::io("starting the lab supervisor", error))
+}
+
+fn append(path: &Path) -> LabResult<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|error| LabError::io(format!("opening {}", path.display()), error))
+}
+
+struct Supervised<'a> {
+    host: &'a HostState,
+    child: Option<Child>,
+    reboots: Vec<Instant>,
+}
+
+/// Runs until SIGTERM (or SIGINT): the body of `runbook lab supervise`.
+pub fn supervise(name: &LabName) -> LabResult<()> {
+    let dir = LabDir::new(name);
+    let state = dir
+        .load()?
+        .ok_or_else(|| LabError::NoSuchLab(name.to_string()))?;
+    let subnet = LabSubnet::parse(&state.subnet)?;
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(
+            libc::SIGTERM,
+            request_stop as *const () as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGINT,
+            request_stop as *const () as libc::sighandler_t,
+        );
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
+    write_atomic(
+        &dir.supervisor_pid_file(),
+        std::process::id().to_string().as_bytes(),
+    )?;
+    log(&format!(
+        "supervising lab {} ({} hosts on {} {subnet})",
+        state.name,
+        state.hosts.len(),
+        state.bridge
+    ));
+
+    let mut hosts: Vec<Supervised<'_>> = state
+        .hosts
+        .iter()
+        .map(|host| Supervised {
+            host,
+            child: None,
+            reboots: Vec::new(),
+        })
+        .collect();
+    for supervised in &mut hosts {
+        if STOP.load(Ordering::SeqCst) {
+            break;
+        }
+        supervised.child = boot(&state, &dir, supervised.host);
+    }
+    while !STOP.load(Ordering::SeqCst) {
+        std::thread::sleep(POLL);
+        for supervised in &mut hosts {
+            let Some(child) = &mut supervised.child else {
+                continue;
+            };
+            let Ok(Some(status)) = child.try_wait() else {
+                continue;
+            };
+            supervised.child = None;
+            let _ = std::fs::remove_file(dir.host_pid_file(&supervised.host.name));
+            let name = &supervised.host.name;
+            if status.code() == Some(REBOOT_EXIT_CODE) {
+                let now = Instant::now();
+                supervised
+                    .reboots
+                    .retain(|at| now.duration_since(*at) < REBOOT_WINDOW);
+                supervised.reboots.push(now);
+                if supervised.reboots.len() > MAX_REBOOTS {
+                    log(&format!(
+                        "{name}: rebooted {MAX_REBOOTS} times within a minute; leaving it down"
+                    ));
+                    continue;
+                }
+                log(&format!("{name}: rebooting"));
+                supervised.child = boot(&state, &dir, supervised.host);
+            } else {
+                log(&format!("{name}: stopped ({status})"));
+            }
+        }
+    }
+    stop_all(&dir, &mut hosts);
+    let _ = std::fs::remove_file(dir.supervisor_pid_file());
+    log("all hosts stopped; supervisor exits");
+    Ok(())
+}
+
+fn boot(state: &LabState, dir: &LabDir, host: &HostState) -> Option<Child> {
+    match try_boot(state, dir, host) {
+        Ok(child) => Some(child),
+        Err(error) => {
+            log(&format!("{}: could not start: {error}", host.name));
+            None
+        }
+    }
+}
+
+fn try_boot(state: &LabState, dir: &LabDir, host: &HostState) -> LabResult<Child> {
+    let procs = cgroup::create(&state.name, &host.name)?;
+    let console = append(&dir.host_log(&host.name))?;
+    let console_err = console
+        .try_clone()
+        .map_err(|error| LabError::io("duplicating the console log", error))?;
+    let mut command =
+        host::nspawn_command(&state.base, &dir.upper(&host.name), host, &state.bridge)?;
+    command
+        .stdin(Stdio::null())
+        .stdout(console)
+        .stderr(console_err);
+    // SAFETY: join_self only opens and writes files (async-signal-safe); the paths were built before fork.
+    unsafe {
+        command.pre_exec(move || cgroup::join_self(&procs));
+    }
+    let child = command
+        .spawn()
+        .map_err(|error| LabError::io("starting systemd-nspawn", error))?;
+    write_atomic(
+        &dir.host_pid_file(&host.name),
+        child.id().to_string().as_bytes(),
+    )?;
+    Ok(child)
+}
+
+/// SIGTERM makes nspawn power its host off in order; what is still running after the timeout is killed.
+fn stop_all(dir: &LabDir, hosts: &mut [Supervised<'_>]) {
+    log("stopping all hosts");
+    for supervised in hosts.iter() {
+        if let Some(child) = &supervised.child {
+            // SAFETY: kill with a pid we own and have not reaped.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        }
+    }
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    loop {
+        let mut running = 0;
+        for supervised in hosts.iter_mut() {
+            let Some(child) = &mut supervised.child else {
+                continue;
+            };
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                supervised.child = None;
+                let _ = std::fs::remove_file(dir.host_pid_file(&supervised.host.name));
+            } else {
+                running += 1;
+            }
+        }
+        if running == 0 {
+            return;
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(POLL);
+    }
+    for supervised in hosts.iter_mut() {
+        if let Some(mut child) = supervised.child.take() {
+            log(&format!(
+                "{}: did not power off in time; killing it",
+                supervised.host.name
+            ));
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_file(dir.host_pid_file(&supervised.host.name));
+        }
+    }
+}
+
+fn log(message: &str) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    eprintln!("[{}.{:03}] {message}", now.as_secs(), now.subsec_millis());
+}
