@@ -59,6 +59,14 @@ fn host_handle(runtime: &Arc<Runtime>, name: &str) -> Option<Host> {
 }
 
 fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
+    // Rhai's own `trim` trims in place and returns nothing, so `h.run(..).stdout.trim()` — the way every
+    // operator writes it — would be `()`. This one does both: trims in place and returns the result.
+    engine.register_fn("trim", |text: &mut rhai::ImmutableString| -> rhai::ImmutableString {
+        let trimmed: rhai::ImmutableString = text.trim().into();
+        *text = trimmed.clone();
+        trimmed
+    });
+
     let rt = runtime.clone();
     engine.register_fn("hosts", move || -> Array {
         rt.selected.iter().filter_map(|name| host_handle(&rt, name)).map(Dynamic::from).collect()
