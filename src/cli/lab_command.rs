@@ -51,9 +51,10 @@ fn print_summary(summary: &lab::LabSummary) {
         "is up"
     };
     println!(
-        "Lab `{}` {verb}: {} hosts on {} ({}) in {:.1} s",
+        "Lab `{}` {verb}: {} host{} on {} ({}) in {:.1} s",
         state.name,
         state.hosts.len(),
+        if state.hosts.len() == 1 { "" } else { "s" },
         state.subnet,
         state.bridge,
         summary.elapsed.as_secs_f64()

@@ -18,6 +18,7 @@ use super::lab_state::{
 use super::lab_subnet::LabSubnet;
 use super::preflight::{self, IP, NSPAWN, SSH, SSH_KEYGEN};
 use super::readiness;
+use super::status;
 use super::supervisor;
 
 /// What `lab up` was asked for.
@@ -61,6 +62,14 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
                  (`runbook lab down --name {name}` first to change it)",
                 state.hosts.len()
             );
+        }
+        if state
+            .hosts
+            .iter()
+            .any(|host| !status::host_running(&dir, &host.name))
+            && let Some(pid) = read_pid(&dir.supervisor_pid_file())
+        {
+            supervisor::request_start_stopped(pid);
         }
         wait_ready(state, &dir, None)?;
         return Ok(LabSummary {

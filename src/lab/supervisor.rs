@@ -24,9 +24,20 @@ const REBOOT_WINDOW: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(200);
 
 static STOP: AtomicBool = AtomicBool::new(false);
+static START_STOPPED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn request_stop(_signal: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn request_start(_signal: libc::c_int) {
+    START_STOPPED.store(true, Ordering::SeqCst);
+}
+
+/// Asks a running supervisor to boot the hosts that powered off (what `lab up` does for a running lab).
+pub fn request_start_stopped(supervisor: i32) {
+    // SAFETY: plain kill(2) to the supervisor's pid, checked by the caller.
+    unsafe { libc::kill(supervisor, libc::SIGUSR1) };
 }
 
 /// Starts `runbook lab supervise --name NAME` detached from the caller's session, logging to the lab's log.
@@ -89,6 +100,10 @@ pub fn supervise(name: &LabName) -> LabResult<()> {
             libc::SIGINT,
             request_stop as *const () as libc::sighandler_t,
         );
+        libc::signal(
+            libc::SIGUSR1,
+            request_start as *const () as libc::sighandler_t,
+        );
         libc::signal(libc::SIGHUP, libc::SIG_IGN);
     }
     write_atomic(
@@ -119,6 +134,19 @@ pub fn supervise(name: &LabName) -> LabResult<()> {
     }
     while !STOP.load(Ordering::SeqCst) {
         std::thread::sleep(POLL);
+        if START_STOPPED.swap(false, Ordering::SeqCst) {
+            for supervised in hosts
+                .iter_mut()
+                .filter(|supervised| supervised.child.is_none())
+            {
+                log(&format!(
+                    "{}: starting again (lab up)",
+                    supervised.host.name
+                ));
+                supervised.reboots.clear();
+                supervised.child = boot(&state, &dir, supervised.host);
+            }
+        }
         for supervised in &mut hosts {
             let Some(child) = &mut supervised.child else {
                 continue;
