@@ -29,6 +29,7 @@ fn a_task_runs_on_all_hosts_at_once() {
 fn serial_runs_hosts_in_batches_and_run_once_on_one_host() {
     require_lab!();
     let lab = lab();
+    lab.clean("/root/t-serial");
     let run = Test::new()
         .lab(lab)
         .playbook(
@@ -62,6 +63,7 @@ fn serial_runs_hosts_in_batches_and_run_once_on_one_host() {
 fn tags_limit_and_start_at_task_select_what_runs() {
     require_lab!();
     let lab = lab();
+    lab.clean("/root/t-tags");
     let playbook = r#"
         task("first", hosts(), #{ tags: ["a"] }, |h| h.run("mkdir -p /root/t-tags && touch /root/t-tags/first"));
         task("second", hosts(), #{ tags: ["b"] }, |h| h.run("mkdir -p /root/t-tags && touch /root/t-tags/second"));
@@ -80,6 +82,7 @@ fn tags_limit_and_start_at_task_select_what_runs() {
 fn output_of_one_host_feeds_the_others() {
     require_lab!();
     let lab = lab();
+    lab.clean("/root/t-token /root/t-token-copy");
     let first = lab.host(0);
     Test::new()
         .lab(lab)
@@ -126,6 +129,7 @@ fn check_mode_changes_nothing_and_says_what_would_change() {
 fn a_second_run_changes_nothing() {
     require_lab!();
     let lab = lab();
+    lab.clean("/root/t-idem /etc/sysctl.d/t-idem.conf");
     Test::new()
         .lab(lab)
         .file("templates/motd.j2", "{{ inventory_hostname }} at {{ host.address }}\n")
@@ -205,6 +209,7 @@ fn an_unreachable_host_exits_3() {
 fn awkward_content_and_paths_arrive_intact() {
     require_lab!();
     let lab = lab();
+    lab.clean("'/root/t awk' /root/t-pwned");
     let host = lab.host(3);
     let content = "it's \"quoted\" $(touch /root/t-pwned) `id` \\ \t end\n";
     let test = Test::new().file("files/up load.txt", content);
@@ -291,6 +296,7 @@ fn errors_point_at_the_template_line_and_the_playbook_position() {
 fn sysctl_persists_applies_reads_back_and_names_a_failing_key() {
     require_lab!();
     let lab = lab();
+    lab.clean("/etc/sysctl.d/t-sysctl.conf /etc/sysctl.d/t-sysctl-bad.conf");
     let host = lab.host(2);
     Test::new()
         .lab(lab)

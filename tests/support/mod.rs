@@ -102,6 +102,13 @@ impl Lab {
         (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
+    /// Removes what an earlier run of a test left on every host (labs are reused between runs).
+    pub fn clean(&self, paths: &str) {
+        for host in &self.hosts {
+            self.sh(host, &format!("rm -rf {paths}"));
+        }
+    }
+
     /// stdout of a command that must succeed on the host.
     pub fn sh(&self, host: &str, command: &str) -> String {
         let (code, stdout) = self.ssh(host, command);
