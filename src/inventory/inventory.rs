@@ -1,0 +1,457 @@
+//! Loading an inventory file into groups and hosts, and answering questions about them.
+//!
+//! The YAML tree is flattened into a group graph (a group may have several parents, a host may be listed in
+//! several groups and stays one host). Variables are merged once per host, in Ansible's order, so what
+//! `runbook inventory --host` prints is exactly what a playbook will see.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_saphyr::Spanned;
+
+use super::connection::Connection;
+use super::host::Host;
+use super::inventory_error::{InventoryError, Position};
+use super::yaml_source::{self, RawGroup, RawGroups, RawInventory, Vars};
+
+/// A loaded inventory: groups and hosts in file order, each host's variables merged.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    path: PathBuf,
+    source: Arc<String>,
+    pub(super) groups: IndexMap<String, Group>,
+    entries: IndexMap<String, HostEntry>,
+    pub(super) hosts: IndexMap<String, Host>,
+    extra_vars: Vars,
+}
+
+/// A group as the file defines it (its own vars, direct hosts and child groups).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Group {
+    vars: Vars,
+    pub(super) hosts: Vec<String>,
+    pub(super) children: Vec<String>,
+    parents: Vec<String>,
+    /// Position of each `children:` edge's key, for cycle errors.
+    child_positions: HashMap<String, Option<Position>>,
+    /// Longest path from `all`; parents always have a smaller depth than their children.
+    depth: usize,
+}
+
+/// A host as the file defines it, before merging.
+#[derive(Debug, Clone, Default)]
+struct HostEntry {
+    vars: Vars,
+    direct_groups: Vec<String>,
+    position: Option<Position>,
+}
+
+impl Inventory {
+    /// Reads and parses the inventory at `path`.
+    pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+        let metadata = std::fs::metadata(path).map_err(|error| {
+            InventoryError::new(format!("cannot read inventory: {error}")).in_file(path)
+        })?;
+        if metadata.len() > yaml_source::MAX_SOURCE_BYTES as u64 {
+            return Err(InventoryError::new(format!(
+                "inventory is {} bytes; the limit is {}",
+                metadata.len(),
+                yaml_source::MAX_SOURCE_BYTES
+            ))
+            .in_file(path));
+        }
+        let source = std::fs::read_to_string(path).map_err(|error| {
+            InventoryError::new(format!("cannot read inventory: {error}")).in_file(path)
+        })?;
+        Inventory::parse(&source, path)
+    }
+
+    /// Parses inventory `source`; `path` names it in errors and anchors relative key paths.
+    pub fn parse(source: &str, path: &Path) -> Result<Inventory, InventoryError> {
+        let source = Arc::new(source.to_string());
+        let raw: RawInventory = yaml_source::from_str(&source, path)?;
+        let mut inventory = Inventory {
+            path: path.to_path_buf(),
+            source: source.clone(),
+            groups: IndexMap::new(),
+            entries: IndexMap::new(),
+            hosts: IndexMap::new(),
+            extra_vars: Vars::new(),
+        };
+        inventory.groups.insert("all".into(), Group::default());
+        inventory
+            .groups
+            .insert("ungrouped".into(), Group::default());
+        inventory.link("all", "ungrouped", None);
+        if let Some(groups) = raw {
+            for (name, group) in groups.0 {
+                let parent = (name.value != "all").then_some("all");
+                inventory.add_group(name, group, parent)?;
+            }
+        }
+        inventory.check_cycles()?;
+        inventory.compute_depths();
+        inventory.fill_ungrouped();
+        inventory.merge_hosts()?;
+        Ok(inventory)
+    }
+
+    fn error_at(&self, message: impl Into<String>, position: Option<Position>) -> InventoryError {
+        InventoryError::new(message)
+            .in_file(&self.path)
+            .at(position, &self.source)
+    }
+
+    fn link(&mut self, parent: &str, child: &str, position: Option<Position>) {
+        let parent_group = self.groups.get_mut(parent).expect("parent group exists");
+        if !parent_group.children.iter().any(|name| name == child) {
+            parent_group.children.push(child.to_string());
+            parent_group
+                .child_positions
+                .insert(child.to_string(), position);
+        }
+        let child_group = self.groups.get_mut(child).expect("child group exists");
+        if !child_group.parents.iter().any(|name| name == parent) {
+            child_group.parents.push(parent.to_string());
+        }
+    }
+
+    fn add_group(
+        &mut self,
+        name: Spanned<String>,
+        group: Option<Spanned<RawGroup>>,
+        parent: Option<&str>,
+    ) -> Result<(), InventoryError> {
+        let position = Position::from_location(name.referenced);
+        let name = name.value;
+        if name.trim().is_empty() {
+            return Err(self.error_at("a group name must not be empty", position));
+        }
+        self.groups.entry(name.clone()).or_default();
+        if let Some(parent) = parent {
+            if name == "all" {
+                return Err(self.error_at(
+                    format!("group `all` cannot be a child of `{parent}`: every group is already in `all`"),
+                    position,
+                ));
+            }
+            self.link(parent, &name, position);
+        }
+        let Some(group) = group else { return Ok(()) };
+        let group = group.value;
+        if let Some(vars) = group.vars {
+            let entry = self.groups.get_mut(&name).expect("group exists");
+            entry.vars.extend(vars.value);
+        }
+        for (host, vars) in group.hosts.map(|hosts| hosts.0).unwrap_or_default() {
+            let host_position = Position::from_location(host.referenced);
+            let host = host.value;
+            if host.trim().is_empty() {
+                return Err(self.error_at("a host name must not be empty", host_position));
+            }
+            let entry = self
+                .entries
+                .entry(host.clone())
+                .or_insert_with(|| HostEntry {
+                    position: host_position,
+                    ..HostEntry::default()
+                });
+            if !entry.direct_groups.contains(&name) {
+                entry.direct_groups.push(name.clone());
+            }
+            if let Some(vars) = vars {
+                entry.vars.extend(vars.value);
+            }
+            let group_entry = self.groups.get_mut(&name).expect("group exists");
+            if !group_entry.hosts.contains(&host) {
+                group_entry.hosts.push(host);
+            }
+        }
+        for (child, body) in group
+            .children
+            .map(|children: RawGroups| children.0)
+            .unwrap_or_default()
+        {
+            self.add_group(child, body, Some(&name))?;
+        }
+        Ok(())
+    }
+
+    /// A group that is (transitively) its own child has no meaning for precedence: refuse it.
+    fn check_cycles(&self) -> Result<(), InventoryError> {
+        // 0 = unvisited, 1 = on the current path, 2 = done.
+        let mut state: HashMap<&str, u8> = HashMap::new();
+        let mut path: Vec<&str> = Vec::new();
+        for start in self.groups.keys() {
+            if state.get(start.as_str()).copied().unwrap_or(0) == 0 {
+                self.visit(start, &mut state, &mut path)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn visit<'a>(
+        &'a self,
+        name: &'a str,
+        state: &mut HashMap<&'a str, u8>,
+        path: &mut Vec<&'a str>,
+    ) -> Result<(), InventoryError> {
+        state.insert(name, 1);
+        path.push(name);
+        let group = &self.groups[name];
+        for child in &group.children {
+            match state.get(child.as_str()).copied().unwrap_or(0) {
+                0 => self.visit(child, state, path)?,
+                1 => {
+                    let start = path.iter().position(|entry| entry == child).unwrap_or(0);
+                    let mut chain: Vec<&str> = path[start..].to_vec();
+                    chain.push(child);
+                    let position = group.child_positions.get(child).copied().flatten();
+                    return Err(self.error_at(
+                        format!("groups form a cycle: {}", chain.join(" → ")),
+                        position,
+                    ));
+                }
+                _ => {}
+            }
+        }
+        path.pop();
+        state.insert(name, 2);
+        Ok(())
+    }
+
+    fn compute_depths(&mut self) {
+        // Groups are acyclic now; relax depths until stable (at most one pass per group).
+        for _ in 0..self.groups.len() {
+            let mut changed = false;
+            for index in 0..self.groups.len() {
+                let depth = self.groups[index].depth;
+                let children = self.groups[index].children.clone();
+                for child in children {
+                    let child_group = self.groups.get_mut(&child).expect("child group exists");
+                    if child_group.depth < depth + 1 {
+                        child_group.depth = depth + 1;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    /// Hosts listed only under `all` belong to `ungrouped`, as in Ansible.
+    fn fill_ungrouped(&mut self) {
+        let lonely: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| {
+                entry
+                    .direct_groups
+                    .iter()
+                    .all(|group| group == "all" || group == "ungrouped")
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in lonely {
+            let ungrouped = self.groups.get_mut("ungrouped").expect("ungrouped exists");
+            if !ungrouped.hosts.contains(&name) {
+                ungrouped.hosts.push(name.clone());
+            }
+            let entry = self.entries.get_mut(&name).expect("host exists");
+            if !entry.direct_groups.iter().any(|group| group == "ungrouped") {
+                entry.direct_groups.push("ungrouped".into());
+            }
+        }
+    }
+
+    /// The groups `host` is in, ancestors included (and `all`), in inventory order.
+    fn groups_of(&self, entry: &HostEntry) -> Vec<usize> {
+        let mut seen: HashSet<usize> = HashSet::new();
+        let mut stack: Vec<usize> = entry
+            .direct_groups
+            .iter()
+            .filter_map(|group| self.groups.get_index_of(group))
+            .collect();
+        while let Some(index) = stack.pop() {
+            if seen.insert(index) {
+                for parent in &self.groups[index].parents {
+                    stack.extend(self.groups.get_index_of(parent));
+                }
+            }
+        }
+        seen.insert(0);
+        let mut groups: Vec<usize> = seen.into_iter().collect();
+        groups.sort_unstable();
+        groups
+    }
+
+    fn merge_hosts(&mut self) -> Result<(), InventoryError> {
+        let base_dir = self
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut hosts = IndexMap::new();
+        for (name, entry) in &self.entries {
+            let mut groups = self.groups_of(entry);
+            let mut vars = Vars::new();
+            // Parent before child (depth), then file order; `all` (depth 0) first.
+            groups.sort_by_key(|index| (self.groups[*index].depth, *index));
+            for index in &groups {
+                vars.extend(
+                    self.groups[*index]
+                        .vars
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
+            }
+            vars.extend(entry.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            vars.extend(self.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            groups.sort_unstable();
+            let connection = Connection::from_vars(name, &vars, &base_dir).map_err(|message| {
+                self.error_at(format!("host `{name}`: {message}"), entry.position)
+            })?;
+            let group_names = groups
+                .into_iter()
+                .filter(|index| *index != 0)
+                .map(|index| self.groups.get_index(index).expect("group index").0.clone())
+                .collect();
+            hosts.insert(
+                name.clone(),
+                Host {
+                    name: name.clone(),
+                    vars,
+                    groups: group_names,
+                    connection,
+                },
+            );
+        }
+        self.hosts = hosts;
+        Ok(())
+    }
+
+    /// Adds `-e` variables (highest precedence) and merges every host again. Fails when an extra var makes a
+    /// connection setting invalid (e.g. `-e ansible_port=abc`).
+    pub fn apply_extra_vars(
+        &mut self,
+        extra: &IndexMap<String, serde_json::Value>,
+    ) -> Result<(), InventoryError> {
+        self.extra_vars
+            .extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.merge_hosts()
+    }
+
+    /// Every host, in the order it first appears in the file.
+    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+        self.hosts.values()
+    }
+
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.get(name)
+    }
+
+    /// Every group in file order, starting with `all` and `ungrouped`.
+    pub fn group_names(&self) -> Vec<&str> {
+        self.groups.keys().map(String::as_str).collect()
+    }
+
+    /// Hosts of `group` and of its child groups, in inventory order, each once. `None` for an unknown group.
+    pub fn group_hosts(&self, group: &str) -> Option<Vec<&Host>> {
+        self.groups.get(group)?;
+        Some(
+            self.hosts
+                .values()
+                .filter(|host| host.in_group(group))
+                .collect(),
+        )
+    }
+
+    /// `all`'s vars and the extra vars: what a playbook sees as `vars`.
+    pub fn global_vars(&self) -> IndexMap<String, serde_json::Value> {
+        let mut vars = self.groups["all"].vars.clone();
+        vars.extend(self.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        vars
+    }
+
+    /// The extra vars applied so far.
+    pub fn extra_vars(&self) -> &IndexMap<String, serde_json::Value> {
+        &self.extra_vars
+    }
+
+    /// Resolves a `--limit` pattern to host names in inventory order.
+    pub fn select(&self, pattern: &str) -> Result<Vec<String>, InventoryError> {
+        super::host_pattern::select(self, pattern)
+    }
+
+    /// The group tree like `ansible-inventory --graph`, in inventory order.
+    pub fn graph(&self) -> String {
+        let mut out = String::new();
+        self.graph_group("all", 0, &mut out);
+        out
+    }
+
+    fn graph_group(&self, name: &str, depth: usize, out: &mut String) {
+        graph_line(&format!("@{name}:"), depth, out);
+        let group = &self.groups[name];
+        for child in &group.children {
+            self.graph_group(child, depth + 1, out);
+        }
+        if name != "all" {
+            for host in &group.hosts {
+                graph_line(host, depth + 1, out);
+            }
+        }
+    }
+
+    /// Ansible's `ansible-inventory --list` shape, restricted to `selected` hosts when given.
+    pub fn list_json(&self, selected: Option<&[String]>) -> serde_json::Value {
+        let keep = |host: &String| selected.is_none_or(|selected| selected.contains(host));
+        let mut out = serde_json::Map::new();
+        let mut hostvars = serde_json::Map::new();
+        for host in self.hosts.values().filter(|host| keep(&host.name)) {
+            hostvars.insert(
+                host.name.clone(),
+                serde_json::Value::Object(host.vars.clone().into_iter().collect()),
+            );
+        }
+        let mut meta = serde_json::Map::new();
+        meta.insert("hostvars".into(), serde_json::Value::Object(hostvars));
+        out.insert("_meta".into(), serde_json::Value::Object(meta));
+        for (name, group) in &self.groups {
+            let mut entry = serde_json::Map::new();
+            if !group.children.is_empty() {
+                entry.insert("children".into(), group.children.clone().into());
+            }
+            let hosts: Vec<String> = group
+                .hosts
+                .iter()
+                .filter(|host| keep(host))
+                .cloned()
+                .collect();
+            if name != "all" && !hosts.is_empty() {
+                entry.insert("hosts".into(), hosts.into());
+            }
+            if !entry.is_empty() {
+                out.insert(name.clone(), serde_json::Value::Object(entry));
+            }
+        }
+        serde_json::Value::Object(out)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn graph_line(name: &str, depth: usize, out: &mut String) {
+    if depth > 0 {
+        out.push_str(&"  |".repeat(depth));
+        out.push_str("--");
+    }
+    out.push_str(name);
+    out.push('\n');
+}
