@@ -273,3 +273,115 @@ fn glob_regex(glob: &str) -> Regex {
     Regex::new(&regex)
         .unwrap_or_else(|_| Regex::new(&format!("^{}$", regex::escape(glob))).expect("escaped"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inventory() -> Inventory {
+        Inventory::parse(
+            "all:
+  hosts:
+    k8s-master01:
+    k8s-master02:
+    k8s-node01:
+    k8s-node02:
+    harbor:
+    '::1':
+  children:
+    masters:
+      hosts: {k8s-master01: , k8s-master02: }
+    nodes:
+      hosts: {k8s-node01: , k8s-node02: }
+    etcd:
+      hosts: {k8s-master02: , k8s-master01: }
+    k8s:
+      children: {masters: , nodes: }
+",
+            Path::new("inv.yaml"),
+        )
+        .unwrap()
+    }
+
+    fn select(pattern: &str) -> Vec<String> {
+        inventory().select(pattern).unwrap()
+    }
+
+    fn error(pattern: &str) -> String {
+        inventory().select(pattern).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn names_groups_and_lists_in_inventory_order() {
+        assert_eq!(select("k8s-node01"), ["k8s-node01"]);
+        assert_eq!(
+            select("nodes,k8s-master01"),
+            ["k8s-master01", "k8s-node01", "k8s-node02"]
+        );
+        assert_eq!(select("etcd"), ["k8s-master01", "k8s-master02"]);
+        assert_eq!(
+            select("nodes:masters"),
+            ["k8s-master01", "k8s-master02", "k8s-node01", "k8s-node02"]
+        );
+        assert_eq!(select("all").len(), 6);
+        assert_eq!(select("::1"), ["::1"]);
+    }
+
+    #[test]
+    fn globs_regexes_exclusion_and_intersection() {
+        assert_eq!(
+            select("k8s-*"),
+            ["k8s-master01", "k8s-master02", "k8s-node01", "k8s-node02"]
+        );
+        assert_eq!(select("*master*"), ["k8s-master01", "k8s-master02"]);
+        assert_eq!(select("k8s-node0[2-9]"), ["k8s-node02"]);
+        assert_eq!(select("~master0[12]$"), ["k8s-master01", "k8s-master02"]);
+        assert_eq!(select("k8s:!masters"), ["k8s-node01", "k8s-node02"]);
+        assert_eq!(select("!k8s"), ["harbor", "::1"]);
+        assert_eq!(select("k8s:&etcd"), ["k8s-master01", "k8s-master02"]);
+        assert_eq!(
+            select("all,!k8s-node0?,!harbor,!::1"),
+            ["k8s-master01", "k8s-master02"]
+        );
+    }
+
+    #[test]
+    fn limit_file_lists_hosts() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("last-failed");
+        std::fs::write(&file, "k8s-node02\n\n# comment\nharbor\n").unwrap();
+        assert_eq!(
+            select(&format!("@{}", file.display())),
+            ["k8s-node02", "harbor"]
+        );
+        assert_eq!(
+            select(&format!("nodes:!@{}", file.display())),
+            ["k8s-node01"]
+        );
+        assert!(
+            error("@/nonexistent/last-failed").contains("cannot read /nonexistent/last-failed")
+        );
+    }
+
+    #[test]
+    fn no_match_is_an_error_with_a_suggestion() {
+        assert_eq!(
+            error("mastres"),
+            "--limit: no host or group matches \"mastres\" (did you mean \"masters\"?); \
+             groups: all, ungrouped, masters, nodes, etcd, k8s"
+        );
+        assert!(error("nodes,!etdc").contains("(did you mean \"etcd\"?)"));
+        assert!(error("zzz*").starts_with("--limit: no host or group matches \"zzz*\"; groups:"));
+        assert_eq!(
+            error("masters:&nodes"),
+            "--limit \"masters:&nodes\" leaves no hosts to run on"
+        );
+    }
+
+    #[test]
+    fn edit_distance_counts_swaps_once() {
+        assert_eq!(edit_distance("mastres", "masters"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

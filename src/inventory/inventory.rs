@@ -455,3 +455,193 @@ fn graph_line(name: &str, depth: usize, out: &mut String) {
     out.push_str(name);
     out.push('\n');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(source: &str) -> Inventory {
+        Inventory::parse(source, Path::new("/inv/hosts.yaml")).unwrap()
+    }
+
+    fn parse_err(source: &str) -> String {
+        Inventory::parse(source, Path::new("inv.yaml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    const LAYERED: &str = "
+all:
+  vars: {x: all, only_all: 1}
+  hosts:
+    h1: {x: host-in-all}
+  children:
+    child:
+      vars: {x: child}
+      hosts:
+        h1: {y: from-child}
+        h2:
+    parent:
+      vars: {x: parent, p: 1}
+      children:
+        child:
+    sibling:
+      vars: {x: sibling}
+      hosts:
+        h2:
+";
+
+    #[test]
+    fn precedence_all_then_parent_then_child_then_host() {
+        let inventory = parse(LAYERED);
+        let h1 = inventory.host("h1").unwrap();
+        // Host vars from both places are merged; host beats every group.
+        assert_eq!(h1.vars["x"], json!("host-in-all"));
+        assert_eq!(h1.vars["y"], json!("from-child"));
+        assert_eq!(h1.vars["only_all"], json!(1));
+        assert_eq!(h1.vars["p"], json!(1));
+        // `child` is deeper (all → parent → child) than `sibling`, so it wins although `sibling` comes later.
+        let h2 = inventory.host("h2").unwrap();
+        assert_eq!(h2.vars["x"], json!("child"));
+        assert_eq!(h2.groups, ["child", "parent", "sibling"]);
+        assert_eq!(h1.groups, ["child", "parent"]);
+    }
+
+    #[test]
+    fn same_depth_groups_apply_in_file_order() {
+        let inventory =
+            parse("a:\n  vars: {x: a}\n  hosts: {h: }\nb:\n  vars: {x: b}\n  hosts: {h: }\n");
+        assert_eq!(inventory.host("h").unwrap().vars["x"], json!("b"));
+    }
+
+    #[test]
+    fn child_beats_parent_even_when_parent_comes_later() {
+        let inventory = parse(
+            "all:\n  children:\n    c:\n      vars: {x: c}\n      hosts: {h: }\n    p:\n      vars: {x: p}\n      children: {c: }\n",
+        );
+        assert_eq!(inventory.host("h").unwrap().vars["x"], json!("c"));
+    }
+
+    #[test]
+    fn extra_vars_win_and_feed_connection() {
+        let mut inventory = parse(LAYERED);
+        let extra: Vars = [
+            ("x".to_string(), json!("extra")),
+            ("ansible_port".to_string(), json!("2222")),
+        ]
+        .into_iter()
+        .collect();
+        inventory.apply_extra_vars(&extra).unwrap();
+        let h1 = inventory.host("h1").unwrap();
+        assert_eq!(h1.vars["x"], json!("extra"));
+        assert_eq!(h1.connection.port, Some(2222));
+        assert_eq!(inventory.global_vars()["x"], json!("extra"));
+        assert_eq!(inventory.global_vars()["only_all"], json!(1));
+        let bad: Vars = [("port".to_string(), json!("abc"))].into_iter().collect();
+        let err = inventory.apply_extra_vars(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("host `h1`: `port` must be a port number"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn group_hosts_are_transitive_ordered_and_unique() {
+        let inventory = parse(LAYERED);
+        let names = |group| {
+            inventory
+                .group_hosts(group)
+                .unwrap()
+                .iter()
+                .map(|h| h.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("parent"), ["h1", "h2"]);
+        assert_eq!(names("sibling"), ["h2"]);
+        assert_eq!(names("all"), ["h1", "h2"]);
+        assert!(names("ungrouped").is_empty());
+        assert!(inventory.group_hosts("nope").is_none());
+        assert_eq!(
+            inventory.group_names(),
+            ["all", "ungrouped", "child", "parent", "sibling"]
+        );
+    }
+
+    #[test]
+    fn yaml_is_strict_about_booleans_and_octal() {
+        let inventory = parse(
+            "all:\n  hosts:\n    h:\n      a: yes\n      b: NO\n      c: on\n      d: true\n      mode: 0755\n      n: 10\n      f: 1.5\n      s: '0755'\n",
+        );
+        let vars = &inventory.host("h").unwrap().vars;
+        assert_eq!(
+            serde_json::to_value(vars).unwrap(),
+            json!({"a": "yes", "b": "NO", "c": "on", "d": true, "mode": "0755", "n": 10, "f": 1.5, "s": "0755"})
+        );
+    }
+
+    #[test]
+    fn connection_paths_resolve_against_the_inventory_folder() {
+        let inventory =
+            parse("all:\n  vars:\n    key: keys/id\n  hosts:\n    h:\n      ansible_become: yes\n");
+        let connection = &inventory.host("h").unwrap().connection;
+        assert_eq!(connection.key.as_deref(), Some(Path::new("/inv/keys/id")));
+        assert!(connection.become_);
+        assert_eq!(connection.address, "h");
+    }
+
+    #[test]
+    fn top_level_groups_and_null_entries() {
+        let inventory = parse("masters:\n  hosts:\n    m1:\nempty:\nall:\n  hosts:\n    solo:\n");
+        assert_eq!(
+            inventory.group_names(),
+            ["all", "ungrouped", "masters", "empty"]
+        );
+        assert_eq!(inventory.host("solo").unwrap().groups, ["ungrouped"]);
+        assert_eq!(inventory.host("m1").unwrap().groups, ["masters"]);
+        assert_eq!(inventory.hosts().count(), 2);
+        assert_eq!(parse("").hosts().count(), 0);
+    }
+
+    #[test]
+    fn structural_errors_point_at_the_source() {
+        assert_eq!(
+            parse_err("all:\n  hostz:\n    h:\n"),
+            "inv.yaml:2:3: unknown field `hostz`, expected one of hosts, children, vars"
+        );
+        assert_eq!(
+            parse_err("all:\n  vars: 3\n"),
+            "inv.yaml:2:9: expected a mapping (`name: value` lines) here"
+        );
+        assert_eq!(
+            parse_err(
+                "all:\n  children:\n    a:\n      children:\n        b:\n          children:\n            a:\n"
+            ),
+            "inv.yaml:7:13: groups form a cycle: a → b → a"
+        );
+        assert_eq!(
+            parse_err("all:\n  hosts:\n    '':\n"),
+            "inv.yaml:3:5: a host name must not be empty"
+        );
+        assert_eq!(
+            parse_err("all:\n  hosts:\n    h:\n    h:\n"),
+            "inv.yaml:4:5: duplicate mapping key: h"
+        );
+        assert_eq!(
+            parse_err("all:\n  hosts:\n    h:\n      ansible_port: 99999\n"),
+            "inv.yaml:3:5: host `h`: `ansible_port` must be a port number from 1 to 65535, found 99999"
+        );
+        assert_eq!(
+            parse_err("g:\n  children:\n    all:\n"),
+            "inv.yaml:3:5: group `all` cannot be a child of `g`: every group is already in `all`"
+        );
+    }
+
+    #[test]
+    fn graph_lists_children_then_hosts() {
+        assert_eq!(
+            parse(LAYERED).graph(),
+            "@all:\n  |--@ungrouped:\n  |--@child:\n  |  |--h1\n  |  |--h2\n  |--@parent:\n  |  |--@child:\n  |  |  |--h1\n  |  |  |--h2\n  |--@sibling:\n  |  |--h2\n"
+        );
+    }
+}
