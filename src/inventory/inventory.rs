@@ -290,11 +290,7 @@ impl Inventory {
     }
 
     fn merge_hosts(&mut self) -> Result<(), InventoryError> {
-        let base_dir = self
-            .path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        let base_dir = self.base_dir();
         let mut hosts = IndexMap::new();
         for (name, entry) in &self.entries {
             let mut groups = self.groups_of(entry);
@@ -332,6 +328,20 @@ impl Inventory {
         }
         self.hosts = hosts;
         Ok(())
+    }
+
+    /// The inventory's folder, absolute, so key paths stay right whatever the engine's working directory.
+    fn base_dir(&self) -> PathBuf {
+        let parent = self.path.parent().unwrap_or(Path::new(""));
+        if parent.is_absolute() {
+            return parent.to_path_buf();
+        }
+        let cwd = std::env::current_dir().unwrap_or_default();
+        if parent.as_os_str().is_empty() {
+            cwd
+        } else {
+            cwd.join(parent)
+        }
     }
 
     /// Adds `-e` variables (highest precedence) and merges every host again. Fails when an extra var makes a
