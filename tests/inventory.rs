@@ -252,7 +252,7 @@ fn alias_bomb_fails_fast() {
         String::from("all:\n  vars:\n    l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for level in 1..=9 {
         let previous = format!("*l{}", level - 1);
-        let items = vec![previous.as_str(); 9].join(", ");
+        let items = [previous.as_str(); 9].join(", ");
         yaml.push_str(&format!("    l{level}: &l{level} [{items}]\n"));
     }
     yaml.push_str("  hosts:\n    h:\n");

@@ -13,8 +13,12 @@ use serde_saphyr::Spanned;
 
 use super::connection::Connection;
 use super::host::Host;
+use super::host_key;
 use super::inventory_error::{InventoryError, Position};
 use super::yaml_source::{self, RawGroup, RawGroups, RawInventory, Vars};
+
+/// Far beyond any fleet runbook drives; a guard against ranges that multiply.
+const MAX_HOSTS: usize = 100_000;
 
 /// A loaded inventory: groups and hosts in file order, each host's variables merged.
 #[derive(Debug, Clone)]
@@ -145,28 +149,36 @@ impl Inventory {
             let entry = self.groups.get_mut(&name).expect("group exists");
             entry.vars.extend(vars.value);
         }
-        for (host, vars) in group.hosts.map(|hosts| hosts.0).unwrap_or_default() {
-            let host_position = Position::from_location(host.referenced);
-            let host = host.value;
-            if host.trim().is_empty() {
-                return Err(self.error_at("a host name must not be empty", host_position));
+        for (key, vars) in group.hosts.map(|hosts| hosts.0).unwrap_or_default() {
+            let host_position = Position::from_location(key.referenced);
+            let hosts = host_key::expand(&key.value)
+                .map_err(|message| self.error_at(message, host_position))?;
+            if self.entries.len() + hosts.len() > MAX_HOSTS {
+                return Err(self.error_at(format!("more than {MAX_HOSTS} hosts"), host_position));
             }
-            let entry = self
-                .entries
-                .entry(host.clone())
-                .or_insert_with(|| HostEntry {
-                    position: host_position,
-                    ..HostEntry::default()
-                });
-            if !entry.direct_groups.contains(&name) {
-                entry.direct_groups.push(name.clone());
-            }
-            if let Some(vars) = vars {
-                entry.vars.extend(vars.value);
-            }
-            let group_entry = self.groups.get_mut(&name).expect("group exists");
-            if !group_entry.hosts.contains(&host) {
-                group_entry.hosts.push(host);
+            let vars = vars.map(|vars| vars.value).unwrap_or_default();
+            for (host, port) in hosts {
+                let entry = self
+                    .entries
+                    .entry(host.clone())
+                    .or_insert_with(|| HostEntry {
+                        position: host_position,
+                        ..HostEntry::default()
+                    });
+                if !entry.direct_groups.contains(&name) {
+                    entry.direct_groups.push(name.clone());
+                }
+                // `host:port` sets the port like a host variable written before the host's own vars.
+                if let Some(port) = port {
+                    entry.vars.insert("ansible_port".into(), port.into());
+                }
+                entry
+                    .vars
+                    .extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                let group_entry = self.groups.get_mut(&name).expect("group exists");
+                if !group_entry.hosts.contains(&host) {
+                    group_entry.hosts.push(host);
+                }
             }
         }
         for (child, body) in group
@@ -645,6 +657,56 @@ all:
             parse_err("g:\n  children:\n    all:\n"),
             "inv.yaml:3:5: group `all` cannot be a child of `g`: every group is already in `all`"
         );
+    }
+
+    #[test]
+    fn host_ranges_and_ports_expand() {
+        let inventory = parse(
+            "all:\n  children:\n    nodes:\n      hosts:\n        node[01:03]:\n          zone: a\n        10.0.0.9:2222:\n",
+        );
+        let names: Vec<&str> = inventory.hosts().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["node01", "node02", "node03", "10.0.0.9"]);
+        assert_eq!(inventory.host("node02").unwrap().vars["zone"], json!("a"));
+        assert_eq!(
+            inventory.host("10.0.0.9").unwrap().connection.port,
+            Some(2222)
+        );
+        assert_eq!(
+            parse_err("all:\n  hosts:\n    h[0:1000000]:\n"),
+            "inv.yaml:3:5: host range \"h[0:1000000]\" makes more than 10000 hosts"
+        );
+    }
+
+    /// Random byte edits of a valid inventory: the loader may refuse them, but must never panic or hang.
+    #[test]
+    fn mangled_inventories_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let alphabet = b"ab:-[]{}&*!|>'\"# \n\t01,?%@`~\\";
+        let started = std::time::Instant::now();
+        for _ in 0..1000 {
+            let mut bytes = LAYERED.as_bytes().to_vec();
+            for _ in 0..rng.random_range(1..6) {
+                let at = rng.random_range(0..bytes.len());
+                match rng.random_range(0..3) {
+                    0 => bytes[at] = alphabet[rng.random_range(0..alphabet.len())],
+                    1 => bytes.insert(at, alphabet[rng.random_range(0..alphabet.len())]),
+                    _ => {
+                        bytes.remove(at);
+                    }
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if let Err(error) = Inventory::parse(&text, Path::new("fuzz.yaml")) {
+                // Rendering the report must not panic either (spans inside the source).
+                let mut out = String::new();
+                let handler = miette::GraphicalReportHandler::new_themed(
+                    miette::GraphicalTheme::unicode_nocolor(),
+                );
+                handler.render_report(&mut out, &error).unwrap();
+            }
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
     }
 
     #[test]

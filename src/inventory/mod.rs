@@ -8,6 +8,7 @@
 mod connection;
 mod extra_vars;
 mod host;
+mod host_key;
 mod host_pattern;
 #[allow(clippy::module_inception)]
 mod inventory;
