@@ -241,7 +241,7 @@ fn wrong_types_are_refused() {
     );
     assert_eq!(
         first_error_line(&output),
-        "inv.yaml:3:5: host `a`: `ansible_port` must be a port number from 1 to 65535, found \"ssh\""
+        "inv.yaml:4:7: host `a`: `ansible_port` must be a port number from 1 to 65535, found \"ssh\""
     );
 }
 

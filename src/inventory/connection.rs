@@ -9,6 +9,23 @@ use serde_json::Value;
 
 use super::yaml_source::Vars;
 
+/// A connection variable with an unusable value: which one, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn wrong(variable: &'static str, message: String) -> ConnectionError {
+    ConnectionError { variable, message }
+}
+
 /// Where and as whom to connect to one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
@@ -31,7 +48,11 @@ pub struct Connection {
 impl Connection {
     /// Reads the connection fields of host `name` from its merged `vars`; paths resolve against `base_dir`.
     /// The error says which variable is wrong and why (the caller adds the host and file).
-    pub fn from_vars(name: &str, vars: &Vars, base_dir: &Path) -> Result<Connection, String> {
+    pub fn from_vars(
+        name: &str,
+        vars: &Vars,
+        base_dir: &Path,
+    ) -> Result<Connection, ConnectionError> {
         Ok(Connection {
             address: string(vars, &["address", "ansible_host"])?
                 .unwrap_or_else(|| name.to_string()),
@@ -81,21 +102,24 @@ fn first<'a>(vars: &'a Vars, names: &[&'static str]) -> Option<(&'static str, &'
     })
 }
 
-fn string(vars: &Vars, names: &[&'static str]) -> Result<Option<String>, String> {
+fn string(vars: &Vars, names: &[&'static str]) -> Result<Option<String>, ConnectionError> {
     match first(vars, names) {
         None => Ok(None),
         Some((_, Value::String(text))) if !text.is_empty() => Ok(Some(text.clone())),
-        Some((name, Value::String(_))) => Err(format!("`{name}` is empty")),
+        Some((name, Value::String(_))) => Err(wrong(name, format!("`{name}` is empty"))),
         // A number is a fine user name or address (`user: 1000` is rare but not wrong).
         Some((_, Value::Number(number))) => Ok(Some(number.to_string())),
-        Some((name, other)) => Err(format!(
-            "`{name}` must be a string, found {}",
-            super::describe_value(other)
+        Some((name, other)) => Err(wrong(
+            name,
+            format!(
+                "`{name}` must be a string, found {}",
+                super::describe_value(other)
+            ),
         )),
     }
 }
 
-fn port(vars: &Vars) -> Result<Option<u16>, String> {
+fn port(vars: &Vars) -> Result<Option<u16>, ConnectionError> {
     let Some((name, value)) = first(vars, &["port", "ansible_port"]) else {
         return Ok(None);
     };
@@ -106,13 +130,14 @@ fn port(vars: &Vars) -> Result<Option<u16>, String> {
     };
     match number {
         Some(port @ 1..=65535) => Ok(Some(port as u16)),
-        _ => Err(format!(
-            "`{name}` must be a port number from 1 to 65535, found {value}"
+        _ => Err(wrong(
+            name,
+            format!("`{name}` must be a port number from 1 to 65535, found {value}"),
         )),
     }
 }
 
-fn boolean(vars: &Vars, names: &[&'static str]) -> Result<Option<bool>, String> {
+fn boolean(vars: &Vars, names: &[&'static str]) -> Result<Option<bool>, ConnectionError> {
     let Some((name, value)) = first(vars, names) else {
         return Ok(None);
     };
@@ -124,11 +149,17 @@ fn boolean(vars: &Vars, names: &[&'static str]) -> Result<Option<bool>, String> 
         Value::String(text) => match text.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => Ok(Some(true)),
             "false" | "no" | "off" | "0" | "" => Ok(Some(false)),
-            _ => Err(format!("`{name}` must be true or false, found {value}")),
+            _ => Err(wrong(
+                name,
+                format!("`{name}` must be true or false, found {value}"),
+            )),
         },
-        other => Err(format!(
-            "`{name}` must be true or false, found {}",
-            super::describe_value(other)
+        other => Err(wrong(
+            name,
+            format!(
+                "`{name}` must be true or false, found {}",
+                super::describe_value(other)
+            ),
         )),
     }
 }
@@ -193,15 +224,18 @@ mod tests {
             Connection::from_vars("m1", &vars(json!({"ansible_port": 70000})), Path::new("/"))
                 .unwrap_err();
         assert_eq!(
-            err,
+            err.message,
             "`ansible_port` must be a port number from 1 to 65535, found 70000"
         );
         let err = Connection::from_vars("m1", &vars(json!({"become": "maybe"})), Path::new("/"))
             .unwrap_err();
-        assert_eq!(err, "`become` must be true or false, found \"maybe\"");
+        assert_eq!(
+            err.message,
+            "`become` must be true or false, found \"maybe\""
+        );
         let err =
             Connection::from_vars("m1", &vars(json!({"user": ["a"]})), Path::new("/")).unwrap_err();
-        assert_eq!(err, "`user` must be a string, found a list");
+        assert_eq!(err.message, "`user` must be a string, found a list");
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub struct Inventory {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Group {
     vars: Vars,
+    var_positions: HashMap<String, Option<Position>>,
     pub(super) hosts: Vec<String>,
     pub(super) children: Vec<String>,
     parents: Vec<String>,
@@ -48,6 +49,7 @@ pub(super) struct Group {
 #[derive(Debug, Clone, Default)]
 struct HostEntry {
     vars: Vars,
+    var_positions: HashMap<String, Option<Position>>,
     direct_groups: Vec<String>,
     position: Option<Position>,
 }
@@ -147,7 +149,8 @@ impl Inventory {
         let group = group.value;
         if let Some(vars) = group.vars {
             let entry = self.groups.get_mut(&name).expect("group exists");
-            entry.vars.extend(vars.value);
+            entry.vars.extend(vars.vars);
+            entry.var_positions.extend(positions(vars.positions));
         }
         for (key, vars) in group.hosts.map(|hosts| hosts.0).unwrap_or_default() {
             let host_position = Position::from_location(key.referenced);
@@ -156,7 +159,8 @@ impl Inventory {
             if self.entries.len() + hosts.len() > MAX_HOSTS {
                 return Err(self.error_at(format!("more than {MAX_HOSTS} hosts"), host_position));
             }
-            let vars = vars.map(|vars| vars.value).unwrap_or_default();
+            let vars = vars.unwrap_or_default();
+            let var_positions: Vec<(String, Option<Position>)> = positions(vars.positions);
             for (host, port) in hosts {
                 let entry = self
                     .entries
@@ -171,10 +175,14 @@ impl Inventory {
                 // `host:port` sets the port like a host variable written before the host's own vars.
                 if let Some(port) = port {
                     entry.vars.insert("ansible_port".into(), port.into());
+                    entry
+                        .var_positions
+                        .insert("ansible_port".into(), host_position);
                 }
                 entry
                     .vars
-                    .extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    .extend(vars.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                entry.var_positions.extend(var_positions.iter().cloned());
                 let group_entry = self.groups.get_mut(&name).expect("group exists");
                 if !group_entry.hosts.contains(&host) {
                     group_entry.hosts.push(host);
@@ -307,21 +315,33 @@ impl Inventory {
         for (name, entry) in &self.entries {
             let mut groups = self.groups_of(entry);
             let mut vars = Vars::new();
+            let mut origin: HashMap<&str, Origin> = HashMap::new();
             // Parent before child (depth), then file order; `all` (depth 0) first.
             groups.sort_by_key(|index| (self.groups[*index].depth, *index));
             for index in &groups {
-                vars.extend(
-                    self.groups[*index]
-                        .vars
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone())),
+                let group = &self.groups[*index];
+                extend(
+                    &mut vars,
+                    &mut origin,
+                    &group.vars,
+                    Some(&group.var_positions),
                 );
             }
-            vars.extend(entry.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-            vars.extend(self.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            extend(
+                &mut vars,
+                &mut origin,
+                &entry.vars,
+                Some(&entry.var_positions),
+            );
+            extend(&mut vars, &mut origin, &self.extra_vars, None);
             groups.sort_unstable();
-            let connection = Connection::from_vars(name, &vars, &base_dir).map_err(|message| {
-                self.error_at(format!("host `{name}`: {message}"), entry.position)
+            let connection = Connection::from_vars(name, &vars, &base_dir).map_err(|error| {
+                let (position, from) = match origin.get(error.variable) {
+                    Some(Origin::ExtraVars) => (None, " (from -e)"),
+                    Some(Origin::File(position)) => (position.or(entry.position), ""),
+                    None => (entry.position, ""),
+                };
+                self.error_at(format!("host `{name}`: {}{from}", error.message), position)
             })?;
             let group_names = groups
                 .into_iter()
@@ -466,6 +486,37 @@ impl Inventory {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Saphyr locations → our positions, by variable name.
+fn positions(raw: Vec<(String, serde_saphyr::Location)>) -> Vec<(String, Option<Position>)> {
+    raw.into_iter()
+        .map(|(name, location)| (name, Position::from_location(location)))
+        .collect()
+}
+
+/// Where the value of a merged variable was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    File(Option<Position>),
+    ExtraVars,
+}
+
+/// Lays `layer` over `vars`, remembering where each winning value was written (`None` positions: `-e`).
+fn extend<'a>(
+    vars: &mut Vars,
+    origin: &mut HashMap<&'a str, Origin>,
+    layer: &'a Vars,
+    positions: Option<&HashMap<String, Option<Position>>>,
+) {
+    for (key, value) in layer {
+        vars.insert(key.clone(), value.clone());
+        let from = match positions {
+            Some(positions) => Origin::File(positions.get(key).copied().flatten()),
+            None => Origin::ExtraVars,
+        };
+        origin.insert(key, from);
     }
 }
 
@@ -651,7 +702,7 @@ all:
         );
         assert_eq!(
             parse_err("all:\n  hosts:\n    h:\n      ansible_port: 99999\n"),
-            "inv.yaml:3:5: host `h`: `ansible_port` must be a port number from 1 to 65535, found 99999"
+            "inv.yaml:4:7: host `h`: `ansible_port` must be a port number from 1 to 65535, found 99999"
         );
         assert_eq!(
             parse_err("g:\n  children:\n    all:\n"),

@@ -15,7 +15,7 @@ mod inventory;
 mod inventory_error;
 mod yaml_source;
 
-pub use connection::Connection;
+pub use connection::{Connection, ConnectionError};
 pub use extra_vars::{merge_extra_vars, parse_extra_vars};
 pub use host::Host;
 pub use inventory::Inventory;

@@ -121,11 +121,30 @@ pub(crate) type RawInventory = Option<RawGroups>;
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawGroup {
     #[serde(default)]
-    pub hosts: Option<Entries<Spanned<String>, Option<Spanned<Vars>>>>,
+    pub hosts: Option<Entries<Spanned<String>, Option<RawVars>>>,
     #[serde(default)]
     pub children: Option<RawGroups>,
     #[serde(default)]
-    pub vars: Option<Spanned<Vars>>,
+    pub vars: Option<RawVars>,
+}
+
+/// Variables as written, with where each name is, so a bad `ansible_port` can be pointed at.
+#[derive(Debug, Default)]
+pub(crate) struct RawVars {
+    pub vars: Vars,
+    pub positions: Vec<(String, serde_saphyr::Location)>,
+}
+
+impl<'de> Deserialize<'de> for RawVars {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let entries = Entries::<Spanned<String>, serde_json::Value>::deserialize(deserializer)?;
+        let mut raw = RawVars::default();
+        for (name, value) in entries.0 {
+            raw.positions.push((name.value.clone(), name.referenced));
+            raw.vars.insert(name.value, value);
+        }
+        Ok(raw)
+    }
 }
 
 /// Parses a vars document (`-e @file.yaml`, inline `-e '{...}'`): must be a mapping (or empty).
