@@ -373,3 +373,33 @@ all:
     assert_eq!(vars["address"], "95.54.0.14");
     assert_eq!(vars["ip"], "10.3.0.3");
 }
+
+#[test]
+fn unknown_host_suggests_the_nearest_name() {
+    let output = inventory(CLUSTER, &["--host", "k8s-mastr01"]);
+    assert_eq!(
+        first_error_line(&output),
+        "inv.yaml: no host named \"k8s-mastr01\" (did you mean \"k8s-master01\"?)"
+    );
+}
+
+#[test]
+fn no_mode_flag_is_a_usage_error() {
+    let output = inventory(CLUSTER, &[]);
+    assert_eq!(
+        first_error_line(&output),
+        "say what to show: --graph, --host NAME or --list"
+    );
+}
+
+#[test]
+fn a_cycle_in_children_is_refused_at_the_closing_edge() {
+    let output = inventory(
+        "all:\n  children:\n    a:\n      children:\n        b:\n    b:\n      children:\n        a:\n",
+        &["--graph"],
+    );
+    assert_eq!(
+        first_error_line(&output),
+        "inv.yaml:8:9: groups form a cycle: a → b → a"
+    );
+}

@@ -39,10 +39,11 @@ fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
     }
     if let Some(name) = &args.host {
         let host = inventory.host(name).ok_or_else(|| {
-            InventoryError::new(format!(
-                "no host named {name:?} in {}",
-                inventory.path().display()
-            ))
+            let hint = inventory
+                .nearest_name(name)
+                .map(|near| format!(" (did you mean {near:?}?)"))
+                .unwrap_or_default();
+            InventoryError::new(format!("no host named {name:?}{hint}")).in_file(inventory.path())
         })?;
         if let Some(selected) = &selected
             && !selected.contains(name)

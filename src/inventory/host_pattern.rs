@@ -199,7 +199,7 @@ fn unknown(inventory: &Inventory, item: &str) -> InventoryError {
 }
 
 /// The known name closest to `wanted`, if it is close enough to be a likely typo.
-fn nearest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(super) fn nearest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (wanted.chars().count() / 3).max(2);
     names
         .map(|name| (edit_distance(wanted, name), name))

@@ -429,6 +429,16 @@ impl Inventory {
         super::host_pattern::select(self, pattern)
     }
 
+    /// The host or group name closest to `wanted`, when it is close enough to be a typo of it.
+    pub fn nearest_name(&self, wanted: &str) -> Option<&str> {
+        let names = self
+            .groups
+            .keys()
+            .chain(self.hosts.keys())
+            .map(String::as_str);
+        super::host_pattern::nearest(wanted, names)
+    }
+
     /// The group tree like `ansible-inventory --graph`, in inventory order.
     pub fn graph(&self) -> String {
         let mut out = String::new();

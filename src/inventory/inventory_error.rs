@@ -49,7 +49,8 @@ struct Details {
 }
 
 impl InventoryError {
-    pub(crate) fn new(message: impl Into<String>) -> InventoryError {
+    /// An error with no location yet (a `--limit` or `-e` problem, or one to place with [`Self::in_file`]).
+    pub fn new(message: impl Into<String>) -> InventoryError {
         InventoryError(Box::new(Details {
             message: message.into(),
             path: None,
@@ -58,7 +59,8 @@ impl InventoryError {
         }))
     }
 
-    pub(crate) fn in_file(mut self, path: &Path) -> InventoryError {
+    /// Names the file the error is in (`path: message`).
+    pub fn in_file(mut self, path: &Path) -> InventoryError {
         self.0.path = Some(path.to_path_buf());
         self
     }

@@ -4,6 +4,19 @@
 //! kubespray or kubeasz inventory loads as it is. Loading resolves everything up front — group membership,
 //! variable precedence, connection settings — so the engine never re-derives them and every mistake in the
 //! file is reported before any host is touched, with `file:line:col`.
+//!
+//! The rules, in one place:
+//! - A group has only `hosts`, `children` and `vars`; anything else is an error at the key. Groups at the top
+//!   level besides `all` are children of `all`. A group may be listed under several parents; cycles are errors.
+//! - A host key may be `name`, `name:port`, `[v6addr]:port`, or a range `node[01:10]` / `db-[a:c]` / `h[0:9:2]`.
+//!   A host listed in several groups is one host; its host-level vars are merged in file order.
+//!   A host only under `all` is in `ungrouped` (as in Ansible).
+//! - Variables: `all` < groups by depth from `all` (parent before child), then file order < host < `-e`.
+//! - YAML is read strictly: only `true`/`false` are booleans (`yes`, `on` stay strings), `0755` stays a
+//!   string, duplicate keys are errors, alias expansion and document size are capped.
+//! - Connection: `address`|`ansible_host`, `user`|`ansible_user`, `port`|`ansible_port`,
+//!   `key`|`ansible_ssh_private_key_file`, `known_hosts`|`ansible_ssh_known_hosts_file`,
+//!   `become`|`ansible_become`, `become_user`|`ansible_become_user` (runbook's name wins when both are set).
 
 mod connection;
 mod extra_vars;
