@@ -3,7 +3,7 @@
 //! `--graph` for the group tree, `--host` for one host's merged variables (what a playbook sees as `h.vars`,
 //! plus the connection settings under runbook's names), `--list` for Ansible's `--list` JSON shape.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
@@ -14,7 +14,8 @@ use crate::inventory::{Inventory, InventoryError, merge_extra_vars};
 pub fn run(args: InventoryArgs) -> i32 {
     match show(&args) {
         Ok(text) => {
-            print!("{text}");
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
             exit_code::OK
         }
         Err(error) => {

@@ -378,6 +378,24 @@ mod tests {
         );
     }
 
+    /// Arbitrary pattern text: refused or accepted, never a panic.
+    #[test]
+    fn random_patterns_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let inventory = inventory();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let alphabet: Vec<char> = "k8s-master0102node,:!&*?[]~^$()|.\\ é".chars().collect();
+        for _ in 0..3000 {
+            let length = rng.random_range(0..24);
+            let pattern: String = (0..length)
+                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                .collect();
+            if let Ok(hosts) = inventory.select(&pattern) {
+                assert!(!hosts.is_empty(), "{pattern:?}");
+            }
+        }
+    }
+
     #[test]
     fn edit_distance_counts_swaps_once() {
         assert_eq!(edit_distance("mastres", "masters"), 1);
