@@ -336,12 +336,14 @@ impl Inventory {
             extend(&mut vars, &mut origin, &self.extra_vars, None);
             groups.sort_unstable();
             let connection = Connection::from_vars(name, &vars, &base_dir).map_err(|error| {
-                let (position, from) = match origin.get(error.variable) {
-                    Some(Origin::ExtraVars) => (None, " (from -e)"),
-                    Some(Origin::File(position)) => (position.or(entry.position), ""),
-                    None => (entry.position, ""),
-                };
-                self.error_at(format!("host `{name}`: {}{from}", error.message), position)
+                let message = format!("host `{name}`: {}", error.message);
+                match origin.get(error.variable) {
+                    Some(Origin::ExtraVars) => InventoryError::new(format!("{message} (from -e)")),
+                    Some(Origin::File(position)) => {
+                        self.error_at(message, position.or(entry.position))
+                    }
+                    None => self.error_at(message, entry.position),
+                }
             })?;
             let group_names = groups
                 .into_iter()
@@ -382,9 +384,16 @@ impl Inventory {
         &mut self,
         extra: &IndexMap<String, serde_json::Value>,
     ) -> Result<(), InventoryError> {
+        let before = self.extra_vars.clone();
         self.extra_vars
             .extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
-        self.merge_hosts()
+        if let Err(error) = self.merge_hosts() {
+            // Leave the inventory as it was: the hosts merged without the refused extra vars.
+            self.extra_vars = before;
+            self.merge_hosts()?;
+            return Err(error);
+        }
+        Ok(())
     }
 
     /// Every host, in the order it first appears in the file.

@@ -152,6 +152,7 @@ fn offset_of(source: &str, line: usize, column: usize) -> Option<usize> {
             .map(|(index, _)| index + 1)?
     };
     let rest = &source[line_start..];
+    let rest = &rest[..rest.find('\n').unwrap_or(rest.len())];
     let within = rest
         .char_indices()
         .nth(column.saturating_sub(1))
