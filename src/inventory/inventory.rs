@@ -15,7 +15,7 @@ use super::connection::Connection;
 use super::host::Host;
 use super::host_key;
 use super::inventory_error::{InventoryError, Position};
-use super::yaml_source::{self, RawGroup, RawGroups, RawInventory, Vars};
+use super::yaml_source::{self, RawGroup, RawGroups, RawInventory, RawVars, Vars};
 
 /// Far beyond any fleet runbook drives; a guard against ranges that multiply.
 const MAX_HOSTS: usize = 100_000;
@@ -148,6 +148,7 @@ impl Inventory {
         let Some(group) = group else { return Ok(()) };
         let group = group.value;
         if let Some(vars) = group.vars {
+            self.refuse_vault(&vars)?;
             let entry = self.groups.get_mut(&name).expect("group exists");
             entry.vars.extend(vars.vars);
             entry.var_positions.extend(positions(vars.positions));
@@ -160,6 +161,7 @@ impl Inventory {
                 return Err(self.error_at(format!("more than {MAX_HOSTS} hosts"), host_position));
             }
             let vars = vars.unwrap_or_default();
+            self.refuse_vault(&vars)?;
             let var_positions: Vec<(String, Option<Position>)> = positions(vars.positions);
             for (host, port) in hosts {
                 let entry = self
@@ -195,6 +197,30 @@ impl Inventory {
             .unwrap_or_default()
         {
             self.add_group(child, body, Some(&name))?;
+        }
+        Ok(())
+    }
+
+    /// Ansible Vault ciphertext would otherwise reach hosts as a literal password; runbook cannot decrypt it.
+    fn refuse_vault(&self, vars: &RawVars) -> Result<(), InventoryError> {
+        fn encrypted(value: &serde_json::Value) -> bool {
+            match value {
+                serde_json::Value::String(text) => text.trim_start().starts_with("$ANSIBLE_VAULT;"),
+                serde_json::Value::Array(items) => items.iter().any(encrypted),
+                serde_json::Value::Object(map) => map.values().any(encrypted),
+                _ => false,
+            }
+        }
+        for (name, location) in &vars.positions {
+            if vars.vars.get(name).is_some_and(encrypted) {
+                return Err(self.error_at(
+                    format!(
+                        "`{name}` is Ansible Vault ciphertext, which runbook cannot decrypt; \
+                         pass the secret with -e @secrets.yaml or from the environment instead"
+                    ),
+                    Position::from_location(*location),
+                ));
+            }
         }
         Ok(())
     }
@@ -777,6 +803,17 @@ all:
             }
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    }
+
+    #[test]
+    fn vault_ciphertext_is_refused_where_it_is() {
+        assert_eq!(
+            parse_err(
+                "all:\n  vars:\n    pw: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6231\n"
+            ),
+            "inv.yaml:3:5: `pw` is Ansible Vault ciphertext, which runbook cannot decrypt; \
+             pass the secret with -e @secrets.yaml or from the environment instead"
+        );
     }
 
     #[test]
