@@ -1,8 +1,90 @@
 //! `runbook inventory`: show what an inventory means before running anything against it.
+//!
+//! `--graph` for the group tree, `--host` for one host's merged variables (what a playbook sees as `h.vars`,
+//! plus the connection settings under runbook's names), `--list` for Ansible's `--list` JSON shape.
+
+use std::io::{IsTerminal, Write};
+
+use miette::{GraphicalReportHandler, GraphicalTheme};
 
 use super::InventoryArgs;
+use super::exit_code;
+use crate::inventory::{Inventory, InventoryError, merge_extra_vars};
 
-pub fn run(_args: InventoryArgs) -> i32 {
-    eprintln!("runbook inventory: not built yet");
-    super::exit_code::USAGE
+pub fn run(args: InventoryArgs) -> i32 {
+    match show(&args) {
+        Ok(text) => {
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            exit_code::OK
+        }
+        Err(error) => {
+            eprint!("{}", render_error(&error));
+            exit_code::USAGE
+        }
+    }
+}
+
+fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
+    let mut inventory = Inventory::load(&args.inventory)?;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let extra = merge_extra_vars(&args.extra_vars, &cwd)?;
+    inventory.apply_extra_vars(&extra)?;
+    let selected = args
+        .limit
+        .as_deref()
+        .map(|limit| inventory.select(limit))
+        .transpose()?;
+    if args.graph {
+        return Ok(inventory.graph());
+    }
+    if let Some(name) = &args.host {
+        let host = inventory.host(name).ok_or_else(|| {
+            let hint = inventory
+                .nearest_name(name)
+                .map(|near| format!(" (did you mean {near:?}?)"))
+                .unwrap_or_default();
+            InventoryError::new(format!("no host named {name:?}{hint}")).in_file(inventory.path())
+        })?;
+        if let Some(selected) = &selected
+            && !selected.contains(name)
+        {
+            return Err(InventoryError::new(format!(
+                "host {name:?} is not in --limit"
+            )));
+        }
+        let mut vars = host.vars.clone();
+        vars.extend(host.connection.to_vars());
+        return Ok(pretty(&serde_json::to_value(&vars).unwrap_or_default()));
+    }
+    if args.list {
+        return Ok(pretty(&inventory.list_json(selected.as_deref())));
+    }
+    Err(InventoryError::new(
+        "say what to show: --graph, --host NAME or --list",
+    ))
+}
+
+fn pretty(value: &serde_json::Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The miette report, without colour when stderr is not a terminal or `NO_COLOR` is set.
+pub(crate) fn render_error(error: &InventoryError) -> String {
+    let plain = std::env::var_os("NO_COLOR").is_some() || !std::io::stderr().is_terminal();
+    let theme = if plain {
+        GraphicalTheme::unicode_nocolor()
+    } else {
+        GraphicalTheme::unicode()
+    };
+    let mut out = String::new();
+    if GraphicalReportHandler::new_themed(theme)
+        .render_report(&mut out, error)
+        .is_err()
+    {
+        out = format!("error: {error}\n");
+    }
+    out
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::{HostKeyChecking, RunArgs, exit_code};
 use crate::engine::{RunOptions, RunOutcome, RunRequest};
-use crate::inventory::{Inventory, parse_extra_vars};
+use super::inventory_command::render_error;
+use crate::inventory::{Inventory, merge_extra_vars};
 use crate::report::{ConsoleOptions, ConsoleReporter, FanOut, JsonLog, Redactor, Reporter};
 use crate::transport::HostKeyPolicy;
 
@@ -28,14 +29,9 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     if !args.playbook.is_file() {
         return Err(format!("{}: no such playbook", args.playbook.display()));
     }
-    let mut inventory = Inventory::load(&args.inventory).map_err(|e| e.to_string())?;
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    for extra in &args.extra_vars {
-        let vars = parse_extra_vars(extra, &cwd).map_err(|e| e.to_string())?;
-        inventory.apply_extra_vars(&vars);
-    }
+    let inventory = load_inventory(args)?;
     let mut selected = match &args.limit {
-        Some(pattern) => inventory.select(pattern).map_err(|e| e.to_string())?,
+        Some(pattern) => inventory.select(pattern).map_err(|e| render_error(&e))?,
         None => inventory.hosts().map(|h| h.name.clone()).collect(),
     };
     if args.retry_failed {
@@ -80,7 +76,7 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     };
 
     if args.idempotence {
-        let first = crate::engine::run(request(options.clone(), reload(args, &inventory)?, reporter.clone()));
+        let first = crate::engine::run(request(options.clone(), load_inventory(args)?, reporter.clone()));
         let code = exit_code_of(&first);
         if code != exit_code::OK {
             return Ok(code);
@@ -106,13 +102,12 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     Ok(exit_code_of(&outcome))
 }
 
-/// The inventory again, for a second run (the first consumed it).
-fn reload(args: &RunArgs, _loaded: &Inventory) -> Result<Inventory, String> {
-    let mut inventory = Inventory::load(&args.inventory).map_err(|e| e.to_string())?;
+/// The inventory with the -e variables applied; errors rendered with their file:line:col.
+fn load_inventory(args: &RunArgs) -> Result<Inventory, String> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    for extra in &args.extra_vars {
-        inventory.apply_extra_vars(&parse_extra_vars(extra, &cwd).map_err(|e| e.to_string())?);
-    }
+    let mut inventory = Inventory::load(&args.inventory).map_err(|e| render_error(&e))?;
+    let extra = merge_extra_vars(&args.extra_vars, &cwd).map_err(|e| render_error(&e))?;
+    inventory.apply_extra_vars(&extra).map_err(|e| render_error(&e))?;
     Ok(inventory)
 }
 

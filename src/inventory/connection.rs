@@ -1,0 +1,253 @@
+//! How to reach a host, read from its merged variables under Ansible's names or runbook's short ones.
+//!
+//! Both spellings are accepted so an existing Ansible inventory works unchanged; when both are set the short
+//! runbook name wins, because it can only have been written for runbook.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::yaml_source::Vars;
+
+/// A connection variable with an unusable value: which one, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn wrong(variable: &'static str, message: String) -> ConnectionError {
+    ConnectionError { variable, message }
+}
+
+/// Where and as whom to connect to one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// `address` | `ansible_host` | else the host name.
+    pub address: String,
+    /// `user` | `ansible_user`.
+    pub user: Option<String>,
+    /// `port` | `ansible_port`.
+    pub port: Option<u16>,
+    /// `key` | `ansible_ssh_private_key_file`; relative to the inventory's folder, `~/` expanded.
+    pub key: Option<PathBuf>,
+    /// `known_hosts` | `ansible_ssh_known_hosts_file`; resolved like `key`.
+    pub known_hosts: Option<PathBuf>,
+    /// `become` | `ansible_become`: run commands through `sudo -n`.
+    pub become_: bool,
+    /// `become_user` | `ansible_become_user`.
+    pub become_user: Option<String>,
+}
+
+impl Connection {
+    /// Reads the connection fields of host `name` from its merged `vars`; paths resolve against `base_dir`.
+    /// The error says which variable is wrong and why (the caller adds the host and file).
+    pub fn from_vars(
+        name: &str,
+        vars: &Vars,
+        base_dir: &Path,
+    ) -> Result<Connection, ConnectionError> {
+        Ok(Connection {
+            address: string(vars, &["address", "ansible_host"])?
+                .unwrap_or_else(|| name.to_string()),
+            user: string(vars, &["user", "ansible_user"])?,
+            port: port(vars)?,
+            key: string(vars, &["key", "ansible_ssh_private_key_file"])?
+                .map(|p| resolve_path(&p, base_dir)),
+            known_hosts: string(vars, &["known_hosts", "ansible_ssh_known_hosts_file"])?
+                .map(|p| resolve_path(&p, base_dir)),
+            become_: boolean(vars, &["become", "ansible_become"])?.unwrap_or(false),
+            become_user: string(vars, &["become_user", "ansible_become_user"])?,
+        })
+    }
+
+    /// The fields under runbook's names, as `runbook inventory --host` shows them.
+    pub fn to_vars(&self) -> Vars {
+        let mut vars = Vars::new();
+        vars.insert("address".into(), Value::from(self.address.clone()));
+        if let Some(user) = &self.user {
+            vars.insert("user".into(), Value::from(user.clone()));
+        }
+        if let Some(port) = self.port {
+            vars.insert("port".into(), Value::from(port));
+        }
+        if let Some(key) = &self.key {
+            vars.insert("key".into(), Value::from(key.display().to_string()));
+        }
+        if let Some(known_hosts) = &self.known_hosts {
+            vars.insert(
+                "known_hosts".into(),
+                Value::from(known_hosts.display().to_string()),
+            );
+        }
+        vars.insert("become".into(), Value::from(self.become_));
+        if let Some(become_user) = &self.become_user {
+            vars.insert("become_user".into(), Value::from(become_user.clone()));
+        }
+        vars
+    }
+}
+
+fn first<'a>(vars: &'a Vars, names: &[&'static str]) -> Option<(&'static str, &'a Value)> {
+    names.iter().find_map(|name| {
+        vars.get(*name)
+            .filter(|value| !value.is_null())
+            .map(|value| (*name, value))
+    })
+}
+
+fn string(vars: &Vars, names: &[&'static str]) -> Result<Option<String>, ConnectionError> {
+    match first(vars, names) {
+        None => Ok(None),
+        Some((_, Value::String(text))) if !text.is_empty() => Ok(Some(text.clone())),
+        Some((name, Value::String(_))) => Err(wrong(name, format!("`{name}` is empty"))),
+        // A number is a fine user name or address (`user: 1000` is rare but not wrong).
+        Some((_, Value::Number(number))) => Ok(Some(number.to_string())),
+        Some((name, other)) => Err(wrong(
+            name,
+            format!(
+                "`{name}` must be a string, found {}",
+                super::describe_value(other)
+            ),
+        )),
+    }
+}
+
+fn port(vars: &Vars) -> Result<Option<u16>, ConnectionError> {
+    let Some((name, value)) = first(vars, &["port", "ansible_port"]) else {
+        return Ok(None);
+    };
+    let number = match value {
+        Value::Number(number) => number.as_u64(),
+        Value::String(text) => text.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    match number {
+        Some(port @ 1..=65535) => Ok(Some(port as u16)),
+        _ => Err(wrong(
+            name,
+            format!("`{name}` must be a port number from 1 to 65535, found {value}"),
+        )),
+    }
+}
+
+fn boolean(vars: &Vars, names: &[&'static str]) -> Result<Option<bool>, ConnectionError> {
+    let Some((name, value)) = first(vars, names) else {
+        return Ok(None);
+    };
+    match value {
+        Value::Bool(flag) => Ok(Some(*flag)),
+        Value::Number(number) if number.as_u64() == Some(1) => Ok(Some(true)),
+        Value::Number(number) if number.as_u64() == Some(0) => Ok(Some(false)),
+        // Ansible inventories often say `yes`; strict YAML keeps it a string, so accept it here.
+        Value::String(text) => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(Some(true)),
+            "false" | "no" | "off" | "0" | "" => Ok(Some(false)),
+            _ => Err(wrong(
+                name,
+                format!("`{name}` must be true or false, found {value}"),
+            )),
+        },
+        other => Err(wrong(
+            name,
+            format!(
+                "`{name}` must be true or false, found {}",
+                super::describe_value(other)
+            ),
+        )),
+    }
+}
+
+/// `~/x` → home/x; a relative path → against the inventory's folder; absolute stays.
+pub(crate) fn resolve_path(path: &str, base_dir: &Path) -> PathBuf {
+    if path == "~" {
+        return dirs::home_dir().unwrap_or_else(|| PathBuf::from(path));
+    }
+    if let Some(rest) = path.strip_prefix("~/")
+        && let Some(home) = dirs::home_dir()
+    {
+        return home.join(rest);
+    }
+    let path = Path::new(path);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base_dir.join(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vars(value: Value) -> Vars {
+        value.as_object().unwrap().clone().into_iter().collect()
+    }
+
+    #[test]
+    fn ansible_names_and_defaults() {
+        let v = vars(
+            json!({"ansible_host": "10.0.0.1", "ansible_user": "ops", "ansible_port": "2222",
+            "ansible_ssh_private_key_file": "keys/id", "ansible_become": "yes"}),
+        );
+        let c = Connection::from_vars("m1", &v, Path::new("/inv")).unwrap();
+        assert_eq!(c.address, "10.0.0.1");
+        assert_eq!(c.user.as_deref(), Some("ops"));
+        assert_eq!(c.port, Some(2222));
+        assert_eq!(c.key, Some(PathBuf::from("/inv/keys/id")));
+        assert!(c.become_);
+        let c = Connection::from_vars("m1", &Vars::new(), Path::new("/inv")).unwrap();
+        assert_eq!(c.address, "m1");
+        assert_eq!((c.user, c.port, c.become_), (None, None, false));
+    }
+
+    #[test]
+    fn runbook_names_win_over_ansible_names() {
+        let v = vars(
+            json!({"ansible_host": "10.0.0.1", "address": "10.0.0.9", "port": 22, "ansible_port": 2222}),
+        );
+        let c = Connection::from_vars("m1", &v, Path::new("/")).unwrap();
+        assert_eq!(c.address, "10.0.0.9");
+        assert_eq!(c.port, Some(22));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err =
+            Connection::from_vars("m1", &vars(json!({"ansible_port": 70000})), Path::new("/"))
+                .unwrap_err();
+        assert_eq!(
+            err.message,
+            "`ansible_port` must be a port number from 1 to 65535, found 70000"
+        );
+        let err = Connection::from_vars("m1", &vars(json!({"become": "maybe"})), Path::new("/"))
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "`become` must be true or false, found \"maybe\""
+        );
+        let err =
+            Connection::from_vars("m1", &vars(json!({"user": ["a"]})), Path::new("/")).unwrap_err();
+        assert_eq!(err.message, "`user` must be a string, found a list");
+    }
+
+    #[test]
+    fn home_is_expanded() {
+        let home = dirs::home_dir().unwrap();
+        assert_eq!(
+            resolve_path("~/.ssh/id", Path::new("/inv")),
+            home.join(".ssh/id")
+        );
+        assert_eq!(
+            resolve_path("/abs/id", Path::new("/inv")),
+            PathBuf::from("/abs/id")
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! One host as a playbook sees it: its name, its variables with every layer merged, its groups, how to reach it.
+
+use indexmap::IndexMap;
+
+use super::connection::Connection;
+
+/// A host with everything resolved. Built by [`super::Inventory`]; cheap to clone and hand to host closures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Host {
+    pub name: String,
+    /// Merged: `all` vars < group vars (parent before child, then file order) < host vars < extra vars.
+    pub vars: IndexMap<String, serde_json::Value>,
+    /// Every group the host is in, ancestors included, `all` excluded, in inventory order.
+    pub groups: Vec<String>,
+    pub connection: Connection,
+}
+
+impl Host {
+    /// Whether the host is in `group` (directly or through a child group). Every host is in `all`.
+    pub fn in_group(&self, group: &str) -> bool {
+        group == "all" || self.groups.iter().any(|name| name == group)
+    }
+}

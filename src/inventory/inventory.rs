@@ -1,0 +1,826 @@
+//! Loading an inventory file into groups and hosts, and answering questions about them.
+//!
+//! The YAML tree is flattened into a group graph (a group may have several parents, a host may be listed in
+//! several groups and stays one host). Variables are merged once per host, in Ansible's order, so what
+//! `runbook inventory --host` prints is exactly what a playbook will see.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_saphyr::Spanned;
+
+use super::connection::Connection;
+use super::host::Host;
+use super::host_key;
+use super::inventory_error::{InventoryError, Position};
+use super::yaml_source::{self, RawGroup, RawGroups, RawInventory, RawVars, Vars};
+
+/// Far beyond any fleet runbook drives; a guard against ranges that multiply.
+const MAX_HOSTS: usize = 100_000;
+
+/// A loaded inventory: groups and hosts in file order, each host's variables merged.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    path: PathBuf,
+    source: Arc<String>,
+    pub(super) groups: IndexMap<String, Group>,
+    entries: IndexMap<String, HostEntry>,
+    pub(super) hosts: IndexMap<String, Host>,
+    extra_vars: Vars,
+}
+
+/// A group as the file defines it (its own vars, direct hosts and child groups).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Group {
+    vars: Vars,
+    var_positions: HashMap<String, Option<Position>>,
+    pub(super) hosts: Vec<String>,
+    pub(super) children: Vec<String>,
+    parents: Vec<String>,
+    /// Position of each `children:` edge's key, for cycle errors.
+    child_positions: HashMap<String, Option<Position>>,
+    /// Longest path from `all`; parents always have a smaller depth than their children.
+    depth: usize,
+}
+
+/// A host as the file defines it, before merging.
+#[derive(Debug, Clone, Default)]
+struct HostEntry {
+    vars: Vars,
+    var_positions: HashMap<String, Option<Position>>,
+    direct_groups: Vec<String>,
+    position: Option<Position>,
+}
+
+impl Inventory {
+    /// Reads and parses the inventory at `path`.
+    pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+        let metadata = std::fs::metadata(path).map_err(|error| {
+            InventoryError::new(format!("cannot read inventory: {error}")).in_file(path)
+        })?;
+        if metadata.len() > yaml_source::MAX_SOURCE_BYTES as u64 {
+            return Err(InventoryError::new(format!(
+                "inventory is {} bytes; the limit is {}",
+                metadata.len(),
+                yaml_source::MAX_SOURCE_BYTES
+            ))
+            .in_file(path));
+        }
+        let source = std::fs::read_to_string(path).map_err(|error| {
+            InventoryError::new(format!("cannot read inventory: {error}")).in_file(path)
+        })?;
+        Inventory::parse(&source, path)
+    }
+
+    /// Parses inventory `source`; `path` names it in errors and anchors relative key paths.
+    pub fn parse(source: &str, path: &Path) -> Result<Inventory, InventoryError> {
+        let source = Arc::new(source.to_string());
+        let raw: RawInventory = yaml_source::from_str(&source, path)?;
+        let mut inventory = Inventory {
+            path: path.to_path_buf(),
+            source: source.clone(),
+            groups: IndexMap::new(),
+            entries: IndexMap::new(),
+            hosts: IndexMap::new(),
+            extra_vars: Vars::new(),
+        };
+        inventory.groups.insert("all".into(), Group::default());
+        inventory
+            .groups
+            .insert("ungrouped".into(), Group::default());
+        inventory.link("all", "ungrouped", None);
+        if let Some(groups) = raw {
+            for (name, group) in groups.0 {
+                let parent = (name.value != "all").then_some("all");
+                inventory.add_group(name, group, parent)?;
+            }
+        }
+        inventory.check_cycles()?;
+        inventory.compute_depths();
+        inventory.fill_ungrouped();
+        inventory.merge_hosts()?;
+        Ok(inventory)
+    }
+
+    fn error_at(&self, message: impl Into<String>, position: Option<Position>) -> InventoryError {
+        InventoryError::new(message)
+            .in_file(&self.path)
+            .at(position, &self.source)
+    }
+
+    fn link(&mut self, parent: &str, child: &str, position: Option<Position>) {
+        let parent_group = self.groups.get_mut(parent).expect("parent group exists");
+        if !parent_group.children.iter().any(|name| name == child) {
+            parent_group.children.push(child.to_string());
+            parent_group
+                .child_positions
+                .insert(child.to_string(), position);
+        }
+        let child_group = self.groups.get_mut(child).expect("child group exists");
+        if !child_group.parents.iter().any(|name| name == parent) {
+            child_group.parents.push(parent.to_string());
+        }
+    }
+
+    fn add_group(
+        &mut self,
+        name: Spanned<String>,
+        group: Option<Spanned<RawGroup>>,
+        parent: Option<&str>,
+    ) -> Result<(), InventoryError> {
+        let position = Position::from_location(name.referenced);
+        let name = name.value;
+        if name.trim().is_empty() {
+            return Err(self.error_at("a group name must not be empty", position));
+        }
+        self.groups.entry(name.clone()).or_default();
+        if let Some(parent) = parent {
+            if name == "all" {
+                return Err(self.error_at(
+                    format!("group `all` cannot be a child of `{parent}`: every group is already in `all`"),
+                    position,
+                ));
+            }
+            self.link(parent, &name, position);
+        }
+        let Some(group) = group else { return Ok(()) };
+        let group = group.value;
+        if let Some(vars) = group.vars {
+            self.refuse_vault(&vars)?;
+            let entry = self.groups.get_mut(&name).expect("group exists");
+            entry.vars.extend(vars.vars);
+            entry.var_positions.extend(positions(vars.positions));
+        }
+        for (key, vars) in group.hosts.map(|hosts| hosts.0).unwrap_or_default() {
+            let host_position = Position::from_location(key.referenced);
+            let hosts = host_key::expand(&key.value)
+                .map_err(|message| self.error_at(message, host_position))?;
+            if self.entries.len() + hosts.len() > MAX_HOSTS {
+                return Err(self.error_at(format!("more than {MAX_HOSTS} hosts"), host_position));
+            }
+            let vars = vars.unwrap_or_default();
+            self.refuse_vault(&vars)?;
+            let var_positions: Vec<(String, Option<Position>)> = positions(vars.positions);
+            for (host, port) in hosts {
+                let entry = self
+                    .entries
+                    .entry(host.clone())
+                    .or_insert_with(|| HostEntry {
+                        position: host_position,
+                        ..HostEntry::default()
+                    });
+                if !entry.direct_groups.contains(&name) {
+                    entry.direct_groups.push(name.clone());
+                }
+                // `host:port` sets the port like a host variable written before the host's own vars.
+                if let Some(port) = port {
+                    entry.vars.insert("ansible_port".into(), port.into());
+                    entry
+                        .var_positions
+                        .insert("ansible_port".into(), host_position);
+                }
+                entry
+                    .vars
+                    .extend(vars.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                entry.var_positions.extend(var_positions.iter().cloned());
+                let group_entry = self.groups.get_mut(&name).expect("group exists");
+                if !group_entry.hosts.contains(&host) {
+                    group_entry.hosts.push(host);
+                }
+            }
+        }
+        for (child, body) in group
+            .children
+            .map(|children: RawGroups| children.0)
+            .unwrap_or_default()
+        {
+            self.add_group(child, body, Some(&name))?;
+        }
+        Ok(())
+    }
+
+    /// Ansible Vault ciphertext would otherwise reach hosts as a literal password; runbook cannot decrypt it.
+    fn refuse_vault(&self, vars: &RawVars) -> Result<(), InventoryError> {
+        fn encrypted(value: &serde_json::Value) -> bool {
+            match value {
+                serde_json::Value::String(text) => text.trim_start().starts_with("$ANSIBLE_VAULT;"),
+                serde_json::Value::Array(items) => items.iter().any(encrypted),
+                serde_json::Value::Object(map) => map.values().any(encrypted),
+                _ => false,
+            }
+        }
+        for (name, location) in &vars.positions {
+            if vars.vars.get(name).is_some_and(encrypted) {
+                return Err(self.error_at(
+                    format!(
+                        "`{name}` is Ansible Vault ciphertext, which runbook cannot decrypt; \
+                         pass the secret with -e @secrets.yaml or from the environment instead"
+                    ),
+                    Position::from_location(*location),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A group that is (transitively) its own child has no meaning for precedence: refuse it.
+    fn check_cycles(&self) -> Result<(), InventoryError> {
+        // 0 = unvisited, 1 = on the current path, 2 = done.
+        let mut state: HashMap<&str, u8> = HashMap::new();
+        let mut path: Vec<&str> = Vec::new();
+        for start in self.groups.keys() {
+            if state.get(start.as_str()).copied().unwrap_or(0) == 0 {
+                self.visit(start, &mut state, &mut path)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn visit<'a>(
+        &'a self,
+        name: &'a str,
+        state: &mut HashMap<&'a str, u8>,
+        path: &mut Vec<&'a str>,
+    ) -> Result<(), InventoryError> {
+        state.insert(name, 1);
+        path.push(name);
+        let group = &self.groups[name];
+        for child in &group.children {
+            match state.get(child.as_str()).copied().unwrap_or(0) {
+                0 => self.visit(child, state, path)?,
+                1 => {
+                    let start = path.iter().position(|entry| entry == child).unwrap_or(0);
+                    let mut chain: Vec<&str> = path[start..].to_vec();
+                    chain.push(child);
+                    let position = group.child_positions.get(child).copied().flatten();
+                    return Err(self.error_at(
+                        format!("groups form a cycle: {}", chain.join(" → ")),
+                        position,
+                    ));
+                }
+                _ => {}
+            }
+        }
+        path.pop();
+        state.insert(name, 2);
+        Ok(())
+    }
+
+    fn compute_depths(&mut self) {
+        // Groups are acyclic now; relax depths until stable (at most one pass per group).
+        for _ in 0..self.groups.len() {
+            let mut changed = false;
+            for index in 0..self.groups.len() {
+                let depth = self.groups[index].depth;
+                let children = self.groups[index].children.clone();
+                for child in children {
+                    let child_group = self.groups.get_mut(&child).expect("child group exists");
+                    if child_group.depth < depth + 1 {
+                        child_group.depth = depth + 1;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    /// Hosts listed only under `all` belong to `ungrouped`, as in Ansible.
+    fn fill_ungrouped(&mut self) {
+        let lonely: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| {
+                entry
+                    .direct_groups
+                    .iter()
+                    .all(|group| group == "all" || group == "ungrouped")
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in lonely {
+            let ungrouped = self.groups.get_mut("ungrouped").expect("ungrouped exists");
+            if !ungrouped.hosts.contains(&name) {
+                ungrouped.hosts.push(name.clone());
+            }
+            let entry = self.entries.get_mut(&name).expect("host exists");
+            if !entry.direct_groups.iter().any(|group| group == "ungrouped") {
+                entry.direct_groups.push("ungrouped".into());
+            }
+        }
+    }
+
+    /// The groups `host` is in, ancestors included (and `all`), in inventory order.
+    fn groups_of(&self, entry: &HostEntry) -> Vec<usize> {
+        let mut seen: HashSet<usize> = HashSet::new();
+        let mut stack: Vec<usize> = entry
+            .direct_groups
+            .iter()
+            .filter_map(|group| self.groups.get_index_of(group))
+            .collect();
+        while let Some(index) = stack.pop() {
+            if seen.insert(index) {
+                for parent in &self.groups[index].parents {
+                    stack.extend(self.groups.get_index_of(parent));
+                }
+            }
+        }
+        seen.insert(0);
+        let mut groups: Vec<usize> = seen.into_iter().collect();
+        groups.sort_unstable();
+        groups
+    }
+
+    fn merge_hosts(&mut self) -> Result<(), InventoryError> {
+        let base_dir = self.base_dir();
+        let mut hosts = IndexMap::new();
+        for (name, entry) in &self.entries {
+            let mut groups = self.groups_of(entry);
+            let mut vars = Vars::new();
+            let mut origin: HashMap<&str, Origin> = HashMap::new();
+            // Parent before child (depth), then file order; `all` (depth 0) first.
+            groups.sort_by_key(|index| (self.groups[*index].depth, *index));
+            for index in &groups {
+                let group = &self.groups[*index];
+                extend(
+                    &mut vars,
+                    &mut origin,
+                    &group.vars,
+                    Some(&group.var_positions),
+                );
+            }
+            extend(
+                &mut vars,
+                &mut origin,
+                &entry.vars,
+                Some(&entry.var_positions),
+            );
+            extend(&mut vars, &mut origin, &self.extra_vars, None);
+            groups.sort_unstable();
+            let connection = Connection::from_vars(name, &vars, &base_dir).map_err(|error| {
+                let message = format!("host `{name}`: {}", error.message);
+                match origin.get(error.variable) {
+                    Some(Origin::ExtraVars) => InventoryError::new(format!("{message} (from -e)")),
+                    Some(Origin::File(position)) => {
+                        self.error_at(message, position.or(entry.position))
+                    }
+                    None => self.error_at(message, entry.position),
+                }
+            })?;
+            let group_names = groups
+                .into_iter()
+                .filter(|index| *index != 0)
+                .map(|index| self.groups.get_index(index).expect("group index").0.clone())
+                .collect();
+            hosts.insert(
+                name.clone(),
+                Host {
+                    name: name.clone(),
+                    vars,
+                    groups: group_names,
+                    connection,
+                },
+            );
+        }
+        self.hosts = hosts;
+        Ok(())
+    }
+
+    /// The inventory's folder, absolute, so key paths stay right whatever the engine's working directory.
+    fn base_dir(&self) -> PathBuf {
+        let parent = self.path.parent().unwrap_or(Path::new(""));
+        if parent.is_absolute() {
+            return parent.to_path_buf();
+        }
+        let cwd = std::env::current_dir().unwrap_or_default();
+        if parent.as_os_str().is_empty() {
+            cwd
+        } else {
+            cwd.join(parent)
+        }
+    }
+
+    /// Adds `-e` variables (highest precedence) and merges every host again. Fails when an extra var makes a
+    /// connection setting invalid (e.g. `-e ansible_port=abc`).
+    pub fn apply_extra_vars(
+        &mut self,
+        extra: &IndexMap<String, serde_json::Value>,
+    ) -> Result<(), InventoryError> {
+        let before = self.extra_vars.clone();
+        self.extra_vars
+            .extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if let Err(error) = self.merge_hosts() {
+            // Leave the inventory as it was: the hosts merged without the refused extra vars.
+            self.extra_vars = before;
+            self.merge_hosts()?;
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Every host, in the order it first appears in the file.
+    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+        self.hosts.values()
+    }
+
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.get(name)
+    }
+
+    /// Every group in file order, starting with `all` and `ungrouped`.
+    pub fn group_names(&self) -> Vec<&str> {
+        self.groups.keys().map(String::as_str).collect()
+    }
+
+    /// Hosts of `group` and of its child groups, in inventory order, each once. `None` for an unknown group.
+    pub fn group_hosts(&self, group: &str) -> Option<Vec<&Host>> {
+        self.groups.get(group)?;
+        Some(
+            self.hosts
+                .values()
+                .filter(|host| host.in_group(group))
+                .collect(),
+        )
+    }
+
+    /// `all`'s vars and the extra vars: what a playbook sees as `vars`.
+    pub fn global_vars(&self) -> IndexMap<String, serde_json::Value> {
+        let mut vars = self.groups["all"].vars.clone();
+        vars.extend(self.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        vars
+    }
+
+    /// The extra vars applied so far.
+    pub fn extra_vars(&self) -> &IndexMap<String, serde_json::Value> {
+        &self.extra_vars
+    }
+
+    /// Resolves a `--limit` pattern to host names in inventory order.
+    pub fn select(&self, pattern: &str) -> Result<Vec<String>, InventoryError> {
+        super::host_pattern::select(self, pattern)
+    }
+
+    /// The host or group name closest to `wanted`, when it is close enough to be a typo of it.
+    pub fn nearest_name(&self, wanted: &str) -> Option<&str> {
+        let names = self
+            .groups
+            .keys()
+            .chain(self.hosts.keys())
+            .map(String::as_str);
+        super::host_pattern::nearest(wanted, names)
+    }
+
+    /// The group tree like `ansible-inventory --graph`, in inventory order.
+    pub fn graph(&self) -> String {
+        let mut out = String::new();
+        self.graph_group("all", 0, &mut out);
+        out
+    }
+
+    fn graph_group(&self, name: &str, depth: usize, out: &mut String) {
+        graph_line(&format!("@{name}:"), depth, out);
+        let group = &self.groups[name];
+        for child in &group.children {
+            self.graph_group(child, depth + 1, out);
+        }
+        if name != "all" {
+            for host in &group.hosts {
+                graph_line(host, depth + 1, out);
+            }
+        }
+    }
+
+    /// Ansible's `ansible-inventory --list` shape, restricted to `selected` hosts when given.
+    pub fn list_json(&self, selected: Option<&[String]>) -> serde_json::Value {
+        let keep = |host: &String| selected.is_none_or(|selected| selected.contains(host));
+        let mut out = serde_json::Map::new();
+        let mut hostvars = serde_json::Map::new();
+        for host in self.hosts.values().filter(|host| keep(&host.name)) {
+            hostvars.insert(
+                host.name.clone(),
+                serde_json::Value::Object(host.vars.clone().into_iter().collect()),
+            );
+        }
+        let mut meta = serde_json::Map::new();
+        meta.insert("hostvars".into(), serde_json::Value::Object(hostvars));
+        out.insert("_meta".into(), serde_json::Value::Object(meta));
+        for (name, group) in &self.groups {
+            let mut entry = serde_json::Map::new();
+            if !group.children.is_empty() {
+                entry.insert("children".into(), group.children.clone().into());
+            }
+            let hosts: Vec<String> = group
+                .hosts
+                .iter()
+                .filter(|host| keep(host))
+                .cloned()
+                .collect();
+            if name != "all" && !hosts.is_empty() {
+                entry.insert("hosts".into(), hosts.into());
+            }
+            if !entry.is_empty() {
+                out.insert(name.clone(), serde_json::Value::Object(entry));
+            }
+        }
+        serde_json::Value::Object(out)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Saphyr locations → our positions, by variable name.
+fn positions(raw: Vec<(String, serde_saphyr::Location)>) -> Vec<(String, Option<Position>)> {
+    raw.into_iter()
+        .map(|(name, location)| (name, Position::from_location(location)))
+        .collect()
+}
+
+/// Where the value of a merged variable was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    File(Option<Position>),
+    ExtraVars,
+}
+
+/// Lays `layer` over `vars`, remembering where each winning value was written (`None` positions: `-e`).
+fn extend<'a>(
+    vars: &mut Vars,
+    origin: &mut HashMap<&'a str, Origin>,
+    layer: &'a Vars,
+    positions: Option<&HashMap<String, Option<Position>>>,
+) {
+    for (key, value) in layer {
+        vars.insert(key.clone(), value.clone());
+        let from = match positions {
+            Some(positions) => Origin::File(positions.get(key).copied().flatten()),
+            None => Origin::ExtraVars,
+        };
+        origin.insert(key, from);
+    }
+}
+
+fn graph_line(name: &str, depth: usize, out: &mut String) {
+    if depth > 0 {
+        out.push_str(&"  |".repeat(depth));
+        out.push_str("--");
+    }
+    out.push_str(name);
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(source: &str) -> Inventory {
+        Inventory::parse(source, Path::new("/inv/hosts.yaml")).unwrap()
+    }
+
+    fn parse_err(source: &str) -> String {
+        Inventory::parse(source, Path::new("inv.yaml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    const LAYERED: &str = "
+all:
+  vars: {x: all, only_all: 1}
+  hosts:
+    h1: {x: host-in-all}
+  children:
+    child:
+      vars: {x: child}
+      hosts:
+        h1: {y: from-child}
+        h2:
+    parent:
+      vars: {x: parent, p: 1}
+      children:
+        child:
+    sibling:
+      vars: {x: sibling}
+      hosts:
+        h2:
+";
+
+    #[test]
+    fn precedence_all_then_parent_then_child_then_host() {
+        let inventory = parse(LAYERED);
+        let h1 = inventory.host("h1").unwrap();
+        // Host vars from both places are merged; host beats every group.
+        assert_eq!(h1.vars["x"], json!("host-in-all"));
+        assert_eq!(h1.vars["y"], json!("from-child"));
+        assert_eq!(h1.vars["only_all"], json!(1));
+        assert_eq!(h1.vars["p"], json!(1));
+        // `child` is deeper (all → parent → child) than `sibling`, so it wins although `sibling` comes later.
+        let h2 = inventory.host("h2").unwrap();
+        assert_eq!(h2.vars["x"], json!("child"));
+        assert_eq!(h2.groups, ["child", "parent", "sibling"]);
+        assert_eq!(h1.groups, ["child", "parent"]);
+    }
+
+    #[test]
+    fn same_depth_groups_apply_in_file_order() {
+        let inventory =
+            parse("a:\n  vars: {x: a}\n  hosts: {h: }\nb:\n  vars: {x: b}\n  hosts: {h: }\n");
+        assert_eq!(inventory.host("h").unwrap().vars["x"], json!("b"));
+    }
+
+    #[test]
+    fn child_beats_parent_even_when_parent_comes_later() {
+        let inventory = parse(
+            "all:\n  children:\n    c:\n      vars: {x: c}\n      hosts: {h: }\n    p:\n      vars: {x: p}\n      children: {c: }\n",
+        );
+        assert_eq!(inventory.host("h").unwrap().vars["x"], json!("c"));
+    }
+
+    #[test]
+    fn extra_vars_win_and_feed_connection() {
+        let mut inventory = parse(LAYERED);
+        let extra: Vars = [
+            ("x".to_string(), json!("extra")),
+            ("ansible_port".to_string(), json!("2222")),
+        ]
+        .into_iter()
+        .collect();
+        inventory.apply_extra_vars(&extra).unwrap();
+        let h1 = inventory.host("h1").unwrap();
+        assert_eq!(h1.vars["x"], json!("extra"));
+        assert_eq!(h1.connection.port, Some(2222));
+        assert_eq!(inventory.global_vars()["x"], json!("extra"));
+        assert_eq!(inventory.global_vars()["only_all"], json!(1));
+        let bad: Vars = [("port".to_string(), json!("abc"))].into_iter().collect();
+        let err = inventory.apply_extra_vars(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("host `h1`: `port` must be a port number"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn group_hosts_are_transitive_ordered_and_unique() {
+        let inventory = parse(LAYERED);
+        let names = |group| {
+            inventory
+                .group_hosts(group)
+                .unwrap()
+                .iter()
+                .map(|h| h.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("parent"), ["h1", "h2"]);
+        assert_eq!(names("sibling"), ["h2"]);
+        assert_eq!(names("all"), ["h1", "h2"]);
+        assert!(names("ungrouped").is_empty());
+        assert!(inventory.group_hosts("nope").is_none());
+        assert_eq!(
+            inventory.group_names(),
+            ["all", "ungrouped", "child", "parent", "sibling"]
+        );
+    }
+
+    #[test]
+    fn yaml_is_strict_about_booleans_and_octal() {
+        let inventory = parse(
+            "all:\n  hosts:\n    h:\n      a: yes\n      b: NO\n      c: on\n      d: true\n      mode: 0755\n      n: 10\n      f: 1.5\n      s: '0755'\n",
+        );
+        let vars = &inventory.host("h").unwrap().vars;
+        assert_eq!(
+            serde_json::to_value(vars).unwrap(),
+            json!({"a": "yes", "b": "NO", "c": "on", "d": true, "mode": "0755", "n": 10, "f": 1.5, "s": "0755"})
+        );
+    }
+
+    #[test]
+    fn connection_paths_resolve_against_the_inventory_folder() {
+        let inventory =
+            parse("all:\n  vars:\n    key: keys/id\n  hosts:\n    h:\n      ansible_become: yes\n");
+        let connection = &inventory.host("h").unwrap().connection;
+        assert_eq!(connection.key.as_deref(), Some(Path::new("/inv/keys/id")));
+        assert!(connection.become_);
+        assert_eq!(connection.address, "h");
+    }
+
+    #[test]
+    fn top_level_groups_and_null_entries() {
+        let inventory = parse("masters:\n  hosts:\n    m1:\nempty:\nall:\n  hosts:\n    solo:\n");
+        assert_eq!(
+            inventory.group_names(),
+            ["all", "ungrouped", "masters", "empty"]
+        );
+        assert_eq!(inventory.host("solo").unwrap().groups, ["ungrouped"]);
+        assert_eq!(inventory.host("m1").unwrap().groups, ["masters"]);
+        assert_eq!(inventory.hosts().count(), 2);
+        assert_eq!(parse("").hosts().count(), 0);
+    }
+
+    #[test]
+    fn structural_errors_point_at_the_source() {
+        assert_eq!(
+            parse_err("all:\n  hostz:\n    h:\n"),
+            "inv.yaml:2:3: unknown field `hostz`, expected one of hosts, children, vars"
+        );
+        assert_eq!(
+            parse_err("all:\n  vars: 3\n"),
+            "inv.yaml:2:9: expected a mapping (`name: value` lines) here"
+        );
+        assert_eq!(
+            parse_err(
+                "all:\n  children:\n    a:\n      children:\n        b:\n          children:\n            a:\n"
+            ),
+            "inv.yaml:7:13: groups form a cycle: a → b → a"
+        );
+        assert_eq!(
+            parse_err("all:\n  hosts:\n    '':\n"),
+            "inv.yaml:3:5: a host name must not be empty"
+        );
+        assert_eq!(
+            parse_err("all:\n  hosts:\n    h:\n    h:\n"),
+            "inv.yaml:4:5: duplicate mapping key: h"
+        );
+        assert_eq!(
+            parse_err("all:\n  hosts:\n    h:\n      ansible_port: 99999\n"),
+            "inv.yaml:4:7: host `h`: `ansible_port` must be a port number from 1 to 65535, found 99999"
+        );
+        assert_eq!(
+            parse_err("g:\n  children:\n    all:\n"),
+            "inv.yaml:3:5: group `all` cannot be a child of `g`: every group is already in `all`"
+        );
+    }
+
+    #[test]
+    fn host_ranges_and_ports_expand() {
+        let inventory = parse(
+            "all:\n  children:\n    nodes:\n      hosts:\n        node[01:03]:\n          zone: a\n        10.0.0.9:2222:\n",
+        );
+        let names: Vec<&str> = inventory.hosts().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["node01", "node02", "node03", "10.0.0.9"]);
+        assert_eq!(inventory.host("node02").unwrap().vars["zone"], json!("a"));
+        assert_eq!(
+            inventory.host("10.0.0.9").unwrap().connection.port,
+            Some(2222)
+        );
+        assert_eq!(
+            parse_err("all:\n  hosts:\n    h[0:1000000]:\n"),
+            "inv.yaml:3:5: host range \"h[0:1000000]\" makes more than 10000 hosts"
+        );
+    }
+
+    /// Random byte edits of a valid inventory: the loader may refuse them, but must never panic or hang.
+    #[test]
+    fn mangled_inventories_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let alphabet = b"ab:-[]{}&*!|>'\"# \n\t01,?%@`~\\";
+        let started = std::time::Instant::now();
+        for _ in 0..1000 {
+            let mut bytes = LAYERED.as_bytes().to_vec();
+            for _ in 0..rng.random_range(1..6) {
+                let at = rng.random_range(0..bytes.len());
+                match rng.random_range(0..3) {
+                    0 => bytes[at] = alphabet[rng.random_range(0..alphabet.len())],
+                    1 => bytes.insert(at, alphabet[rng.random_range(0..alphabet.len())]),
+                    _ => {
+                        bytes.remove(at);
+                    }
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if let Err(error) = Inventory::parse(&text, Path::new("fuzz.yaml")) {
+                // Rendering the report must not panic either (spans inside the source).
+                let mut out = String::new();
+                let handler = miette::GraphicalReportHandler::new_themed(
+                    miette::GraphicalTheme::unicode_nocolor(),
+                );
+                handler.render_report(&mut out, &error).unwrap();
+            }
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    }
+
+    #[test]
+    fn vault_ciphertext_is_refused_where_it_is() {
+        assert_eq!(
+            parse_err(
+                "all:\n  vars:\n    pw: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6231\n"
+            ),
+            "inv.yaml:3:5: `pw` is Ansible Vault ciphertext, which runbook cannot decrypt; \
+             pass the secret with -e @secrets.yaml or from the environment instead"
+        );
+    }
+
+    #[test]
+    fn graph_lists_children_then_hosts() {
+        assert_eq!(
+            parse(LAYERED).graph(),
+            "@all:\n  |--@ungrouped:\n  |--@child:\n  |  |--h1\n  |  |--h2\n  |--@parent:\n  |  |--@child:\n  |  |  |--h1\n  |  |  |--h2\n  |--@sibling:\n  |  |--h2\n"
+        );
+    }
+}
