@@ -8,6 +8,7 @@ use std::time::Duration;
 use support::{Lab, Test};
 
 static LAB: OnceLock<Lab> = OnceLock::new();
+static REBOOT_LAB: OnceLock<Lab> = OnceLock::new();
 
 fn lab() -> &'static Lab {
     Lab::get(&LAB, "t-core", 10, "10.251.10.0/24")
@@ -346,8 +347,9 @@ fn wait_port_succeeds_and_times_out_with_a_clear_message() {
 #[test]
 fn reboot_brings_the_host_back_with_a_new_boot_id() {
     require_lab!();
-    let lab = lab();
-    let host = lab.host(9);
+    // A lab of its own: a host rebooting under the other tests' feet would fail them.
+    let lab = Lab::get(&REBOOT_LAB, "t-reboot", 1, "10.251.11.0/24");
+    let host = lab.host(0);
     let before = lab.sh(host, "cat /proc/sys/kernel/random/boot_id");
     Test::new()
         .lab(lab)
