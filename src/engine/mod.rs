@@ -126,7 +126,10 @@ pub fn run(request: RunRequest) -> RunOutcome {
     }
     let interrupted = runtime.is_interrupted();
     let recap = runtime.recap();
-    runtime.emit(Event::Recap { hosts: recap.clone(), elapsed: runtime.started.elapsed(), interrupted });
+    // A playbook that stopped before any task ran has nothing to recap ("10 hosts: 10 ok" would be a lie).
+    if recap.iter().any(|host| host.ok + host.failed + host.skipped + host.unreachable > 0) {
+        runtime.emit(Event::Recap { hosts: recap.clone(), elapsed: runtime.started.elapsed(), interrupted });
+    }
     runtime.reporter.finish();
     let failed_hosts = runtime
         .hosts

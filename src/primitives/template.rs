@@ -27,10 +27,10 @@ pub fn render(host: &Host, source: &str, vars: &Map) -> Result<String, String> {
 pub fn render_text(name: &str, text: &str, context: &Value) -> Result<String, String> {
     let mut environment = minijinja::Environment::new();
     environment.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    // Ansible's template module defaults, which the templates users bring are written for.
+    // Jinja2's block handling (no trim_blocks: a template missing a newline would glue config lines
+    // together, an extra blank line is harmless), but the file's last newline is kept, as Ansible does.
     environment.set_syntax(
         minijinja::syntax::SyntaxConfig::builder()
-            .trim_blocks(true)
             .keep_trailing_newline(true)
             .build()
             .expect("a valid syntax config"),
