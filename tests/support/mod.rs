@@ -41,9 +41,24 @@ pub struct Lab {
 
 impl Lab {
     pub fn get(cell: &'static OnceLock<Lab>, name: &'static str, count: usize, subnet: &str) -> &'static Lab {
+        cell.get_or_init(|| Lab::up(name, &["--hosts", &count.to_string(), "--subnet", subnet], count))
+    }
+
+    /// A fresh lab mirroring an inventory of the repository (purged first: tests of a whole flow need clean
+    /// hosts).
+    pub fn fresh_from(cell: &'static OnceLock<Lab>, name: &'static str, inventory: &str, subnet: &str, count: usize) -> &'static Lab {
         cell.get_or_init(|| {
+            let _ = Command::new(RUNBOOK).args(["lab", "down", "--name", name, "--purge"]).current_dir(repo_root()).output();
+            let inventory = repo_root().join(inventory).display().to_string();
+            Lab::up(name, &["-i", &inventory, "--subnet", subnet], count)
+        })
+    }
+
+    fn up(name: &'static str, args: &[&str], count: usize) -> Lab {
+        {
             let output = Command::new(RUNBOOK)
-                .args(["lab", "up", "--name", name, "--hosts", &count.to_string(), "--subnet", subnet])
+                .args(["lab", "up", "--name", name])
+                .args(args)
                 .current_dir(repo_root())
                 .output()
                 .expect("runbook lab up runs");
@@ -62,7 +77,7 @@ impl Lab {
             collect_hosts(&inventory["all"], &mut hosts, &mut addresses);
             assert_eq!(hosts.len(), count, "lab {name} has {hosts:?}");
             Lab { name, hosts, addresses }
-        })
+        }
     }
 
     fn inventory_path_of(name: &str) -> PathBuf {
@@ -145,6 +160,7 @@ pub struct Test {
     args: Vec<String>,
     inventory: Option<PathBuf>,
     playbook: Option<String>,
+    shipped: Option<PathBuf>,
     env: Vec<(String, String)>,
     expected_code: i32,
     stdout_has: Vec<String>,
@@ -184,6 +200,7 @@ impl Test {
             args: Vec::new(),
             inventory: None,
             playbook: None,
+            shipped: None,
             env: Vec::new(),
             expected_code: 0,
             stdout_has: Vec::new(),
@@ -205,6 +222,12 @@ impl Test {
     /// The playbook's text (written as site.rhai in the test's folder).
     pub fn playbook(mut self, text: &str) -> Test {
         self.playbook = Some(text.to_string());
+        self
+    }
+
+    /// A playbook of the repository (e.g. "playbooks/ha-lb.rhai") instead of an inline one.
+    pub fn shipped(mut self, path: &str) -> Test {
+        self.shipped = Some(repo_root().join(path));
         self
     }
 
@@ -262,9 +285,16 @@ impl Test {
         for (name, value) in &self.env {
             command.env(name, value);
         }
-        if let Some(playbook) = &self.playbook {
-            std::fs::write(self.dir.path().join("site.rhai"), playbook).unwrap();
-            command.arg("run").arg("site.rhai");
+        let playbook = match (&self.playbook, &self.shipped) {
+            (Some(text), _) => {
+                std::fs::write(self.dir.path().join("site.rhai"), text).unwrap();
+                Some(PathBuf::from("site.rhai"))
+            }
+            (None, Some(path)) => Some(path.clone()),
+            (None, None) => None,
+        };
+        if let Some(playbook) = playbook {
+            command.arg("run").arg(playbook);
             if let Some(inventory) = &self.inventory {
                 command.arg("-i").arg(inventory);
             }
