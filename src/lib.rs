@@ -6,6 +6,7 @@
 //! stand beside them.
 
 pub mod cli;
+pub mod did_you_mean;
 pub mod engine;
 pub mod inventory;
 pub mod lab;

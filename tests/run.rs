@@ -397,3 +397,16 @@ fn host_keys_are_checked() {
         .stdout_has("HOST KEY CHANGED")
         .run();
 }
+
+#[test]
+fn idempotence_fails_when_the_second_run_changes_something() {
+    require_lab!();
+    let lab = lab();
+    Test::new()
+        .lab(lab)
+        .playbook(r#"task("unguarded", hosts(), |h| h.run("date > /root/t-unguarded"));"#)
+        .args(&["--idempotence", "--limit", lab.host(3)])
+        .code(2)
+        .stderr_has(&format!("idempotence: FAILED: the second run changed {} (1 changed)", lab.host(3)))
+        .run();
+}

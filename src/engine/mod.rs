@@ -28,6 +28,7 @@ pub use playbook::{build_engine, compile, standard_scope};
 pub use runtime::{RunOptions, Runtime};
 pub use script_error::describe as describe_script_error;
 pub use step_recorder::{StepRecord, active as recording_steps, mark_failed_rc, mark_unreachable, push as record_step};
+pub use crate::did_you_mean::did_you_mean;
 pub use task_options::{Serial, TASK_OPTION_NAMES, TaskOptions, selected_by_tags};
 
 use crate::inventory::Inventory;
@@ -142,49 +143,4 @@ pub fn run(request: RunRequest) -> RunOutcome {
     }
     let fatal = runtime.fatal_stop.load(Ordering::SeqCst);
     RunOutcome { recap, error: result.err(), fatal, interrupted, failed_hosts }
-}
-
-/// The known name closest to a misspelt one, if one is close enough to be a likely typo.
-pub fn did_you_mean<'a>(wrong: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    known
-        .map(|candidate| (strsim_distance(wrong, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 4))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// Levenshtein distance, counting an adjacent swap as one edit (so "mastres" is one away from "masters").
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for j in 0..=b.len() {
-        d[0][j] = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::did_you_mean;
-
-    #[test]
-    fn suggests_near_names_only() {
-        let known = ["masters", "nodes", "harbor"];
-        assert_eq!(did_you_mean("mastres", known.iter().copied()), Some("masters"));
-        assert_eq!(did_you_mean("node", known.iter().copied()), Some("nodes"));
-        assert_eq!(did_you_mean("zzzzzz", known.iter().copied()), None);
-    }
 }

@@ -198,42 +198,8 @@ fn unknown(inventory: &Inventory, item: &str) -> InventoryError {
     ))
 }
 
-/// The known name closest to `wanted`, if it is close enough to be a likely typo.
-pub(super) fn nearest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (wanted.chars().count() / 3).max(2);
-    names
-        .map(|name| (edit_distance(wanted, name), name))
-        .filter(|(distance, _)| *distance <= limit)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, name)| name)
-}
+pub(super) use crate::did_you_mean::did_you_mean as nearest;
 
-/// Damerau-Levenshtein distance (adjacent swaps count once: "mastres" is one step from "masters").
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
-}
-
-/// `*` any run, `?` one character, `[...]` / `[!...]` a class; everything else literal, whole name.
 fn glob_regex(glob: &str) -> Regex {
     let mut regex = String::from("^");
     let mut chars = glob.chars().peekable();
@@ -396,10 +362,4 @@ mod tests {
         }
     }
 
-    #[test]
-    fn edit_distance_counts_swaps_once() {
-        assert_eq!(edit_distance("mastres", "masters"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
 }
