@@ -1233,3 +1233,190 @@ fn join_command_and_certificate_key_flow_from_the_first_master_to_the_others() {
         assert_eq!(joins(lab, host).len(), 1, "{host} did not join again");
     }
 }
+
+// --- Harbor's API steps against a stand-in ------------------------------------------------------------
+
+/// The stand-in Harbor API (tests/fixtures/harbor-api-standin.py) on each harbor host's 127.0.0.1:80,
+/// with a fresh state.
+fn start_harbor_standins(lab: &Lab) {
+    for host in HARBORS {
+        install_fixture(
+            lab,
+            host,
+            "harbor-api-standin.py",
+            "/usr/local/bin/harbor-api-standin",
+        );
+        lab.sh(
+            host,
+            "systemctl stop harbor-api-standin 2>/dev/null; rm -f /var/lib/harbor-standin.json /var/log/harbor-standin.log; \
+             systemd-run --quiet --unit harbor-api-standin /usr/local/bin/harbor-api-standin 80 Harbor-adm-f2x && \
+             for i in $(seq 1 50); do curl -s -o /dev/null http://127.0.0.1:80/ && : > /var/log/harbor-standin.log && exit 0; sleep 0.1; done; exit 1",
+        );
+    }
+}
+
+/// The requests a stand-in received since its log was last emptied.
+fn harbor_requests_received(lab: &Lab, host: &str) -> Vec<Value> {
+    let log = lab.sh(
+        host,
+        "cat /var/log/harbor-standin.log; : > /var/log/harbor-standin.log",
+    );
+    log.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn harbor_state(lab: &Lab, host: &str) -> Value {
+    serde_json::from_str(&lab.sh(host, "cat /var/lib/harbor-standin.json")).unwrap()
+}
+
+fn writes(requests: &[Value]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r["method"] != "GET" && r["method"] != "HEAD")
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["method"].as_str().unwrap(),
+                r["path"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn harbor_api_steps_create_once_then_only_read_and_repair_drift() {
+    require_lab!();
+    let lab = guide_lab(&JOIN_LAB, "f2j", "10.253.1.0/24");
+    start_harbor_standins(lab);
+    let api = OpenApi::load();
+    let playbook = repo_root().join("playbooks/harbor.rhai");
+    let inventory = lab.inventory();
+    let args = [
+        "run",
+        playbook.to_str().unwrap(),
+        "-i",
+        inventory.to_str().unwrap(),
+        "--tags",
+        "api",
+    ];
+
+    // First run: the project, then on each Harbor an endpoint for the other and a push rule to it.
+    with_secrets(Test::new()).args(&args).run();
+    for host in HARBORS {
+        let other = if *host == "k8s-harbor01" {
+            "k8s-harbor02"
+        } else {
+            "k8s-harbor01"
+        };
+        let requests = harbor_requests_received(lab, host);
+        for request in &requests {
+            api.validate(request)
+                .unwrap_or_else(|e| panic!("{host} received {request}: {e}"));
+        }
+        assert_eq!(
+            writes(&requests),
+            [
+                "POST /projects",
+                "POST /registries",
+                "POST /replication/policies"
+            ],
+            "{host}"
+        );
+        let state = harbor_state(lab, host);
+        assert_eq!(state["projects"][0]["name"], "google_containers");
+        assert_eq!(state["projects"][0]["metadata"]["public"], "true");
+        let registry = &state["registries"][0];
+        assert_eq!(registry["name"], other);
+        assert_eq!(registry["url"], format!("http://{}", lab.address(other)));
+        assert_eq!(registry["insecure"], true);
+        let policy = &state["policies"][0];
+        assert_eq!(policy["name"], format!("google_containers-to-{other}"));
+        assert_eq!(
+            policy["dest_registry"]["id"], registry["id"],
+            "the rule pushes to the endpoint just made"
+        );
+        assert_eq!(policy["trigger"]["type"], "event_based");
+        let registry_post = requests
+            .iter()
+            .find(|r| r["method"] == "POST" && r["path"] == "/registries")
+            .unwrap();
+        assert_eq!(
+            registry_post["body"]["credential"]["access_secret"], "Harbor-adm-f2x",
+            "the peer's admin login"
+        );
+    }
+
+    // A rerun only reads.
+    let run = with_secrets(Test::new()).args(&args).json_log().run();
+    for host in HARBORS {
+        assert_eq!(run.recap(host)["changed"], 0, "{host}: {}", run.stdout);
+        assert_eq!(
+            writes(&harbor_requests_received(lab, host)),
+            Vec::<String>::new(),
+            "{host}"
+        );
+    }
+
+    // Drift (someone edited Harbor by hand) is put back with PUTs, nothing is created twice.
+    lab.sh(
+        "k8s-harbor01",
+        "python3 -c \"import json; p='/var/lib/harbor-standin.json'; s=json.load(open(p)); \
+         s['registries'][0]['url']='http://10.0.0.1'; s['policies'][0]['enabled']=False; \
+         s['projects'][0]['metadata']['public']='false'; json.dump(s, open(p, 'w'))\"",
+    );
+    with_secrets(Test::new()).args(&args).run();
+    let requests = harbor_requests_received(lab, "k8s-harbor01");
+    for request in &requests {
+        api.validate(request)
+            .unwrap_or_else(|e| panic!("received {request}: {e}"));
+    }
+    let registry_id = harbor_state(lab, "k8s-harbor01")["registries"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let policy_id = harbor_state(lab, "k8s-harbor01")["policies"][0]["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        writes(&requests),
+        [
+            "PUT /projects/google_containers".to_string(),
+            format!("PUT /registries/{registry_id}"),
+            format!("PUT /replication/policies/{policy_id}"),
+        ]
+    );
+    let state = harbor_state(lab, "k8s-harbor01");
+    assert_eq!(
+        state["registries"][0]["url"],
+        format!("http://{}", lab.address("k8s-harbor02"))
+    );
+    assert_eq!(state["policies"][0]["enabled"], true);
+    assert_eq!(state["projects"][0]["metadata"]["public"], "true");
+    assert_eq!(state["registries"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        writes(&harbor_requests_received(lab, "k8s-harbor02")),
+        Vec::<String>::new()
+    );
+
+    // One-way replication (goharbor/harbor#17754): only harbor_replication_source pushes.
+    start_harbor_standins(lab);
+    with_secrets(Test::new())
+        .args(&args)
+        .args(&["-e", "harbor_replication=one-way"])
+        .run();
+    assert_eq!(
+        writes(&harbor_requests_received(lab, "k8s-harbor01")),
+        [
+            "POST /projects",
+            "POST /registries",
+            "POST /replication/policies"
+        ]
+    );
+    assert_eq!(
+        writes(&harbor_requests_received(lab, "k8s-harbor02")),
+        ["POST /projects"]
+    );
+    for host in HARBORS {
+        lab.sh(host, "systemctl stop harbor-api-standin");
+    }
+}
