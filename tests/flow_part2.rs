@@ -1232,6 +1232,24 @@ fn join_command_and_certificate_key_flow_from_the_first_master_to_the_others() {
     for host in MASTERS[1..].iter().chain(WORKERS) {
         assert_eq!(joins(lab, host).len(), 1, "{host} did not join again");
     }
+    // Resumed past the task that reads the join command, with a worker still to join: that worker fails
+    // with a message rather than running `kubeadm join` without a token.
+    lab.sh("k8s-node03", "rm /etc/kubernetes/kubelet.conf");
+    let resumed = Test::new()
+        .args(&args)
+        .args(&["--start-at-task", "3.7 join masters"])
+        .code(2)
+        .run();
+    let output = format!("{}{}", resumed.stdout, resumed.stderr);
+    assert!(
+        output.contains("no join command from k8s-master01"),
+        "{output}"
+    );
+    assert_eq!(
+        joins(lab, "k8s-node03").len(),
+        1,
+        "node03 did not run a join without a token"
+    );
 }
 
 // --- Harbor's API steps against a stand-in ------------------------------------------------------------
