@@ -428,6 +428,54 @@ fn check_mode_plans_the_whole_flow_on_ten_fresh_hosts_and_changes_nothing() {
     assert!(repo_list.contains("deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.25/deb/ /"));
 }
 
+#[test]
+fn check_mode_plans_the_redhat_path_from_rocky_8_facts() {
+    require_lab!();
+    let lab = guide_lab(&CHECK_LAB, "f2", "10.253.0.0/24");
+    let playbook = repo_root().join("playbooks/container-runtime.rhai");
+    let inventory = lab.inventory();
+    let facts = r#"{"runbook_facts": {"os_id": "rocky", "os_version": "8.6", "os_major": 8, "os_family": "redhat", "pkg_mgr": "dnf"}}"#;
+    let run = Test::new()
+        .args(&[
+            "run",
+            playbook.to_str().unwrap(),
+            "-i",
+            inventory.to_str().unwrap(),
+        ])
+        .args(&["--limit", "k8s-master01", "--check", "--diff", "-e", facts])
+        .json_log()
+        .run();
+    let steps = steps_of(&run.events(), "k8s-master01");
+    let repo = find(&steps, "k8s-master01", "/etc/yum.repos.d/docker-ce.repo");
+    let docker = find(
+        &steps,
+        "k8s-master01",
+        "dnf -y install 'docker-ce-20.10.17' 'docker-ce-cli-20.10.17'",
+    );
+    let kube_repo = find(&steps, "k8s-master01", "/etc/yum.repos.d/kubernetes.repo");
+    let kube = find(
+        &steps,
+        "k8s-master01",
+        "dnf -y install --disableexcludes=kubernetes 'kubeadm-1.25.0' 'kubectl-1.25.0' 'kubelet-1.25.0'",
+    );
+    assert!(repo < docker && docker < kube_repo && kube_repo < kube);
+    assert!(
+        steps[kube_repo]
+            .3
+            .contains("+baseurl=https://pkgs.k8s.io/core:/stable:/v1.25/rpm/")
+    );
+    assert!(
+        steps[kube_repo]
+            .3
+            .contains("+exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni")
+    );
+    assert_eq!(
+        lab.ssh("k8s-master01", "test -e /etc/yum.repos.d").0,
+        1,
+        "--check created nothing"
+    );
+}
+
 /// daemon.json parsed by jq and holding the guide's settings.
 fn check_daemon_json(dir: &Path, text: &str) {
     let path = dir.join("daemon.json");
