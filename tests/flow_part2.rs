@@ -476,6 +476,49 @@ fn check_mode_plans_the_redhat_path_from_rocky_8_facts() {
     );
 }
 
+#[test]
+fn stage_tags_and_start_at_task_resume_the_flow() {
+    require_lab!();
+    let lab = guide_lab(&CHECK_LAB, "f2", "10.253.0.0/24");
+    let playbook = repo_root().join("playbooks/ha-cluster.rhai");
+    let inventory = lab.inventory();
+    let base = [
+        "run",
+        playbook.to_str().unwrap(),
+        "-i",
+        inventory.to_str().unwrap(),
+        "--check",
+    ];
+    let ran = |run: &support::Run| -> Vec<String> {
+        run.events()
+            .iter()
+            .filter(|e| e["event"] == "task_start")
+            .map(|e| e["task"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let run = with_secrets(Test::new())
+        .args(&base)
+        .args(&["--tags", "harbor"])
+        .json_log()
+        .run();
+    let tasks = ran(&run);
+    assert_eq!(tasks[0], "4.3.1 docker", "{tasks:?}");
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t.starts_with("4.3.") || t.starts_with("3.5 image")),
+        "{tasks:?}"
+    );
+    let run = with_secrets(Test::new())
+        .args(&base)
+        .args(&["--start-at-task", "3.5 kubeadm init"])
+        .json_log()
+        .run();
+    let tasks = ran(&run);
+    assert_eq!(tasks[0], "3.5 kubeadm init", "{tasks:?}");
+    assert!(tasks.contains(&"3.8 join workers".to_string()), "{tasks:?}");
+}
+
 /// daemon.json parsed by jq and holding the guide's settings.
 fn check_daemon_json(dir: &Path, text: &str) {
     let path = dir.join("daemon.json");
