@@ -519,6 +519,37 @@ fn stage_tags_and_start_at_task_resume_the_flow() {
     assert!(tasks.contains(&"3.8 join workers".to_string()), "{tasks:?}");
 }
 
+#[test]
+fn the_verify_workload_is_a_deployment_on_two_workers_behind_its_service() {
+    // 3.9 never runs in --check; its manifest is rendered here by the engine's own template renderer.
+    let text =
+        std::fs::read_to_string(repo_root().join("playbooks/templates/verify.yaml.j2")).unwrap();
+    let context = serde_json::json!({ "verify_replicas": 2, "verify_image": "nginx:1.23" });
+    let rendered = runbook::primitives::render_text("verify.yaml.j2", &text, &context).unwrap();
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&rendered).expect("YAML");
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["Namespace", "Deployment", "Service"]);
+    let (deployment, service) = (&docs[1], &docs[2]);
+    assert_eq!(deployment["apiVersion"], "apps/v1");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    let labels = &deployment["spec"]["template"]["metadata"]["labels"];
+    assert_eq!(&deployment["spec"]["selector"]["matchLabels"], labels);
+    assert_eq!(&service["spec"]["selector"], labels);
+    let spread = &deployment["spec"]["template"]["spec"]["topologySpreadConstraints"][0];
+    assert_eq!(spread["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(
+        spread["whenUnsatisfiable"], "DoNotSchedule",
+        "two pods on two different nodes"
+    );
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.23"
+    );
+    for doc in &docs[1..] {
+        assert_eq!(doc["metadata"]["namespace"], docs[0]["metadata"]["name"]);
+    }
+}
+
 /// daemon.json parsed by jq and holding the guide's settings.
 fn check_daemon_json(dir: &Path, text: &str) {
     let path = dir.join("daemon.json");
