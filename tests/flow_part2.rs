@@ -19,6 +19,8 @@ use support::{Lab, RUNBOOK, Test, repo_root};
 
 static CHECK_LAB: OnceLock<Lab> = OnceLock::new();
 static JOIN_LAB: OnceLock<Lab> = OnceLock::new();
+/// The f2j lab's tests install stand-ins on the same hosts: one at a time.
+static JOIN_LAB_USE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Secrets the flow reads; distinctive so that a leak into the output would be found.
 const SECRETS: &[(&str, &str)] = &[
@@ -842,6 +844,7 @@ fn check_harbor_yml(text: &str, hostname: &str) {
 #[test]
 fn harbor_yml_rendered_on_a_lab_host_is_what_harbor_2_6_reads() {
     require_lab!();
+    let _one_at_a_time = JOIN_LAB_USE.lock().unwrap_or_else(|e| e.into_inner());
     let lab = guide_lab(&JOIN_LAB, "f2j", "10.253.1.0/24");
     lab.clean("/tmp/f2-render");
     let template =
@@ -1245,6 +1248,7 @@ fn joins(lab: &Lab, host: &str) -> Vec<(f64, f64, String)> {
 #[test]
 fn join_command_and_certificate_key_flow_from_the_first_master_to_the_others() {
     require_lab!();
+    let _one_at_a_time = JOIN_LAB_USE.lock().unwrap_or_else(|e| e.into_inner());
     let lab = guide_lab(&JOIN_LAB, "f2j", "10.253.1.0/24");
     for host in MASTERS.iter().chain(WORKERS) {
         lab.sh(host, "rm -rf /etc/kubernetes /root/.kube /root/kubeadm-config.yaml /var/log/kubeadm-standin.log /var/log/kubectl-standin.log");
@@ -1427,6 +1431,7 @@ fn writes(requests: &[Value]) -> Vec<String> {
 #[test]
 fn harbor_api_steps_create_once_then_only_read_and_repair_drift() {
     require_lab!();
+    let _one_at_a_time = JOIN_LAB_USE.lock().unwrap_or_else(|e| e.into_inner());
     let lab = guide_lab(&JOIN_LAB, "f2j", "10.253.1.0/24");
     start_harbor_standins(lab);
     let api = OpenApi::load();
@@ -1556,6 +1561,71 @@ fn harbor_api_steps_create_once_then_only_read_and_repair_drift() {
         writes(&harbor_requests_received(lab, "k8s-harbor02")),
         ["POST /projects"]
     );
+
+    // Images (3.5): the first master's kubeadm (the stand-in) lists them, the first Harbor is asked for
+    // each, and the push is planned for the missing ones only.
+    lab.sh(
+        "k8s-harbor01",
+        "python3 -c \"import json; p='/var/lib/harbor-standin.json'; s=json.load(open(p)); \
+         s['artifacts']=['google_containers/pause:3.8']; json.dump(s, open(p, 'w'))\"",
+    );
+    install_fixture(
+        lab,
+        "k8s-master01",
+        "kubeadm-standin.sh",
+        "/usr/local/bin/kubeadm",
+    );
+    let run = with_secrets(Test::new())
+        .args(&[
+            "run",
+            playbook.to_str().unwrap(),
+            "-i",
+            inventory.to_str().unwrap(),
+            "--tags",
+            "images",
+            "--check",
+            "-v",
+        ])
+        .json_log()
+        .run();
+    let requests = harbor_requests_received(lab, "k8s-harbor01");
+    let asked: Vec<&str> = requests
+        .iter()
+        .filter(|r| r["path"] != "/health")
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(asked.len(), 7, "{asked:?}");
+    assert!(
+        asked
+            .contains(&"/projects/google_containers/repositories/kube-apiserver/artifacts/v1.25.0"),
+        "{asked:?}"
+    );
+    for request in &requests {
+        api.validate(request)
+            .unwrap_or_else(|e| panic!("received {request}: {e}"));
+    }
+    let steps = steps_of(&run.events(), "k8s-master01");
+    let login = find(
+        &steps,
+        "k8s-master01",
+        "docker login --username 'admin' --password-stdin 'harbor.raymonds.cc'",
+    );
+    let push = find(
+        &steps,
+        "k8s-master01",
+        "docker pull 'registry.aliyuncs.com/google_containers/kube-apiserver:v1.25.0' && docker tag \
+         'registry.aliyuncs.com/google_containers/kube-apiserver:v1.25.0' 'harbor.raymonds.cc/google_containers/kube-apiserver:v1.25.0' \
+         && docker push 'harbor.raymonds.cc/google_containers/kube-apiserver:v1.25.0'",
+    );
+    assert!(login < push);
+    let pushes = steps.iter().filter(|s| s.2.contains("docker push")).count();
+    assert_eq!(
+        pushes, 6,
+        "pause:3.8 is in Harbor already: six of seven images"
+    );
+    assert!(steps.iter().all(|s| !s.2.contains("pause:3.8")));
+
+    lab.sh("k8s-master01", "rm -f /usr/local/bin/kubeadm");
     for host in HARBORS {
         lab.sh(host, "systemctl stop harbor-api-standin");
     }
