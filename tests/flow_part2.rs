@@ -816,7 +816,6 @@ fn check_harbor_yml(text: &str, hostname: &str) {
     );
     assert_eq!(y["hostname"], hostname);
     assert_eq!(y["http"]["port"], 80);
-    assert!(y.get("https").is_none(), "https is off as in the guide");
     assert_eq!(y["harbor_admin_password"], "Harbor-adm-f2x");
     assert_eq!(y["database"]["password"], "harbor-db-f2x");
     assert!(y["database"]["max_idle_conns"].is_i64() && y["database"]["max_open_conns"].is_i64());
@@ -849,24 +848,49 @@ fn harbor_yml_rendered_on_a_lab_host_is_what_harbor_2_6_reads() {
     lab.clean("/tmp/f2-render");
     let template =
         std::fs::read_to_string(repo_root().join("playbooks/templates/harbor.yml.j2")).unwrap();
+    let render = r#"
+        import "stdlib/harbor" as harbor;
+        let admin = secret(vars.harbor_admin_password_secret);
+        let db = secret(vars.harbor_db_password_secret);
+        task("render", group("harbor"), |h| {
+            h.template("templates/harbor.yml.j2", h.vars.out, harbor::harbor_yml_vars(h, admin, db),
+                       #{ mode: "0600", mkdir: true })
+        });
+    "#;
     with_secrets(Test::new())
         .lab(lab)
         .file("templates/harbor.yml.j2", &template)
-        .playbook(
-            r#"
-            import "stdlib/harbor" as harbor;
-            let admin = secret(vars.harbor_admin_password_secret);
-            let db = secret(vars.harbor_db_password_secret);
-            task("render", group("harbor"), |h| {
-                h.template("templates/harbor.yml.j2", "/tmp/f2-render/harbor.yml",
-                           harbor::harbor_yml_vars(h, admin, db), #{ mode: "0600", mkdir: true })
-            });
-            "#,
-        )
+        .playbook(render)
+        .args(&["-e", "out=/tmp/f2-render/harbor.yml"])
+        .run();
+    // With certificates: https on, as Harbor's own template has it.
+    with_secrets(Test::new())
+        .lab(lab)
+        .file("templates/harbor.yml.j2", &template)
+        .playbook(render)
+        .args(&["-e", "out=/tmp/f2-render/harbor-https.yml"])
+        .args(&["-e", "harbor_https_certificate=/etc/harbor/tls/harbor.crt"])
+        .args(&["-e", "harbor_https_private_key=/etc/harbor/tls/harbor.key"])
         .run();
     for host in HARBORS {
         let text = lab.sh(host, "cat /tmp/f2-render/harbor.yml");
         check_harbor_yml(&text, lab.address(host));
+        assert!(
+            serde_saphyr::from_str::<Value>(&text)
+                .unwrap()
+                .get("https")
+                .is_none(),
+            "https is off as in the guide"
+        );
+        let https: Value =
+            serde_saphyr::from_str(&lab.sh(host, "cat /tmp/f2-render/harbor-https.yml")).unwrap();
+        check_harbor_yml(
+            &lab.sh(host, "cat /tmp/f2-render/harbor-https.yml"),
+            lab.address(host),
+        );
+        assert_eq!(https["https"]["port"], 443);
+        assert_eq!(https["https"]["certificate"], "/etc/harbor/tls/harbor.crt");
+        assert_eq!(https["https"]["private_key"], "/etc/harbor/tls/harbor.key");
     }
 }
 
