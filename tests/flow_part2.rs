@@ -184,23 +184,28 @@ fn check_mode_plans_the_whole_flow_on_ten_fresh_hosts_and_changes_nothing() {
 
     // Nothing changed on any host: no file under these trees is newer than the marker, and none of
     // the files the flow would create exists.
-    for host in &lab.hosts {
-        let touched = lab.sh(
-            host,
-            "find /etc /root /usr /opt /srv /var/lib/dpkg /var/lib/apt /data /apps -xdev -newer /run/f2-marker 2>/dev/null; true",
-        );
-        assert_eq!(touched.trim(), "", "{host}: changed in --check");
-        let (code, present) = lab.ssh(
-            host,
-            "for f in /etc/docker/daemon.json /etc/apt/sources.list.d/docker.list /etc/apt/sources.list.d/kubernetes.list \
-             /etc/systemd/system/cri-docker.service /etc/systemd/system/harbor.service /usr/bin/docker-compose \
-             /apps/harbor /root/kubeadm-config.yaml /etc/kubernetes /root/runbook-cni; do [ -e $f ] && echo $f; done; true",
-        );
-        assert_eq!(
-            (code, present.trim()),
-            (0, ""),
-            "{host}: --check created files"
-        );
+    // (All hosts at once: a find over /usr takes seconds on an overlay host.)
+    let found: Vec<(String, String)> = std::thread::scope(|scope| {
+        let checks: Vec<_> = lab
+            .hosts
+            .iter()
+            .map(|host| {
+                scope.spawn(move || {
+                    let out = lab.sh(
+                        host,
+                        "find /etc /root /usr /opt /srv /var/lib/dpkg /var/lib/apt /data /apps -xdev -newer /run/f2-marker 2>/dev/null; \
+                         for f in /etc/docker/daemon.json /etc/apt/sources.list.d/docker.list /etc/apt/sources.list.d/kubernetes.list \
+                         /etc/systemd/system/cri-docker.service /etc/systemd/system/harbor.service /usr/bin/docker-compose \
+                         /apps/harbor /root/kubeadm-config.yaml /etc/kubernetes /root/runbook-cni; do [ -e $f ] && echo $f; done; true",
+                    );
+                    (host.clone(), out)
+                })
+            })
+            .collect();
+        checks.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    for (host, out) in found {
+        assert_eq!(out.trim(), "", "{host}: changed or created in --check");
     }
 
     // No secret reached the output.
@@ -426,7 +431,18 @@ fn check_mode_plans_the_whole_flow_on_ten_fresh_hosts_and_changes_nothing() {
         &new_file_from_diff(&m1, "/root/kubeadm-config.yaml"),
         lab.address("k8s-master01"),
     );
+    let docker_list = new_file_from_diff(&m1, "/etc/apt/sources.list.d/docker.list");
+    check_apt_sources(
+        dir.path(),
+        &docker_list,
+        "https://download.docker.com/linux/debian/dists/bookworm/InRelease",
+    );
     let repo_list = new_file_from_diff(&m1, "/etc/apt/sources.list.d/kubernetes.list");
+    check_apt_sources(
+        dir.path(),
+        &repo_list,
+        "https://pkgs.k8s.io/core:/stable:/v1.25/deb/InRelease",
+    );
     assert!(repo_list.contains("deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.25/deb/ /"));
 }
 
@@ -550,6 +566,36 @@ fn the_verify_workload_is_a_deployment_on_two_workers_behind_its_service() {
     for doc in &docs[1..] {
         assert_eq!(doc["metadata"]["namespace"], docs[0]["metadata"]["name"]);
     }
+}
+
+/// An apt sources file read by apt itself (`apt-get update --print-uris` parses it and prints what it would
+/// fetch, without fetching): it must parse and name `want`.
+fn check_apt_sources(dir: &Path, text: &str, want: &str) {
+    let list = dir.join("sources.list");
+    let lists = dir.join("apt-lists");
+    std::fs::create_dir_all(lists.join("partial")).unwrap();
+    std::fs::write(&list, text).unwrap();
+    let output = Command::new("apt-get")
+        .args([
+            "update",
+            "--print-uris",
+            "-o",
+            "Dir::Etc::SourceParts=/nonexistent",
+        ])
+        .arg(format!("-o=Dir::Etc::SourceList={}", list.display()))
+        .arg(format!("-o=Dir::State::Lists={}", lists.display()))
+        .output()
+        .expect("apt-get runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "apt rejects {text}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("'{want}'")),
+        "apt would not fetch {want}: {stdout}"
+    );
 }
 
 /// daemon.json parsed by jq and holding the guide's settings.
