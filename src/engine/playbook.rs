@@ -49,6 +49,9 @@ fn register_host_type(engine: &mut Engine) {
         .register_get("groups", |h: &mut Host| {
             h.state.groups.iter().map(|g| Dynamic::from(g.clone())).collect::<Array>()
         })
+        // Modules cannot see the playbook's `check_mode` constant (a module is its own scope): a module
+        // function that must tell a planned step from a run one asks the host it was given.
+        .register_get("check_mode", |h: &mut Host| h.check_mode())
         .register_fn("in_group", |h: &mut Host, group: &str| h.state.groups.iter().any(|g| g == group))
         .register_fn("to_string", |h: &mut Host| h.state.name.clone())
         .register_fn("to_debug", |h: &mut Host| format!("Host({})", h.state.name));

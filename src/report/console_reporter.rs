@@ -293,7 +293,13 @@ impl ConsoleReporter {
                 .filter(|_| failed)
                 .map(|rc| format!(" (rc={rc})"))
                 .unwrap_or_default();
-            let what = format!("{}: {}{rc}", step.primitive, one_line(&step.target));
+            // -v shows the whole command: a --check plan must name every package and argument.
+            let target = if verbose {
+                whole(&step.target)
+            } else {
+                one_line(&step.target)
+            };
+            let what = format!("{}: {}{rc}", step.primitive, target);
             out.push_str(&format!(
                 "  {}  {what}\n",
                 self.status_label(step.status, host)
@@ -631,6 +637,14 @@ fn one_line(text: &str) -> String {
     shown
 }
 
+/// A command or target in full, its later lines indented under the first.
+fn whole(text: &str) -> String {
+    text.trim()
+        .lines()
+        .collect::<Vec<_>>()
+        .join(&format!("\n{INDENT}  "))
+}
+
 fn push_indented(out: &mut String, text: &str) {
     push_tail(out, text, usize::MAX);
 }
@@ -929,6 +943,31 @@ k8s-node03      0         0        0         0             1    0.0s
         assert_eq!(
             text,
             "  ok: n1  run: uname -r\n    6.1.0-18-amd64\n  ok: n1  sysctl: vm.swappiness\n"
+        );
+    }
+
+    #[test]
+    fn verbose_shows_the_whole_command() {
+        let verbose = ConsoleOptions {
+            verbosity: 1,
+            ..plain()
+        };
+        let long = format!("apt-get install{}", " pkg".repeat(40));
+        let text = run(
+            verbose,
+            &[result(
+                "n1",
+                Status::Changed,
+                vec![step(
+                    "run",
+                    &format!("{long}\nsecond line"),
+                    Status::Changed,
+                )],
+            )],
+        );
+        assert_eq!(
+            text,
+            format!("  changed: n1  run: {}\n      second line\n", long.trim())
         );
     }
 
