@@ -46,6 +46,30 @@ pub struct LabSummary {
     pub already_running: bool,
 }
 
+/// Rewrites a running lab's inventory from its source when the source still has exactly the lab's hosts.
+fn refresh_inventory(name: &LabName, state: &LabState, path: &std::path::Path) -> LabResult<bool> {
+    let source = SourceInventory::load(path)?;
+    let mut wanted: Vec<&str> = source.hosts.iter().map(|host| host.name.as_str()).collect();
+    let mut running: Vec<&str> = state.hosts.iter().map(|host| host.name.as_str()).collect();
+    wanted.sort_unstable();
+    running.sort_unstable();
+    if wanted != running {
+        return Ok(false);
+    }
+    let subnet = LabSubnet::parse(&state.subnet)?;
+    let hosts = state.hosts.iter().map(|host| (host.name.clone(), host.address)).collect();
+    let map = AddressMap::from_hosts(hosts, subnet);
+    let connection = LabConnection {
+        key: state.user_dir.join("id_ed25519").display().to_string(),
+        known_hosts: state.user_dir.join("known_hosts").display().to_string(),
+    };
+    let document = lab_inventory::lab_inventory(&source, &map, &connection);
+    let source_path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let header = format!("# runbook lab `{name}`: {} with addresses on {subnet}\n", source_path.display());
+    write_atomic(&state.user_dir.join("inventory.yaml"), lab_inventory::to_yaml(&document, &header)?.as_bytes())?;
+    Ok(true)
+}
+
 pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
     let started = Instant::now();
     preflight::require_root("up")?;
@@ -56,7 +80,12 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
     let previous = dir.load()?;
 
     if let Some(state) = previous.as_ref().filter(|_| supervisor_alive(&dir)) {
-        if options.inventory.is_some() || options.hosts.is_some() {
+        // The same hosts with edited variables: rewrite the lab inventory (the hosts keep their addresses).
+        let refreshed = match &options.inventory {
+            Some(path) => refresh_inventory(&name, state, path)?,
+            None => false,
+        };
+        if !refreshed && (options.inventory.is_some() || options.hosts.is_some()) {
             eprintln!(
                 "note: lab `{name}` is already running with {} hosts; it is only checked, not changed \
                  (`runbook lab down --name {name}` first to change it)",
