@@ -196,9 +196,15 @@ fn collect_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Usag
                 .into_iter()
                 .filter_map(Result::ok);
             for entry in walk.filter(|e| e.file_type().is_file()) {
-                match entry.path().extension().and_then(|e| e.to_str()) {
-                    Some("rhai") => scripts.push(entry.path().to_path_buf()),
-                    Some("j2") => templates.push(entry.path().to_path_buf()),
+                // `runbook lint .` names files `x.rhai`, not `./x.rhai`.
+                let file = entry
+                    .path()
+                    .strip_prefix(".")
+                    .unwrap_or(entry.path())
+                    .to_path_buf();
+                match file.extension().and_then(|e| e.to_str()) {
+                    Some("rhai") => scripts.push(file),
+                    Some("j2") => templates.push(file),
                     _ => {}
                 }
             }

@@ -198,7 +198,9 @@ pub fn check_script(
         .map(|f| (f.name.to_string(), f.params.len()))
         .collect();
     for (name, params) in functions {
-        let single = ast.clone_functions_only_filtered(|_, _, _, n, p| n == name && p == params);
+        // (`clone_functions_only_filtered` does not filter into an empty module in rhai 1.27: retain instead.)
+        let mut single = ast.clone_functions_only();
+        single.retain_functions(|_, _, n, p| n == name && p == params);
         let mut bindings = Bindings::default();
         single.walk(&mut |nodes: &[ASTNode]| {
             bindings.record(nodes);
