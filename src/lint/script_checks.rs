@@ -152,6 +152,7 @@ pub fn check_script(
         script_fns: HashMap::new(),
         aliases: HashMap::new(),
         variables: HashSet::new(),
+        closure_keys: HashSet::new(),
         task_bodies: HashMap::new(),
         sysctl: SysctlMaps::default(),
     };
@@ -284,6 +285,8 @@ struct Walker<'e> {
     aliases: HashMap<String, Option<ModuleFunctions>>,
     /// Every variable and parameter name: `f(x)` may call a function pointer held in `f`.
     variables: HashSet<String>,
+    /// Map keys that hold a closure: `obj.key(x)` calls it.
+    closure_keys: HashSet<String>,
     task_bodies: HashMap<String, TaskBody>,
     sysctl: SysctlMaps,
 }
@@ -328,6 +331,13 @@ impl Walker<'_> {
             }
             Some(ASTNode::Stmt(Stmt::Var(var, ..))) => {
                 self.variables.insert(var.0.name.to_string());
+            }
+            Some(ASTNode::Expr(Expr::Map(map, _))) => {
+                for (key, value) in map.0.iter() {
+                    if closure_name(value).is_some() {
+                        self.closure_keys.insert(key.name.to_string());
+                    }
+                }
             }
             Some(ASTNode::Stmt(Stmt::For(for_loop, _))) => {
                 self.variables.insert(for_loop.0.name.to_string());
@@ -660,7 +670,9 @@ impl Walker<'_> {
         let registered = self.engine.arities(name);
         let script = self.script_fns.get(name).cloned();
         if registered.is_none() && script.is_none() {
-            if !method && self.variables.contains(name) {
+            if (!method && self.variables.contains(name))
+                || (method && self.closure_keys.contains(name))
+            {
                 return;
             }
             let known: Vec<&str> = self
