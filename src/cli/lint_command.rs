@@ -1,8 +1,42 @@
-//! `runbook lint`: check playbooks without touching a host.
+//! `runbook lint`: check playbooks, templates and an inventory without touching a host; exit 0 when clean,
+//! 1 when something is wrong (warnings too with --strict), 2 when the command line is.
 
-use super::LintArgs;
+use std::io::IsTerminal;
 
-pub fn run(_args: LintArgs) -> i32 {
-    eprintln!("runbook lint: not built yet");
-    2
+use super::{LintArgs, LintFormat};
+use crate::lint::{Format, LintRequest, lint, render, summary};
+
+/// Lint's usage errors exit 2 (1 means "the playbooks have errors", which CI must tell apart).
+pub const USAGE: i32 = 2;
+
+pub fn run(args: LintArgs) -> i32 {
+    let request = LintRequest {
+        paths: args.paths,
+        inventory: args.inventory,
+        tags: args.tags,
+    };
+    let report = match lint(&request) {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("runbook lint: {error}");
+            return USAGE;
+        }
+    };
+    let format = match args.format {
+        LintFormat::Human => Format::Human {
+            color: std::io::stdout().is_terminal(),
+        },
+        LintFormat::Github => Format::Github,
+        LintFormat::Json => Format::Json,
+    };
+    print!("{}", render(&report.findings, format));
+    let line = summary(&report.findings, report.files);
+    // The summary goes with the findings for people; machine formats keep stdout to findings only.
+    if format == Format::Github || format == Format::Json {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+    let failed = report.errors() > 0 || (args.strict && report.warnings() > 0);
+    i32::from(failed)
 }

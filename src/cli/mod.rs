@@ -219,7 +219,11 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            let code = if error.use_stderr() { exit_code::USAGE } else { exit_code::OK };
+            let code = match (error.use_stderr(), invoked_lint()) {
+                (false, _) => exit_code::OK,
+                (true, true) => lint_command::USAGE,
+                (true, false) => exit_code::USAGE,
+            };
             let _ = error.print();
             return code;
         }
@@ -231,6 +235,11 @@ pub fn main() -> i32 {
         Command::Lab(command) => lab_command::run(command),
         Command::Lint(args) => lint_command::run(args),
     }
+}
+
+/// Whether the command line names the `lint` subcommand (its usage errors exit 2, others' exit 1).
+fn invoked_lint() -> bool {
+    std::env::args_os().skip(1).find(|arg| !arg.to_string_lossy().starts_with('-')).is_some_and(|arg| arg == "lint")
 }
 
 fn init_tracing() {

@@ -532,6 +532,24 @@ impl Inventory {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Where `host` is first listed in the file (for lint findings about a host).
+    pub fn host_position(&self, host: &str) -> Option<Position> {
+        self.entries.get(host)?.position
+    }
+
+    /// Every variable as written in the file (group vars, then host vars), with where it is: lint looks at
+    /// the values, not at the merged result.
+    pub fn written_vars(&self) -> Vec<(&str, &serde_json::Value, Option<Position>)> {
+        let groups = self.groups.values().map(|group| (&group.vars, &group.var_positions));
+        let hosts = self.entries.values().map(|entry| (&entry.vars, &entry.var_positions));
+        groups
+            .chain(hosts)
+            .flat_map(|(vars, positions)| {
+                vars.iter().map(|(name, value)| (name.as_str(), value, positions.get(name).copied().flatten()))
+            })
+            .collect()
+    }
 }
 
 /// Saphyr locations → our positions, by variable name.

@@ -1,1 +1,300 @@
-//! lint (being built)
+//! `runbook lint`: finds what would break a playbook run — syntax, calls that cannot work, options the
+//! engine would refuse, templates that would not render, inventory names that do not exist — before a host
+//! is touched, and points at the exact file:line:col. Meant for CI, so it must be fast and never connect
+//! anywhere: scripts are compiled by the run engine but never evaluated, modules are compiled to list their
+//! functions, templates are compiled, and the inventory is loaded by the run loader.
+//!
+//! The rules, with examples, are in RULES.md next to this file.
+
+mod analysis_engine;
+mod inventory_checks;
+mod lint_finding;
+mod lint_output;
+mod module_table;
+mod option_checks;
+pub mod rules;
+mod script_checks;
+mod secret_names;
+mod sysctl_checks;
+mod template_checks;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+pub use lint_finding::{Finding, Severity};
+pub use lint_output::{Format, render, summary};
+pub use rules::Rule;
+
+use analysis_engine::AnalysisEngine;
+use module_table::ModuleTable;
+use script_checks::ScriptFacts;
+use template_checks::TemplateChecker;
+
+/// Tags `--tags` accepts without any task having them (Ansible's special tags).
+const SPECIAL_TAGS: &[&str] = &["all", "untagged", "tagged", "always", "never"];
+
+/// What to lint.
+#[derive(Debug, Clone, Default)]
+pub struct LintRequest {
+    /// Files and folders; empty means `playbooks/` and `stdlib/` under the current folder.
+    pub paths: Vec<PathBuf>,
+    pub inventory: Option<PathBuf>,
+    /// Tags the user will pass to `run --tags`.
+    pub tags: Vec<String>,
+}
+
+/// What lint found, sorted by file, line and column.
+#[derive(Debug, Default)]
+pub struct LintReport {
+    pub findings: Vec<Finding>,
+    /// Playbooks, modules, templates and inventories read.
+    pub files: usize,
+}
+
+impl LintReport {
+    pub fn errors(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.findings.len() - self.errors()
+    }
+}
+
+/// The command line asked for something lint cannot do (exit 2, no findings).
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("{0}: no such file or folder")]
+    Missing(PathBuf),
+    #[error(
+        "nothing to lint: no playbooks/ or stdlib/ folder here; name the playbooks or folders to check"
+    )]
+    NothingToLint,
+    #[error("inventory {0}: no such file")]
+    MissingInventory(PathBuf),
+}
+
+pub fn lint(request: &LintRequest) -> Result<LintReport, UsageError> {
+    let (scripts, templates) = collect_files(&request.paths)?;
+    if let Some(inventory) = &request.inventory
+        && !inventory.is_file()
+    {
+        return Err(UsageError::MissingInventory(inventory.clone()));
+    }
+    let mut report = LintReport::default();
+    let inventory = match &request.inventory {
+        Some(path) => {
+            report.files += 1;
+            match inventory_checks::load(path) {
+                Ok(inventory) => {
+                    report.findings.extend(inventory_checks::check(&inventory));
+                    Some(inventory)
+                }
+                Err(finding) => {
+                    report.findings.push(finding);
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+
+    let engine = AnalysisEngine::new();
+    let mut modules = ModuleTable::default();
+    let mut order: Vec<PathBuf> = Vec::new();
+    let mut facts: HashMap<PathBuf, ScriptFacts> = HashMap::new();
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    let mut queue: std::collections::VecDeque<PathBuf> = scripts.into();
+    while let Some(file) = queue.pop_front() {
+        if !seen.insert(canonical(&file)) {
+            continue;
+        }
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(error) => {
+                report.findings.push(Finding::new(
+                    &file,
+                    0,
+                    0,
+                    Rule::Syntax,
+                    format!("cannot read: {error}"),
+                ));
+                continue;
+            }
+        };
+        let file_facts = script_checks::check_script(&engine, &mut modules, &file, &text);
+        queue.extend(file_facts.includes.iter().cloned());
+        order.push(file.clone());
+        facts.insert(file, file_facts);
+    }
+    report.files += order.len();
+
+    let mut templates_checker = TemplateChecker::default();
+    for template in &templates {
+        templates_checker.check_file(template);
+    }
+    let mut template_files: BTreeSet<PathBuf> = templates.iter().map(|t| canonical(t)).collect();
+    for file in &order {
+        let file_facts = &facts[file];
+        report.findings.extend(file_facts.findings.iter().cloned());
+        report.findings.extend(duplicate_tasks(file, &facts));
+        for call in &file_facts.templates {
+            template_files.insert(canonical(&call.path));
+            match &inventory {
+                Some(inventory) => templates_checker.check_call(file, call, inventory),
+                None => templates_checker.check_file(&call.path),
+            }
+        }
+        if let Some(inventory) = &inventory {
+            report.findings.extend(inventory_checks::check_names(
+                file,
+                &file_facts.groups,
+                &file_facts.hosts,
+                inventory,
+            ));
+        }
+    }
+    report.files += template_files.len();
+    report.findings.extend(templates_checker.into_findings());
+    report.findings.extend(unknown_tags(&request.tags, &facts));
+
+    let mut unique = HashSet::new();
+    report
+        .findings
+        .retain(|f| unique.insert((f.file.clone(), f.line, f.column, f.rule, f.message.clone())));
+    report.findings.sort_by(|a, b| {
+        (&a.file, a.line, a.column, a.rule).cmp(&(&b.file, b.line, b.column, b.rule))
+    });
+    Ok(report)
+}
+
+/// The playbooks (`*.rhai`) and templates (`*.j2`) to check, in a stable order.
+fn collect_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), UsageError> {
+    let defaults: Vec<PathBuf>;
+    let paths = if paths.is_empty() {
+        defaults = ["playbooks", "stdlib"]
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.is_dir())
+            .collect();
+        if defaults.is_empty() {
+            return Err(UsageError::NothingToLint);
+        }
+        &defaults[..]
+    } else {
+        paths
+    };
+    let mut scripts = Vec::new();
+    let mut templates = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let walk = walkdir::WalkDir::new(path)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_map(Result::ok);
+            for entry in walk.filter(|e| e.file_type().is_file()) {
+                // `runbook lint .` names files `x.rhai`, not `./x.rhai`.
+                let file = entry
+                    .path()
+                    .strip_prefix(".")
+                    .unwrap_or(entry.path())
+                    .to_path_buf();
+                match file.extension().and_then(|e| e.to_str()) {
+                    Some("rhai") => scripts.push(file),
+                    Some("j2") => templates.push(file),
+                    _ => {}
+                }
+            }
+        } else if path.is_file() {
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("j2") => templates.push(path.clone()),
+                _ => scripts.push(path.clone()),
+            }
+        } else {
+            return Err(UsageError::Missing(path.clone()));
+        }
+    }
+    Ok((scripts, templates))
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Task names used twice by one playbook, counting the files it includes (`--start-at-task` would stop at
+/// the first).
+fn duplicate_tasks(file: &Path, facts: &HashMap<PathBuf, ScriptFacts>) -> Vec<Finding> {
+    let mut files = Vec::new();
+    let mut visited = HashSet::new();
+    let mut stack = vec![file.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        if !visited.insert(canonical(&next)) {
+            continue;
+        }
+        if let Some(found) = facts.get(&next) {
+            stack.extend(found.includes.iter().rev().cloned());
+            files.push(next);
+        }
+    }
+    let mut first: HashMap<&str, (&Path, usize)> = HashMap::new();
+    let mut findings = Vec::new();
+    for path in &files {
+        for task in &facts[path].tasks {
+            match first.get(task.name.as_str()) {
+                Some((where_, line)) => {
+                    let place = if *where_ == path.as_path() {
+                        format!("line {line}")
+                    } else {
+                        format!("{}:{line}", where_.display())
+                    };
+                    findings.push(
+                        Finding::new(
+                            path,
+                            task.line,
+                            task.column,
+                            Rule::DuplicateTaskName,
+                            format!("task name \"{}\" is already used ({place})", task.name),
+                        )
+                        .hint("--start-at-task finds tasks by name: give each task its own"),
+                    );
+                }
+                None => {
+                    first.insert(&task.name, (path, task.line));
+                }
+            }
+        }
+    }
+    findings
+}
+
+fn unknown_tags(wanted: &[String], facts: &HashMap<PathBuf, ScriptFacts>) -> Vec<Finding> {
+    let known: BTreeSet<&str> = facts
+        .values()
+        .flat_map(|f| f.tags.iter().map(String::as_str))
+        .collect();
+    let dynamic = facts.values().any(|f| f.dynamic_tags);
+    wanted
+        .iter()
+        .filter(|tag| {
+            !tag.is_empty()
+                && !known.contains(tag.as_str())
+                && !SPECIAL_TAGS.contains(&tag.as_str())
+        })
+        .map(|tag| {
+            let mut finding =
+                Finding::without_file(Rule::UnknownTag, format!("no task has the tag `{tag}`"));
+            let near = lint_finding::did_you_mean_hint(tag, known.iter().copied());
+            finding.hint = match (near, dynamic) {
+                (Some(near), _) => Some(near),
+                (None, true) => Some(
+                    "some tasks compute their tags; only literal tags were checked".to_string(),
+                ),
+                (None, false) => None,
+            };
+            finding
+        })
+        .collect()
+}

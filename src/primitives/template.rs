@@ -25,6 +25,14 @@ pub fn render(host: &Host, source: &str, vars: &Map) -> Result<String, String> {
 }
 
 pub fn render_text(name: &str, text: &str, context: &Value) -> Result<String, String> {
+    let mut environment = environment();
+    environment.add_template(name, text).map_err(|e| describe(name, &e))?;
+    let template = environment.get_template(name).map_err(|e| describe(name, &e))?;
+    template.render(minijinja::value::Serde(context)).map_err(|e| describe(name, &e))
+}
+
+/// The template environment `template` renders with (lint compiles templates in the same one).
+pub fn environment<'source>() -> minijinja::Environment<'source> {
     let mut environment = minijinja::Environment::new();
     environment.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     // Jinja2's block handling (no trim_blocks: a template missing a newline would glue config lines
@@ -36,9 +44,7 @@ pub fn render_text(name: &str, text: &str, context: &Value) -> Result<String, St
             .expect("a valid syntax config"),
     );
     environment.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    environment.add_template(name, text).map_err(|e| describe(name, &e))?;
-    let template = environment.get_template(name).map_err(|e| describe(name, &e))?;
-    template.render(minijinja::value::Serde(context)).map_err(|e| describe(name, &e))
+    environment
 }
 
 fn describe(name: &str, error: &minijinja::Error) -> String {
