@@ -3,7 +3,7 @@ use std::sync::Arc;
 use rhai::{Dynamic, EvalAltResult, Map};
 
 use super::host_state::HostState;
-use super::runtime::Runtime;
+use super::runtime::{INTERRUPT_GRACE, Runtime};
 use super::step_recorder;
 use crate::transport::{CommandOutput, RemoteCommand, TransportError};
 
@@ -69,13 +69,23 @@ impl Host {
                 message: self.runtime.redactor.redact(&format!("$ {}", command.script)),
             });
         }
+        // After Ctrl-C no new command starts; one already running gets INTERRUPT_GRACE to finish.
+        if self.runtime.is_interrupted() {
+            return Err(HostError::Failed("interrupted (Ctrl-C): command not started".into()));
+        }
         self.runtime.block_on(async {
             let connection = self
                 .state
                 .connection()
                 .await
                 .map_err(|error| HostError::Unreachable(error.to_string()))?;
-            Ok(connection.exec(command).await?)
+            tokio::select! {
+                output = connection.exec(command) => Ok(output?),
+                () = self.runtime.interrupt_grace_over() => Err(HostError::Failed(format!(
+                    "interrupted (Ctrl-C): the command was still running after the {}s grace period",
+                    INTERRUPT_GRACE.as_secs()
+                ))),
+            }
         })
     }
 
