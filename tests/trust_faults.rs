@@ -26,16 +26,7 @@ fn lab() -> &'static Lab {
 /// Boots hosts of the lab that a test powered off (`lab up` on a running lab restarts them).
 fn restart_stopped_hosts(lab: &Lab, count: usize, subnet: &str) {
     let status = Command::new(RUNBOOK)
-        .args([
-            "lab",
-            "up",
-            "--name",
-            lab.name,
-            "--hosts",
-            &count.to_string(),
-            "--subnet",
-            subnet,
-        ])
+        .args(["lab", "up", "--name", lab.name, "--hosts", &count.to_string(), "--subnet", subnet])
         .current_dir(support::repo_root())
         .stdout(Stdio::null())
         .status()
@@ -47,10 +38,7 @@ fn restart_stopped_hosts(lab: &Lab, count: usize, subnet: &str) {
 fn wait_ssh(lab: &Lab, host: &str, within: Duration) {
     let started = Instant::now();
     while lab.ssh(host, "true").0 != 0 {
-        assert!(
-            started.elapsed() < within,
-            "{host} did not come back within {within:?}"
-        );
+        assert!(started.elapsed() < within, "{host} did not come back within {within:?}");
         std::thread::sleep(Duration::from_millis(500));
     }
 }
@@ -73,10 +61,7 @@ impl Background {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        Background {
-            child,
-            dir: dir.to_path_buf(),
-        }
+        Background { child, dir: dir.to_path_buf() }
     }
 
     fn signal(&self, signal: i32) {
@@ -93,24 +78,11 @@ impl Background {
                 let mut out = String::new();
                 let mut err = String::new();
                 use std::io::Read;
-                self.child
-                    .stdout
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut out)
-                    .unwrap();
-                self.child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut err)
-                    .unwrap();
+                self.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+                self.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
                 return (status.code().unwrap_or(-1), out, err, ended);
             }
-            assert!(
-                started.elapsed() < within,
-                "runbook still running after {within:?}"
-            );
+            assert!(started.elapsed() < within, "runbook still running after {within:?}");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -132,17 +104,8 @@ impl Drop for Background {
 }
 
 fn recap_of<'a>(events: &'a [serde_json::Value], host: &str) -> &'a serde_json::Value {
-    let recap = events
-        .iter()
-        .rev()
-        .find(|e| e["event"] == "recap")
-        .expect("a recap event");
-    recap["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["host"] == host)
-        .expect("the host in the recap")
+    let recap = events.iter().rev().find(|e| e["event"] == "recap").expect("a recap event");
+    recap["hosts"].as_array().unwrap().iter().find(|h| h["host"] == host).expect("the host in the recap")
 }
 
 /// Waits until a process whose command line matches `pattern` runs on the host (the run reached it). Commands
@@ -151,10 +114,7 @@ fn recap_of<'a>(events: &'a [serde_json::Value], host: &str) -> &'a serde_json::
 fn wait_running(lab: &Lab, host: &str, pattern: &str) {
     let started = Instant::now();
     while lab.ssh(host, &format!("pgrep -f '{pattern}'")).0 != 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "`{pattern}` never started on {host}"
-        );
+        assert!(started.elapsed() < Duration::from_secs(60), "`{pattern}` never started on {host}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -188,12 +148,7 @@ fn a_host_powered_off_mid_run_is_unreachable_in_its_task_and_the_others_finish()
     let mut run = Background::start(
         dir.path(),
         &lab.inventory(),
-        &[
-            "--limit",
-            &limit(&[victim, other]),
-            "--log-json",
-            log.to_str().unwrap(),
-        ],
+        &["--limit", &limit(&[victim, other]), "--log-json", log.to_str().unwrap()],
     );
     wait_running(lab, victim, "[s]leep 6.01");
     let powered_off = Instant::now();
@@ -202,35 +157,16 @@ fn a_host_powered_off_mid_run_is_unreachable_in_its_task_and_the_others_finish()
     let (code, stdout, _, ended) = run.finish(Duration::from_secs(90));
     let events = run.events();
     assert_eq!(code, 3, "{stdout}");
-    assert!(
-        stdout.contains(&format!("{victim}: unreachable in task \"long step\"")),
-        "{stdout}"
-    );
+    assert!(stdout.contains(&format!("{victim}: unreachable in task \"long step\"")), "{stdout}");
     let result = events
         .iter()
-        .find(|e| {
-            e["event"] == "host_result"
-                && e["host"] == victim.to_string()
-                && e["status"] == "unreachable"
-        })
+        .find(|e| e["event"] == "host_result" && e["host"] == victim.to_string() && e["status"] == "unreachable")
         .expect("an unreachable result for the powered-off host");
     assert_eq!(result["task"], "long step");
     assert_eq!(recap_of(&events, victim)["stopped_in"], "long step");
-    assert_eq!(
-        recap_of(&events, other)["ok"],
-        3,
-        "the other host finished every task"
-    );
-    assert_eq!(
-        lab.sh(other, "ls /root/tr-off")
-            .split_whitespace()
-            .collect::<Vec<_>>(),
-        ["last", "long"]
-    );
-    eprintln!(
-        "powered off -> run ended: {:?}",
-        ended.duration_since(powered_off)
-    );
+    assert_eq!(recap_of(&events, other)["ok"], 3, "the other host finished every task");
+    assert_eq!(lab.sh(other, "ls /root/tr-off").split_whitespace().collect::<Vec<_>>(), ["last", "long"]);
+    eprintln!("powered off -> run ended: {:?}", ended.duration_since(powered_off));
     restart_stopped_hosts(lab, 6, "10.254.1.0/24");
     wait_ssh(lab, victim, Duration::from_secs(60));
 }
@@ -255,12 +191,7 @@ fn a_host_whose_sshd_is_killed_mid_run_is_unreachable_and_a_retry_reruns_only_it
     let mut run = Background::start(
         dir.path(),
         &lab.inventory(),
-        &[
-            "--limit",
-            &limit(&[victim, other]),
-            "--log-json",
-            log.to_str().unwrap(),
-        ],
+        &["--limit", &limit(&[victim, other]), "--log-json", log.to_str().unwrap()],
     );
     wait_running(lab, victim, "[s]leep 5.02");
     // sshd and every session it serves are killed; a timer on the host starts it again in 15 s.
@@ -270,19 +201,11 @@ fn a_host_whose_sshd_is_killed_mid_run_is_unreachable_and_a_retry_reruns_only_it
     );
     let killed = Instant::now();
     let (code, stdout, _, ended) = run.finish(Duration::from_secs(90));
-    eprintln!(
-        "sshd killed -> run ended: {:?}",
-        ended.duration_since(killed)
-    );
+    eprintln!("sshd killed -> run ended: {:?}", ended.duration_since(killed));
     assert_eq!(code, 3, "{stdout}");
-    assert!(
-        stdout.contains(&format!("{victim}: unreachable in task \"slow\"")),
-        "{stdout}"
-    );
+    assert!(stdout.contains(&format!("{victim}: unreachable in task \"slow\"")), "{stdout}");
     assert_eq!(
-        std::fs::read_to_string(dir.path().join(".runbook/last-failed"))
-            .unwrap()
-            .trim(),
+        std::fs::read_to_string(dir.path().join(".runbook/last-failed")).unwrap().trim(),
         victim,
         "only the unreachable host is recorded for --retry-failed"
     );
@@ -301,15 +224,8 @@ fn a_host_whose_sshd_is_killed_mid_run_is_unreachable_and_a_retry_reruns_only_it
     assert_eq!(retry.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("1 host: 1 ok"), "{stdout}");
     assert_eq!(lab.sh(victim, "cat /root/tr-sshd/runs").lines().count(), 1);
-    assert_eq!(
-        lab.sh(other, "cat /root/tr-sshd/runs").lines().count(),
-        1,
-        "the host that finished was left alone"
-    );
-    assert!(
-        !dir.path().join(".runbook/last-failed").exists(),
-        "a clean retry clears the record"
-    );
+    assert_eq!(lab.sh(other, "cat /root/tr-sshd/runs").lines().count(), 1, "the host that finished was left alone");
+    assert!(!dir.path().join(".runbook/last-failed").exists(), "a clean retry clears the record");
 }
 
 #[test]
@@ -326,49 +242,23 @@ fn a_hanging_command_is_killed_on_the_host_by_its_timeout() {
         .code(2)
         .stdout_has("timed out after 2s (killed on the host)")
         .run();
-    assert!(
-        run.elapsed < Duration::from_secs(15),
-        "took {:?}",
-        run.elapsed
-    );
+    assert!(run.elapsed < Duration::from_secs(15), "took {:?}", run.elapsed);
     assert_eq!(run.recap(host)["failed"], 1);
     // pgrep exits 1 when nothing matches (its own sh -c is excluded by the [t] trick).
-    assert_eq!(
-        lab.ssh(host, "pgrep -f '[t]r-hang-marker'").0,
-        1,
-        "the command still runs on the host"
-    );
-    assert_eq!(
-        lab.ssh(host, "pgrep -x sleep -a | grep -c 'sleep 300'")
-            .1
-            .trim(),
-        "0"
-    );
+    assert_eq!(lab.ssh(host, "pgrep -f '[t]r-hang-marker'").0, 1, "the command still runs on the host");
+    assert_eq!(lab.ssh(host, "pgrep -x sleep -a | grep -c 'sleep 300'").1.trim(), "0");
 }
 
 /// The host-side end of the host's veth, found by bridge membership: the host's host0 names its peer.
 fn veth_of(lab: &Lab, host: &str) -> String {
-    let peer: u32 = lab
-        .sh(host, "cat /sys/class/net/host0/iflink")
-        .trim()
-        .parse()
-        .unwrap();
+    let peer: u32 = lab.sh(host, "cat /sys/class/net/host0/iflink").trim().parse().unwrap();
     let bridge = format!("rb-{}", lab.name);
-    let out = Command::new("ip")
-        .args(["-o", "link", "show", "master", &bridge])
-        .output()
-        .unwrap();
+    let out = Command::new("ip").args(["-o", "link", "show", "master", &bridge]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     for line in text.lines() {
         let mut fields = line.split(": ");
         let index: u32 = fields.next().unwrap().trim().parse().unwrap();
-        let name = fields
-            .next()
-            .unwrap()
-            .split('@')
-            .next()
-            .unwrap()
-            .to_string();
+        let name = fields.next().unwrap().split('@').next().unwrap().to_string();
         if index == peer {
             return name;
         }
@@ -381,22 +271,14 @@ struct LinkDown(String);
 
 impl LinkDown {
     fn new(link: &str) -> LinkDown {
-        assert!(
-            Command::new("ip")
-                .args(["link", "set", link, "down"])
-                .status()
-                .unwrap()
-                .success()
-        );
+        assert!(Command::new("ip").args(["link", "set", link, "down"]).status().unwrap().success());
         LinkDown(link.to_string())
     }
 }
 
 impl Drop for LinkDown {
     fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "set", &self.0, "up"])
-            .status();
+        let _ = Command::new("ip").args(["link", "set", &self.0, "up"]).status();
     }
 }
 
@@ -406,10 +288,7 @@ fn a_link_cut_mid_upload_leaves_the_old_file_and_a_later_run_completes_it() {
     let lab = lab();
     let host = lab.host(4);
     wait_ssh(lab, host, Duration::from_secs(60));
-    lab.sh(
-        host,
-        "rm -f /root/.runbook.*; printf 'old\\n' > /root/tr-upload",
-    );
+    lab.sh(host, "rm -f /root/.runbook.*; printf 'old\\n' > /root/tr-upload");
     let veth = veth_of(lab, host);
     let dir = tempfile::tempdir().unwrap();
     // 64 MiB: above the inline limit, so it streams on its own channel for a few seconds.
@@ -420,17 +299,10 @@ fn a_link_cut_mid_upload_leaves_the_old_file_and_a_later_run_completes_it() {
         &format!(r#"task("big upload", host("{host}"), |h| h.upload("big", "/root/tr-upload"));"#),
     );
     let log = dir.path().join("events.jsonl");
-    let mut run = Background::start(
-        dir.path(),
-        &lab.inventory(),
-        &["--log-json", log.to_str().unwrap()],
-    );
+    let mut run = Background::start(dir.path(), &lab.inventory(), &["--log-json", log.to_str().unwrap()]);
     let started = Instant::now();
     while lab.ssh(host, "ls /root/.runbook.* >/dev/null 2>&1").0 != 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the upload never started"
-        );
+        assert!(started.elapsed() < Duration::from_secs(60), "the upload never started");
         std::thread::sleep(Duration::from_millis(20));
     }
     let down = LinkDown::new(&veth);
@@ -440,20 +312,10 @@ fn a_link_cut_mid_upload_leaves_the_old_file_and_a_later_run_completes_it() {
     eprintln!("link cut -> host given up and run ended: {detected:?}");
     drop(down);
     assert_eq!(code, 3, "{stdout}");
-    assert!(
-        stdout.contains(&format!("{host}: unreachable in task \"big upload\"")),
-        "{stdout}"
-    );
-    assert!(
-        detected < Duration::from_secs(40),
-        "a dead link held the run for {detected:?}"
-    );
+    assert!(stdout.contains(&format!("{host}: unreachable in task \"big upload\"")), "{stdout}");
+    assert!(detected < Duration::from_secs(40), "a dead link held the run for {detected:?}");
     wait_ssh(lab, host, Duration::from_secs(30));
-    assert_eq!(
-        lab.sh(host, "head -c 100 /root/tr-upload"),
-        "old\n",
-        "the destination was replaced half-way"
-    );
+    assert_eq!(lab.sh(host, "head -c 100 /root/tr-upload"), "old\n", "the destination was replaced half-way");
 
     // The next run puts the whole new file there.
     let again = Command::new(RUNBOOK)
@@ -462,28 +324,15 @@ fn a_link_cut_mid_upload_leaves_the_old_file_and_a_later_run_completes_it() {
         .arg(lab.inventory())
         .output()
         .unwrap();
-    assert_eq!(
-        again.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&again.stdout)
-    );
+    assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stdout));
     let expected = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(&big))
     };
-    assert_eq!(
-        lab.sh(host, "sha256sum < /root/tr-upload | cut -c1-64")
-            .trim(),
-        expected
-    );
+    assert_eq!(lab.sh(host, "sha256sum < /root/tr-upload | cut -c1-64").trim(), expected);
     // A temp file of the cut transfer is removed once the host's side sees the connection end; give it time.
     let started = Instant::now();
-    while lab
-        .sh(host, "ls -A /root | grep -c '^.runbook' || true")
-        .trim()
-        != "0"
-    {
+    while lab.sh(host, "ls -A /root | grep -c '^.runbook' || true").trim() != "0" {
         if started.elapsed() > Duration::from_secs(20) {
             eprintln!(
                 "NOTE: a temp file of the cut upload is still on the host (its sshd has not noticed the dead TCP connection)"
@@ -521,19 +370,11 @@ fn ctrl_c_starts_nothing_new_lets_running_commands_finish_and_exits_130() {
     let (code, stdout, stderr, ended) = run.finish(Duration::from_secs(30));
     eprintln!("SIGINT -> exit: {:?}", ended.duration_since(sent));
     assert_eq!(code, 130, "{stdout}\n{stderr}");
-    assert!(
-        stderr.contains("interrupted: finishing running commands"),
-        "{stderr}"
-    );
-    assert!(
-        stdout.contains("interrupted after"),
-        "the recap prints: {stdout}"
-    );
+    assert!(stderr.contains("interrupted: finishing running commands"), "{stderr}");
+    assert!(stdout.contains("interrupted after"), "the recap prints: {stdout}");
     for host in hosts {
         assert_eq!(
-            lab.sh(host, "ls -A /root/tr-int")
-                .split_whitespace()
-                .collect::<Vec<_>>(),
+            lab.sh(host, "ls -A /root/tr-int").split_whitespace().collect::<Vec<_>>(),
             ["finished"],
             "on {host}"
         );
@@ -541,10 +382,7 @@ fn ctrl_c_starts_nothing_new_lets_running_commands_finish_and_exits_130() {
 
     // A second Ctrl-C stops at once, even with a command still running.
     lab.clean("/root/tr-int");
-    write_playbook(
-        dir.path(),
-        r#"task("long", hosts(), |h| h.run("sleep 60.04"));"#,
-    );
+    write_playbook(dir.path(), r#"task("long", hosts(), |h| h.run("sleep 60.04"));"#);
     let mut run = Background::start(dir.path(), &lab.inventory(), &["--limit", &limit(&hosts)]);
     wait_running(lab, hosts[0], "[s]leep 60.04");
     run.signal(libc::SIGINT);
@@ -553,15 +391,8 @@ fn ctrl_c_starts_nothing_new_lets_running_commands_finish_and_exits_130() {
     run.signal(libc::SIGINT);
     let (code, _, stderr, ended) = run.finish(Duration::from_secs(10));
     assert_eq!(code, 130, "{stderr}");
-    assert!(
-        stderr.contains("interrupted again: stopping now"),
-        "{stderr}"
-    );
-    assert!(
-        ended.duration_since(sent) < Duration::from_secs(2),
-        "{:?}",
-        ended.duration_since(sent)
-    );
+    assert!(stderr.contains("interrupted again: stopping now"), "{stderr}");
+    assert!(ended.duration_since(sent) < Duration::from_secs(2), "{:?}", ended.duration_since(sent));
     for host in hosts {
         let _ = lab.ssh(host, "pkill -f '[s]leep 60.04'");
     }
@@ -573,10 +404,7 @@ fn ctrl_c_gives_a_running_command_a_grace_period_then_gives_up() {
     let lab = lab();
     let host = lab.host(5);
     let dir = tempfile::tempdir().unwrap();
-    write_playbook(
-        dir.path(),
-        r#"task("stuck", hosts(), |h| h.run("sleep 40.05"));"#,
-    );
+    write_playbook(dir.path(), r#"task("stuck", hosts(), |h| h.run("sleep 40.05"));"#);
     let mut run = Background::start(dir.path(), &lab.inventory(), &["--limit", host]);
     wait_running(lab, host, "[s]leep 40.05");
     let sent = Instant::now();
@@ -585,10 +413,7 @@ fn ctrl_c_gives_a_running_command_a_grace_period_then_gives_up() {
     let waited = ended.duration_since(sent);
     assert_eq!(code, 130, "{stdout}");
     assert!(stdout.contains("grace period"), "{stdout}");
-    assert!(
-        waited >= Duration::from_secs(9) && waited < Duration::from_secs(15),
-        "{waited:?}"
-    );
+    assert!(waited >= Duration::from_secs(9) && waited < Duration::from_secs(15), "{waited:?}");
     let _ = lab.ssh(host, "pkill -f '[s]leep 40.05'");
 }
 
@@ -598,11 +423,7 @@ struct Rules(Vec<Vec<String>>);
 impl Rules {
     fn add(&mut self, rule: &[&str]) {
         let rule: Vec<String> = rule.iter().map(|s| s.to_string()).collect();
-        let status = Command::new("iptables")
-            .arg("-I")
-            .args(&rule)
-            .status()
-            .unwrap();
+        let status = Command::new("iptables").arg("-I").args(&rule).status().unwrap();
         assert!(status.success(), "iptables -I {rule:?}");
         self.0.push(rule);
     }
@@ -629,14 +450,8 @@ impl Delayer {
             .arg("-lnetfilter_queue")
             .status()
             .expect("a C compiler");
-        assert!(
-            status.success(),
-            "delayer.c builds (needs libnetfilter-queue-dev)"
-        );
-        let child = Command::new(&out)
-            .args([queue.to_string(), millis.to_string()])
-            .spawn()
-            .unwrap();
+        assert!(status.success(), "delayer.c builds (needs libnetfilter-queue-dev)");
+        let child = Command::new(&out).args([queue.to_string(), millis.to_string()]).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(300));
         Delayer(child)
     }
@@ -659,16 +474,7 @@ fn the_shipped_prepare_playbook_completes_with_25ms_latency_and_2_percent_loss()
     let mut rules = Rules(Vec::new());
     let delayer = Delayer::start(4242, 25);
     // Controller -> hosts: held 25 ms by the delayer (--queue-bypass: if it dies, packets pass undelayed).
-    rules.add(&[
-        "OUTPUT",
-        "-o",
-        &bridge,
-        "-j",
-        "NFQUEUE",
-        "--queue-num",
-        "4242",
-        "--queue-bypass",
-    ]);
+    rules.add(&["OUTPUT", "-o", &bridge, "-j", "NFQUEUE", "--queue-num", "4242", "--queue-bypass"]);
     // 2 % loss each way, and between hosts.
     for chain in [["OUTPUT", "-o"], ["INPUT", "-i"]] {
         rules.add(&[
@@ -701,10 +507,7 @@ fn the_shipped_prepare_playbook_completes_with_25ms_latency_and_2_percent_loss()
         "DROP",
     ]);
     // The impairment is real: a ping round trip now takes 25 ms or more.
-    let ping = Command::new("ping")
-        .args(["-c", "5", "-i", "0.2", "-q", lab.address(first)])
-        .output()
-        .unwrap();
+    let ping = Command::new("ping").args(["-c", "5", "-i", "0.2", "-q", lab.address(first)]).output().unwrap();
     let summary = String::from_utf8_lossy(&ping.stdout).to_string();
     let avg: f64 = summary
         .lines()
@@ -713,10 +516,7 @@ fn the_shipped_prepare_playbook_completes_with_25ms_latency_and_2_percent_loss()
         .and_then(|v| v.trim().split('/').nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
-    assert!(
-        avg >= 24.0,
-        "ping average {avg} ms: the delay is not in place\n{summary}"
-    );
+    assert!(avg >= 24.0, "ping average {avg} ms: the delay is not in place\n{summary}");
 
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
@@ -734,33 +534,16 @@ fn the_shipped_prepare_playbook_completes_with_25ms_latency_and_2_percent_loss()
     drop(rules);
     drop(delayer);
     let stdout = String::from_utf8_lossy(&run.stdout);
-    eprintln!(
-        "prepare-hosts twice on {} hosts at 25 ms + 2 % loss: {elapsed:?}",
-        lab.hosts.len()
-    );
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    assert!(
-        stdout.contains("the second run changed nothing"),
-        "{stdout}"
-    );
+    eprintln!("prepare-hosts twice on {} hosts at 25 ms + 2 % loss: {elapsed:?}", lab.hosts.len());
+    assert_eq!(run.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("the second run changed nothing"), "{stdout}");
     // What the playbook was for, checked with the system ssh client on every host.
     for host in &lab.hosts {
         let hostname = lab.sh(host, "hostname");
-        assert!(
-            hostname.trim().starts_with(host.as_str()),
-            "{host} is called {hostname}"
-        );
+        assert!(hostname.trim().starts_with(host.as_str()), "{host} is called {hostname}");
         let hosts_file = lab.sh(host, "cat /etc/hosts");
         for other in &lab.hosts {
-            assert!(
-                hosts_file.contains(other.as_str()),
-                "/etc/hosts on {host} lacks {other}"
-            );
+            assert!(hosts_file.contains(other.as_str()), "/etc/hosts on {host} lacks {other}");
         }
     }
 }
@@ -778,7 +561,9 @@ fn fifty_hosts_with_five_failing_at_different_tasks_report_45_complete() {
     ];
     let rule = failing
         .iter()
-        .map(|(host, task)| format!(r#"if h.name == "{host}" && task == "{task}" {{ h.run("echo tr-broken-{task} >&2; exit 9"); }}"#))
+        .map(|(host, task)| {
+            format!(r#"if h.name == "{host}" && task == "{task}" {{ h.run("echo tr-broken-{task} >&2; exit 9"); }}"#)
+        })
         .collect::<Vec<_>>()
         .join("\n            ");
     let playbook = format!(
@@ -809,18 +594,11 @@ fn fifty_hosts_with_five_failing_at_different_tasks_report_45_complete() {
             Some((_, task)) => {
                 assert_eq!(recap["failed"], 1, "{host}: {recap}");
                 assert_eq!(recap["stopped_in"], *task, "{host}: {recap}");
-                assert!(
-                    run.stdout
-                        .contains(&format!("{host}: failed in task \"{task}\"")),
-                    "{}",
-                    run.stdout
-                );
+                assert!(run.stdout.contains(&format!("{host}: failed in task \"{task}\"")), "{}", run.stdout);
                 assert!(run.stdout.contains(&format!("tr-broken-{task}")));
                 let done = lab.sh(host, "ls /root/tr-fleet 2>/dev/null || true");
-                let expected: Vec<&str> = ["four", "one", "three", "two"]
-                    .into_iter()
-                    .filter(|t| order(t) < order(task))
-                    .collect::<Vec<_>>();
+                let expected: Vec<&str> =
+                    ["four", "one", "three", "two"].into_iter().filter(|t| order(t) < order(task)).collect::<Vec<_>>();
                 let mut expected = expected;
                 expected.sort();
                 assert_eq!(
@@ -844,8 +622,5 @@ fn fifty_hosts_with_five_failing_at_different_tasks_report_45_complete() {
 }
 
 fn order(task: &str) -> usize {
-    ["one", "two", "three", "four"]
-        .iter()
-        .position(|t| *t == task)
-        .unwrap()
+    ["one", "two", "three", "four"].iter().position(|t| *t == task).unwrap()
 }

@@ -26,19 +26,10 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 /// Checks `ast` (compiled from `file`) and the stages it includes; the error lists every problem found, each
 /// as `file:line:col: message`.
 pub fn check(engine: &Engine, runtime: &Runtime, ast: &AST, file: &Path) -> Result<(), String> {
-    let mut preflight = Preflight {
-        engine,
-        runtime,
-        visited: HashSet::new(),
-        problems: Vec::new(),
-    };
+    let mut preflight = Preflight { engine, runtime, visited: HashSet::new(), problems: Vec::new() };
     preflight.visited.insert(file.to_path_buf());
     preflight.check_ast(ast, file, 0);
-    if preflight.problems.is_empty() {
-        Ok(())
-    } else {
-        Err(preflight.problems.join("\n"))
-    }
+    if preflight.problems.is_empty() { Ok(()) } else { Err(preflight.problems.join("\n")) }
 }
 
 struct Preflight<'a> {
@@ -89,15 +80,10 @@ impl Preflight<'_> {
                 }
                 ("upload", true) if (2..=3).contains(&call.args.len()) => {
                     if !path.is_file() {
-                        self.problems.push(format!(
-                            "{at}: upload source {source}: no such file ({})",
-                            path.display()
-                        ));
+                        self.problems.push(format!("{at}: upload source {source}: no such file ({})", path.display()));
                     }
                 }
-                ("include", false) if (1..=2).contains(&call.args.len()) => {
-                    self.check_include(&at, &path, depth)
-                }
+                ("include", false) if (1..=2).contains(&call.args.len()) => self.check_include(&at, &path, depth),
                 _ => {}
             }
         }
@@ -107,10 +93,7 @@ impl Preflight<'_> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) => {
-                self.problems.push(format!(
-                    "{at}: template {source}: cannot read {}: {error}",
-                    path.display()
-                ));
+                self.problems.push(format!("{at}: template {source}: cannot read {}: {error}", path.display()));
                 return;
             }
         };
@@ -122,25 +105,19 @@ impl Preflight<'_> {
             }
         };
         // rest = [dest, vars?, opts?]: only a literal map of vars (or none) says for sure what is passed.
-        let mut known: HashSet<String> = crate::primitives::TEMPLATE_CONTEXT_NAMES
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut known: HashSet<String> =
+            crate::primitives::TEMPLATE_CONTEXT_NAMES.iter().map(|s| s.to_string()).collect();
         match rest.and_then(|rest| rest.get(1)) {
             None => {}
-            Some(Expr::Map(map, _)) => {
-                known.extend(map.0.iter().map(|(ident, _)| ident.name.to_string()))
-            }
+            Some(Expr::Map(map, _)) => known.extend(map.0.iter().map(|(ident, _)| ident.name.to_string())),
             Some(_) => return,
         }
         known.extend(self.runtime.global_vars.keys().cloned());
         for host in self.runtime.hosts.values() {
             known.extend(host.vars.keys().cloned());
         }
-        let mut missing: Vec<&String> = undeclared
-            .iter()
-            .filter(|name| !known.contains(*name) && !tested(&text, name))
-            .collect();
+        let mut missing: Vec<&String> =
+            undeclared.iter().filter(|name| !known.contains(*name) && !tested(&text, name)).collect();
         if missing.is_empty() {
             return;
         }
@@ -166,10 +143,7 @@ impl Preflight<'_> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) => {
-                self.problems.push(format!(
-                    "{at}: include: cannot read {}: {error}",
-                    path.display()
-                ));
+                self.problems.push(format!("{at}: include: cannot read {}: {error}", path.display()));
                 return;
             }
         };
@@ -192,20 +166,14 @@ fn place(file: &Path, position: Position) -> String {
 /// Whether the template guards the name itself (`x is defined`, `x is not defined`, `x | default(...)`).
 fn tested(text: &str, name: &str) -> bool {
     let name = regex::escape(name);
-    let pattern = format!(
-        r"\b{name}\s+is\s+(not\s+)?(defined|undefined|none)\b|\b{name}\s*\|\s*(default|d)\b"
-    );
-    regex::Regex::new(&pattern)
-        .map(|re| re.is_match(text))
-        .unwrap_or(true)
+    let pattern = format!(r"\b{name}\s+is\s+(not\s+)?(defined|undefined|none)\b|\b{name}\s*\|\s*(default|d)\b");
+    regex::Regex::new(&pattern).map(|re| re.is_match(text)).unwrap_or(true)
 }
 
 /// The first line of the template that mentions the name, for the message.
 fn first_use(text: &str, name: &str) -> Option<usize> {
     let re = regex::Regex::new(&format!(r"\b{}\b", regex::escape(name))).ok()?;
-    text.lines()
-        .position(|line| line.contains("{") && re.is_match(line))
-        .map(|index| index + 1)
+    text.lines().position(|line| line.contains("{") && re.is_match(line)).map(|index| index + 1)
 }
 
 #[cfg(test)]
@@ -214,10 +182,7 @@ mod tests {
 
     #[test]
     fn guarded_names_are_not_undefined() {
-        assert!(tested(
-            "{% if proxy is defined %}{{ proxy }}{% endif %}",
-            "proxy"
-        ));
+        assert!(tested("{% if proxy is defined %}{{ proxy }}{% endif %}", "proxy"));
         assert!(tested("{{ port | default(80) }}", "port"));
         assert!(tested("{% if x is not defined %}", "x"));
         assert!(!tested("{{ proxy }}", "proxy"));

@@ -36,24 +36,17 @@ struct Progress {
 
 impl Progress {
     fn new() -> Progress {
-        Progress {
-            started: std::time::Instant::now(),
-            last: Arc::new(AtomicU64::new(0)),
-        }
+        Progress { started: std::time::Instant::now(), last: Arc::new(AtomicU64::new(0)) }
     }
 
     fn touch(&self) {
-        self.last
-            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last.store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
     /// Resolves once nothing moved for `limit`.
     async fn stalled(&self, limit: Duration) {
         loop {
-            let idle = self
-                .started
-                .elapsed()
-                .saturating_sub(Duration::from_millis(self.last.load(Ordering::Relaxed)));
+            let idle = self.started.elapsed().saturating_sub(Duration::from_millis(self.last.load(Ordering::Relaxed)));
             if idle >= limit {
                 return;
             }
@@ -99,11 +92,7 @@ impl Connection {
         let timeout = options.connect_timeout;
         match tokio::time::timeout(timeout * 3, Self::connect_inner(options.clone())).await {
             Ok(result) => result,
-            Err(_) => Err(ConnectError::Timeout {
-                address: options.address,
-                port: options.port,
-                timeout,
-            }),
+            Err(_) => Err(ConnectError::Timeout { address: options.address, port: options.port, timeout }),
         }
     }
 
@@ -116,21 +105,13 @@ impl Connection {
         .await
         {
             Err(_) => {
-                return Err(ConnectError::Timeout {
-                    address,
-                    port,
-                    timeout: options.connect_timeout,
-                });
+                return Err(ConnectError::Timeout { address, port, timeout: options.connect_timeout });
             }
             Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
                 return Err(ConnectError::Refused { address, port });
             }
             Ok(Err(error)) => {
-                return Err(ConnectError::Network {
-                    address,
-                    port,
-                    reason: error.to_string(),
-                });
+                return Err(ConnectError::Network { address, port, reason: error.to_string() });
             }
             Ok(Ok(socket)) => socket,
         };
@@ -178,10 +159,7 @@ impl Connection {
         // that cannot run commands is unreachable at connect time, not half-way through a task.
         let shell = connection.open_shell().await.map_err(|error| {
             if connection.options.become_root {
-                ConnectError::Become {
-                    user: connection.options.user.clone(),
-                    reason: error.to_string(),
-                }
+                ConnectError::Become { user: connection.options.user.clone(), reason: error.to_string() }
             } else {
                 ConnectError::Protocol(error.to_string())
             }
@@ -205,11 +183,7 @@ impl Connection {
 
     /// Runs a command in one of the host's persistent shells.
     pub async fn exec(&self, command: &RemoteCommand) -> Result<CommandOutput, TransportError> {
-        let _slot = self
-            .shell_slots
-            .acquire()
-            .await
-            .map_err(|e| TransportError::Local(e.to_string()))?;
+        let _slot = self.shell_slots.acquire().await.map_err(|e| TransportError::Local(e.to_string()))?;
         let idle = self.idle_shells.lock().unwrap().pop();
         let mut shell = match idle {
             Some(shell) => shell,
@@ -234,19 +208,12 @@ impl Connection {
         script: &str,
         input: R,
     ) -> Result<CommandOutput, TransportError> {
-        let _slot = self
-            .exec_slots
-            .acquire()
-            .await
-            .map_err(|e| TransportError::Local(e.to_string()))?;
+        let _slot = self.exec_slots.acquire().await.map_err(|e| TransportError::Local(e.to_string()))?;
         // While the session is busy pushing a large upload into a dead link, russh's keepalive cannot run (its
         // loop waits on the socket, which the kernel keeps retrying for many minutes): the transfer watches
         // its own progress instead and gives the host up when nothing moved for STALL_LIMIT.
         let progress = Progress::new();
-        let input = ProgressReader {
-            inner: input,
-            progress: progress.clone(),
-        };
+        let input = ProgressReader { inner: input, progress: progress.clone() };
         tokio::select! {
             result = self.stream(script, input, &progress) => result,
             () = progress.stalled(STALL_LIMIT) => Err(TransportError::Disconnected(format!(
@@ -263,11 +230,7 @@ impl Connection {
         progress: &Progress,
     ) -> Result<CommandOutput, TransportError> {
         let disconnected = |e: russh::Error| TransportError::Disconnected(e.to_string());
-        let mut channel = self
-            .handle
-            .channel_open_session()
-            .await
-            .map_err(disconnected)?;
+        let mut channel = self.handle.channel_open_session().await.map_err(disconnected)?;
         let script = if self.options.become_root && !self.is_root {
             format!("sudo -n sh -c {}", quote(script))
         } else {
@@ -276,10 +239,7 @@ impl Connection {
         channel.exec(true, script).await.map_err(disconnected)?;
         channel.data(input).await.map_err(disconnected)?;
         channel.eof().await.map_err(disconnected)?;
-        let mut output = CommandOutput {
-            rc: -1,
-            ..CommandOutput::default()
-        };
+        let mut output = CommandOutput { rc: -1, ..CommandOutput::default() };
         while let Some(message) = channel.wait().await {
             progress.touch();
             match message {
@@ -290,9 +250,7 @@ impl Connection {
             }
         }
         if output.rc == -1 {
-            return Err(TransportError::Disconnected(
-                "the upload channel closed without an exit status".into(),
-            ));
+            return Err(TransportError::Disconnected("the upload channel closed without an exit status".into()));
         }
         Ok(output)
     }
@@ -303,10 +261,7 @@ impl Connection {
         for shell in shells {
             shell.close().await;
         }
-        let _ = self
-            .handle
-            .disconnect(russh::Disconnect::ByApplication, "", "en")
-            .await;
+        let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
     }
 
     pub fn is_closed(&self) -> bool {
@@ -321,11 +276,7 @@ async fn authenticate(
     let user = options.user.clone();
     let mut tried = Vec::new();
     let protocol = |e: russh::Error| ConnectError::Protocol(e.to_string());
-    let rsa_hash = handle
-        .best_supported_rsa_hash()
-        .await
-        .map_err(protocol)?
-        .flatten();
+    let rsa_hash = handle.best_supported_rsa_hash().await.map_err(protocol)?.flatten();
 
     if let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await
         && let Ok(identities) = agent.request_identities().await
@@ -334,13 +285,8 @@ async fn authenticate(
             let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = identity else {
                 continue;
             };
-            tried.push(format!(
-                "agent key {}",
-                key.fingerprint(russh::keys::HashAlg::Sha256)
-            ));
-            if let Ok(result) = handle
-                .authenticate_publickey_with(&user, key, rsa_hash, &mut agent)
-                .await
+            tried.push(format!("agent key {}", key.fingerprint(russh::keys::HashAlg::Sha256)));
+            if let Ok(result) = handle.authenticate_publickey_with(&user, key, rsa_hash, &mut agent).await
                 && result.success()
             {
                 return Ok(());
@@ -358,36 +304,20 @@ async fn authenticate(
         };
         tried.push(path.display().to_string());
         let key = PrivateKeyWithHashAlg::new(Arc::new(key), rsa_hash);
-        if handle
-            .authenticate_publickey(&user, key)
-            .await
-            .map_err(protocol)?
-            .success()
-        {
+        if handle.authenticate_publickey(&user, key).await.map_err(protocol)?.success() {
             return Ok(());
         }
     }
 
     if let Some(password) = &options.password {
         tried.push("password from RUNBOOK_SSH_PASSWORD".into());
-        if handle
-            .authenticate_password(&user, password)
-            .await
-            .map_err(protocol)?
-            .success()
-        {
+        if handle.authenticate_password(&user, password).await.map_err(protocol)?.success() {
             return Ok(());
         }
     }
 
     if tried.is_empty() {
-        tried.push(
-            "no key found: set `key` in the inventory, load ssh-agent, or create ~/.ssh/id_ed25519"
-                .into(),
-        );
+        tried.push("no key found: set `key` in the inventory, load ssh-agent, or create ~/.ssh/id_ed25519".into());
     }
-    Err(ConnectError::Auth {
-        user,
-        tried: tried.join(", "),
-    })
+    Err(ConnectError::Auth { user, tried: tried.join(", ") })
 }

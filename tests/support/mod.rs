@@ -40,24 +40,10 @@ pub struct Lab {
 }
 
 impl Lab {
-    pub fn get(
-        cell: &'static OnceLock<Lab>,
-        name: &'static str,
-        count: usize,
-        subnet: &str,
-    ) -> &'static Lab {
+    pub fn get(cell: &'static OnceLock<Lab>, name: &'static str, count: usize, subnet: &str) -> &'static Lab {
         cell.get_or_init(|| {
             let output = Command::new(RUNBOOK)
-                .args([
-                    "lab",
-                    "up",
-                    "--name",
-                    name,
-                    "--hosts",
-                    &count.to_string(),
-                    "--subnet",
-                    subnet,
-                ])
+                .args(["lab", "up", "--name", name, "--hosts", &count.to_string(), "--subnet", subnet])
                 .current_dir(repo_root())
                 .output()
                 .expect("runbook lab up runs");
@@ -68,19 +54,14 @@ impl Lab {
                 String::from_utf8_lossy(&output.stderr)
             );
             let inventory: serde_json::Value = {
-                let text =
-                    std::fs::read_to_string(Lab::inventory_path_of(name)).expect("lab inventory");
+                let text = std::fs::read_to_string(Lab::inventory_path_of(name)).expect("lab inventory");
                 serde_saphyr::from_str(&text).expect("lab inventory parses")
             };
             let mut hosts = Vec::new();
             let mut addresses = Vec::new();
             collect_hosts(&inventory["all"], &mut hosts, &mut addresses);
             assert_eq!(hosts.len(), count, "lab {name} has {hosts:?}");
-            Lab {
-                name,
-                hosts,
-                addresses,
-            }
+            Lab { name, hosts, addresses }
         })
     }
 
@@ -104,26 +85,17 @@ impl Lab {
                 String::from_utf8_lossy(&output.stdout),
                 String::from_utf8_lossy(&output.stderr)
             );
-            let text =
-                std::fs::read_to_string(Lab::inventory_path_of(name)).expect("lab inventory");
-            let inventory: serde_json::Value =
-                serde_saphyr::from_str(&text).expect("lab inventory parses");
+            let text = std::fs::read_to_string(Lab::inventory_path_of(name)).expect("lab inventory");
+            let inventory: serde_json::Value = serde_saphyr::from_str(&text).expect("lab inventory parses");
             let mut hosts = Vec::new();
             let mut addresses = Vec::new();
             collect_hosts(&inventory["all"], &mut hosts, &mut addresses);
-            Lab {
-                name,
-                hosts,
-                addresses,
-            }
+            Lab { name, hosts, addresses }
         })
     }
 
     fn inventory_path_of(name: &str) -> PathBuf {
-        repo_root()
-            .join(".runbook")
-            .join(name)
-            .join("inventory.yaml")
+        repo_root().join(".runbook").join(name).join("inventory.yaml")
     }
 
     pub fn inventory(&self) -> PathBuf {
@@ -139,11 +111,7 @@ impl Lab {
     }
 
     pub fn address(&self, host: &str) -> &str {
-        let index = self
-            .hosts
-            .iter()
-            .position(|h| h == host)
-            .expect("a lab host");
+        let index = self.hosts.iter().position(|h| h == host).expect("a lab host");
         &self.addresses[index]
     }
 
@@ -154,26 +122,13 @@ impl Lab {
             .args(["-F", "/dev/null", "-i"])
             .arg(dir.join("id_ed25519"))
             .arg("-o")
-            .arg(format!(
-                "UserKnownHostsFile={}",
-                dir.join("known_hosts").display()
-            ))
-            .args([
-                "-o",
-                "StrictHostKeyChecking=yes",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "IdentitiesOnly=yes",
-            ])
+            .arg(format!("UserKnownHostsFile={}", dir.join("known_hosts").display()))
+            .args(["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"])
             .arg(format!("root@{}", self.address(host)))
             .arg(command)
             .output()
             .expect("ssh runs");
-        (
-            output.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-        )
+        (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
     /// Removes what an earlier run of a test left on every host (labs are reused between runs).
@@ -246,18 +201,8 @@ impl Run {
 
     pub fn recap(&self, host: &str) -> serde_json::Value {
         let events = self.events();
-        let recap = events
-            .iter()
-            .rev()
-            .find(|e| e["event"] == "recap")
-            .expect("a recap event");
-        recap["hosts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|h| h["host"] == host)
-            .cloned()
-            .unwrap_or_default()
+        let recap = events.iter().rev().find(|e| e["event"] == "recap").expect("a recap event");
+        recap["hosts"].as_array().unwrap().iter().find(|h| h["host"] == host).cloned().unwrap_or_default()
     }
 }
 
@@ -366,22 +311,13 @@ impl Test {
         let context = format!("\n--- stdout:\n{}\n--- stderr:\n{}", run.stdout, run.stderr);
         assert_eq!(run.code, self.expected_code, "exit code{context}");
         for text in &self.stdout_has {
-            assert!(
-                run.stdout.contains(text.as_str()),
-                "stdout lacks {text:?}{context}"
-            );
+            assert!(run.stdout.contains(text.as_str()), "stdout lacks {text:?}{context}");
         }
         for text in &self.stdout_lacks {
-            assert!(
-                !run.stdout.contains(text.as_str()),
-                "stdout has {text:?}{context}"
-            );
+            assert!(!run.stdout.contains(text.as_str()), "stdout has {text:?}{context}");
         }
         for text in &self.stderr_has {
-            assert!(
-                run.stderr.contains(text.as_str()),
-                "stderr lacks {text:?}{context}"
-            );
+            assert!(run.stderr.contains(text.as_str()), "stderr lacks {text:?}{context}");
         }
         // Keep the folder alive for events() by leaking it: tests are short-lived processes.
         std::mem::forget(self.dir);
