@@ -142,7 +142,9 @@ pub fn run(request: RunRequest) -> RunOutcome {
         tokio.block_on(host.disconnect());
     }
     let fatal = runtime.fatal_stop.load(Ordering::SeqCst);
-    RunOutcome { recap, error: result.err(), fatal, interrupted, failed_hosts }
+    // The script's error is printed by the caller, outside the reporters: redact it here, as they would.
+    let error = result.err().map(|error| runtime.redactor.redact(&error));
+    RunOutcome { recap, error, fatal, interrupted, failed_hosts }
 }
 
 /// The known name closest to a misspelt one, if one is close enough to be a likely typo.
