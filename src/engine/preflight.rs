@@ -15,7 +15,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use rhai::{AST, ASTNode, Engine, Expr, Position};
+use rhai::{AST, ASTNode, Engine, Expr, Position, Stmt};
 
 use super::playbook::{compile, standard_scope};
 use super::runtime::Runtime;
@@ -51,10 +51,12 @@ impl Preflight<'_> {
     fn check_ast(&mut self, ast: &AST, file: &Path, depth: usize) {
         let mut calls = Vec::new();
         ast.walk(&mut |path: &[ASTNode]| {
-            if let Some(ASTNode::Expr(expr)) = path.last() {
-                let (call, position, method) = match expr {
-                    Expr::MethodCall(call, position) => (call, *position, true),
-                    Expr::FnCall(call, position) => (call, *position, false),
+            {
+                // A call is an expression, or a statement of its own (`include("x.rhai");` at the top level).
+                let (call, position, method) = match path.last() {
+                    Some(ASTNode::Expr(Expr::MethodCall(call, position))) => (call, *position, true),
+                    Some(ASTNode::Expr(Expr::FnCall(call, position))) => (call, *position, false),
+                    Some(ASTNode::Stmt(Stmt::FnCall(call, position))) => (call, *position, false),
                     _ => return true,
                 };
                 if matches!(call.name.as_str(), "template" | "upload" | "include") {
@@ -110,6 +112,11 @@ impl Preflight<'_> {
         match rest.and_then(|rest| rest.get(1)) {
             None => {}
             Some(Expr::Map(map, _)) => known.extend(map.0.iter().map(|(ident, _)| ident.name.to_string())),
+            // A map of constants is folded into one value by the optimizer.
+            Some(Expr::DynamicConstant(value, _)) if value.is_map() => {
+                let map = value.clone().cast::<rhai::Map>();
+                known.extend(map.keys().map(|key| key.to_string()));
+            }
             Some(_) => return,
         }
         known.extend(self.runtime.global_vars.keys().cloned());
