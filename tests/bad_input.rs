@@ -212,7 +212,7 @@ fn a_yaml_alias_bomb_is_refused_quickly() {
     let mut vars = String::from("    a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for level in 1..10 {
         let previous = format!("*a{}", level - 1);
-        vars.push_str(&format!("    a{level}: &a{level} [{}]\n", vec![previous.as_str(); 10].join(", ")));
+        vars.push_str(&format!("    a{level}: &a{level} [{}]\n", [previous.as_str(); 10].join(", ")));
     }
     let started = std::time::Instant::now();
     inventory_refused(

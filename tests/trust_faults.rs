@@ -160,7 +160,7 @@ fn a_host_powered_off_mid_run_is_unreachable_in_its_task_and_the_others_finish()
     assert!(stdout.contains(&format!("{victim}: unreachable in task \"long step\"")), "{stdout}");
     let result = events
         .iter()
-        .find(|e| e["event"] == "host_result" && e["host"] == victim.to_string() && e["status"] == "unreachable")
+        .find(|e| e["event"] == "host_result" && e["host"] == victim && e["status"] == "unreachable")
         .expect("an unreachable result for the powered-off host");
     assert_eq!(result["task"], "long step");
     assert_eq!(recap_of(&events, victim)["stopped_in"], "long step");

@@ -80,10 +80,8 @@ impl Preflight<'_> {
                 ("template", true) if (2..=4).contains(&call.args.len()) => {
                     self.check_template(&at, source, &path, call.args.get(1..))
                 }
-                ("upload", true) if (2..=3).contains(&call.args.len()) => {
-                    if !path.is_file() {
-                        self.problems.push(format!("{at}: upload source {source}: no such file ({})", path.display()));
-                    }
+                ("upload", true) if (2..=3).contains(&call.args.len()) && !path.is_file() => {
+                    self.problems.push(format!("{at}: upload source {source}: no such file ({})", path.display()));
                 }
                 ("include", false) if (1..=2).contains(&call.args.len()) => self.check_include(&at, &path, depth),
                 _ => {}
