@@ -340,7 +340,7 @@ const SHIPPED_INVENTORY: &str = include_str!("../playbooks/inventory.yaml");
 const SHIPPED_PLAYBOOK: &str = include_str!("../playbooks/prepare-hosts.rhai");
 
 proptest! {
-    #![proptest_config(config(160, "tests/fuzz-regressions/inventory_pieces.txt"))]
+    #![proptest_config(config(96, "tests/fuzz-regressions/inventory_pieces.txt"))]
     #[test]
     fn the_inventory_loader_survives_generated_yaml(pieces in prop::collection::vec(yaml_piece(), 0..120)) {
         parse_inventory(pieces.concat())?;
@@ -348,7 +348,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(96, "tests/fuzz-regressions/inventory_mutations.txt"))]
+    #![proptest_config(config(64, "tests/fuzz-regressions/inventory_mutations.txt"))]
     #[test]
     fn the_inventory_loader_survives_a_mutated_real_inventory(
         edits in prop::collection::vec((any::<usize>(), any::<usize>(), prop_oneof![yaml_piece(), "\\PC{0,12}"]), 1..8)
@@ -358,7 +358,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(96, "tests/fuzz-regressions/inventory_bytes.txt"))]
+    #![proptest_config(config(64, "tests/fuzz-regressions/inventory_bytes.txt"))]
     #[test]
     fn the_inventory_loader_survives_arbitrary_text(text in "\\PC{0,400}") {
         parse_inventory(text)?;
@@ -399,7 +399,7 @@ fn rhai_piece() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config(160, "tests/fuzz-regressions/playbook_pieces.txt"))]
+    #![proptest_config(config(96, "tests/fuzz-regressions/playbook_pieces.txt"))]
     #[test]
     fn the_playbook_compiler_survives_generated_scripts(pieces in prop::collection::vec(rhai_piece(), 0..150)) {
         compile_playbook(pieces.concat())?;
@@ -407,7 +407,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(64, "tests/fuzz-regressions/playbook_mutations.txt"))]
+    #![proptest_config(config(48, "tests/fuzz-regressions/playbook_mutations.txt"))]
     #[test]
     fn the_playbook_compiler_survives_a_mutated_real_playbook(
         edits in prop::collection::vec((any::<usize>(), any::<usize>(), prop_oneof![rhai_piece(), "\\PC{0,12}"]), 1..8)
