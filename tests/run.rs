@@ -272,7 +272,9 @@ fn errors_point_at_the_template_line_and_the_playbook_position() {
         .lab(lab)
         .file("templates/bad.j2", "line one\n{{ not_defined_anywhere }}\n")
         .playbook(&format!(
-            r#"task("render", host("{}"), |h| h.template("templates/bad.j2", "/root/t-bad"));"#,
+            // Vars computed at run time: the pre-flight check leaves the template to the host (tests/bad_input.rs
+            // covers the literal case, refused before any host).
+            r#"let v = #{{}}; v.extra = 1; task("render", host("{}"), |h| h.template("templates/bad.j2", "/root/t-bad", v));"#,
             lab.host(0)
         ))
         .code(2)

@@ -60,7 +60,9 @@ impl HostState {
     /// Drops the connection (after a reboot); the next use connects again.
     pub async fn disconnect(&self) {
         if let Some(connection) = self.connection.lock().await.take() {
-            connection.close().await;
+            // A connection to a host that vanished can block on its socket: saying goodbye is not worth a hang.
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(3), connection.close()).await;
         }
     }
 

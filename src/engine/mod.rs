@@ -8,6 +8,7 @@ mod host;
 mod host_state;
 mod module_resolver;
 mod playbook;
+mod preflight;
 mod runtime;
 mod script_error;
 mod step_recorder;
@@ -25,7 +26,7 @@ pub use host::{Host, HostError, to_map};
 pub use host_state::{HostHealth, HostState};
 pub use module_resolver::{EMBEDDED_STDLIB, StdlibResolver};
 pub use playbook::{build_engine, compile, standard_scope};
-pub use runtime::{RunOptions, Runtime};
+pub use runtime::{INTERRUPT_GRACE, RunOptions, Runtime};
 pub use script_error::describe as describe_script_error;
 pub use step_recorder::{StepRecord, active as recording_steps, mark_failed_rc, mark_unreachable, push as record_step};
 pub use crate::did_you_mean::did_you_mean;
@@ -142,5 +143,7 @@ pub fn run(request: RunRequest) -> RunOutcome {
         tokio.block_on(host.disconnect());
     }
     let fatal = runtime.fatal_stop.load(Ordering::SeqCst);
-    RunOutcome { recap, error: result.err(), fatal, interrupted, failed_hosts }
+    // The script's error is printed by the caller, outside the reporters: redact it here, as they would.
+    let error = result.err().map(|error| runtime.redactor.redact(&error));
+    RunOutcome { recap, error, fatal, interrupted, failed_hosts }
 }

@@ -253,6 +253,8 @@ pub fn run_file(runtime: &Arc<Runtime>, file: &PathBuf) -> Result<(), String> {
     let mut scope = standard_scope(runtime);
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let ast = compile(&engine, &scope, &text, file)?;
+    // Everything that can be found wrong without a host is found now, before the first task connects.
+    super::preflight::check(&engine, runtime, &ast, file)?;
     engine
         .run_ast_with_scope(&mut scope, &ast)
         .map_err(|error| script_error::describe(&error, &file.display().to_string()))

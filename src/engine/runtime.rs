@@ -9,6 +9,10 @@ use serde_json::Value;
 use super::host_state::HostState;
 use crate::report::{Event, HostRecap, RecapBuilder, Redactor, Reporter};
 
+/// How long a command that was running when Ctrl-C came may go on before the host is given up (a second
+/// Ctrl-C stops at once). Long enough for a package step to finish, short enough that an operator waits.
+pub const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How the user asked the run to behave (from the command line).
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -103,6 +107,14 @@ impl Runtime {
 
     pub fn is_interrupted(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
+    }
+
+    /// Resolves INTERRUPT_GRACE after the first Ctrl-C; never before.
+    pub async fn interrupt_grace_over(&self) {
+        while !self.is_interrupted() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(INTERRUPT_GRACE).await;
     }
 
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {

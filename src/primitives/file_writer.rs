@@ -236,10 +236,16 @@ fn replace(host: &Host, content: &[u8], sha256: &str, spec: &FileSpec, current: 
         }
         script.push_str(&format!("RUNBOOK_EOF_{nonce:016x}\n"));
     }
-    if current.exists {
-        script.push_str(&format!("chmod --reference={dest} \"$t\"\nchown --reference={dest} \"$t\" 2>/dev/null || true\n"));
-    } else {
-        script.push_str("chmod 644 \"$t\"\n");
+    // The temp file starts 0600 (mktemp, or umask 077 when streamed). A mode given in the options is set
+    // straight away: going through the old file's mode or 0644 first would leave a secret meant to be 0600
+    // readable by others for a moment.
+    match (spec.mode, current.exists) {
+        (Some(_), true) => script.push_str(&format!("chown --reference={dest} \"$t\" 2>/dev/null || true\n")),
+        (Some(_), false) => {}
+        (None, true) => script.push_str(&format!(
+            "chmod --reference={dest} \"$t\"\nchown --reference={dest} \"$t\" 2>/dev/null || true\n"
+        )),
+        (None, false) => script.push_str("chmod 644 \"$t\"\n"),
     }
     script.push_str(&metadata_commands("\"$t\"", spec));
     script.push_str(&format!(
@@ -253,8 +259,12 @@ fn replace(host: &Host, content: &[u8], sha256: &str, spec: &FileSpec, current: 
 
     if streamed {
         let connection_script = format!(
-            "set -e; d=$(dirname -- {dest}); {} umask 077; cat > \"$d/.runbook.{nonce:016x}\"",
-            if spec.mkdir { "mkdir -p -- \"$d\";" } else { "" }
+            // A connection lost half-way ends stdin early, which `cat` cannot tell from the end of the data:
+            // a short temp file is removed here rather than left beside the destination.
+            "set -e; d=$(dirname -- {dest}); {} umask 077; t=\"$d/.runbook.{nonce:016x}\"; cat > \"$t\"; \
+             [ \"$(stat -c %s \"$t\")\" = {len} ] || {{ rm -f \"$t\"; echo 'upload cut short' >&2; exit 1; }}",
+            if spec.mkdir { "mkdir -p -- \"$d\";" } else { "" },
+            len = content.len()
         );
         let output = host.runtime.block_on(async {
             let connection = host.state.connection().await.map_err(|e| HostError::Unreachable(e.to_string()))?;

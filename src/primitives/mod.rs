@@ -27,7 +27,10 @@ pub use facts::derive as derive_facts;
 pub use file_writer::{FILE_OPTIONS, unified_diff};
 pub use run::RUN_OPTIONS;
 pub use sysctl::SYSCTL_OPTIONS;
-pub use template::{environment as template_environment, render_text};
+pub use template::{
+    CONTEXT_NAMES as TEMPLATE_CONTEXT_NAMES, environment as template_environment, render_text,
+    undeclared_names as template_undeclared_names,
+};
 pub use wait_port::WAIT_PORT_OPTIONS;
 
 type Result<T> = std::result::Result<T, Box<EvalAltResult>>;

@@ -31,7 +31,16 @@ pub fn render_text(name: &str, text: &str, context: &Value) -> Result<String, St
     template.render(minijinja::value::Serde(context)).map_err(|e| describe(name, &e))
 }
 
-/// The template environment `template` renders with (lint compiles templates in the same one).
+/// Compiles a template without rendering it: its syntax errors (`name:line: ...`), or the top-level names it
+/// reads that it does not define itself (what the context must provide). For the pre-flight check.
+pub fn undeclared_names(name: &str, text: &str) -> Result<std::collections::HashSet<String>, String> {
+    let mut environment = environment();
+    environment.add_template(name, text).map_err(|e| describe(name, &e))?;
+    let template = environment.get_template(name).map_err(|e| describe(name, &e))?;
+    Ok(template.undeclared_variables(false))
+}
+
+/// The template environment `template` renders with (lint and the pre-flight compile templates in the same one).
 pub fn environment<'source>() -> minijinja::Environment<'source> {
     let mut environment = minijinja::Environment::new();
     environment.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
@@ -52,6 +61,9 @@ fn describe(name: &str, error: &minijinja::Error) -> String {
     let detail = error.detail().map(|d| format!(": {d}")).unwrap_or_default();
     format!("{}{line}: {}{detail}", error.name().unwrap_or(name), error.kind())
 }
+
+/// Names every template context has, whatever the host: see [`context`].
+pub const CONTEXT_NAMES: &[&str] = &["inventory_hostname", "host", "groups", "hostvars", "facts"];
 
 /// What a template sees: the host's vars, the vars passed, and Ansible's usual names.
 fn context(host: &Host, vars: &Map) -> Result<Value, String> {

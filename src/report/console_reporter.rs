@@ -481,6 +481,13 @@ impl ConsoleReporter {
         if unreachable > 0 {
             parts.push(format!("{unreachable} unreachable"));
         }
+        for host in hosts {
+            if let Some(task) = &host.stopped_in {
+                let what = if host.unreachable > 0 { "unreachable" } else { "failed" };
+                out.push_str(&self.paint(RED, &format!("{}: {what} in task \"{task}\"", host.host)));
+                out.push('\n');
+            }
+        }
         let time = format_duration(elapsed);
         let ending = if interrupted {
             format!("; interrupted after {time}")
@@ -754,6 +761,7 @@ mod tests {
             skipped: counts[3],
             unreachable: counts[4],
             time: Duration::from_millis(millis),
+            stopped_in: None,
         }
     }
 

@@ -67,6 +67,10 @@ pub struct HostRecap {
     pub unreachable: u32,
     #[serde(serialize_with = "as_secs")]
     pub time: Duration,
+    /// For a host that failed or became unreachable: the task it was in, so the end of the run says where
+    /// each host stopped (and what is left to do there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_in: Option<String>,
 }
 
 /// Everything a run reports, in order.

@@ -48,6 +48,9 @@ impl RecapBuilder {
             Status::Skipped => recap.skipped += 1,
             Status::Unreachable => recap.unreachable += 1,
         }
+        if matches!(result.status, Status::Failed | Status::Unreachable) && recap.stopped_in.is_none() {
+            recap.stopped_in = Some(result.task.clone());
+        }
         if result.changed || result.status == Status::Changed {
             recap.changed += 1;
         }

@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +17,64 @@ use super::transport_error::{ConnectError, TransportError};
 /// Shells kept per host: sshd's default MaxSessions is 10; two channels stay free for uploads.
 const MAX_SHELLS: usize = 8;
 const MAX_EXEC_CHANNELS: usize = 2;
+
+/// How often an idle connection asks the host whether it is still there, and how many unanswered asks mean
+/// it is gone. sshd answers a keepalive at once even while a command runs, so a short interval costs nothing
+/// but a few bytes; it only decides how long a dead host holds up its task.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+pub const KEEPALIVE_MAX: usize = 3;
+
+/// An upload that moves no byte for this long is given up: the same ~20 s a keepalive would take.
+const STALL_LIMIT: Duration = Duration::from_secs(20);
+
+/// When a transfer last moved (milliseconds since it began), shared by the reader and the watchdog.
+#[derive(Clone)]
+struct Progress {
+    started: std::time::Instant,
+    last: Arc<AtomicU64>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress { started: std::time::Instant::now(), last: Arc::new(AtomicU64::new(0)) }
+    }
+
+    fn touch(&self) {
+        self.last.store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Resolves once nothing moved for `limit`.
+    async fn stalled(&self, limit: Duration) {
+        loop {
+            let idle = self.started.elapsed().saturating_sub(Duration::from_millis(self.last.load(Ordering::Relaxed)));
+            if idle >= limit {
+                return;
+            }
+            tokio::time::sleep(limit - idle + Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Counts every read russh makes of the upload as progress: it reads more only once the last piece was
+/// taken by the SSH window, i.e. the host is still accepting data.
+struct ProgressReader<R> {
+    inner: R,
+    progress: Progress,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for ProgressReader<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+        buffer: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let poll = std::pin::Pin::new(&mut self.inner).poll_read(context, buffer);
+        if poll.is_ready() {
+            self.progress.touch();
+        }
+        poll
+    }
+}
 
 /// One authenticated SSH connection to a host, kept for the whole run.
 pub struct Connection {
@@ -45,11 +104,15 @@ impl Connection {
         )
         .await
         {
-            Err(_) => return Err(ConnectError::Timeout { address, port, timeout: options.connect_timeout }),
+            Err(_) => {
+                return Err(ConnectError::Timeout { address, port, timeout: options.connect_timeout });
+            }
             Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
                 return Err(ConnectError::Refused { address, port });
             }
-            Ok(Err(error)) => return Err(ConnectError::Network { address, port, reason: error.to_string() }),
+            Ok(Err(error)) => {
+                return Err(ConnectError::Network { address, port, reason: error.to_string() });
+            }
             Ok(Ok(socket)) => socket,
         };
         let _ = socket.set_nodelay(true);
@@ -64,8 +127,10 @@ impl Connection {
         };
         let config = Arc::new(russh::client::Config {
             inactivity_timeout: None,
-            keepalive_interval: Some(Duration::from_secs(15)),
-            keepalive_max: 4,
+            // A host that vanishes without closing TCP (power cut, link down) is noticed after about
+            // KEEPALIVE_INTERVAL × (KEEPALIVE_MAX + 1): ~20 s, where 15 s × 4 took over a minute per host.
+            keepalive_interval: Some(KEEPALIVE_INTERVAL),
+            keepalive_max: KEEPALIVE_MAX,
             nodelay: true,
             window_size: 8 * 1024 * 1024,
             ..Default::default()
@@ -136,13 +201,34 @@ impl Connection {
     }
 
     /// Runs `script` on a fresh exec channel with `input` streamed to its stdin: for uploads too large to pass
-    /// through a shell as text.
+    /// through a shell as text. A lost connection ends the script's stdin early, exactly like the end of the
+    /// data: the script must check what it received (see file_writer's length check).
     pub async fn exec_streaming<R: AsyncRead + Unpin>(
         &self,
         script: &str,
         input: R,
     ) -> Result<CommandOutput, TransportError> {
         let _slot = self.exec_slots.acquire().await.map_err(|e| TransportError::Local(e.to_string()))?;
+        // While the session is busy pushing a large upload into a dead link, russh's keepalive cannot run (its
+        // loop waits on the socket, which the kernel keeps retrying for many minutes): the transfer watches
+        // its own progress instead and gives the host up when nothing moved for STALL_LIMIT.
+        let progress = Progress::new();
+        let input = ProgressReader { inner: input, progress: progress.clone() };
+        tokio::select! {
+            result = self.stream(script, input, &progress) => result,
+            () = progress.stalled(STALL_LIMIT) => Err(TransportError::Disconnected(format!(
+                "the upload made no progress for {}s (link down or host gone)",
+                STALL_LIMIT.as_secs()
+            ))),
+        }
+    }
+
+    async fn stream<R: AsyncRead + Unpin>(
+        &self,
+        script: &str,
+        input: R,
+        progress: &Progress,
+    ) -> Result<CommandOutput, TransportError> {
         let disconnected = |e: russh::Error| TransportError::Disconnected(e.to_string());
         let mut channel = self.handle.channel_open_session().await.map_err(disconnected)?;
         let script = if self.options.become_root && !self.is_root {
@@ -155,6 +241,7 @@ impl Connection {
         channel.eof().await.map_err(disconnected)?;
         let mut output = CommandOutput { rc: -1, ..CommandOutput::default() };
         while let Some(message) = channel.wait().await {
+            progress.touch();
             match message {
                 ChannelMsg::Data { data } => output.stdout.extend_from_slice(&data),
                 ChannelMsg::ExtendedData { data, .. } => output.stderr.extend_from_slice(&data),
@@ -195,7 +282,9 @@ async fn authenticate(
         && let Ok(identities) = agent.request_identities().await
     {
         for identity in identities {
-            let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = identity else { continue };
+            let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = identity else {
+                continue;
+            };
             tried.push(format!("agent key {}", key.fingerprint(russh::keys::HashAlg::Sha256)));
             if let Ok(result) = handle.authenticate_publickey_with(&user, key, rsa_hash, &mut agent).await
                 && result.success()

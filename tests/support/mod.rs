@@ -80,6 +80,35 @@ impl Lab {
         }
     }
 
+    /// A lab whose hosts mirror an inventory (`lab up -i`): same names and groups, addresses on `subnet`.
+    pub fn get_from_inventory(
+        cell: &'static OnceLock<Lab>,
+        name: &'static str,
+        source: &Path,
+        subnet: &str,
+    ) -> &'static Lab {
+        cell.get_or_init(|| {
+            let output = Command::new(RUNBOOK)
+                .args(["lab", "up", "--name", name, "--subnet", subnet, "-i"])
+                .arg(source)
+                .current_dir(repo_root())
+                .output()
+                .expect("runbook lab up runs");
+            assert!(
+                output.status.success(),
+                "lab up failed:\n{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let text = std::fs::read_to_string(Lab::inventory_path_of(name)).expect("lab inventory");
+            let inventory: serde_json::Value = serde_saphyr::from_str(&text).expect("lab inventory parses");
+            let mut hosts = Vec::new();
+            let mut addresses = Vec::new();
+            collect_hosts(&inventory["all"], &mut hosts, &mut addresses);
+            Lab { name, hosts, addresses }
+        })
+    }
+
     fn inventory_path_of(name: &str) -> PathBuf {
         repo_root().join(".runbook").join(name).join("inventory.yaml")
     }
