@@ -36,8 +36,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
-/// `*` any run, `?` one character, `[...]` / `[!...]` a class; everything else literal, whole name.
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -200,6 +200,7 @@ fn unknown(inventory: &Inventory, item: &str) -> InventoryError {
 
 pub(super) use crate::did_you_mean::did_you_mean as nearest;
 
+/// `*` any run, `?` one character, `[...]` / `[!...]` a class; everything else literal, whole name.
 fn glob_regex(glob: &str) -> Regex {
     let mut regex = String::from("^");
     let mut chars = glob.chars().peekable();

@@ -55,10 +55,9 @@ pub fn run(host: &Host, command: &str, options: &Map) -> Result<Map, Box<EvalAlt
     let stderr = output.stderr_text();
     let outcome = StepOutcome { rc: Some(output.rc), stdout: stdout.clone(), stderr: stderr.clone(), ..StepOutcome::default() };
     if !ok_codes.contains(&(output.rc as i64)) {
-        let message = if output.rc == 124 && remote.timeout.is_some() {
-            format!("timed out after {}s (killed on the host)", remote.timeout.unwrap().as_secs())
-        } else {
-            format!("exit code {}", output.rc)
+        let message = match remote.timeout {
+            Some(timeout) if output.rc == 124 => format!("timed out after {}s (killed on the host)", timeout.as_secs()),
+            _ => format!("exit code {}", output.rc),
         };
         let detail = if stderr.trim().is_empty() { tail(&stdout, 3) } else { tail(&stderr, 3) };
         return Err(step.fail_with_detail(message, &detail, outcome));
