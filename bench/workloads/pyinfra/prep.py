@@ -4,7 +4,7 @@ from io import StringIO
 from pyinfra import host, inventory
 from pyinfra.operations import files, server, systemd
 
-hosts_block = "\n".join(f"{h.data.ssh_hostname} {h.name}" for h in inventory.iter_hosts())
+hosts_block = "\n".join(f"{h.data.ssh_hostname} {h.name}" for h in inventory.get_group("lab"))
 files.block(name="hosts block", path="/etc/hosts", content=hosts_block, marker="# {mark} bench hosts")
 
 files.block(
