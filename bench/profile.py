@@ -18,7 +18,8 @@ with tempfile.NamedTemporaryFile(suffix=".jsonl") as events_file:
                    check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - started
     events = [json.loads(line) for line in open(events_file.name)]
-tasks = [e["elapsed"] for e in events if e["event"] == "task_end"]
+named = [(e["task"], e["elapsed"]) for e in events if e["event"] == "task_end"]
+tasks = [elapsed for _, elapsed in named]
 recap = next(e for e in events if e["event"] == "recap")["elapsed"]
 hosts = len(next(e for e in events if e["event"] == "run_start")["hosts"])
 rest = tasks[1:]
@@ -29,3 +30,6 @@ if rest:
     print(f"other tasks: sum {sum(rest):.3f} s, median {statistics.median(rest) * 1000:.1f} ms, "
           f"min {min(rest) * 1000:.1f} ms, max {max(rest) * 1000:.1f} ms")
 print(f"between tasks (script, reporting): {recap - sum(tasks):.3f} s")
+if len(named) <= 10:
+    for name, elapsed in named:
+        print(f"  {name}: {elapsed:.3f} s")
