@@ -4,7 +4,7 @@
 //! anywhere: scripts are compiled by the run engine but never evaluated, modules are compiled to list their
 //! functions, templates are compiled, and the inventory is loaded by the run loader.
 //!
-//! The rules, with examples, are in RULES.md next to this file.
+//! The rules, with a bad and a good example each, are in the README ("runbook lint").
 
 mod analysis_engine;
 mod inventory_checks;

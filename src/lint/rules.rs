@@ -121,13 +121,13 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_documented() {
-        let doc = include_str!("RULES.md");
+        let doc = include_str!("../../README.md");
         let mut seen = std::collections::HashSet::new();
         for rule in Rule::ALL {
             assert!(seen.insert(rule.id()), "duplicate id {}", rule.id());
             assert!(
                 doc.contains(&format!("`{}`", rule.id())),
-                "{} is not in RULES.md",
+                "{} is not documented in the README",
                 rule.id()
             );
         }
