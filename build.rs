@@ -13,7 +13,9 @@ fn main() {
         })
         .unwrap_or_default();
     names.sort();
-    let mut out = String::from("/// `(import path, source)` of every embedded stdlib module.\npub static EMBEDDED_STDLIB: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// `(import path, source)` of every embedded stdlib module.\npub static EMBEDDED_STDLIB: &[(&str, &str)] = &[\n",
+    );
     for name in names {
         let stem = name.trim_end_matches(".rhai");
         writeln!(

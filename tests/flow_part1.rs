@@ -41,7 +41,11 @@ fn part_one_prepares_every_host_and_the_api_entry_fails_over() {
     }
     for host in &lab.hosts {
         assert_eq!(lab.sh(host, "hostname").trim(), format!("{host}"), "check mode renamed {host}");
-        assert_eq!(lab.ssh(host, "test -e /etc/sysctl.d/k8s.conf || grep -q BEGIN /etc/hosts").0, 1, "{host} changed in check mode");
+        assert_eq!(
+            lab.ssh(host, "test -e /etc/sysctl.d/k8s.conf || grep -q BEGIN /etc/hosts").0,
+            1,
+            "{host} changed in check mode"
+        );
     }
 
     for playbook in ["playbooks/prepare-hosts.rhai", "playbooks/chrony.rhai", "playbooks/ha-lb.rhai"] {
@@ -53,21 +57,45 @@ fn part_one_prepares_every_host_and_the_api_entry_fails_over() {
         assert_eq!(lab.sh(host, "hostname").trim(), fqdn);
         let hosts_file = lab.sh(host, "cat /etc/hosts");
         for (name, address) in lab.hosts.iter().zip(&lab.addresses) {
-            assert!(hosts_file.contains(&format!("{address} {name}.example.local {name}")), "{host}: /etc/hosts lacks {name}:\n{hosts_file}");
+            assert!(
+                hosts_file.contains(&format!("{address} {name}.example.local {name}")),
+                "{host}: /etc/hosts lacks {name}:\n{hosts_file}"
+            );
         }
         assert!(hosts_file.contains(&format!("{VIP} kubeapi.raymonds.cc kubeapi")), "{hosts_file}");
         assert!(hosts_file.contains(&format!("{VIP} harbor.raymonds.cc")), "{hosts_file}");
         assert_eq!(lab.sh(host, "swapon --noheadings --show | wc -l").trim(), "0");
         let limits = lab.sh(host, "cat /etc/security/limits.d/99-k8s.conf");
-        for line in ["* soft nofile 65536", "* hard nofile 131072", "* soft nproc 65535", "* hard nproc 655350", "* soft memlock unlimited", "* hard memlock unlimited"] {
-            assert!(limits.split('\n').any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == line), "{host}: limits lack `{line}`:\n{limits}");
+        for line in [
+            "* soft nofile 65536",
+            "* hard nofile 131072",
+            "* soft nproc 65535",
+            "* hard nproc 655350",
+            "* soft memlock unlimited",
+            "* hard memlock unlimited",
+        ] {
+            assert!(
+                limits.split('\n').any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == line),
+                "{host}: limits lack `{line}`:\n{limits}"
+            );
         }
         let sysctl = lab.sh(host, "cat /etc/sysctl.d/k8s.conf");
-        for key in ["net.ipv4.ip_forward = 1", "net.core.somaxconn = 16384", "net.ipv4.tcp_keepalive_time = 600", "vm.overcommit_memory = 1", "fs.file-max = 52706963"] {
+        for key in [
+            "net.ipv4.ip_forward = 1",
+            "net.core.somaxconn = 16384",
+            "net.ipv4.tcp_keepalive_time = 600",
+            "vm.overcommit_memory = 1",
+            "fs.file-max = 52706963",
+        ] {
             assert!(sysctl.contains(key), "{host}: k8s.conf lacks {key}:\n{sysctl}");
         }
         assert!(!sysctl.contains("2310720net"), "the guide's glued keys are split");
-        for (key, value) in [("net.ipv4.ip_forward", "1"), ("net.core.somaxconn", "16384"), ("net.ipv4.tcp_keepalive_time", "600"), ("net.ipv4.tcp_tw_reuse", "1")] {
+        for (key, value) in [
+            ("net.ipv4.ip_forward", "1"),
+            ("net.core.somaxconn", "16384"),
+            ("net.ipv4.tcp_keepalive_time", "600"),
+            ("net.ipv4.tcp_tw_reuse", "1"),
+        ] {
             assert_eq!(lab.sh(host, &format!("sysctl -n {key}")).trim(), value, "{host}: {key} not applied");
         }
         let modules = lab.sh(host, "cat /etc/modules-load.d/ipvs.conf");
@@ -83,7 +111,10 @@ fn part_one_prepares_every_host_and_the_api_entry_fails_over() {
         let started = Instant::now();
         loop {
             let sources = lab.sh(host, "chronyc -n sources");
-            let selected = sources.lines().find(|l| l.starts_with("^*")).map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string());
+            let selected = sources
+                .lines()
+                .find(|l| l.starts_with("^*"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string());
             if let Some(selected) = &selected {
                 assert!(ha_addresses.contains(&selected.as_str()), "{host} syncs from {selected}, not an ha host");
                 break;
@@ -158,12 +189,14 @@ fn a_centos7_host_plans_the_kernel_upgrade_ipvs_tools_and_modules_in_order() {
     for (name, value) in SECRETS {
         test = test.env(name, value);
     }
-    let run = test
-        .args(&["--check", "-v", "--limit", "k8s-node01", "-e", &format!("bundle_dir={}", bundle.display())])
-        .run();
+    let run =
+        test.args(&["--check", "-v", "--limit", "k8s-node01", "-e", &format!("bundle_dir={}", bundle.display())]).run();
     let planned: Vec<&str> = run.stdout.lines().filter(|l| l.contains("k8s-node01")).collect();
     let position = |needle: &str| {
-        planned.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("the plan lacks `{needle}`:\n{}", run.stdout))
+        planned
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("the plan lacks `{needle}`:\n{}", run.stdout))
     };
     let order = [
         position("/root/runbook-kernel/kernel-ml-4.19.12-1.el7.elrepo.x86_64.rpm"),
@@ -184,7 +217,9 @@ fn a_centos7_host_plans_the_kernel_upgrade_ipvs_tools_and_modules_in_order() {
 fn wait_for_vip(limit: Duration) -> String {
     let started = Instant::now();
     loop {
-        if let Ok(mut stream) = std::net::TcpStream::connect_timeout(&format!("{VIP}:6443").parse().unwrap(), Duration::from_millis(500)) {
+        if let Ok(mut stream) =
+            std::net::TcpStream::connect_timeout(&format!("{VIP}:6443").parse().unwrap(), Duration::from_millis(500))
+        {
             use std::io::Read;
             let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
             let mut answer = String::new();

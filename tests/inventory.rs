@@ -36,19 +36,9 @@ fn inventory(inventory: &str, args: &[&str]) -> Output {
 
 /// The first line of the error report: the `path:line:col: message` form.
 fn first_error_line(output: &Output) -> &str {
-    assert_eq!(
-        output.code, 1,
-        "stdout: {}\nstderr: {}",
-        output.stdout, output.stderr
-    );
+    assert_eq!(output.code, 1, "stdout: {}\nstderr: {}", output.stdout, output.stderr);
     assert_eq!(output.stdout, "");
-    output
-        .stderr
-        .lines()
-        .next()
-        .unwrap_or("")
-        .trim_start_matches(" ")
-        .trim_start_matches("× ")
+    output.stderr.lines().next().unwrap_or("").trim_start_matches(" ").trim_start_matches("× ")
 }
 
 const CLUSTER: &str = "\
@@ -120,15 +110,7 @@ fn host_prints_merged_vars_and_connection() {
     std::fs::write(dir.path().join("inv.yaml"), CLUSTER).unwrap();
     let output = runbook(
         dir.path(),
-        &[
-            "inventory",
-            "-i",
-            "inv.yaml",
-            "--host",
-            "k8s-master01",
-            "-e",
-            "cluster_name=prod extra=",
-        ],
+        &["inventory", "-i", "inv.yaml", "--host", "k8s-master01", "-e", "cluster_name=prod extra="],
     );
     assert_eq!(output.stderr, "");
     assert_eq!(output.code, 0);
@@ -159,25 +141,13 @@ fn list_has_ansibles_shape_and_honours_limit() {
     let output = inventory(CLUSTER, &["--list", "--limit", "k8s:!masters,harbor"]);
     assert_eq!(output.stderr, "");
     let list: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
-    assert_eq!(
-        list["all"]["children"],
-        serde_json::json!(["ungrouped", "masters", "nodes", "k8s"])
-    );
+    assert_eq!(list["all"]["children"], serde_json::json!(["ungrouped", "masters", "nodes", "k8s"]));
     assert_eq!(list["nodes"]["hosts"], serde_json::json!(["k8s-node01"]));
     assert_eq!(list["ungrouped"]["hosts"], serde_json::json!(["harbor"]));
-    assert_eq!(
-        list["k8s"]["children"],
-        serde_json::json!(["masters", "nodes"])
-    );
-    assert!(
-        list.get("masters").is_none(),
-        "masters has no selected host: {list}"
-    );
+    assert_eq!(list["k8s"]["children"], serde_json::json!(["masters", "nodes"]));
+    assert!(list.get("masters").is_none(), "masters has no selected host: {list}");
     let hostvars = list["_meta"]["hostvars"].as_object().unwrap();
-    assert_eq!(
-        hostvars.keys().collect::<Vec<_>>(),
-        ["k8s-node01", "harbor"]
-    );
+    assert_eq!(hostvars.keys().collect::<Vec<_>>(), ["k8s-node01", "harbor"]);
     assert_eq!(hostvars["harbor"]["port"], 2222);
 }
 
@@ -194,29 +164,15 @@ fn unknown_group_in_limit_lists_groups_and_suggests() {
 #[test]
 fn malformed_yaml_points_at_line_and_column() {
     let output = inventory("all:\n  hosts:\n    a:\n      b: [1, 2\n", &["--graph"]);
-    assert_eq!(
-        first_error_line(&output),
-        "inv.yaml:4:10: unclosed bracket '['"
-    );
+    assert_eq!(first_error_line(&output), "inv.yaml:4:10: unclosed bracket '['");
     // The report shows the line with a marker under the spot.
-    assert!(
-        output.stderr.contains("[inv.yaml:4:10]"),
-        "{}",
-        output.stderr
-    );
-    assert!(
-        output.stderr.contains(" 4 │       b: [1, 2"),
-        "{}",
-        output.stderr
-    );
+    assert!(output.stderr.contains("[inv.yaml:4:10]"), "{}", output.stderr);
+    assert!(output.stderr.contains(" 4 │       b: [1, 2"), "{}", output.stderr);
 }
 
 #[test]
 fn unknown_key_in_a_group_is_refused() {
-    let output = inventory(
-        "all:\n  hosts:\n    a:\n  chidlren:\n    b:\n",
-        &["--graph"],
-    );
+    let output = inventory("all:\n  hosts:\n    a:\n  chidlren:\n    b:\n", &["--graph"]);
     assert_eq!(
         first_error_line(&output),
         "inv.yaml:4:3: unknown field `chidlren`, expected one of hosts, children, vars"
@@ -226,19 +182,10 @@ fn unknown_key_in_a_group_is_refused() {
 #[test]
 fn wrong_types_are_refused() {
     let output = inventory("all:\n  vars:\n    - a\n    - b\n", &["--graph"]);
-    assert_eq!(
-        first_error_line(&output),
-        "inv.yaml:3:5: expected a mapping (`name: value` lines) here"
-    );
+    assert_eq!(first_error_line(&output), "inv.yaml:3:5: expected a mapping (`name: value` lines) here");
     let output = inventory("all:\n  hosts:\n    a: 10.0.0.1\n", &["--graph"]);
-    assert_eq!(
-        first_error_line(&output),
-        "inv.yaml:3:8: expected a mapping (`name: value` lines) here"
-    );
-    let output = inventory(
-        "all:\n  hosts:\n    a:\n      ansible_port: ssh\n",
-        &["--graph"],
-    );
+    assert_eq!(first_error_line(&output), "inv.yaml:3:8: expected a mapping (`name: value` lines) here");
+    let output = inventory("all:\n  hosts:\n    a:\n      ansible_port: ssh\n", &["--graph"]);
     assert_eq!(
         first_error_line(&output),
         "inv.yaml:4:7: host `a`: `ansible_port` must be a port number from 1 to 65535, found \"ssh\""
@@ -248,8 +195,7 @@ fn wrong_types_are_refused() {
 #[test]
 fn alias_bomb_fails_fast() {
     // Nine levels of nine-fold aliases: 9^9 ≈ 387 million strings if expanded.
-    let mut yaml =
-        String::from("all:\n  vars:\n    l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    let mut yaml = String::from("all:\n  vars:\n    l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for level in 1..=9 {
         let previous = format!("*l{}", level - 1);
         let items = [previous.as_str(); 9].join(", ");
@@ -258,11 +204,7 @@ fn alias_bomb_fails_fast() {
     yaml.push_str("  hosts:\n    h:\n");
     let started = Instant::now();
     let output = inventory(&yaml, &["--graph"]);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     let line = first_error_line(&output);
     assert!(line.starts_with("inv.yaml:"), "{line}");
     assert!(line.contains("alias replay limit exceeded"), "{line}");
@@ -273,22 +215,13 @@ fn missing_inventory_file_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let output = runbook(dir.path(), &["inventory", "-i", "nope.yaml", "--graph"]);
     assert_eq!(output.code, 1);
-    assert!(
-        output
-            .stderr
-            .contains("nope.yaml: cannot read inventory: No such file or directory"),
-        "{}",
-        output.stderr
-    );
+    assert!(output.stderr.contains("nope.yaml: cannot read inventory: No such file or directory"), "{}", output.stderr);
 }
 
 #[test]
 fn bad_extra_vars_are_refused() {
     let output = inventory(CLUSTER, &["--graph", "-e", "justaword"]);
-    assert_eq!(
-        first_error_line(&output),
-        "-e \"justaword\": expected key=value, @file.yaml or {...}"
-    );
+    assert_eq!(first_error_line(&output), "-e \"justaword\": expected key=value, @file.yaml or {...}");
 }
 
 #[test]
@@ -359,15 +292,7 @@ all:
   |--@calico_rr:
 "
     );
-    let output = inventory(
-        kubespray,
-        &[
-            "--host",
-            "node3",
-            "--limit",
-            "k8s_cluster:&etcd:!kube_control_plane",
-        ],
-    );
+    let output = inventory(kubespray, &["--host", "node3", "--limit", "k8s_cluster:&etcd:!kube_control_plane"]);
     assert_eq!(output.stderr, "");
     let vars: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
     assert_eq!(vars["address"], "95.54.0.14");
@@ -377,19 +302,13 @@ all:
 #[test]
 fn unknown_host_suggests_the_nearest_name() {
     let output = inventory(CLUSTER, &["--host", "k8s-mastr01"]);
-    assert_eq!(
-        first_error_line(&output),
-        "inv.yaml: no host named \"k8s-mastr01\" (did you mean \"k8s-master01\"?)"
-    );
+    assert_eq!(first_error_line(&output), "inv.yaml: no host named \"k8s-mastr01\" (did you mean \"k8s-master01\"?)");
 }
 
 #[test]
 fn no_mode_flag_is_a_usage_error() {
     let output = inventory(CLUSTER, &[]);
-    assert_eq!(
-        first_error_line(&output),
-        "say what to show: --graph, --host NAME or --list"
-    );
+    assert_eq!(first_error_line(&output), "say what to show: --graph, --host NAME or --list");
 }
 
 #[test]
@@ -398,8 +317,5 @@ fn a_cycle_in_children_is_refused_at_the_closing_edge() {
         "all:\n  children:\n    a:\n      children:\n        b:\n    b:\n      children:\n        a:\n",
         &["--graph"],
     );
-    assert_eq!(
-        first_error_line(&output),
-        "inv.yaml:8:9: groups form a cycle: a → b → a"
-    );
+    assert_eq!(first_error_line(&output), "inv.yaml:8:9: groups form a cycle: a → b → a");
 }

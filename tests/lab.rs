@@ -17,20 +17,14 @@ fn is_root() -> bool {
 macro_rules! require_root {
     () => {
         if !is_root() {
-            eprintln!(
-                "SKIPPED: the lab tests need root (they create a bridge, cgroups and containers)"
-            );
+            eprintln!("SKIPPED: the lab tests need root (they create a bridge, cgroups and containers)");
             return;
         }
     };
 }
 
 fn runbook(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(RUNBOOK)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("runbook runs")
+    Command::new(RUNBOOK).args(args).current_dir(cwd).output().expect("runbook runs")
 }
 
 fn check(output: &Output, what: &str) -> String {
@@ -62,24 +56,9 @@ impl Lab {
             .args(["-F", "/dev/null", "-i"])
             .arg(dir.join("id_ed25519"))
             .arg("-o")
-            .arg(format!(
-                "UserKnownHostsFile={}",
-                dir.join("known_hosts").display()
-            ))
-            .args([
-                "-o",
-                "StrictHostKeyChecking=yes",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "ConnectTimeout=5",
-            ])
-            .args([
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "GlobalKnownHostsFile=/dev/null",
-            ])
+            .arg(format!("UserKnownHostsFile={}", dir.join("known_hosts").display()))
+            .args(["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"])
+            .args(["-o", "IdentitiesOnly=yes", "-o", "GlobalKnownHostsFile=/dev/null"])
             .arg(format!("root@{address}"))
             .arg(command)
             .output()
@@ -98,24 +77,13 @@ impl Drop for Lab {
 }
 
 fn bridge_ports(bridge: &str) -> Vec<String> {
-    let output = Command::new("ip")
-        .args(["-j", "link", "show", "master", bridge])
-        .output()
-        .expect("ip runs");
+    let output = Command::new("ip").args(["-j", "link", "show", "master", bridge]).output().expect("ip runs");
     let links: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Array(Vec::new()));
-    links
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|link| link["ifname"].as_str().map(str::to_string))
-        .collect()
+    links.as_array().into_iter().flatten().filter_map(|link| link["ifname"].as_str().map(str::to_string)).collect()
 }
 
 fn link_exists(name: &str) -> bool {
-    Command::new("ip")
-        .args(["link", "show", "dev", name])
-        .output()
-        .is_ok_and(|output| output.status.success())
+    Command::new("ip").args(["link", "show", "dev", name]).output().is_ok_and(|output| output.status.success())
 }
 
 fn nspawn_processes_of(lab: &str) -> Vec<String> {
@@ -131,122 +99,60 @@ fn nspawn_processes_of(lab: &str) -> Vec<String> {
 
 fn assert_gone(lab: &Lab, ports: &[String]) {
     let name = lab.name;
-    assert_eq!(
-        nspawn_processes_of(name),
-        Vec::<String>::new(),
-        "nspawn processes left"
-    );
+    assert_eq!(nspawn_processes_of(name), Vec::<String>::new(), "nspawn processes left");
     assert!(!link_exists(&format!("rb-{name}")), "bridge rb-{name} left");
     for port in ports {
         assert!(!link_exists(port), "veth {port} left");
     }
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let state_dir = format!("/var/lib/runbook/labs/{name}");
-    assert!(
-        !mounts.contains(&state_dir),
-        "mounts left under {state_dir}"
-    );
+    assert!(!mounts.contains(&state_dir), "mounts left under {state_dir}");
     for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
         let dir = hierarchy.path().join("runbook").join(name);
         assert!(!dir.exists(), "cgroup {} left", dir.display());
     }
-    assert!(
-        !Path::new(&state_dir).exists(),
-        "{state_dir} left after --purge"
-    );
-    assert!(
-        !lab.user_dir().exists(),
-        "{} left after --purge",
-        lab.user_dir().display()
-    );
+    assert!(!Path::new(&state_dir).exists(), "{state_dir} left after --purge");
+    assert!(!lab.user_dir().exists(), "{} left after --purge", lab.user_dir().display());
 }
 
 fn boot_id(lab: &Lab, address: &str) -> Option<String> {
     let output = lab.ssh(address, "cat /proc/sys/kernel/random/boot_id");
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 #[test]
 fn three_hosts_answer_as_themselves_survive_a_reboot_and_leave_nothing_behind() {
     require_root!();
     let temp = tempfile::tempdir().unwrap();
-    let lab = Lab {
-        name: "t-lab",
-        cwd: temp.path().to_path_buf(),
-    };
+    let lab = Lab { name: "t-lab", cwd: temp.path().to_path_buf() };
     let _ = lab.down();
-    let up = runbook(
-        &lab.cwd,
-        &[
-            "lab",
-            "up",
-            "--name",
-            "t-lab",
-            "--hosts",
-            "3",
-            "--subnet",
-            "10.251.0.0/24",
-        ],
-    );
+    let up = runbook(&lab.cwd, &["lab", "up", "--name", "t-lab", "--hosts", "3", "--subnet", "10.251.0.0/24"]);
     check(&up, "lab up");
 
-    let hosts = [
-        ("lab-h01", "10.251.0.11"),
-        ("lab-h02", "10.251.0.12"),
-        ("lab-h03", "10.251.0.13"),
-    ];
+    let hosts = [("lab-h01", "10.251.0.11"), ("lab-h02", "10.251.0.12"), ("lab-h03", "10.251.0.13")];
     for (name, address) in hosts {
-        let output = lab.ssh(
-            address,
-            "hostname; ip -4 -o addr show dev host0; systemctl is-system-running",
-        );
+        let output = lab.ssh(address, "hostname; ip -4 -o addr show dev host0; systemctl is-system-running");
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.first(), Some(&name), "hostname of {address}: {text}");
-        assert!(
-            text.contains(&format!("inet {address}/24")),
-            "{name} address: {text}"
-        );
+        assert!(text.contains(&format!("inet {address}/24")), "{name} address: {text}");
         if lines.last() != Some(&"running") {
             let failed = lab.ssh(address, "systemctl --failed --no-legend");
-            panic!(
-                "{name} is {:?}; failed units:\n{}",
-                lines.last(),
-                String::from_utf8_lossy(&failed.stdout)
-            );
+            panic!("{name} is {:?}; failed units:\n{}", lines.last(), String::from_utf8_lossy(&failed.stdout));
         }
     }
     // No way out of the lab: no default route on any host.
     let routes = lab.ssh("10.251.0.12", "ip route show default");
     assert_eq!(String::from_utf8_lossy(&routes.stdout).trim(), "");
 
-    check(
-        &lab.ssh("10.251.0.11", "echo only-here > /root/marker"),
-        "writing the marker",
-    );
+    check(&lab.ssh("10.251.0.11", "echo only-here > /root/marker"), "writing the marker");
     for (_, address) in &hosts[1..] {
-        check(
-            &lab.ssh(address, "test ! -e /root/marker"),
-            "marker absent on the other hosts",
-        );
+        check(&lab.ssh(address, "test ! -e /root/marker"), "marker absent on the other hosts");
     }
 
-    let status = check(
-        &runbook(&lab.cwd, &["lab", "status", "--name", "t-lab"]),
-        "lab status",
-    );
-    assert_eq!(
-        status.matches("running").count(),
-        4,
-        "three running hosts and the supervisor:\n{status}"
-    );
-    let again = check(
-        &runbook(&lab.cwd, &["lab", "up", "--name", "t-lab", "--hosts", "3"]),
-        "second lab up",
-    );
+    let status = check(&runbook(&lab.cwd, &["lab", "status", "--name", "t-lab"]), "lab status");
+    assert_eq!(status.matches("running").count(), 4, "three running hosts and the supervisor:\n{status}");
+    let again = check(&runbook(&lab.cwd, &["lab", "up", "--name", "t-lab", "--hosts", "3"]), "second lab up");
     assert!(again.contains("already up"), "{again}");
 
     let before = boot_id(&lab, "10.251.0.11").expect("boot id before reboot");
@@ -263,11 +169,7 @@ fn three_hosts_answer_as_themselves_survive_a_reboot_and_leave_nothing_behind() 
     };
     assert_ne!(before, after);
     let marker = lab.ssh("10.251.0.11", "cat /root/marker");
-    assert_eq!(
-        String::from_utf8_lossy(&marker.stdout).trim(),
-        "only-here",
-        "state kept across the reboot"
-    );
+    assert_eq!(String::from_utf8_lossy(&marker.stdout).trim(), "only-here", "state kept across the reboot");
 
     let ports = bridge_ports("rb-t-lab");
     assert_eq!(ports.len(), 3, "one veth per host on the bridge: {ports:?}");
@@ -279,10 +181,7 @@ fn three_hosts_answer_as_themselves_survive_a_reboot_and_leave_nothing_behind() 
 fn an_inventory_lab_maps_host_addresses_and_the_vip() {
     require_root!();
     let temp = tempfile::tempdir().unwrap();
-    let lab = Lab {
-        name: "t-inv",
-        cwd: temp.path().to_path_buf(),
-    };
+    let lab = Lab { name: "t-inv", cwd: temp.path().to_path_buf() };
     let _ = lab.down();
     let inventory = temp.path().join("inventory.yaml");
     std::fs::write(
@@ -293,19 +192,7 @@ fn an_inventory_lab_maps_host_addresses_and_the_vip() {
          k8s-master01: {ansible_host: 172.31.3.101}\n",
     )
     .unwrap();
-    let up = runbook(
-        &lab.cwd,
-        &[
-            "lab",
-            "up",
-            "--name",
-            "t-inv",
-            "-i",
-            "inventory.yaml",
-            "--subnet",
-            "10.252.0.0/24",
-        ],
-    );
+    let up = runbook(&lab.cwd, &["lab", "up", "--name", "t-inv", "-i", "inventory.yaml", "--subnet", "10.252.0.0/24"]);
     check(&up, "lab up -i");
 
     let written = std::fs::read_to_string(lab.user_dir().join("inventory.yaml")).unwrap();
@@ -313,34 +200,21 @@ fn an_inventory_lab_maps_host_addresses_and_the_vip() {
     assert_eq!(written["all"]["vars"]["vip"], "10.252.0.188");
     assert_eq!(written["all"]["vars"]["user"], "root");
     let key = written["all"]["vars"]["key"].as_str().unwrap();
-    assert!(
-        Path::new(key).is_absolute() && Path::new(key).exists(),
-        "key {key}"
-    );
+    assert!(Path::new(key).is_absolute() && Path::new(key).exists(), "key {key}");
     let ha = &written["all"]["children"]["ha"];
     assert_eq!(ha["hosts"]["k8s-ha01"]["address"], "10.252.0.104");
     assert_eq!(ha["hosts"]["k8s-ha02"]["address"], "10.252.0.105");
     assert_eq!(ha["vars"]["peers"], "10.252.0.104 10.252.0.105");
-    assert_eq!(
-        written["all"]["children"]["masters"]["hosts"]["k8s-master01"]["ansible_host"],
-        "10.252.0.101"
-    );
+    assert_eq!(written["all"]["children"]["masters"]["hosts"]["k8s-master01"]["ansible_host"], "10.252.0.101");
 
-    for (name, address) in [
-        ("k8s-ha01", "10.252.0.104"),
-        ("k8s-ha02", "10.252.0.105"),
-        ("k8s-master01", "10.252.0.101"),
-    ] {
+    for (name, address) in
+        [("k8s-ha01", "10.252.0.104"), ("k8s-ha02", "10.252.0.105"), ("k8s-master01", "10.252.0.101")]
+    {
         let output = lab.ssh(address, "hostname");
         assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), name);
     }
-    let through_lab_ssh = check(
-        &runbook(
-            &lab.cwd,
-            &["lab", "ssh", "--name", "t-inv", "k8s-ha02", "hostname"],
-        ),
-        "lab ssh",
-    );
+    let through_lab_ssh =
+        check(&runbook(&lab.cwd, &["lab", "ssh", "--name", "t-inv", "k8s-ha02", "hostname"]), "lab ssh");
     assert_eq!(through_lab_ssh.trim(), "k8s-ha02");
 
     let ports = bridge_ports("rb-t-inv");
@@ -351,20 +225,12 @@ fn an_inventory_lab_maps_host_addresses_and_the_vip() {
 #[test]
 fn bad_names_and_subnets_are_refused_with_a_reason() {
     let temp = tempfile::tempdir().unwrap();
-    let output = runbook(
-        temp.path(),
-        &["lab", "up", "--name", "Bad_Name", "--hosts", "1"],
-    );
+    let output = runbook(temp.path(), &["lab", "up", "--name", "Bad_Name", "--hosts", "1"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     if is_root() {
         assert!(stderr.contains("invalid lab name"), "{stderr}");
-        let output = runbook(
-            temp.path(),
-            &[
-                "lab", "up", "--name", "t-bad", "--hosts", "1", "--subnet", "10.1.2.3",
-            ],
-        );
+        let output = runbook(temp.path(), &["lab", "up", "--name", "t-bad", "--hosts", "1", "--subnet", "10.1.2.3"]);
         assert!(String::from_utf8_lossy(&output.stderr).contains("invalid subnet"));
     } else {
         assert!(stderr.contains("must run as root"), "{stderr}");

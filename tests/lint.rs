@@ -35,8 +35,7 @@ fn findings(rule: &str, args: &[&str]) -> (Vec<String>, i32) {
     let lines = stdout
         .lines()
         .map(|line| {
-            let value: serde_json::Value =
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
             format!(
                 "{}:{}:{} {}",
                 value["file"].as_str().unwrap_or("-"),
@@ -65,11 +64,7 @@ fn unknown_function_including_dead_branches() {
     check(
         "unknown-function",
         &[],
-        &[
-            "bad.rhai:6:7 unknown-function",
-            "bad.rhai:8:13 unknown-function",
-            "bad.rhai:9:9 unknown-function",
-        ],
+        &["bad.rhai:6:7 unknown-function", "bad.rhai:8:13 unknown-function", "bad.rhai:9:9 unknown-function"],
         1,
     );
 }
@@ -91,15 +86,7 @@ fn wrong_arity() {
 
 #[test]
 fn undefined_variable() {
-    check(
-        "undefined-variable",
-        &[],
-        &[
-            "bad.rhai:3:7 undefined-variable",
-            "bad.rhai:5:11 undefined-variable",
-        ],
-        1,
-    );
+    check("undefined-variable", &[], &["bad.rhai:3:7 undefined-variable", "bad.rhai:5:11 undefined-variable"], 1);
 }
 
 #[test]
@@ -107,26 +94,14 @@ fn unresolved_import_and_include() {
     check(
         "unresolved-import",
         &[],
-        &[
-            "bad.rhai:1:8 unresolved-import",
-            "bad.rhai:3:9 unresolved-import",
-            "bad.rhai:5:1 unresolved-import",
-        ],
+        &["bad.rhai:1:8 unresolved-import", "bad.rhai:3:9 unresolved-import", "bad.rhai:5:1 unresolved-import"],
         1,
     );
 }
 
 #[test]
 fn unknown_task_option() {
-    check(
-        "unknown-task-option",
-        &[],
-        &[
-            "bad.rhai:1:23 unknown-task-option",
-            "bad.rhai:2:39 unknown-task-option",
-        ],
-        1,
-    );
+    check("unknown-task-option", &[], &["bad.rhai:1:23 unknown-task-option", "bad.rhai:2:39 unknown-task-option"], 1);
 }
 
 #[test]
@@ -163,51 +138,23 @@ fn unknown_primitive_option() {
 
 #[test]
 fn duplicate_task_name_across_includes() {
-    check(
-        "duplicate-task-name",
-        &[],
-        &[
-            "site.rhai:3:6 duplicate-task-name",
-            "stage.rhai:1:6 duplicate-task-name",
-        ],
-        1,
-    );
+    check("duplicate-task-name", &[], &["site.rhai:3:6 duplicate-task-name", "stage.rhai:1:6 duplicate-task-name"], 1);
 }
 
 #[test]
 fn unknown_tag() {
-    check(
-        "unknown-tag",
-        &["--tags", "prepare,chrony,stage,all,never"],
-        &[],
-        0,
-    );
-    check(
-        "unknown-tag",
-        &["--tags", "prepar", "-t", "nope"],
-        &["-:0:0 unknown-tag", "-:0:0 unknown-tag"],
-        1,
-    );
+    check("unknown-tag", &["--tags", "prepare,chrony,stage,all,never"], &[], 0);
+    check("unknown-tag", &["--tags", "prepar", "-t", "nope"], &["-:0:0 unknown-tag", "-:0:0 unknown-tag"], 1);
 }
 
 #[test]
 fn template_missing() {
-    check(
-        "template-missing",
-        &[],
-        &["bad.rhai:2:16 template-missing"],
-        1,
-    );
+    check("template-missing", &[], &["bad.rhai:2:16 template-missing"], 1);
 }
 
 #[test]
 fn template_syntax() {
-    check(
-        "template-syntax",
-        &[],
-        &["templates/broken.j2:2:11 template-syntax"],
-        1,
-    );
+    check("template-syntax", &[], &["templates/broken.j2:2:11 template-syntax"], 1);
 }
 
 #[test]
@@ -225,35 +172,19 @@ fn template_undefined_variable() {
 
 #[test]
 fn template_variables_need_an_inventory() {
-    let output = lint_in(
-        &fixture("template-undefined-variable"),
-        &[".", "--format", "json"],
-    );
+    let output = lint_in(&fixture("template-undefined-variable"), &[".", "--format", "json"]);
     assert_eq!(String::from_utf8_lossy(&output.stdout), "");
     assert_eq!(output.status.code(), Some(0));
 }
 
 #[test]
 fn inventory_error() {
-    check(
-        "inventory-error",
-        &[],
-        &["inventory.yaml:4:7 inventory-error"],
-        1,
-    );
+    check("inventory-error", &[], &["inventory.yaml:4:7 inventory-error"], 1);
 }
 
 #[test]
 fn unknown_group() {
-    check(
-        "unknown-group",
-        &[],
-        &[
-            "site.rhai:1:21 unknown-group",
-            "site.rhai:3:37 unknown-group",
-        ],
-        1,
-    );
+    check("unknown-group", &[], &["site.rhai:1:21 unknown-group", "site.rhai:3:37 unknown-group"], 1);
 }
 
 #[test]
@@ -263,60 +194,24 @@ fn unknown_host() {
 
 #[test]
 fn ungrouped_host_is_a_warning() {
-    check(
-        "ungrouped-host",
-        &[],
-        &["inventory.yaml:3:5 ungrouped-host"],
-        0,
-    );
-    check(
-        "ungrouped-host",
-        &["--strict"],
-        &["inventory.yaml:3:5 ungrouped-host"],
-        1,
-    );
+    check("ungrouped-host", &[], &["inventory.yaml:3:5 ungrouped-host"], 0);
+    check("ungrouped-host", &["--strict"], &["inventory.yaml:3:5 ungrouped-host"], 1);
 }
 
 #[test]
 fn duplicate_address() {
-    check(
-        "duplicate-address",
-        &[],
-        &["inventory.yaml:6:9 duplicate-address"],
-        1,
-    );
+    check("duplicate-address", &[], &["inventory.yaml:6:9 duplicate-address"], 1);
 }
 
 #[test]
 fn sysctl_key() {
-    check(
-        "sysctl-key",
-        &[],
-        &["bad.rhai:4:17 sysctl-key", "bad.rhai:4:45 sysctl-key"],
-        1,
-    );
+    check("sysctl-key", &[], &["bad.rhai:4:17 sysctl-key", "bad.rhai:4:45 sysctl-key"], 1);
 }
 
 #[test]
 fn run_without_guard() {
-    check(
-        "run-without-guard",
-        &[],
-        &[
-            "bad.rhai:3:7 run-without-guard",
-            "bad.rhai:4:7 run-without-guard",
-        ],
-        0,
-    );
-    check(
-        "run-without-guard",
-        &["--strict"],
-        &[
-            "bad.rhai:3:7 run-without-guard",
-            "bad.rhai:4:7 run-without-guard",
-        ],
-        1,
-    );
+    check("run-without-guard", &[], &["bad.rhai:3:7 run-without-guard", "bad.rhai:4:7 run-without-guard"], 0);
+    check("run-without-guard", &["--strict"], &["bad.rhai:3:7 run-without-guard", "bad.rhai:4:7 run-without-guard"], 1);
 }
 
 #[test]
@@ -336,27 +231,18 @@ fn literal_secret() {
 
 #[test]
 fn github_format() {
-    let output = lint_in(
-        &fixture("unknown-host"),
-        &["site.rhai", "-i", "inventory.yaml", "--format", "github"],
-    );
+    let output = lint_in(&fixture("unknown-host"), &["site.rhai", "-i", "inventory.yaml", "--format", "github"]);
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         "::error file=site.rhai,line=1,col=18,title=unknown-host::no host `m2` in inventory.yaml (did you mean `m1`?)\n"
     );
-    assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
-        "1 error, 0 warnings in 2 files\n"
-    );
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "1 error, 0 warnings in 2 files\n");
     assert_eq!(output.status.code(), Some(1));
 }
 
 #[test]
 fn github_format_warning() {
-    let output = lint_in(
-        &fixture("ungrouped-host"),
-        &["-i", "inventory.yaml", "--format", "github", "."],
-    );
+    let output = lint_in(&fixture("ungrouped-host"), &["-i", "inventory.yaml", "--format", "github", "."]);
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         "::warning file=inventory.yaml,line=3,col=5,title=ungrouped-host::host `lonely` is in no group \
@@ -367,10 +253,7 @@ fn github_format_warning() {
 
 #[test]
 fn json_format() {
-    let output = lint_in(
-        &fixture("unknown-host"),
-        &["site.rhai", "-i", "inventory.yaml", "--format", "json"],
-    );
+    let output = lint_in(&fixture("unknown-host"), &["site.rhai", "-i", "inventory.yaml", "--format", "json"]);
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         "{\"file\":\"site.rhai\",\"line\":1,\"col\":18,\"rule\":\"unknown-host\",\"severity\":\"error\",\
@@ -383,57 +266,35 @@ fn json_format() {
 fn human_format_shows_the_line_and_a_caret() {
     let output = lint_in(&fixture("unknown-function"), &["bad.rhai"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains("bad.rhai:6:7: error[unknown-function]: unknown method `.runn(...)`"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("bad.rhai:6:7: error[unknown-function]: unknown method `.runn(...)`"), "{stdout}");
     assert!(stdout.contains("[bad.rhai:6:7]"), "{stdout}");
     assert!(stdout.contains("    h.runn(\"ls\");"), "{stdout}");
     assert!(stdout.contains("──┬─"), "{stdout}");
     assert!(stdout.contains("did you mean `run`?"), "{stdout}");
-    assert!(
-        stdout
-            .trim_end()
-            .ends_with("3 errors, 0 warnings in 1 file"),
-        "{stdout}"
-    );
+    assert!(stdout.trim_end().ends_with("3 errors, 0 warnings in 1 file"), "{stdout}");
     assert_eq!(output.status.code(), Some(1));
 }
 
 #[test]
 fn usage_errors_exit_2() {
     let dir = fixture("syntax");
-    for args in [
-        &["no-such-file.rhai"][..],
-        &["-i", "no-such-inventory.yaml", "bad.rhai"],
-        &["--format", "xml"],
-        &["--bogus"],
-    ] {
+    for args in
+        [&["no-such-file.rhai"][..], &["-i", "no-such-inventory.yaml", "bad.rhai"], &["--format", "xml"], &["--bogus"]]
+    {
         let output = lint_in(&dir, args);
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
     }
     // Nothing to lint in a folder without playbooks/ or stdlib/.
     assert_eq!(lint_in(&dir, &[]).status.code(), Some(2));
     // Other subcommands keep exit 1 for usage errors.
-    let other = Command::new(env!("CARGO_BIN_EXE_runbook"))
-        .args(["run", "--bogus"])
-        .output()
-        .unwrap();
+    let other = Command::new(env!("CARGO_BIN_EXE_runbook")).args(["run", "--bogus"]).output().unwrap();
     assert_eq!(other.status.code(), Some(1));
 }
 
 #[test]
 fn a_clean_fixture_exits_0() {
     let output = lint_in(&fixture("clean"), &["site.rhai"]);
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        "no problems found in 2 files\n"
-    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "no problems found in 2 files\n");
     assert_eq!(output.status.code(), Some(0));
 }
 
@@ -441,21 +302,8 @@ fn a_clean_fixture_exits_0() {
 fn shipped_playbooks_stdlib_and_inventory_lint_clean() {
     let output = lint_in(
         &root(),
-        &[
-            "--strict",
-            "-i",
-            "playbooks/inventory.yaml",
-            "--format",
-            "json",
-            "--tags",
-            "prepare,chrony,ha,check",
-        ],
+        &["--strict", "-i", "playbooks/inventory.yaml", "--format", "json", "--tags", "prepare,chrony,ha,check"],
     );
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        "",
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "", "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(output.status.code(), Some(0));
 }

@@ -18,10 +18,8 @@ fn lab() -> &'static Lab {
 fn a_task_runs_on_all_hosts_at_once() {
     require_lab!();
     let lab = lab();
-    let run = Test::new()
-        .lab(lab)
-        .playbook(r#"task("sleep", hosts(), |h| h.run("sleep 1", #{ check_safe: true }));"#)
-        .run();
+    let run =
+        Test::new().lab(lab).playbook(r#"task("sleep", hosts(), |h| h.run("sleep 1", #{ check_safe: true }));"#).run();
     // Ten hosts one after another would take 10 s; connecting all ten takes ~1.5 s here.
     assert!(run.elapsed < Duration::from_secs(6), "took {:?}", run.elapsed);
 }
@@ -75,7 +73,11 @@ fn tags_limit_and_start_at_task_select_what_runs() {
     assert_eq!(lab.sh(one, "ls /root/t-tags").split_whitespace().collect::<Vec<_>>(), ["second"]);
     assert_eq!(lab.ssh(two, "test -e /root/t-tags").0, 1, "--limit kept the other hosts out");
 
-    Test::new().lab(lab).playbook(playbook).args(&["--limit", two, "--start-at-task", "second", "--skip-tags", "b"]).run();
+    Test::new()
+        .lab(lab)
+        .playbook(playbook)
+        .args(&["--limit", two, "--start-at-task", "second", "--skip-tags", "b"])
+        .run();
     assert_eq!(lab.sh(two, "ls /root/t-tags").split_whitespace().collect::<Vec<_>>(), ["third"]);
 }
 
@@ -148,7 +150,10 @@ fn a_second_run_changes_nothing() {
         .stdout_has("the second run changed nothing")
         .run();
     assert_eq!(lab.sh(lab.host(7), "stat -c %a /root/t-idem/a").trim(), "640");
-    assert_eq!(lab.sh(lab.host(7), "cat /root/t-idem/motd").trim(), format!("{} at {}", lab.host(7), lab.address(lab.host(7))));
+    assert_eq!(
+        lab.sh(lab.host(7), "cat /root/t-idem/motd").trim(),
+        format!("{} at {}", lab.host(7), lab.address(lab.host(7)))
+    );
 }
 
 #[test]
@@ -243,7 +248,11 @@ fn a_killed_upload_never_leaves_a_partial_file() {
     let test = Test::new();
     let big: String = "0123456789abcdef\n".repeat(8 * 1024 * 1024); // 136 MiB: streamed on its own channel
     std::fs::write(test.path().join("big"), &big).unwrap();
-    std::fs::write(test.path().join("site.rhai"), format!(r#"task("big", host("{host}"), |h| h.upload("big", "/root/t-big"));"#)).unwrap();
+    std::fs::write(
+        test.path().join("site.rhai"),
+        format!(r#"task("big", host("{host}"), |h| h.upload("big", "/root/t-big"));"#),
+    )
+    .unwrap();
     let mut child = std::process::Command::new(support::RUNBOOK)
         .current_dir(test.path())
         .args(["run", "site.rhai", "-i"])
@@ -281,12 +290,7 @@ fn errors_point_at_the_template_line_and_the_playbook_position() {
         .stdout_has("templates/bad.j2:2")
         .stdout_has(lab.host(0))
         .run();
-    Test::new()
-        .lab(lab)
-        .playbook("let x = 1;\nlet y = x +;\n")
-        .code(1)
-        .stderr_has("site.rhai:2:")
-        .run();
+    Test::new().lab(lab).playbook("let x = 1;\nlet y = x +;\n").code(1).stderr_has("site.rhai:2:").run();
     Test::new()
         .lab(lab)
         .playbook("let x = 1;\n\nlet y = undefined_thing + 1;\n")
@@ -382,7 +386,13 @@ fn host_keys_are_checked() {
     .unwrap();
     let playbook = r#"task("ping", hosts(), |h| h.run("true"));"#;
     // Unknown key: refused, with its fingerprint and how to accept it.
-    Test::new().inventory_file(&inventory).playbook(playbook).code(3).stdout_has("SHA256:").stdout_has("accept-new").run();
+    Test::new()
+        .inventory_file(&inventory)
+        .playbook(playbook)
+        .code(3)
+        .stdout_has("SHA256:")
+        .stdout_has("accept-new")
+        .run();
     // accept-new records it; strict then accepts it.
     Test::new().inventory_file(&inventory).playbook(playbook).args(&["--host-key-checking", "accept-new"]).run();
     assert!(std::fs::read_to_string(&known).unwrap().contains(address));

@@ -30,28 +30,20 @@ fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let extra = merge_extra_vars(&args.extra_vars, &cwd)?;
     inventory.apply_extra_vars(&extra)?;
-    let selected = args
-        .limit
-        .as_deref()
-        .map(|limit| inventory.select(limit))
-        .transpose()?;
+    let selected = args.limit.as_deref().map(|limit| inventory.select(limit)).transpose()?;
     if args.graph {
         return Ok(inventory.graph());
     }
     if let Some(name) = &args.host {
         let host = inventory.host(name).ok_or_else(|| {
-            let hint = inventory
-                .nearest_name(name)
-                .map(|near| format!(" (did you mean {near:?}?)"))
-                .unwrap_or_default();
+            let hint =
+                inventory.nearest_name(name).map(|near| format!(" (did you mean {near:?}?)")).unwrap_or_default();
             InventoryError::new(format!("no host named {name:?}{hint}")).in_file(inventory.path())
         })?;
         if let Some(selected) = &selected
             && !selected.contains(name)
         {
-            return Err(InventoryError::new(format!(
-                "host {name:?} is not in --limit"
-            )));
+            return Err(InventoryError::new(format!("host {name:?} is not in --limit")));
         }
         let mut vars = host.vars.clone();
         vars.extend(host.connection.to_vars());
@@ -60,9 +52,7 @@ fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
     if args.list {
         return Ok(pretty(&inventory.list_json(selected.as_deref())));
     }
-    Err(InventoryError::new(
-        "say what to show: --graph, --host NAME or --list",
-    ))
+    Err(InventoryError::new("say what to show: --graph, --host NAME or --list"))
 }
 
 fn pretty(value: &serde_json::Value) -> String {
@@ -74,16 +64,9 @@ fn pretty(value: &serde_json::Value) -> String {
 /// The miette report, without colour when stderr is not a terminal or `NO_COLOR` is set.
 pub(crate) fn render_error(error: &InventoryError) -> String {
     let plain = std::env::var_os("NO_COLOR").is_some() || !std::io::stderr().is_terminal();
-    let theme = if plain {
-        GraphicalTheme::unicode_nocolor()
-    } else {
-        GraphicalTheme::unicode()
-    };
+    let theme = if plain { GraphicalTheme::unicode_nocolor() } else { GraphicalTheme::unicode() };
     let mut out = String::new();
-    if GraphicalReportHandler::new_themed(theme)
-        .render_report(&mut out, error)
-        .is_err()
-    {
+    if GraphicalReportHandler::new_themed(theme).render_report(&mut out, error).is_err() {
         out = format!("error: {error}\n");
     }
     out

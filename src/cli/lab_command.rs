@@ -13,25 +13,15 @@ pub fn run(command: LabCommand) -> i32 {
         })
         .map(|summary| print_summary(&summary)),
         LabCommand::Status(select) => lab::status(&select.name).map(|table| print!("{table}")),
-        LabCommand::Ssh {
-            lab: select,
-            host,
-            command,
-        } => Err(lab::ssh(&select.name, &host, &command)),
-        LabCommand::Down {
-            lab: select,
-            purge,
-            all,
-        } => {
+        LabCommand::Ssh { lab: select, host, command } => Err(lab::ssh(&select.name, &host, &command)),
+        LabCommand::Down { lab: select, purge, all } => {
             if all {
                 lab::down_all(purge)
             } else {
                 lab::down(&select.name, purge)
             }
         }
-        LabCommand::Base { rebuild } => {
-            lab::base(rebuild).map(|path| println!("{}", path.display()))
-        }
+        LabCommand::Base { rebuild } => lab::base(rebuild).map(|path| println!("{}", path.display())),
         LabCommand::Supervise(select) => lab::supervise(&select.name),
     };
     match result {
@@ -45,11 +35,7 @@ pub fn run(command: LabCommand) -> i32 {
 
 fn print_summary(summary: &lab::LabSummary) {
     let state = &summary.state;
-    let verb = if summary.already_running {
-        "is already up"
-    } else {
-        "is up"
-    };
+    let verb = if summary.already_running { "is already up" } else { "is up" };
     println!(
         "Lab `{}` {verb}: {} host{} on {} ({}) in {:.1} s",
         state.name,
@@ -63,13 +49,6 @@ fn print_summary(summary: &lab::LabSummary) {
         println!("  {:<20} {}", host.name, host.address);
     }
     println!("Inventory: {}", summary.inventory.display());
-    println!(
-        "Try:       runbook run PLAYBOOK -i {}",
-        summary.inventory.display()
-    );
-    println!(
-        "           runbook lab ssh --name {} {}",
-        state.name,
-        state.hosts.first().map_or("HOST", |h| &h.name)
-    );
+    println!("Try:       runbook run PLAYBOOK -i {}", summary.inventory.display());
+    println!("           runbook lab ssh --name {} {}", state.name, state.hosts.first().map_or("HOST", |h| &h.name));
 }

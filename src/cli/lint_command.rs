@@ -10,11 +10,7 @@ use crate::lint::{Format, LintRequest, lint, render, summary};
 pub const USAGE: i32 = 2;
 
 pub fn run(args: LintArgs) -> i32 {
-    let request = LintRequest {
-        paths: args.paths,
-        inventory: args.inventory,
-        tags: args.tags,
-    };
+    let request = LintRequest { paths: args.paths, inventory: args.inventory, tags: args.tags };
     let report = match lint(&request) {
         Ok(report) => report,
         Err(error) => {
@@ -23,9 +19,7 @@ pub fn run(args: LintArgs) -> i32 {
         }
     };
     let format = match args.format {
-        LintFormat::Human => Format::Human {
-            color: std::io::stdout().is_terminal(),
-        },
+        LintFormat::Human => Format::Human { color: std::io::stdout().is_terminal() },
         LintFormat::Github => Format::Github,
         LintFormat::Json => Format::Json,
     };

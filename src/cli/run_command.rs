@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::inventory_command::render_error;
 use super::{HostKeyChecking, RunArgs, exit_code};
 use crate::engine::{RunOptions, RunOutcome, RunRequest};
-use super::inventory_command::render_error;
 use crate::inventory::{Inventory, merge_extra_vars};
 use crate::report::{ConsoleOptions, ConsoleReporter, FanOut, JsonLog, Redactor, Reporter};
 use crate::transport::HostKeyPolicy;
@@ -61,7 +61,9 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     let redactor = Redactor::new();
     let reporter = make_reporter(args, &redactor)?;
     if host_key_policy == HostKeyPolicy::Off {
-        eprintln!("warning: --host-key-checking off: any host key is accepted; a machine in the middle would not be noticed");
+        eprintln!(
+            "warning: --host-key-checking off: any host key is accepted; a machine in the middle would not be noticed"
+        );
     }
     let request = |options: RunOptions, inventory: Inventory, reporter: Arc<dyn Reporter>| RunRequest {
         playbook: args.playbook.clone(),
@@ -83,8 +85,12 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         }
         println!("\nidempotence: running the playbook a second time; nothing may change");
         let second = crate::engine::run(request(options, inventory, reporter));
-        let changed: Vec<String> =
-            second.recap.iter().filter(|h| h.changed > 0).map(|h| format!("{} ({} changed)", h.host, h.changed)).collect();
+        let changed: Vec<String> = second
+            .recap
+            .iter()
+            .filter(|h| h.changed > 0)
+            .map(|h| format!("{} ({} changed)", h.host, h.changed))
+            .collect();
         let code = exit_code_of(&second);
         if code != exit_code::OK {
             return Ok(code);

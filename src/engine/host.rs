@@ -74,11 +74,8 @@ impl Host {
             return Err(HostError::Failed("interrupted (Ctrl-C): command not started".into()));
         }
         self.runtime.block_on(async {
-            let connection = self
-                .state
-                .connection()
-                .await
-                .map_err(|error| HostError::Unreachable(error.to_string()))?;
+            let connection =
+                self.state.connection().await.map_err(|error| HostError::Unreachable(error.to_string()))?;
             tokio::select! {
                 output = connection.exec(command) => Ok(output?),
                 () = self.runtime.interrupt_grace_over() => Err(HostError::Failed(format!(

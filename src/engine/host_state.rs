@@ -61,8 +61,7 @@ impl HostState {
     pub async fn disconnect(&self) {
         if let Some(connection) = self.connection.lock().await.take() {
             // A connection to a host that vanished can block on its socket: saying goodbye is not worth a hang.
-            let _ =
-                tokio::time::timeout(std::time::Duration::from_secs(3), connection.close()).await;
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(3), connection.close()).await;
         }
     }
 

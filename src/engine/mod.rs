@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+pub use crate::did_you_mean::did_you_mean;
 pub use host::{Host, HostError, to_map};
 pub use host_state::{HostHealth, HostState};
 pub use module_resolver::{EMBEDDED_STDLIB, StdlibResolver};
@@ -29,7 +30,6 @@ pub use playbook::{build_engine, compile, standard_scope};
 pub use runtime::{INTERRUPT_GRACE, RunOptions, Runtime};
 pub use script_error::describe as describe_script_error;
 pub use step_recorder::{StepRecord, active as recording_steps, mark_failed_rc, mark_unreachable, push as record_step};
-pub use crate::did_you_mean::did_you_mean;
 pub use task_options::{Serial, TASK_OPTION_NAMES, TaskOptions, selected_by_tags};
 
 use crate::inventory::Inventory;
@@ -63,11 +63,8 @@ pub struct RunOutcome {
 }
 
 pub fn run(request: RunRequest) -> RunOutcome {
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let tokio =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime");
     let inventory = &request.inventory;
     let mut hosts = IndexMap::new();
     for host in inventory.hosts() {
@@ -133,15 +130,21 @@ pub fn run(request: RunRequest) -> RunOutcome {
         runtime.emit(Event::Recap { hosts: recap.clone(), elapsed: runtime.started.elapsed(), interrupted });
     }
     runtime.reporter.finish();
-    let failed_hosts = runtime
-        .hosts
-        .values()
-        .filter(|host| !host.is_active())
-        .map(|host| host.name.clone())
-        .collect();
-    for host in runtime.hosts.values() {
-        tokio.block_on(host.disconnect());
-    }
+    let failed_hosts = runtime.hosts.values().filter(|host| !host.is_active()).map(|host| host.name.clone()).collect();
+    // All at once: one by one, closing 100 connections took longer than a rerun's real work.
+    tokio.block_on(async {
+        let closing: Vec<_> = runtime
+            .hosts
+            .values()
+            .map(|host| {
+                let host = host.clone();
+                tokio::spawn(async move { host.disconnect().await })
+            })
+            .collect();
+        for handle in closing {
+            let _ = handle.await;
+        }
+    });
     let fatal = runtime.fatal_stop.load(Ordering::SeqCst);
     // The script's error is printed by the caller, outside the reporters: redact it here, as they would.
     let error = result.err().map(|error| runtime.redactor.redact(&error));

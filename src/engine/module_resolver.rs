@@ -74,9 +74,7 @@ impl ModuleResolver for StdlibResolver {
         if let Some(module) = self.cache.lock().unwrap().get(&name) {
             return Ok(module.clone());
         }
-        let text = found
-            .text()
-            .map_err(|e| EvalAltResult::ErrorSystem(format!("cannot read {name}"), Box::new(e)))?;
+        let text = found.text().map_err(|e| EvalAltResult::ErrorSystem(format!("cannot read {name}"), Box::new(e)))?;
         let mut ast = engine
             .compile(&text)
             .map_err(|e| Box::new(EvalAltResult::ErrorInModule(name.clone(), e.into(), position)))?;

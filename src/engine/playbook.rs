@@ -103,12 +103,9 @@ fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
     });
 
     let rt = runtime.clone();
-    engine.register_fn(
-        "task",
-        move |context: NativeCallContext, name: &str, hosts: Dynamic, body: FnPtr| {
-            task(&context, &rt, name, hosts, Map::new(), body)
-        },
-    );
+    engine.register_fn("task", move |context: NativeCallContext, name: &str, hosts: Dynamic, body: FnPtr| {
+        task(&context, &rt, name, hosts, Map::new(), body)
+    });
     let rt = runtime.clone();
     engine.register_fn(
         "task",
@@ -138,9 +135,8 @@ fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
     engine.register_fn("warn", move |message: &str| rt.warn(None, message));
 
     let rt = runtime.clone();
-    engine.register_fn("include", move |context: NativeCallContext, path: &str| {
-        include(&context, &rt, path, Map::new())
-    });
+    engine
+        .register_fn("include", move |context: NativeCallContext, path: &str| include(&context, &rt, path, Map::new()));
     let rt = runtime.clone();
     engine.register_fn("include", move |context: NativeCallContext, path: &str, options: Map| {
         include(&context, &rt, path, options)
@@ -174,15 +170,15 @@ fn hosts_argument(hosts: Dynamic) -> Result<Vec<Host>, Box<EvalAltResult>> {
     }
     let type_name = hosts.type_name();
     let Some(array) = hosts.try_cast::<Array>() else {
-        return Err(format!("task hosts must be an array of hosts (hosts(), group(\"x\")) or a host, not {type_name}")
-            .into());
+        return Err(
+            format!("task hosts must be an array of hosts (hosts(), group(\"x\")) or a host, not {type_name}").into()
+        );
     };
     array
         .into_iter()
         .map(|item| {
             let type_name = item.type_name();
-            item.try_cast::<Host>()
-                .ok_or_else(|| format!("task hosts must hold hosts, found a {type_name}").into())
+            item.try_cast::<Host>().ok_or_else(|| format!("task hosts must hold hosts, found a {type_name}").into())
         })
         .collect()
 }

@@ -20,7 +20,8 @@ fn innermost(error: &EvalAltResult, source: String) -> (String, Position, String
             if inner_position.is_none() { (source, *position, message) } else { (inner_src, inner_position, message) }
         }
         EvalAltResult::ErrorRuntime(value, position) => {
-            let message = value.clone().into_immutable_string().map(|s| s.to_string()).unwrap_or_else(|_| value.to_string());
+            let message =
+                value.clone().into_immutable_string().map(|s| s.to_string()).unwrap_or_else(|_| value.to_string());
             (source, *position, message)
         }
         other => {

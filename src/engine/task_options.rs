@@ -42,10 +42,7 @@ impl TaskOptions {
                 "when" => options.when = boolean(key, value)?,
                 "tags" => options.tags = strings(key, value)?,
                 other => {
-                    return Err(format!(
-                        "unknown task option `{other}` (known: {})",
-                        TASK_OPTION_NAMES.join(", ")
-                    ));
+                    return Err(format!("unknown task option `{other}` (known: {})", TASK_OPTION_NAMES.join(", ")));
                 }
             }
         }

@@ -55,10 +55,8 @@ pub fn run_task(
 
     let started = Instant::now();
     let total = hosts.len();
-    runtime.emit(Event::TaskStart {
-        task: name.to_string(),
-        hosts: hosts.iter().map(|h| h.state.name.clone()).collect(),
-    });
+    runtime
+        .emit(Event::TaskStart { task: name.to_string(), hosts: hosts.iter().map(|h| h.state.name.clone()).collect() });
     let done = AtomicUsize::new(0);
     let mut returned = Map::new();
     let mut failures = Vec::new();

@@ -48,18 +48,12 @@ pub struct Connection {
 impl Connection {
     /// Reads the connection fields of host `name` from its merged `vars`; paths resolve against `base_dir`.
     /// The error says which variable is wrong and why (the caller adds the host and file).
-    pub fn from_vars(
-        name: &str,
-        vars: &Vars,
-        base_dir: &Path,
-    ) -> Result<Connection, ConnectionError> {
+    pub fn from_vars(name: &str, vars: &Vars, base_dir: &Path) -> Result<Connection, ConnectionError> {
         Ok(Connection {
-            address: string(vars, &["address", "ansible_host"])?
-                .unwrap_or_else(|| name.to_string()),
+            address: string(vars, &["address", "ansible_host"])?.unwrap_or_else(|| name.to_string()),
             user: string(vars, &["user", "ansible_user"])?,
             port: port(vars)?,
-            key: string(vars, &["key", "ansible_ssh_private_key_file"])?
-                .map(|p| resolve_path(&p, base_dir)),
+            key: string(vars, &["key", "ansible_ssh_private_key_file"])?.map(|p| resolve_path(&p, base_dir)),
             known_hosts: string(vars, &["known_hosts", "ansible_ssh_known_hosts_file"])?
                 .map(|p| resolve_path(&p, base_dir)),
             become_: boolean(vars, &["become", "ansible_become"])?.unwrap_or(false),
@@ -81,10 +75,7 @@ impl Connection {
             vars.insert("key".into(), Value::from(key.display().to_string()));
         }
         if let Some(known_hosts) = &self.known_hosts {
-            vars.insert(
-                "known_hosts".into(),
-                Value::from(known_hosts.display().to_string()),
-            );
+            vars.insert("known_hosts".into(), Value::from(known_hosts.display().to_string()));
         }
         vars.insert("become".into(), Value::from(self.become_));
         if let Some(become_user) = &self.become_user {
@@ -95,11 +86,7 @@ impl Connection {
 }
 
 fn first<'a>(vars: &'a Vars, names: &[&'static str]) -> Option<(&'static str, &'a Value)> {
-    names.iter().find_map(|name| {
-        vars.get(*name)
-            .filter(|value| !value.is_null())
-            .map(|value| (*name, value))
-    })
+    names.iter().find_map(|name| vars.get(*name).filter(|value| !value.is_null()).map(|value| (*name, value)))
 }
 
 fn string(vars: &Vars, names: &[&'static str]) -> Result<Option<String>, ConnectionError> {
@@ -109,13 +96,9 @@ fn string(vars: &Vars, names: &[&'static str]) -> Result<Option<String>, Connect
         Some((name, Value::String(_))) => Err(wrong(name, format!("`{name}` is empty"))),
         // A number is a fine user name or address (`user: 1000` is rare but not wrong).
         Some((_, Value::Number(number))) => Ok(Some(number.to_string())),
-        Some((name, other)) => Err(wrong(
-            name,
-            format!(
-                "`{name}` must be a string, found {}",
-                super::describe_value(other)
-            ),
-        )),
+        Some((name, other)) => {
+            Err(wrong(name, format!("`{name}` must be a string, found {}", super::describe_value(other))))
+        }
     }
 }
 
@@ -130,10 +113,7 @@ fn port(vars: &Vars) -> Result<Option<u16>, ConnectionError> {
     };
     match number {
         Some(port @ 1..=65535) => Ok(Some(port as u16)),
-        _ => Err(wrong(
-            name,
-            format!("`{name}` must be a port number from 1 to 65535, found {value}"),
-        )),
+        _ => Err(wrong(name, format!("`{name}` must be a port number from 1 to 65535, found {value}"))),
     }
 }
 
@@ -149,18 +129,9 @@ fn boolean(vars: &Vars, names: &[&'static str]) -> Result<Option<bool>, Connecti
         Value::String(text) => match text.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => Ok(Some(true)),
             "false" | "no" | "off" | "0" | "" => Ok(Some(false)),
-            _ => Err(wrong(
-                name,
-                format!("`{name}` must be true or false, found {value}"),
-            )),
+            _ => Err(wrong(name, format!("`{name}` must be true or false, found {value}"))),
         },
-        other => Err(wrong(
-            name,
-            format!(
-                "`{name}` must be true or false, found {}",
-                super::describe_value(other)
-            ),
-        )),
+        other => Err(wrong(name, format!("`{name}` must be true or false, found {}", super::describe_value(other)))),
     }
 }
 
@@ -175,11 +146,7 @@ pub(crate) fn resolve_path(path: &str, base_dir: &Path) -> PathBuf {
         return home.join(rest);
     }
     let path = Path::new(path);
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base_dir.join(path)
-    }
+    if path.is_absolute() { path.to_path_buf() } else { base_dir.join(path) }
 }
 
 #[cfg(test)]
@@ -193,10 +160,8 @@ mod tests {
 
     #[test]
     fn ansible_names_and_defaults() {
-        let v = vars(
-            json!({"ansible_host": "10.0.0.1", "ansible_user": "ops", "ansible_port": "2222",
-            "ansible_ssh_private_key_file": "keys/id", "ansible_become": "yes"}),
-        );
+        let v = vars(json!({"ansible_host": "10.0.0.1", "ansible_user": "ops", "ansible_port": "2222",
+            "ansible_ssh_private_key_file": "keys/id", "ansible_become": "yes"}));
         let c = Connection::from_vars("m1", &v, Path::new("/inv")).unwrap();
         assert_eq!(c.address, "10.0.0.1");
         assert_eq!(c.user.as_deref(), Some("ops"));
@@ -210,9 +175,7 @@ mod tests {
 
     #[test]
     fn runbook_names_win_over_ansible_names() {
-        let v = vars(
-            json!({"ansible_host": "10.0.0.1", "address": "10.0.0.9", "port": 22, "ansible_port": 2222}),
-        );
+        let v = vars(json!({"ansible_host": "10.0.0.1", "address": "10.0.0.9", "port": 22, "ansible_port": 2222}));
         let c = Connection::from_vars("m1", &v, Path::new("/")).unwrap();
         assert_eq!(c.address, "10.0.0.9");
         assert_eq!(c.port, Some(22));
@@ -220,34 +183,18 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let err =
-            Connection::from_vars("m1", &vars(json!({"ansible_port": 70000})), Path::new("/"))
-                .unwrap_err();
-        assert_eq!(
-            err.message,
-            "`ansible_port` must be a port number from 1 to 65535, found 70000"
-        );
-        let err = Connection::from_vars("m1", &vars(json!({"become": "maybe"})), Path::new("/"))
-            .unwrap_err();
-        assert_eq!(
-            err.message,
-            "`become` must be true or false, found \"maybe\""
-        );
-        let err =
-            Connection::from_vars("m1", &vars(json!({"user": ["a"]})), Path::new("/")).unwrap_err();
+        let err = Connection::from_vars("m1", &vars(json!({"ansible_port": 70000})), Path::new("/")).unwrap_err();
+        assert_eq!(err.message, "`ansible_port` must be a port number from 1 to 65535, found 70000");
+        let err = Connection::from_vars("m1", &vars(json!({"become": "maybe"})), Path::new("/")).unwrap_err();
+        assert_eq!(err.message, "`become` must be true or false, found \"maybe\"");
+        let err = Connection::from_vars("m1", &vars(json!({"user": ["a"]})), Path::new("/")).unwrap_err();
         assert_eq!(err.message, "`user` must be a string, found a list");
     }
 
     #[test]
     fn home_is_expanded() {
         let home = dirs::home_dir().unwrap();
-        assert_eq!(
-            resolve_path("~/.ssh/id", Path::new("/inv")),
-            home.join(".ssh/id")
-        );
-        assert_eq!(
-            resolve_path("/abs/id", Path::new("/inv")),
-            PathBuf::from("/abs/id")
-        );
+        assert_eq!(resolve_path("~/.ssh/id", Path::new("/inv")), home.join(".ssh/id"));
+        assert_eq!(resolve_path("/abs/id", Path::new("/inv")), PathBuf::from("/abs/id"));
     }
 }

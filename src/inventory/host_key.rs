@@ -11,8 +11,10 @@ use regex::Regex;
 const MAX_HOSTS_PER_KEY: usize = 10_000;
 
 static RANGE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?P<head>[^\[]*)\[(?P<begin>[0-9]*|[a-zA-Z]):(?P<end>[0-9]+|[a-zA-Z])(?::(?P<step>[0-9]+))?\](?P<tail>.*)$")
-        .expect("range regex")
+    Regex::new(
+        r"^(?P<head>[^\[]*)\[(?P<begin>[0-9]*|[a-zA-Z]):(?P<end>[0-9]+|[a-zA-Z])(?::(?P<step>[0-9]+))?\](?P<tail>.*)$",
+    )
+    .expect("range regex")
 });
 static BRACKETED_PORT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\[(?P<host>[^\[\]]+)\]:(?P<port>[0-9]+)$").expect("port regex"));
@@ -26,9 +28,7 @@ pub(super) fn expand(key: &str) -> Result<Vec<(String, Option<u16>)>, String> {
         return Err("a host name must not be empty".into());
     }
     if let Some(bad) = key.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "host name {key:?} contains {bad:?}; host names cannot contain spaces"
-        ));
+        return Err(format!("host name {key:?} contains {bad:?}; host names cannot contain spaces"));
     }
     let (name, port) = split_port(key)?;
     let mut names = Vec::new();
@@ -37,18 +37,14 @@ pub(super) fn expand(key: &str) -> Result<Vec<(String, Option<u16>)>, String> {
 }
 
 fn split_port(key: &str) -> Result<(String, Option<u16>), String> {
-    let captures = BRACKETED_PORT
-        .captures(key)
-        .or_else(|| PLAIN_PORT.captures(key));
+    let captures = BRACKETED_PORT.captures(key).or_else(|| PLAIN_PORT.captures(key));
     let Some(captures) = captures else {
         return Ok((key.to_string(), None));
     };
     let port = &captures["port"];
     match port.parse::<u16>() {
         Ok(port) if port > 0 => Ok((captures["host"].to_string(), Some(port))),
-        _ => Err(format!(
-            "host {key:?}: port {port} is not between 1 and 65535"
-        )),
+        _ => Err(format!("host {key:?}: port {port} is not between 1 and 65535")),
     }
 }
 
@@ -57,12 +53,7 @@ fn expand_ranges(name: &str, out: &mut Vec<String>) -> Result<(), String> {
         out.push(name.to_string());
         return Ok(());
     };
-    let (head, begin, end, tail) = (
-        &captures["head"],
-        &captures["begin"],
-        &captures["end"],
-        &captures["tail"],
-    );
+    let (head, begin, end, tail) = (&captures["head"], &captures["begin"], &captures["end"], &captures["tail"]);
     let step: usize = match captures.name("step") {
         Some(step) => step
             .as_str()
@@ -74,43 +65,29 @@ fn expand_ranges(name: &str, out: &mut Vec<String>) -> Result<(), String> {
     };
     let items: Vec<String> = if end.chars().all(|c| c.is_ascii_digit()) {
         if !begin.is_empty() && !begin.chars().all(|c| c.is_ascii_digit()) {
-            return Err(format!(
-                "host range {name:?}: begin and end must both be numbers or both letters"
-            ));
+            return Err(format!("host range {name:?}: begin and end must both be numbers or both letters"));
         }
         let begin_text = if begin.is_empty() { "0" } else { begin };
         let width = if begin_text.len() > 1 && begin_text.starts_with('0') {
             if begin_text.len() != end.len() {
-                return Err(format!(
-                    "host range {name:?}: a zero-padded range needs begin and end of the same width"
-                ));
+                return Err(format!("host range {name:?}: a zero-padded range needs begin and end of the same width"));
             }
             begin_text.len()
         } else {
             0
         };
-        let parse = |text: &str| {
-            text.parse::<u64>()
-                .map_err(|_| format!("host range {name:?}: {text} is too large"))
-        };
+        let parse = |text: &str| text.parse::<u64>().map_err(|_| format!("host range {name:?}: {text} is too large"));
         let (first, last) = (parse(begin_text)?, parse(end)?);
         if first > last {
             return Err(format!("host range {name:?}: begin is after end"));
         }
         if (last - first) / step as u64 >= MAX_HOSTS_PER_KEY as u64 {
-            return Err(format!(
-                "host range {name:?} makes more than {MAX_HOSTS_PER_KEY} hosts"
-            ));
+            return Err(format!("host range {name:?} makes more than {MAX_HOSTS_PER_KEY} hosts"));
         }
-        (first..=last)
-            .step_by(step)
-            .map(|n| format!("{n:0width$}"))
-            .collect()
+        (first..=last).step_by(step).map(|n| format!("{n:0width$}")).collect()
     } else {
         let (Some(first), Some(last)) = (begin.chars().next(), end.chars().next()) else {
-            return Err(format!(
-                "host range {name:?}: a letter range needs a begin letter"
-            ));
+            return Err(format!("host range {name:?}: a letter range needs a begin letter"));
         };
         if first > last {
             return Err(format!("host range {name:?}: begin is after end"));
@@ -120,9 +97,7 @@ fn expand_ranges(name: &str, out: &mut Vec<String>) -> Result<(), String> {
     for item in items {
         expand_ranges(&format!("{head}{item}{tail}"), out)?;
         if out.len() > MAX_HOSTS_PER_KEY {
-            return Err(format!(
-                "host range {name:?} makes more than {MAX_HOSTS_PER_KEY} hosts"
-            ));
+            return Err(format!("host range {name:?} makes more than {MAX_HOSTS_PER_KEY} hosts"));
         }
     }
     Ok(())
@@ -133,19 +108,12 @@ mod tests {
     use super::*;
 
     fn names(key: &str) -> Vec<String> {
-        expand(key)
-            .unwrap()
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect()
+        expand(key).unwrap().into_iter().map(|(name, _)| name).collect()
     }
 
     #[test]
     fn plain_names_and_ipv6_stay_whole() {
-        assert_eq!(
-            expand("k8s-master01").unwrap(),
-            [("k8s-master01".to_string(), None)]
-        );
+        assert_eq!(expand("k8s-master01").unwrap(), [("k8s-master01".to_string(), None)]);
         assert_eq!(names("::1"), ["::1"]);
         assert_eq!(names("fe80::1"), ["fe80::1"]);
         assert_eq!(names("[2001:db8::1]"), ["[2001:db8::1]"]);
@@ -153,10 +121,7 @@ mod tests {
 
     #[test]
     fn numeric_and_letter_ranges() {
-        assert_eq!(
-            names("k8s-node[01:03]"),
-            ["k8s-node01", "k8s-node02", "k8s-node03"]
-        );
+        assert_eq!(names("k8s-node[01:03]"), ["k8s-node01", "k8s-node02", "k8s-node03"]);
         assert_eq!(names("h[1:10:4]"), ["h1", "h5", "h9"]);
         assert_eq!(names("h[:2]"), ["h0", "h1", "h2"]);
         assert_eq!(names("db-[a:c]"), ["db-a", "db-b", "db-c"]);
@@ -165,10 +130,7 @@ mod tests {
 
     #[test]
     fn ports() {
-        assert_eq!(
-            expand("10.0.0.5:2222").unwrap(),
-            [("10.0.0.5".to_string(), Some(2222))]
-        );
+        assert_eq!(expand("10.0.0.5:2222").unwrap(), [("10.0.0.5".to_string(), Some(2222))]);
         assert_eq!(expand("[::1]:22").unwrap(), [("::1".to_string(), Some(22))]);
         assert_eq!(expand("web[1:2]:2200").unwrap().len(), 2);
         assert!(expand("h:99999").unwrap_err().contains("port 99999"));
@@ -178,22 +140,10 @@ mod tests {
     fn bad_ranges_and_names() {
         assert!(expand("h[01:100]").unwrap_err().contains("same width"));
         assert!(expand("h[5:1]").unwrap_err().contains("begin is after end"));
-        assert!(
-            expand("h[0:99999999]")
-                .unwrap_err()
-                .contains("more than 10000 hosts")
-        );
-        assert!(
-            expand("h[0:99][0:999]")
-                .unwrap_err()
-                .contains("more than 10000 hosts")
-        );
+        assert!(expand("h[0:99999999]").unwrap_err().contains("more than 10000 hosts"));
+        assert!(expand("h[0:99][0:999]").unwrap_err().contains("more than 10000 hosts"));
         assert!(expand("h[1:3:0]").unwrap_err().contains("step"));
-        assert!(
-            expand("two words")
-                .unwrap_err()
-                .contains("cannot contain spaces")
-        );
+        assert!(expand("two words").unwrap_err().contains("cannot contain spaces"));
         assert!(expand(" ").unwrap_err().contains("must not be empty"));
     }
 }

@@ -55,21 +55,9 @@ pub(super) fn select(inventory: &Inventory, pattern: &str) -> Result<Vec<String>
         selected.retain(|host| !hosts.contains(host));
     }
     if selected.is_empty() {
-        return Err(InventoryError::new(format!(
-            "--limit {pattern:?} leaves no hosts to run on"
-        )));
+        return Err(InventoryError::new(format!("--limit {pattern:?} leaves no hosts to run on")));
     }
-    Ok(selected
-        .into_iter()
-        .map(|index| {
-            inventory
-                .hosts
-                .get_index(index)
-                .expect("host index")
-                .0
-                .clone()
-        })
-        .collect())
+    Ok(selected.into_iter().map(|index| inventory.hosts.get_index(index).expect("host index").0.clone()).collect())
 }
 
 /// One item of a pattern: a name/glob/regex, or the names read from an `@file`.
@@ -79,24 +67,13 @@ enum Item {
     File(Vec<String>),
 }
 
-fn parse_items(
-    inventory: &Inventory,
-    pattern: &str,
-    cwd: &Path,
-) -> Result<Vec<(Op, Item)>, InventoryError> {
+fn parse_items(inventory: &Inventory, pattern: &str, cwd: &Path) -> Result<Vec<(Op, Item)>, InventoryError> {
     let mut items = Vec::new();
     for part in pattern.split(',') {
         let part = part.trim();
         // An IPv6 host name contains ':'; keep it whole when it names a host.
-        let whole = inventory
-            .host(part.trim_start_matches(['!', '&']))
-            .is_some()
-            || part.contains('~');
-        let pieces: Vec<&str> = if whole {
-            vec![part]
-        } else {
-            part.split(':').collect()
-        };
+        let whole = inventory.host(part.trim_start_matches(['!', '&'])).is_some() || part.contains('~');
+        let pieces: Vec<&str> = if whole { vec![part] } else { part.split(':').collect() };
         for piece in pieces {
             let piece = piece.trim();
             let (op, body) = if let Some(body) = piece.strip_prefix('!') {
@@ -115,9 +92,8 @@ fn parse_items(
                 continue;
             };
             let path = cwd.join(file);
-            let text = std::fs::read_to_string(&path).map_err(|error| {
-                InventoryError::new(format!("--limit: cannot read {}: {error}", path.display()))
-            })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|error| InventoryError::new(format!("--limit: cannot read {}: {error}", path.display())))?;
             let names: Vec<String> = text
                 .lines()
                 .map(str::trim)
@@ -125,10 +101,7 @@ fn parse_items(
                 .map(str::to_string)
                 .collect();
             if names.is_empty() {
-                return Err(InventoryError::new(format!(
-                    "--limit: {} names no hosts",
-                    path.display()
-                )));
+                return Err(InventoryError::new(format!("--limit: {} names no hosts", path.display())));
             }
             items.push((op, Item::File(names)));
         }
@@ -143,9 +116,7 @@ fn resolve(inventory: &Inventory, item: &str) -> Result<BTreeSet<usize>, Invento
     let mut hosts = BTreeSet::new();
     let mut matched = false;
     let matcher: Option<Regex> = if let Some(regex) = item.strip_prefix('~') {
-        Some(Regex::new(regex).map_err(|error| {
-            InventoryError::new(format!("--limit {item:?}: bad regex: {error}"))
-        })?)
+        Some(Regex::new(regex).map_err(|error| InventoryError::new(format!("--limit {item:?}: bad regex: {error}")))?)
     } else if item.contains(['*', '?', '[']) {
         Some(glob_regex(item))
     } else {
@@ -159,12 +130,7 @@ fn resolve(inventory: &Inventory, item: &str) -> Result<BTreeSet<usize>, Invento
         if name_matches(group_name) {
             matched = true;
             for host in inventory.group_hosts(group_name).unwrap_or_default() {
-                hosts.insert(
-                    inventory
-                        .hosts
-                        .get_index_of(&host.name)
-                        .expect("host exists"),
-                );
+                hosts.insert(inventory.hosts.get_index_of(&host.name).expect("host exists"));
             }
         }
     }
@@ -182,20 +148,9 @@ fn resolve(inventory: &Inventory, item: &str) -> Result<BTreeSet<usize>, Invento
 
 fn unknown(inventory: &Inventory, item: &str) -> InventoryError {
     let groups = inventory.group_names();
-    let suggestion = nearest(
-        item,
-        groups
-            .iter()
-            .copied()
-            .chain(inventory.hosts.keys().map(String::as_str)),
-    );
-    let hint = suggestion
-        .map(|name| format!(" (did you mean {name:?}?)"))
-        .unwrap_or_default();
-    InventoryError::new(format!(
-        "--limit: no host or group matches {item:?}{hint}; groups: {}",
-        groups.join(", ")
-    ))
+    let suggestion = nearest(item, groups.iter().copied().chain(inventory.hosts.keys().map(String::as_str)));
+    let hint = suggestion.map(|name| format!(" (did you mean {name:?}?)")).unwrap_or_default();
+    InventoryError::new(format!("--limit: no host or group matches {item:?}{hint}; groups: {}", groups.join(", ")))
 }
 
 pub(super) use crate::did_you_mean::did_you_mean as nearest;
@@ -237,8 +192,7 @@ fn glob_regex(glob: &str) -> Regex {
         }
     }
     regex.push('$');
-    Regex::new(&regex)
-        .unwrap_or_else(|_| Regex::new(&format!("^{}$", regex::escape(glob))).expect("escaped"))
+    Regex::new(&regex).unwrap_or_else(|_| Regex::new(&format!("^{}$", regex::escape(glob))).expect("escaped"))
 }
 
 #[cfg(test)]
@@ -281,35 +235,23 @@ mod tests {
     #[test]
     fn names_groups_and_lists_in_inventory_order() {
         assert_eq!(select("k8s-node01"), ["k8s-node01"]);
-        assert_eq!(
-            select("nodes,k8s-master01"),
-            ["k8s-master01", "k8s-node01", "k8s-node02"]
-        );
+        assert_eq!(select("nodes,k8s-master01"), ["k8s-master01", "k8s-node01", "k8s-node02"]);
         assert_eq!(select("etcd"), ["k8s-master01", "k8s-master02"]);
-        assert_eq!(
-            select("nodes:masters"),
-            ["k8s-master01", "k8s-master02", "k8s-node01", "k8s-node02"]
-        );
+        assert_eq!(select("nodes:masters"), ["k8s-master01", "k8s-master02", "k8s-node01", "k8s-node02"]);
         assert_eq!(select("all").len(), 6);
         assert_eq!(select("::1"), ["::1"]);
     }
 
     #[test]
     fn globs_regexes_exclusion_and_intersection() {
-        assert_eq!(
-            select("k8s-*"),
-            ["k8s-master01", "k8s-master02", "k8s-node01", "k8s-node02"]
-        );
+        assert_eq!(select("k8s-*"), ["k8s-master01", "k8s-master02", "k8s-node01", "k8s-node02"]);
         assert_eq!(select("*master*"), ["k8s-master01", "k8s-master02"]);
         assert_eq!(select("k8s-node0[2-9]"), ["k8s-node02"]);
         assert_eq!(select("~master0[12]$"), ["k8s-master01", "k8s-master02"]);
         assert_eq!(select("k8s:!masters"), ["k8s-node01", "k8s-node02"]);
         assert_eq!(select("!k8s"), ["harbor", "::1"]);
         assert_eq!(select("k8s:&etcd"), ["k8s-master01", "k8s-master02"]);
-        assert_eq!(
-            select("all,!k8s-node0?,!harbor,!::1"),
-            ["k8s-master01", "k8s-master02"]
-        );
+        assert_eq!(select("all,!k8s-node0?,!harbor,!::1"), ["k8s-master01", "k8s-master02"]);
     }
 
     #[test]
@@ -317,17 +259,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("last-failed");
         std::fs::write(&file, "k8s-node02\n\n# comment\nharbor\n").unwrap();
-        assert_eq!(
-            select(&format!("@{}", file.display())),
-            ["k8s-node02", "harbor"]
-        );
-        assert_eq!(
-            select(&format!("nodes:!@{}", file.display())),
-            ["k8s-node01"]
-        );
-        assert!(
-            error("@/nonexistent/last-failed").contains("cannot read /nonexistent/last-failed")
-        );
+        assert_eq!(select(&format!("@{}", file.display())), ["k8s-node02", "harbor"]);
+        assert_eq!(select(&format!("nodes:!@{}", file.display())), ["k8s-node01"]);
+        assert!(error("@/nonexistent/last-failed").contains("cannot read /nonexistent/last-failed"));
     }
 
     #[test]
@@ -339,10 +273,7 @@ mod tests {
         );
         assert!(error("nodes,!etdc").contains("(did you mean \"etcd\"?)"));
         assert!(error("zzz*").starts_with("--limit: no host or group matches \"zzz*\"; groups:"));
-        assert_eq!(
-            error("masters:&nodes"),
-            "--limit \"masters:&nodes\" leaves no hosts to run on"
-        );
+        assert_eq!(error("masters:&nodes"), "--limit \"masters:&nodes\" leaves no hosts to run on");
     }
 
     /// Arbitrary pattern text: refused or accepted, never a panic.
@@ -354,13 +285,10 @@ mod tests {
         let alphabet: Vec<char> = "k8s-master0102node,:!&*?[]~^$()|.\\ é".chars().collect();
         for _ in 0..1000 {
             let length = rng.random_range(0..24);
-            let pattern: String = (0..length)
-                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
-                .collect();
+            let pattern: String = (0..length).map(|_| alphabet[rng.random_range(0..alphabet.len())]).collect();
             if let Ok(hosts) = inventory.select(&pattern) {
                 assert!(!hosts.is_empty(), "{pattern:?}");
             }
         }
     }
-
 }

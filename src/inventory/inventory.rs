@@ -57,9 +57,8 @@ struct HostEntry {
 impl Inventory {
     /// Reads and parses the inventory at `path`.
     pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
-        let metadata = std::fs::metadata(path).map_err(|error| {
-            InventoryError::new(format!("cannot read inventory: {error}")).in_file(path)
-        })?;
+        let metadata = std::fs::metadata(path)
+            .map_err(|error| InventoryError::new(format!("cannot read inventory: {error}")).in_file(path))?;
         if metadata.len() > yaml_source::MAX_SOURCE_BYTES as u64 {
             return Err(InventoryError::new(format!(
                 "inventory is {} bytes; the limit is {}",
@@ -68,9 +67,8 @@ impl Inventory {
             ))
             .in_file(path));
         }
-        let source = std::fs::read_to_string(path).map_err(|error| {
-            InventoryError::new(format!("cannot read inventory: {error}")).in_file(path)
-        })?;
+        let source = std::fs::read_to_string(path)
+            .map_err(|error| InventoryError::new(format!("cannot read inventory: {error}")).in_file(path))?;
         Inventory::parse(&source, path)
     }
 
@@ -87,9 +85,7 @@ impl Inventory {
             extra_vars: Vars::new(),
         };
         inventory.groups.insert("all".into(), Group::default());
-        inventory
-            .groups
-            .insert("ungrouped".into(), Group::default());
+        inventory.groups.insert("ungrouped".into(), Group::default());
         inventory.link("all", "ungrouped", None);
         if let Some(groups) = raw {
             for (name, group) in groups.0 {
@@ -105,18 +101,14 @@ impl Inventory {
     }
 
     fn error_at(&self, message: impl Into<String>, position: Option<Position>) -> InventoryError {
-        InventoryError::new(message)
-            .in_file(&self.path)
-            .at(position, &self.source)
+        InventoryError::new(message).in_file(&self.path).at(position, &self.source)
     }
 
     fn link(&mut self, parent: &str, child: &str, position: Option<Position>) {
         let parent_group = self.groups.get_mut(parent).expect("parent group exists");
         if !parent_group.children.iter().any(|name| name == child) {
             parent_group.children.push(child.to_string());
-            parent_group
-                .child_positions
-                .insert(child.to_string(), position);
+            parent_group.child_positions.insert(child.to_string(), position);
         }
         let child_group = self.groups.get_mut(child).expect("child group exists");
         if !child_group.parents.iter().any(|name| name == parent) {
@@ -155,8 +147,7 @@ impl Inventory {
         }
         for (key, vars) in group.hosts.map(|hosts| hosts.0).unwrap_or_default() {
             let host_position = Position::from_location(key.referenced);
-            let hosts = host_key::expand(&key.value)
-                .map_err(|message| self.error_at(message, host_position))?;
+            let hosts = host_key::expand(&key.value).map_err(|message| self.error_at(message, host_position))?;
             if self.entries.len() + hosts.len() > MAX_HOSTS {
                 return Err(self.error_at(format!("more than {MAX_HOSTS} hosts"), host_position));
             }
@@ -167,23 +158,16 @@ impl Inventory {
                 let entry = self
                     .entries
                     .entry(host.clone())
-                    .or_insert_with(|| HostEntry {
-                        position: host_position,
-                        ..HostEntry::default()
-                    });
+                    .or_insert_with(|| HostEntry { position: host_position, ..HostEntry::default() });
                 if !entry.direct_groups.contains(&name) {
                     entry.direct_groups.push(name.clone());
                 }
                 // `host:port` sets the port like a host variable written before the host's own vars.
                 if let Some(port) = port {
                     entry.vars.insert("ansible_port".into(), port.into());
-                    entry
-                        .var_positions
-                        .insert("ansible_port".into(), host_position);
+                    entry.var_positions.insert("ansible_port".into(), host_position);
                 }
-                entry
-                    .vars
-                    .extend(vars.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                entry.vars.extend(vars.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
                 entry.var_positions.extend(var_positions.iter().cloned());
                 let group_entry = self.groups.get_mut(&name).expect("group exists");
                 if !group_entry.hosts.contains(&host) {
@@ -191,11 +175,7 @@ impl Inventory {
                 }
             }
         }
-        for (child, body) in group
-            .children
-            .map(|children: RawGroups| children.0)
-            .unwrap_or_default()
-        {
+        for (child, body) in group.children.map(|children: RawGroups| children.0).unwrap_or_default() {
             self.add_group(child, body, Some(&name))?;
         }
         Ok(())
@@ -255,10 +235,7 @@ impl Inventory {
                     let mut chain: Vec<&str> = path[start..].to_vec();
                     chain.push(child);
                     let position = group.child_positions.get(child).copied().flatten();
-                    return Err(self.error_at(
-                        format!("groups form a cycle: {}", chain.join(" → ")),
-                        position,
-                    ));
+                    return Err(self.error_at(format!("groups form a cycle: {}", chain.join(" → ")), position));
                 }
                 _ => {}
             }
@@ -294,12 +271,7 @@ impl Inventory {
         let lonely: Vec<String> = self
             .entries
             .iter()
-            .filter(|(_, entry)| {
-                entry
-                    .direct_groups
-                    .iter()
-                    .all(|group| group == "all" || group == "ungrouped")
-            })
+            .filter(|(_, entry)| entry.direct_groups.iter().all(|group| group == "all" || group == "ungrouped"))
             .map(|(name, _)| name.clone())
             .collect();
         for name in lonely {
@@ -317,11 +289,8 @@ impl Inventory {
     /// The groups `host` is in, ancestors included (and `all`), in inventory order.
     fn groups_of(&self, entry: &HostEntry) -> Vec<usize> {
         let mut seen: HashSet<usize> = HashSet::new();
-        let mut stack: Vec<usize> = entry
-            .direct_groups
-            .iter()
-            .filter_map(|group| self.groups.get_index_of(group))
-            .collect();
+        let mut stack: Vec<usize> =
+            entry.direct_groups.iter().filter_map(|group| self.groups.get_index_of(group)).collect();
         while let Some(index) = stack.pop() {
             if seen.insert(index) {
                 for parent in &self.groups[index].parents {
@@ -346,28 +315,16 @@ impl Inventory {
             groups.sort_by_key(|index| (self.groups[*index].depth, *index));
             for index in &groups {
                 let group = &self.groups[*index];
-                extend(
-                    &mut vars,
-                    &mut origin,
-                    &group.vars,
-                    Some(&group.var_positions),
-                );
+                extend(&mut vars, &mut origin, &group.vars, Some(&group.var_positions));
             }
-            extend(
-                &mut vars,
-                &mut origin,
-                &entry.vars,
-                Some(&entry.var_positions),
-            );
+            extend(&mut vars, &mut origin, &entry.vars, Some(&entry.var_positions));
             extend(&mut vars, &mut origin, &self.extra_vars, None);
             groups.sort_unstable();
             let connection = Connection::from_vars(name, &vars, &base_dir).map_err(|error| {
                 let message = format!("host `{name}`: {}", error.message);
                 match origin.get(error.variable) {
                     Some(Origin::ExtraVars) => InventoryError::new(format!("{message} (from -e)")),
-                    Some(Origin::File(position)) => {
-                        self.error_at(message, position.or(entry.position))
-                    }
+                    Some(Origin::File(position)) => self.error_at(message, position.or(entry.position)),
                     None => self.error_at(message, entry.position),
                 }
             })?;
@@ -376,15 +333,7 @@ impl Inventory {
                 .filter(|index| *index != 0)
                 .map(|index| self.groups.get_index(index).expect("group index").0.clone())
                 .collect();
-            hosts.insert(
-                name.clone(),
-                Host {
-                    name: name.clone(),
-                    vars,
-                    groups: group_names,
-                    connection,
-                },
-            );
+            hosts.insert(name.clone(), Host { name: name.clone(), vars, groups: group_names, connection });
         }
         self.hosts = hosts;
         Ok(())
@@ -397,22 +346,14 @@ impl Inventory {
             return parent.to_path_buf();
         }
         let cwd = std::env::current_dir().unwrap_or_default();
-        if parent.as_os_str().is_empty() {
-            cwd
-        } else {
-            cwd.join(parent)
-        }
+        if parent.as_os_str().is_empty() { cwd } else { cwd.join(parent) }
     }
 
     /// Adds `-e` variables (highest precedence) and merges every host again. Fails when an extra var makes a
     /// connection setting invalid (e.g. `-e ansible_port=abc`).
-    pub fn apply_extra_vars(
-        &mut self,
-        extra: &IndexMap<String, serde_json::Value>,
-    ) -> Result<(), InventoryError> {
+    pub fn apply_extra_vars(&mut self, extra: &IndexMap<String, serde_json::Value>) -> Result<(), InventoryError> {
         let before = self.extra_vars.clone();
-        self.extra_vars
-            .extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.extra_vars.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
         if let Err(error) = self.merge_hosts() {
             // Leave the inventory as it was: the hosts merged without the refused extra vars.
             self.extra_vars = before;
@@ -439,12 +380,7 @@ impl Inventory {
     /// Hosts of `group` and of its child groups, in inventory order, each once. `None` for an unknown group.
     pub fn group_hosts(&self, group: &str) -> Option<Vec<&Host>> {
         self.groups.get(group)?;
-        Some(
-            self.hosts
-                .values()
-                .filter(|host| host.in_group(group))
-                .collect(),
-        )
+        Some(self.hosts.values().filter(|host| host.in_group(group)).collect())
     }
 
     /// `all`'s vars and the extra vars: what a playbook sees as `vars`.
@@ -466,11 +402,7 @@ impl Inventory {
 
     /// The host or group name closest to `wanted`, when it is close enough to be a typo of it.
     pub fn nearest_name(&self, wanted: &str) -> Option<&str> {
-        let names = self
-            .groups
-            .keys()
-            .chain(self.hosts.keys())
-            .map(String::as_str);
+        let names = self.groups.keys().chain(self.hosts.keys()).map(String::as_str);
         super::host_pattern::nearest(wanted, names)
     }
 
@@ -500,10 +432,7 @@ impl Inventory {
         let mut out = serde_json::Map::new();
         let mut hostvars = serde_json::Map::new();
         for host in self.hosts.values().filter(|host| keep(&host.name)) {
-            hostvars.insert(
-                host.name.clone(),
-                serde_json::Value::Object(host.vars.clone().into_iter().collect()),
-            );
+            hostvars.insert(host.name.clone(), serde_json::Value::Object(host.vars.clone().into_iter().collect()));
         }
         let mut meta = serde_json::Map::new();
         meta.insert("hostvars".into(), serde_json::Value::Object(hostvars));
@@ -513,12 +442,7 @@ impl Inventory {
             if !group.children.is_empty() {
                 entry.insert("children".into(), group.children.clone().into());
             }
-            let hosts: Vec<String> = group
-                .hosts
-                .iter()
-                .filter(|host| keep(host))
-                .cloned()
-                .collect();
+            let hosts: Vec<String> = group.hosts.iter().filter(|host| keep(host)).cloned().collect();
             if name != "all" && !hosts.is_empty() {
                 entry.insert("hosts".into(), hosts.into());
             }
@@ -554,9 +478,7 @@ impl Inventory {
 
 /// Saphyr locations → our positions, by variable name.
 fn positions(raw: Vec<(String, serde_saphyr::Location)>) -> Vec<(String, Option<Position>)> {
-    raw.into_iter()
-        .map(|(name, location)| (name, Position::from_location(location)))
-        .collect()
+    raw.into_iter().map(|(name, location)| (name, Position::from_location(location))).collect()
 }
 
 /// Where the value of a merged variable was written.
@@ -602,9 +524,7 @@ mod tests {
     }
 
     fn parse_err(source: &str) -> String {
-        Inventory::parse(source, Path::new("inv.yaml"))
-            .unwrap_err()
-            .to_string()
+        Inventory::parse(source, Path::new("inv.yaml")).unwrap_err().to_string()
     }
 
     const LAYERED: &str = "
@@ -646,8 +566,7 @@ all:
 
     #[test]
     fn same_depth_groups_apply_in_file_order() {
-        let inventory =
-            parse("a:\n  vars: {x: a}\n  hosts: {h: }\nb:\n  vars: {x: b}\n  hosts: {h: }\n");
+        let inventory = parse("a:\n  vars: {x: a}\n  hosts: {h: }\nb:\n  vars: {x: b}\n  hosts: {h: }\n");
         assert_eq!(inventory.host("h").unwrap().vars["x"], json!("b"));
     }
 
@@ -662,12 +581,8 @@ all:
     #[test]
     fn extra_vars_win_and_feed_connection() {
         let mut inventory = parse(LAYERED);
-        let extra: Vars = [
-            ("x".to_string(), json!("extra")),
-            ("ansible_port".to_string(), json!("2222")),
-        ]
-        .into_iter()
-        .collect();
+        let extra: Vars =
+            [("x".to_string(), json!("extra")), ("ansible_port".to_string(), json!("2222"))].into_iter().collect();
         inventory.apply_extra_vars(&extra).unwrap();
         let h1 = inventory.host("h1").unwrap();
         assert_eq!(h1.vars["x"], json!("extra"));
@@ -676,32 +591,19 @@ all:
         assert_eq!(inventory.global_vars()["only_all"], json!(1));
         let bad: Vars = [("port".to_string(), json!("abc"))].into_iter().collect();
         let err = inventory.apply_extra_vars(&bad).unwrap_err().to_string();
-        assert!(
-            err.contains("host `h1`: `port` must be a port number"),
-            "{err}"
-        );
+        assert!(err.contains("host `h1`: `port` must be a port number"), "{err}");
     }
 
     #[test]
     fn group_hosts_are_transitive_ordered_and_unique() {
         let inventory = parse(LAYERED);
-        let names = |group| {
-            inventory
-                .group_hosts(group)
-                .unwrap()
-                .iter()
-                .map(|h| h.name.clone())
-                .collect::<Vec<_>>()
-        };
+        let names = |group| inventory.group_hosts(group).unwrap().iter().map(|h| h.name.clone()).collect::<Vec<_>>();
         assert_eq!(names("parent"), ["h1", "h2"]);
         assert_eq!(names("sibling"), ["h2"]);
         assert_eq!(names("all"), ["h1", "h2"]);
         assert!(names("ungrouped").is_empty());
         assert!(inventory.group_hosts("nope").is_none());
-        assert_eq!(
-            inventory.group_names(),
-            ["all", "ungrouped", "child", "parent", "sibling"]
-        );
+        assert_eq!(inventory.group_names(), ["all", "ungrouped", "child", "parent", "sibling"]);
     }
 
     #[test]
@@ -718,8 +620,7 @@ all:
 
     #[test]
     fn connection_paths_resolve_against_the_inventory_folder() {
-        let inventory =
-            parse("all:\n  vars:\n    key: keys/id\n  hosts:\n    h:\n      ansible_become: yes\n");
+        let inventory = parse("all:\n  vars:\n    key: keys/id\n  hosts:\n    h:\n      ansible_become: yes\n");
         let connection = &inventory.host("h").unwrap().connection;
         assert_eq!(connection.key.as_deref(), Some(Path::new("/inv/keys/id")));
         assert!(connection.become_);
@@ -729,10 +630,7 @@ all:
     #[test]
     fn top_level_groups_and_null_entries() {
         let inventory = parse("masters:\n  hosts:\n    m1:\nempty:\nall:\n  hosts:\n    solo:\n");
-        assert_eq!(
-            inventory.group_names(),
-            ["all", "ungrouped", "masters", "empty"]
-        );
+        assert_eq!(inventory.group_names(), ["all", "ungrouped", "masters", "empty"]);
         assert_eq!(inventory.host("solo").unwrap().groups, ["ungrouped"]);
         assert_eq!(inventory.host("m1").unwrap().groups, ["masters"]);
         assert_eq!(inventory.hosts().count(), 2);
@@ -745,24 +643,13 @@ all:
             parse_err("all:\n  hostz:\n    h:\n"),
             "inv.yaml:2:3: unknown field `hostz`, expected one of hosts, children, vars"
         );
+        assert_eq!(parse_err("all:\n  vars: 3\n"), "inv.yaml:2:9: expected a mapping (`name: value` lines) here");
         assert_eq!(
-            parse_err("all:\n  vars: 3\n"),
-            "inv.yaml:2:9: expected a mapping (`name: value` lines) here"
-        );
-        assert_eq!(
-            parse_err(
-                "all:\n  children:\n    a:\n      children:\n        b:\n          children:\n            a:\n"
-            ),
+            parse_err("all:\n  children:\n    a:\n      children:\n        b:\n          children:\n            a:\n"),
             "inv.yaml:7:13: groups form a cycle: a → b → a"
         );
-        assert_eq!(
-            parse_err("all:\n  hosts:\n    '':\n"),
-            "inv.yaml:3:5: a host name must not be empty"
-        );
-        assert_eq!(
-            parse_err("all:\n  hosts:\n    h:\n    h:\n"),
-            "inv.yaml:4:5: duplicate mapping key: h"
-        );
+        assert_eq!(parse_err("all:\n  hosts:\n    '':\n"), "inv.yaml:3:5: a host name must not be empty");
+        assert_eq!(parse_err("all:\n  hosts:\n    h:\n    h:\n"), "inv.yaml:4:5: duplicate mapping key: h");
         assert_eq!(
             parse_err("all:\n  hosts:\n    h:\n      ansible_port: 99999\n"),
             "inv.yaml:4:7: host `h`: `ansible_port` must be a port number from 1 to 65535, found 99999"
@@ -781,10 +668,7 @@ all:
         let names: Vec<&str> = inventory.hosts().map(|h| h.name.as_str()).collect();
         assert_eq!(names, ["node01", "node02", "node03", "10.0.0.9"]);
         assert_eq!(inventory.host("node02").unwrap().vars["zone"], json!("a"));
-        assert_eq!(
-            inventory.host("10.0.0.9").unwrap().connection.port,
-            Some(2222)
-        );
+        assert_eq!(inventory.host("10.0.0.9").unwrap().connection.port, Some(2222));
         assert_eq!(
             parse_err("all:\n  hosts:\n    h[0:1000000]:\n"),
             "inv.yaml:3:5: host range \"h[0:1000000]\" makes more than 10000 hosts"
@@ -814,9 +698,7 @@ all:
             if let Err(error) = Inventory::parse(&text, Path::new("fuzz.yaml")) {
                 // Rendering the report must not panic either (spans inside the source).
                 let mut out = String::new();
-                let handler = miette::GraphicalReportHandler::new_themed(
-                    miette::GraphicalTheme::unicode_nocolor(),
-                );
+                let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
                 handler.render_report(&mut out, &error).unwrap();
             }
         }
@@ -826,9 +708,7 @@ all:
     #[test]
     fn vault_ciphertext_is_refused_where_it_is() {
         assert_eq!(
-            parse_err(
-                "all:\n  vars:\n    pw: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6231\n"
-            ),
+            parse_err("all:\n  vars:\n    pw: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6231\n"),
             "inv.yaml:3:5: `pw` is Ansible Vault ciphertext, which runbook cannot decrypt; \
              pass the secret with -e @secrets.yaml or from the environment instead"
         );

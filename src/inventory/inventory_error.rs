@@ -24,14 +24,8 @@ impl Position {
             return None;
         }
         let span = location.span();
-        let offset = span
-            .byte_offset()
-            .map(|offset| (offset as usize, span.byte_len().unwrap_or(0) as usize));
-        Some(Position {
-            line: location.line() as usize,
-            column: location.column() as usize,
-            offset,
-        })
+        let offset = span.byte_offset().map(|offset| (offset as usize, span.byte_len().unwrap_or(0) as usize));
+        Some(Position { line: location.line() as usize, column: location.column() as usize, offset })
     }
 }
 
@@ -51,12 +45,7 @@ struct Details {
 impl InventoryError {
     /// An error with no location yet (a `--limit` or `-e` problem, or one to place with [`Self::in_file`]).
     pub fn new(message: impl Into<String>) -> InventoryError {
-        InventoryError(Box::new(Details {
-            message: message.into(),
-            path: None,
-            position: None,
-            source_text: None,
-        }))
+        InventoryError(Box::new(Details { message: message.into(), path: None, position: None, source_text: None }))
     }
 
     /// Names the file the error is in (`path: message`).
@@ -69,17 +58,11 @@ impl InventoryError {
     pub(crate) fn at(mut self, position: Option<Position>, source: &Arc<String>) -> InventoryError {
         self.0.position = position.map(|mut position| {
             if position.offset.is_none() {
-                position.offset =
-                    offset_of(source, position.line, position.column).map(|offset| (offset, 0));
+                position.offset = offset_of(source, position.line, position.column).map(|offset| (offset, 0));
             }
             position
         });
-        let name = self
-            .0
-            .path
-            .as_ref()
-            .map(|path| path.display().to_string())
-            .unwrap_or_default();
+        let name = self.0.path.as_ref().map(|path| path.display().to_string()).unwrap_or_default();
         self.0.source_text = Some(NamedSource::new(name, source.clone()));
         self
     }
@@ -103,13 +86,7 @@ impl InventoryError {
 impl fmt::Display for InventoryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.0.path, self.0.position) {
-            (Some(path), Some(position)) => write!(
-                f,
-                "{}:{}:{}: ",
-                path.display(),
-                position.line,
-                position.column
-            )?,
+            (Some(path), Some(position)) => write!(f, "{}:{}:{}: ", path.display(), position.line, position.column)?,
             (Some(path), None) => write!(f, "{}: ", path.display())?,
             (None, Some(position)) => write!(f, "{}:{}: ", position.line, position.column)?,
             (None, None) => {}
@@ -127,10 +104,7 @@ impl Diagnostic for InventoryError {
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
         self.0.position?.offset?;
-        self.0
-            .source_text
-            .as_ref()
-            .map(|text| text as &dyn SourceCode)
+        self.0.source_text.as_ref().map(|text| text as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -143,20 +117,10 @@ impl Diagnostic for InventoryError {
 
 /// Byte offset of 1-based `line`:`column` (column counted in characters), when it is inside `source`.
 fn offset_of(source: &str, line: usize, column: usize) -> Option<usize> {
-    let line_start = if line <= 1 {
-        0
-    } else {
-        source
-            .match_indices('\n')
-            .nth(line - 2)
-            .map(|(index, _)| index + 1)?
-    };
+    let line_start =
+        if line <= 1 { 0 } else { source.match_indices('\n').nth(line - 2).map(|(index, _)| index + 1)? };
     let rest = &source[line_start..];
     let rest = &rest[..rest.find('\n').unwrap_or(rest.len())];
-    let within = rest
-        .char_indices()
-        .nth(column.saturating_sub(1))
-        .map(|(index, _)| index)
-        .unwrap_or(rest.len());
+    let within = rest.char_indices().nth(column.saturating_sub(1)).map(|(index, _)| index).unwrap_or(rest.len());
     Some(line_start + within)
 }

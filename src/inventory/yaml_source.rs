@@ -43,41 +43,26 @@ fn options() -> serde_saphyr::Options {
 }
 
 /// Deserialises `source` (read from `path`) into `T`, turning YAML errors into `path:line:col` errors.
-pub(crate) fn from_str<T: DeserializeOwned>(
-    source: &Arc<String>,
-    path: &Path,
-) -> Result<T, InventoryError> {
+pub(crate) fn from_str<T: DeserializeOwned>(source: &Arc<String>, path: &Path) -> Result<T, InventoryError> {
     if source.len() > MAX_SOURCE_BYTES {
-        return Err(InventoryError::new(format!(
-            "file is {} bytes; the limit is {MAX_SOURCE_BYTES}",
-            source.len()
-        ))
-        .in_file(path));
+        return Err(InventoryError::new(format!("file is {} bytes; the limit is {MAX_SOURCE_BYTES}", source.len()))
+            .in_file(path));
     }
-    serde_saphyr::from_str_with_options(source, options())
-        .map_err(|error| yaml_error(&error, source, path))
+    serde_saphyr::from_str_with_options(source, options()).map_err(|error| yaml_error(&error, source, path))
 }
 
 fn yaml_error(error: &serde_saphyr::Error, source: &Arc<String>, path: &Path) -> InventoryError {
     let inner = error.without_snippet();
     let message = plain_message(&serde_saphyr::DefaultMessageFormatter.format_message(inner));
     let position = error.location().and_then(Position::from_location);
-    InventoryError::new(message)
-        .in_file(path)
-        .at(position, source)
+    InventoryError::new(message).in_file(path).at(position, source)
 }
 
 /// saphyr's wording, made to read as advice to the person who wrote the file; control characters escaped.
 fn plain_message(message: &str) -> String {
     let message: String = message
         .chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
+        .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
         .collect();
     let message = message.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
     match message.as_str() {
@@ -152,14 +137,8 @@ pub(crate) fn vars_from_str(source: &Arc<String>, path: &Path) -> Result<Vars, I
     let vars: Option<Spanned<serde_json::Value>> = from_str(source, path)?;
     match vars {
         None => Ok(Vars::new()),
-        Some(Spanned {
-            value: serde_json::Value::Object(map),
-            ..
-        }) => Ok(map.into_iter().collect()),
-        Some(Spanned {
-            value: serde_json::Value::Null,
-            ..
-        }) => Ok(Vars::new()),
+        Some(Spanned { value: serde_json::Value::Object(map), .. }) => Ok(map.into_iter().collect()),
+        Some(Spanned { value: serde_json::Value::Null, .. }) => Ok(Vars::new()),
         Some(other) => Err(InventoryError::new(format!(
             "extra vars must be a mapping of names to values, found {}",
             super::describe_value(&other.value)

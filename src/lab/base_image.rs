@@ -91,10 +91,7 @@ fn packages_digest() -> String {
 }
 
 fn marker_text() -> String {
-    format!(
-        "packages={}\npost-process={POST_PROCESS_REVISION}\n",
-        packages_digest()
-    )
+    format!("packages={}\npost-process={POST_PROCESS_REVISION}\n", packages_digest())
 }
 
 /// What state a base directory is in.
@@ -109,8 +106,7 @@ pub enum BaseState {
 }
 
 pub fn state(base: &Path) -> BaseState {
-    if !base.join("usr/lib/systemd/systemd").exists() && !base.join("lib/systemd/systemd").exists()
-    {
+    if !base.join("usr/lib/systemd/systemd").exists() && !base.join("lib/systemd/systemd").exists() {
         return BaseState::Missing;
     }
     match fs::read_to_string(base.join(MARKER)) {
@@ -145,10 +141,7 @@ pub fn ensure(rebuild: bool, in_use: &[String]) -> LabResult<PathBuf> {
         return Ok(base);
     }
     if current == BaseState::Stale && !rebuild {
-        eprintln!(
-            "Updating the base image {} (post-processing changed)",
-            base.display()
-        );
+        eprintln!("Updating the base image {} (post-processing changed)", base.display());
         post_process(&base)?;
         return Ok(base);
     }
@@ -163,15 +156,10 @@ pub fn ensure(rebuild: bool, in_use: &[String]) -> LabResult<PathBuf> {
     let old = sibling(&base, "old");
     remove_tree(&old)?;
     if base.exists() {
-        fs::rename(&base, &old)
-            .map_err(|error| LabError::io(format!("moving {} aside", base.display()), error))?;
+        fs::rename(&base, &old).map_err(|error| LabError::io(format!("moving {} aside", base.display()), error))?;
     }
-    fs::rename(&staging, &base).map_err(|error| {
-        LabError::io(
-            format!("moving {} to {}", staging.display(), base.display()),
-            error,
-        )
-    })?;
+    fs::rename(&staging, &base)
+        .map_err(|error| LabError::io(format!("moving {} to {}", staging.display(), base.display()), error))?;
     remove_tree(&old)?;
     eprintln!("Base image ready: {}", base.display());
     Ok(base)
@@ -181,17 +169,12 @@ pub fn ensure(rebuild: bool, in_use: &[String]) -> LabResult<PathBuf> {
 fn lock(base: &Path) -> LabResult<File> {
     let path = sibling(base, "lock");
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)
-            .map_err(|error| LabError::io(format!("creating {}", parent.display()), error))?;
+        fs::create_dir_all(parent).map_err(|error| LabError::io(format!("creating {}", parent.display()), error))?;
     }
-    let file = File::create(&path)
-        .map_err(|error| LabError::io(format!("creating {}", path.display()), error))?;
+    let file = File::create(&path).map_err(|error| LabError::io(format!("creating {}", path.display()), error))?;
     // SAFETY: flock on a descriptor we own.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(LabError::io(
-            format!("locking {}", path.display()),
-            std::io::Error::last_os_error(),
-        ));
+        return Err(LabError::io(format!("locking {}", path.display()), std::io::Error::last_os_error()));
     }
     Ok(file)
 }
@@ -212,9 +195,7 @@ fn remove_tree(path: &Path) -> LabResult<()> {
 
 /// debootstrap deletes its `debootstrap/` work directory only when it succeeds.
 fn is_complete_debootstrap(dir: &Path) -> bool {
-    dir.join("etc/os-release").exists()
-        && !dir.join("debootstrap").exists()
-        && has_all_packages(dir)
+    dir.join("etc/os-release").exists() && !dir.join("debootstrap").exists() && has_all_packages(dir)
 }
 
 fn has_all_packages(dir: &Path) -> bool {
@@ -224,33 +205,21 @@ fn has_all_packages(dir: &Path) -> bool {
     let installed: std::collections::HashSet<&str> = status
         .split("\n\n")
         .filter(|stanza| stanza.contains("\nStatus: install ok installed"))
-        .filter_map(|stanza| {
-            stanza
-                .lines()
-                .find_map(|line| line.strip_prefix("Package: "))
-        })
+        .filter_map(|stanza| stanza.lines().find_map(|line| line.strip_prefix("Package: ")))
         .collect();
-    BASE_PACKAGES
-        .iter()
-        .all(|package| installed.contains(package))
+    BASE_PACKAGES.iter().all(|package| installed.contains(package))
 }
 
 fn debootstrap(target: &Path) -> LabResult<()> {
     let program = preflight::find(&DEBOOTSTRAP)?;
     let mirror = mirror();
     let parent = target.parent().unwrap_or(Path::new("/"));
-    fs::create_dir_all(parent)
-        .map_err(|error| LabError::io(format!("creating {}", parent.display()), error))?;
+    fs::create_dir_all(parent).map_err(|error| LabError::io(format!("creating {}", parent.display()), error))?;
     let log = parent.join("debootstrap.log");
-    let log_file = fs::File::create(&log)
-        .map_err(|error| LabError::io(format!("creating {}", log.display()), error))?;
-    let log_err = log_file
-        .try_clone()
-        .map_err(|error| LabError::io("duplicating the log", error))?;
-    eprintln!(
-        "Building the base image with debootstrap from {mirror} (a few minutes; log: {})",
-        log.display()
-    );
+    let log_file =
+        fs::File::create(&log).map_err(|error| LabError::io(format!("creating {}", log.display()), error))?;
+    let log_err = log_file.try_clone().map_err(|error| LabError::io("duplicating the log", error))?;
+    eprintln!("Building the base image with debootstrap from {mirror} (a few minutes; log: {})", log.display());
     let status = Command::new(program)
         .arg("--variant=minbase")
         .arg(format!("--include={}", BASE_PACKAGES.join(",")))
@@ -265,14 +234,8 @@ fn debootstrap(target: &Path) -> LabResult<()> {
     if status.success() {
         Ok(())
     } else {
-        let status = status
-            .code()
-            .map_or_else(|| "by a signal".to_string(), |code| code.to_string());
-        Err(LabError::Debootstrap {
-            mirror,
-            status,
-            log,
-        })
+        let status = status.code().map_or_else(|| "by a signal".to_string(), |code| code.to_string());
+        Err(LabError::Debootstrap { mirror, status, log })
     }
 }
 
@@ -282,8 +245,7 @@ fn post_process(root: &Path) -> LabResult<()> {
     if let Ok(entries) = fs::read_dir(root.join("var/cache/apt/archives")) {
         for entry in entries.flatten() {
             if entry.path().extension().is_some_and(|ext| ext == "deb") {
-                fs::remove_file(entry.path())
-                    .map_err(|error| io("removing cached packages", error))?;
+                fs::remove_file(entry.path()).map_err(|error| io("removing cached packages", error))?;
             }
         }
     }
@@ -312,8 +274,7 @@ fn post_process(root: &Path) -> LabResult<()> {
     if let Ok(entries) = fs::read_dir(root.join("etc/ssh")) {
         for entry in entries.flatten() {
             if entry.file_name().to_string_lossy().starts_with("ssh_host_") {
-                fs::remove_file(entry.path())
-                    .map_err(|error| io("removing ssh host keys", error))?;
+                fs::remove_file(entry.path()).map_err(|error| io("removing ssh host keys", error))?;
             }
         }
     }
@@ -326,22 +287,16 @@ fn post_process(root: &Path) -> LabResult<()> {
             .map_err(|error| io("linking dbus machine-id", error))?;
     }
     write(root, "etc/ssh/sshd_config.d/runbook-lab.conf", SSHD_DROP_IN)?;
-    write(
-        root,
-        "etc/systemd/system/chrony.service.d/runbook-lab.conf",
-        CHRONY_DROP_IN,
-    )?;
+    write(root, "etc/systemd/system/chrony.service.d/runbook-lab.conf", CHRONY_DROP_IN)?;
     write(root, MARKER, &marker_text())
 }
 
 fn write(root: &Path, relative: &str, text: &str) -> LabResult<()> {
     let path = root.join(relative);
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)
-            .map_err(|error| LabError::io(format!("creating {}", parent.display()), error))?;
+        fs::create_dir_all(parent).map_err(|error| LabError::io(format!("creating {}", parent.display()), error))?;
     }
-    fs::write(&path, text)
-        .map_err(|error| LabError::io(format!("writing {}", path.display()), error))
+    fs::write(&path, text).map_err(|error| LabError::io(format!("writing {}", path.display()), error))
 }
 
 #[cfg(test)]
@@ -350,10 +305,7 @@ mod tests {
 
     #[test]
     fn sibling_paths() {
-        assert_eq!(
-            sibling(Path::new("/var/lib/runbook/lab/base"), "tmp"),
-            Path::new("/var/lib/runbook/lab/base.tmp")
-        );
+        assert_eq!(sibling(Path::new("/var/lib/runbook/lab/base"), "tmp"), Path::new("/var/lib/runbook/lab/base.tmp"));
     }
 
     #[test]

@@ -16,10 +16,7 @@ fn ip_json(args: &[&str]) -> LabResult<Vec<Value>> {
     }
     match serde_json::from_str(&text) {
         Ok(Value::Array(items)) => Ok(items),
-        _ => Err(LabError::Command {
-            command: format!("ip {}", full.join(" ")),
-            message: "unexpected output".into(),
-        }),
+        _ => Err(LabError::Command { command: format!("ip {}", full.join(" ")), message: "unexpected output".into() }),
     }
 }
 
@@ -32,19 +29,12 @@ pub fn check_subnet_free(subnet: &LabSubnet, bridge: &str) -> LabResult<()> {
         if dst == "default" || dev == bridge || dev == "lo" {
             continue;
         }
-        let cidr = if dst.contains('/') {
-            dst.to_string()
-        } else {
-            format!("{dst}/32")
-        };
+        let cidr = if dst.contains('/') { dst.to_string() } else { format!("{dst}/32") };
         let Ok(routed) = LabSubnet::parse_any(&cidr) else {
             continue;
         };
         if routed.overlaps(subnet) {
-            return Err(LabError::SubnetInUse {
-                subnet: subnet.to_string(),
-                interface: dev.to_string(),
-            });
+            return Err(LabError::SubnetInUse { subnet: subnet.to_string(), interface: dev.to_string() });
         }
     }
     for link in ip_json(&["-4", "addr", "show"])? {
@@ -55,10 +45,7 @@ pub fn check_subnet_free(subnet: &LabSubnet, bridge: &str) -> LabResult<()> {
         for info in link["addr_info"].as_array().into_iter().flatten() {
             let address = info["local"].as_str().and_then(|text| text.parse().ok());
             if address.is_some_and(|address| subnet.contains(address)) {
-                return Err(LabError::SubnetInUse {
-                    subnet: subnet.to_string(),
-                    interface: dev.to_string(),
-                });
+                return Err(LabError::SubnetInUse { subnet: subnet.to_string(), interface: dev.to_string() });
             }
         }
     }
@@ -75,26 +62,11 @@ pub fn ensure(bridge: &str, subnet: &LabSubnet) -> LabResult<()> {
         preflight::run(&IP, &["link", "add", bridge, "type", "bridge"])?;
     }
     let wanted = subnet.gateway().to_string();
-    let has_address = ip_json(&["-4", "addr", "show", "dev", bridge])?
-        .iter()
-        .any(|link| {
-            link["addr_info"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|info| info["local"].as_str() == Some(wanted.as_str()))
-        });
+    let has_address = ip_json(&["-4", "addr", "show", "dev", bridge])?.iter().any(|link| {
+        link["addr_info"].as_array().into_iter().flatten().any(|info| info["local"].as_str() == Some(wanted.as_str()))
+    });
     if !has_address {
-        preflight::run(
-            &IP,
-            &[
-                "addr",
-                "add",
-                &subnet.with_prefix(subnet.gateway()),
-                "dev",
-                bridge,
-            ],
-        )?;
+        preflight::run(&IP, &["addr", "add", &subnet.with_prefix(subnet.gateway()), "dev", bridge])?;
     }
     preflight::run(&IP, &["link", "set", bridge, "up"])?;
     Ok(())
@@ -129,12 +101,9 @@ pub fn forward_drop_warning(bridge: &str) -> Option<String> {
 }
 
 fn forward_warning(rules: &str, bridge: &str) -> Option<String> {
-    let drops = rules
-        .lines()
-        .any(|line| matches!(line.trim(), "-P FORWARD DROP" | "-P FORWARD REJECT"));
+    let drops = rules.lines().any(|line| matches!(line.trim(), "-P FORWARD DROP" | "-P FORWARD REJECT"));
     let accepted = rules.lines().any(|line| {
-        line.split_whitespace().any(|word| word == bridge)
-            && line.split_whitespace().last() == Some("ACCEPT")
+        line.split_whitespace().any(|word| word == bridge) && line.split_whitespace().last() == Some("ACCEPT")
     });
     (drops && !accepted).then(|| {
         format!(
@@ -151,25 +120,9 @@ mod tests {
     #[test]
     fn warns_about_a_drop_policy_unless_the_bridge_is_accepted() {
         assert!(forward_warning("-P FORWARD ACCEPT\n", "rb-lab").is_none());
-        let warning =
-            forward_warning("-P FORWARD DROP\n-A FORWARD -j DOCKER-USER\n", "rb-lab").unwrap();
-        assert!(
-            warning.contains("iptables -I FORWARD -i rb-lab -o rb-lab -j ACCEPT"),
-            "{warning}"
-        );
-        assert!(
-            forward_warning(
-                "-P FORWARD DROP\n-A FORWARD -i rb-lab -o rb-lab -j ACCEPT\n",
-                "rb-lab"
-            )
-            .is_none()
-        );
-        assert!(
-            forward_warning(
-                "-P FORWARD DROP\n-A FORWARD -i rb-lab2 -j ACCEPT\n",
-                "rb-lab"
-            )
-            .is_some()
-        );
+        let warning = forward_warning("-P FORWARD DROP\n-A FORWARD -j DOCKER-USER\n", "rb-lab").unwrap();
+        assert!(warning.contains("iptables -I FORWARD -i rb-lab -o rb-lab -j ACCEPT"), "{warning}");
+        assert!(forward_warning("-P FORWARD DROP\n-A FORWARD -i rb-lab -o rb-lab -j ACCEPT\n", "rb-lab").is_none());
+        assert!(forward_warning("-P FORWARD DROP\n-A FORWARD -i rb-lab2 -j ACCEPT\n", "rb-lab").is_some());
     }
 }

@@ -35,12 +35,9 @@ pub fn create(lab: &str, host: &str) -> LabResult<Vec<CString>> {
     let mut procs = Vec::new();
     for hierarchy in hierarchies() {
         let dir = hierarchy.join(lab_relative(lab)).join(host);
-        fs::create_dir_all(&dir)
-            .map_err(|error| LabError::io(format!("creating cgroup {}", dir.display()), error))?;
+        fs::create_dir_all(&dir).map_err(|error| LabError::io(format!("creating cgroup {}", dir.display()), error))?;
         let file = dir.join("cgroup.procs");
-        procs.push(
-            CString::new(file.to_string_lossy().into_owned()).expect("no NUL in a cgroup path"),
-        );
+        procs.push(CString::new(file.to_string_lossy().into_owned()).expect("no NUL in a cgroup path"));
     }
     Ok(procs)
 }
@@ -73,10 +70,7 @@ pub fn lab_pids(lab: &str) -> Vec<i32> {
             if entry.file_name() == "cgroup.procs"
                 && let Ok(text) = fs::read_to_string(entry.path())
             {
-                pids.extend(
-                    text.lines()
-                        .filter_map(|line| line.trim().parse::<i32>().ok()),
-                );
+                pids.extend(text.lines().filter_map(|line| line.trim().parse::<i32>().ok()));
             }
         }
     }
@@ -87,25 +81,16 @@ pub fn lab_pids(lab: &str) -> Vec<i32> {
 
 /// The lab's cgroup directories that still exist.
 pub fn lab_dirs(lab: &str) -> Vec<PathBuf> {
-    hierarchies()
-        .into_iter()
-        .map(|hierarchy| hierarchy.join(lab_relative(lab)))
-        .filter(|dir| dir.exists())
-        .collect()
+    hierarchies().into_iter().map(|hierarchy| hierarchy.join(lab_relative(lab))).filter(|dir| dir.exists()).collect()
 }
 
 /// Removes the lab's cgroups, deepest first (a cgroup goes only once it has no children and no processes).
 pub fn remove_lab(lab: &str) -> LabResult<()> {
     for dir in lab_dirs(lab) {
-        for entry in WalkDir::new(&dir)
-            .contents_first(true)
-            .into_iter()
-            .flatten()
-        {
+        for entry in WalkDir::new(&dir).contents_first(true).into_iter().flatten() {
             if entry.file_type().is_dir() {
-                fs::remove_dir(entry.path()).map_err(|error| {
-                    LabError::io(format!("removing cgroup {}", entry.path().display()), error)
-                })?;
+                fs::remove_dir(entry.path())
+                    .map_err(|error| LabError::io(format!("removing cgroup {}", entry.path().display()), error))?;
             }
         }
         // The shared `runbook` parent goes when the last lab does; another lab may still use it.
@@ -125,21 +110,11 @@ pub fn memory(lab: &str, host: &str) -> Option<u64> {
         return Some(current.saturating_sub(stat(&unified, "inactive_file").unwrap_or(0)));
     }
     let legacy = Path::new(CGROUP_ROOT).join("memory").join(&relative);
-    let usage: u64 = fs::read_to_string(legacy.join("memory.usage_in_bytes"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
+    let usage: u64 = fs::read_to_string(legacy.join("memory.usage_in_bytes")).ok()?.trim().parse().ok()?;
     Some(usage.saturating_sub(stat(&legacy, "total_inactive_file").unwrap_or(0)))
 }
 
 fn stat(dir: &Path, key: &str) -> Option<u64> {
     let text = fs::read_to_string(dir.join("memory.stat")).ok()?;
-    text.lines().find_map(|line| {
-        line.strip_prefix(key)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
+    text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
 }

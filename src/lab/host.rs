@@ -21,11 +21,7 @@ fn io(path: &Path, error: std::io::Error) -> LabError {
 }
 
 fn make_dir(path: &Path, mode: u32) -> LabResult<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(mode)
-        .create(path)
-        .map_err(|error| io(path, error))?;
+    fs::DirBuilder::new().recursive(true).mode(mode).create(path).map_err(|error| io(path, error))?;
     // An existing directory keeps its mode otherwise; in the upper layer it overrides the base's.
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|error| io(path, error))
 }
@@ -37,12 +33,7 @@ fn write(path: &Path, text: &str, mode: u32) -> LabResult<()> {
 
 /// Writes the host's hostname, machine-id, SSH host key, network, /etc/hosts and authorized key into `upper`.
 /// A host that booted before keeps its machine-id and host key. Returns the host's public host key line.
-pub fn prepare(
-    upper: &Path,
-    host: &HostState,
-    subnet: &LabSubnet,
-    lab_public_key: &str,
-) -> LabResult<String> {
+pub fn prepare(upper: &Path, host: &HostState, subnet: &LabSubnet, lab_public_key: &str) -> LabResult<String> {
     make_dir(upper, 0o755)?;
     for dir in ["etc", "etc/ssh", "etc/systemd", "etc/systemd/network"] {
         make_dir(&upper.join(dir), 0o755)?;
@@ -57,66 +48,40 @@ pub fn prepare(
         rand::rng().fill_bytes(&mut bytes);
         write(&machine_id, &format!("{}\n", hex::encode(bytes)), 0o444)?;
     }
-    write(
-        &upper.join("etc/hostname"),
-        &format!("{}\n", host.name),
-        0o644,
-    )?;
+    write(&upper.join("etc/hostname"), &format!("{}\n", host.name), 0o644)?;
 
     let host_key = upper.join("etc/ssh/ssh_host_ed25519_key");
     if !host_key.exists() {
         let path = host_key.to_string_lossy();
         let comment = format!("root@{}", host.name);
-        preflight::run(
-            &SSH_KEYGEN,
-            &["-q", "-t", "ed25519", "-N", "", "-C", &comment, "-f", &path],
-        )?;
+        preflight::run(&SSH_KEYGEN, &["-q", "-t", "ed25519", "-N", "", "-C", &comment, "-f", &path])?;
     }
     let public = host_key.with_extension("pub");
-    let public = fs::read_to_string(&public)
-        .map_err(|error| LabError::io(format!("reading {}", public.display()), error))?;
+    let public =
+        fs::read_to_string(&public).map_err(|error| LabError::io(format!("reading {}", public.display()), error))?;
 
     let network = format!(
         "# runbook lab: a static address on the lab bridge and, by design, no gateway.\n\
          [Match]\nName=host0\n\n[Network]\nAddress={}\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n",
         subnet.with_prefix(host.address)
     );
-    write(
-        &upper.join("etc/systemd/network/10-runbook-lab.network"),
-        &network,
-        0o644,
-    )?;
-    let hosts = format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{}\t{}\n",
-        host.address, host.name
-    );
+    write(&upper.join("etc/systemd/network/10-runbook-lab.network"), &network, 0o644)?;
+    let hosts =
+        format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{}\t{}\n", host.address, host.name);
     write(&upper.join("etc/hosts"), &hosts, 0o644)?;
-    write(
-        &upper.join("root/.ssh/authorized_keys"),
-        lab_public_key,
-        0o600,
-    )?;
+    write(&upper.join("root/.ssh/authorized_keys"), lab_public_key, 0o600)?;
     Ok(public.trim().to_string())
 }
 
 /// The command that boots `host` from `base` with `upper` as its writable layer, on `bridge`.
-pub fn nspawn_command(
-    base: &Path,
-    upper: &Path,
-    host: &HostState,
-    bridge: &str,
-) -> LabResult<Command> {
+pub fn nspawn_command(base: &Path, upper: &Path, host: &HostState, bridge: &str) -> LabResult<Command> {
     let program = preflight::find(&NSPAWN)?;
     let mut command = Command::new(program);
     command
         .arg("--quiet")
         .arg("--boot")
         .arg(format!("--directory={}", base.display()))
-        .arg(format!(
-            "--overlay={}:{}:/",
-            base.display(),
-            upper.display()
-        ))
+        .arg(format!("--overlay={}:{}:/", base.display(), upper.display()))
         .arg(format!("--machine={}", host.machine))
         .arg(format!("--network-bridge={bridge}"))
         // No systemd on the machine to register with; the supervisor put us in our own cgroup already.

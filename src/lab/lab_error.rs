@@ -12,28 +12,17 @@ pub enum LabError {
     )]
     NotRoot(&'static str),
     #[error("`{tool}` was not found on PATH; install it with `apt-get install {package}`")]
-    ToolMissing {
-        tool: &'static str,
-        package: &'static str,
-    },
-    #[error(
-        "invalid lab name `{0}`: use 1 to 10 characters from a-z, 0-9 and `-` (the bridge is named rb-<name>)"
-    )]
+    ToolMissing { tool: &'static str, package: &'static str },
+    #[error("invalid lab name `{0}`: use 1 to 10 characters from a-z, 0-9 and `-` (the bridge is named rb-<name>)")]
     BadName(String),
-    #[error(
-        "invalid subnet `{0}`: expected an IPv4 network such as 10.250.0.0/24 (prefix /8 to /28)"
-    )]
+    #[error("invalid subnet `{0}`: expected an IPv4 network such as 10.250.0.0/24 (prefix /8 to /28)")]
     BadSubnet(String),
     #[error(
         "subnet {subnet} is already routed on interface {interface}; pick another with `--subnet`, e.g. 10.251.0.0/24"
     )]
     SubnetInUse { subnet: String, interface: String },
     #[error("subnet {subnet} has room for {room} hosts, the lab needs {needed}")]
-    SubnetTooSmall {
-        subnet: String,
-        room: usize,
-        needed: usize,
-    },
+    SubnetTooSmall { subnet: String, room: usize, needed: usize },
     #[error("nothing to boot: give an inventory (`-i FILE`) or a number of hosts (`--hosts N`)")]
     NoHosts,
     #[error("{path}: {message}")]
@@ -43,31 +32,17 @@ pub enum LabError {
     )]
     NoSuchLab(String),
     #[error("lab `{lab}` has no host `{host}`; its hosts: {known}")]
-    NoSuchHost {
-        lab: String,
-        host: String,
-        known: String,
-    },
+    NoSuchHost { lab: String, host: String, known: String },
     #[error(
         "could not build the base image with debootstrap from {mirror} (exit {status}).\n\
          The lab needs a reachable Debian mirror the first time (the image is cached afterwards).\n\
          Check the network or set RUNBOOK_LAB_MIRROR to a reachable mirror; debootstrap's log: {log}"
     )]
-    Debootstrap {
-        mirror: String,
-        status: String,
-        log: PathBuf,
-    },
-    #[error(
-        "the base image is in use by running lab(s) {0}; stop them first with `runbook lab down --all`"
-    )]
+    Debootstrap { mirror: String, status: String, log: PathBuf },
+    #[error("the base image is in use by running lab(s) {0}; stop them first with `runbook lab down --all`")]
     BaseInUse(String),
     #[error("host(s) did not come up within {seconds} s: {hosts}\n{hint}")]
-    NotReady {
-        seconds: u64,
-        hosts: String,
-        hint: String,
-    },
+    NotReady { seconds: u64, hosts: String, hint: String },
     #[error("`{command}` failed: {message}")]
     Command { command: String, message: String },
     #[error("{context}: {source}")]
@@ -80,10 +55,7 @@ pub enum LabError {
 
 impl LabError {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        LabError::Io {
-            context: context.into(),
-            source,
-        }
+        LabError::Io { context: context.into(), source }
     }
 }
 

@@ -49,13 +49,9 @@ pub struct SourceInventory {
 
 impl SourceInventory {
     pub fn load(path: &Path) -> Result<Self, LabError> {
-        let text = std::fs::read_to_string(path).map_err(|source| {
-            LabError::io(format!("reading inventory {}", path.display()), source)
-        })?;
-        Self::parse(&text).map_err(|message| LabError::Inventory {
-            path: path.to_path_buf(),
-            message,
-        })
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| LabError::io(format!("reading inventory {}", path.display()), source))?;
+        Self::parse(&text).map_err(|message| LabError::Inventory { path: path.to_path_buf(), message })
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -85,46 +81,33 @@ fn collect_group(
         Value::Null => return Ok(()),
         Value::Object(group) => group,
         _ => {
-            return Err(format!(
-                "group `{group_name}`: expected a mapping with hosts/children/vars"
-            ));
+            return Err(format!("group `{group_name}`: expected a mapping with hosts/children/vars"));
         }
     };
     match group.get("hosts") {
         None | Some(Value::Null) => {}
         Some(Value::Object(members)) => {
             for (name, vars) in members {
-                let address = host_address(vars).map_err(|message| {
-                    format!("host `{name}` in group `{group_name}`: {message}")
-                })?;
+                let address = host_address(vars)
+                    .map_err(|message| format!("host `{name}` in group `{group_name}`: {message}"))?;
                 if seen.insert(name.clone()) {
-                    hosts.push(SourceHost {
-                        name: name.clone(),
-                        address,
-                    });
+                    hosts.push(SourceHost { name: name.clone(), address });
                 } else if let Some(address) = address {
-                    let known = hosts
-                        .iter_mut()
-                        .find(|host| &host.name == name)
-                        .expect("seen host");
+                    let known = hosts.iter_mut().find(|host| &host.name == name).expect("seen host");
                     known.address.get_or_insert(address);
                 }
             }
         }
         Some(_) => {
-            return Err(format!(
-                "group `{group_name}`: `hosts` must be a mapping of host names"
-            ));
+            return Err(format!("group `{group_name}`: `hosts` must be a mapping of host names"));
         }
     }
     match group.get("children") {
         None | Some(Value::Null) => Ok(()),
-        Some(Value::Object(children)) => children
-            .iter()
-            .try_for_each(|(name, child)| collect_group(name, child, hosts, seen)),
-        Some(_) => Err(format!(
-            "group `{group_name}`: `children` must be a mapping of group names"
-        )),
+        Some(Value::Object(children)) => {
+            children.iter().try_for_each(|(name, child)| collect_group(name, child, hosts, seen))
+        }
+        Some(_) => Err(format!("group `{group_name}`: `children` must be a mapping of group names")),
     }
 }
 
@@ -169,9 +152,7 @@ impl AddressMap {
         let mut kept: Vec<Option<Ipv4Addr>> = Vec::with_capacity(hosts.len());
         for host in hosts {
             let wanted = host.address.map(|address| u32::from(address.octets()[3]));
-            let lab = wanted
-                .filter(|n| !taken.contains(n))
-                .and_then(|n| subnet.host(n));
+            let lab = wanted.filter(|n| !taken.contains(n)).and_then(|n| subnet.host(n));
             if let Some(lab) = lab {
                 taken.insert(host_number(subnet, lab));
             }
@@ -204,12 +185,7 @@ impl AddressMap {
                 [a, b, c]
             })
             .collect();
-        Ok(AddressMap {
-            hosts: mapped,
-            by_source,
-            source_prefixes,
-            subnet,
-        })
+        Ok(AddressMap { hosts: mapped, by_source, source_prefixes, subnet })
     }
 
     /// `count` anonymous hosts lab-h01.. with addresses from .11 up.
@@ -226,35 +202,19 @@ impl AddressMap {
         let hosts = (0..count)
             .map(|i| {
                 let name = format!("lab-h{:0width$}", i + 1);
-                (
-                    name,
-                    subnet.host(FIRST_ANONYMOUS + i).expect("room was checked"),
-                )
+                (name, subnet.host(FIRST_ANONYMOUS + i).expect("room was checked"))
             })
             .collect();
-        Ok(AddressMap {
-            hosts,
-            by_source: BTreeMap::new(),
-            source_prefixes: HashSet::new(),
-            subnet,
-        })
+        Ok(AddressMap { hosts, by_source: BTreeMap::new(), source_prefixes: HashSet::new(), subnet })
     }
 
     /// Hosts placed already (a lab booted again as it was): nothing else maps.
     pub fn from_hosts(hosts: Vec<(String, Ipv4Addr)>, subnet: LabSubnet) -> Self {
-        AddressMap {
-            hosts,
-            by_source: BTreeMap::new(),
-            source_prefixes: HashSet::new(),
-            subnet,
-        }
+        AddressMap { hosts, by_source: BTreeMap::new(), source_prefixes: HashSet::new(), subnet }
     }
 
     pub fn address_of(&self, host: &str) -> Option<Ipv4Addr> {
-        self.hosts
-            .iter()
-            .find(|(name, _)| name == host)
-            .map(|(_, address)| *address)
+        self.hosts.iter().find(|(name, _)| name == host).map(|(_, address)| *address)
     }
 
     /// The lab address for `address` if it lies in one of the source hosts' /24s.
@@ -271,15 +231,11 @@ impl AddressMap {
 
     /// Every IPv4 literal in `text` that [`AddressMap::map`] knows, replaced.
     pub fn map_text(&self, text: &str) -> String {
-        static DOTTED: LazyLock<Regex> =
-            LazyLock::new(|| Regex::new(r"[0-9]+(?:\.[0-9]+)+").expect("regex"));
+        static DOTTED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[0-9]+(?:\.[0-9]+)+").expect("regex"));
         DOTTED
             .replace_all(text, |found: &regex::Captures<'_>| {
                 let literal = &found[0];
-                let lab = literal
-                    .parse::<Ipv4Addr>()
-                    .ok()
-                    .and_then(|address| self.map(address));
+                let lab = literal.parse::<Ipv4Addr>().ok().and_then(|address| self.map(address));
                 lab.map_or_else(|| literal.to_string(), |lab| lab.to_string())
             })
             .into_owned()
@@ -307,11 +263,7 @@ pub struct LabConnection {
 }
 
 /// The lab inventory for a source inventory: same groups and vars, addresses on the lab subnet.
-pub fn lab_inventory(
-    source: &SourceInventory,
-    map: &AddressMap,
-    connection: &LabConnection,
-) -> Value {
+pub fn lab_inventory(source: &SourceInventory, map: &AddressMap, connection: &LabConnection) -> Value {
     let mut document = source.document.clone();
     map.map_value(&mut document);
     if let Value::Object(root) = &mut document {
@@ -328,12 +280,7 @@ pub fn anonymous_inventory(map: &AddressMap, connection: &LabConnection) -> Valu
     let hosts: Map<String, Value> = map
         .hosts
         .iter()
-        .map(|(name, address)| {
-            (
-                name.clone(),
-                serde_json::json!({ "address": address.to_string() }),
-            )
-        })
+        .map(|(name, address)| (name.clone(), serde_json::json!({ "address": address.to_string() })))
         .collect();
     let mut document = serde_json::json!({ "all": { "children": { "lab": { "hosts": hosts } } } });
     add_connection_vars(&mut document, connection);
@@ -359,18 +306,12 @@ fn set_host_addresses(group: &mut Value, map: &AddressMap) {
             CONNECTION_VARS.iter().for_each(|var| {
                 vars.shift_remove(*var);
             });
-            let key = if vars.contains_key("ansible_host") {
-                "ansible_host"
-            } else {
-                "address"
-            };
+            let key = if vars.contains_key("ansible_host") { "ansible_host" } else { "address" };
             vars.insert(key.to_string(), Value::String(address.to_string()));
         }
     }
     if let Some(Value::Object(children)) = group.get_mut("children") {
-        children
-            .values_mut()
-            .for_each(|child| set_host_addresses(child, map));
+        children.values_mut().for_each(|child| set_host_addresses(child, map));
     }
 }
 
@@ -378,17 +319,11 @@ fn add_connection_vars(document: &mut Value, connection: &LabConnection) {
     let Value::Object(root) = document else {
         return;
     };
-    let all = root
-        .entry("all")
-        .or_insert_with(|| Value::Object(Map::new()));
+    let all = root.entry("all").or_insert_with(|| Value::Object(Map::new()));
     if !all.is_object() {
         *all = Value::Object(Map::new());
     }
-    let vars = all
-        .as_object_mut()
-        .expect("object")
-        .entry("vars")
-        .or_insert_with(|| Value::Object(Map::new()));
+    let vars = all.as_object_mut().expect("object").entry("vars").or_insert_with(|| Value::Object(Map::new()));
     if !vars.is_object() {
         *vars = Value::Object(Map::new());
     }
@@ -440,16 +375,9 @@ all:
     #[test]
     fn collects_hosts_in_order_with_addresses() {
         let inventory = SourceInventory::parse(INVENTORY).unwrap();
-        let names: Vec<_> = inventory
-            .hosts
-            .iter()
-            .map(|host| host.name.as_str())
-            .collect();
+        let names: Vec<_> = inventory.hosts.iter().map(|host| host.name.as_str()).collect();
         assert_eq!(names, ["m1", "m2", "n1", "n2"]);
-        assert_eq!(
-            inventory.hosts[0].address,
-            Some(Ipv4Addr::new(172, 31, 3, 101))
-        );
+        assert_eq!(inventory.hosts[0].address, Some(Ipv4Addr::new(172, 31, 3, 101)));
         assert_eq!(inventory.hosts[3].address, None);
     }
 
@@ -466,10 +394,7 @@ all:
 
     #[test]
     fn host_part_one_is_the_bridge() {
-        let hosts = [SourceHost {
-            name: "a".into(),
-            address: Some(Ipv4Addr::new(192, 168, 1, 1)),
-        }];
+        let hosts = [SourceHost { name: "a".into(), address: Some(Ipv4Addr::new(192, 168, 1, 1)) }];
         let map = AddressMap::new(&hosts, subnet()).unwrap();
         assert_eq!(map.address_of("a"), Some(Ipv4Addr::new(10, 250, 0, 10)));
     }
@@ -479,14 +404,8 @@ all:
         let inventory = SourceInventory::parse(INVENTORY).unwrap();
         let map = AddressMap::new(&inventory.hosts, subnet()).unwrap();
         assert_eq!(map.map_text("vip 172.31.3.188/24"), "vip 10.250.0.188/24");
-        assert_eq!(
-            map.map_text("172.31.3.104 172.31.3.105"),
-            "10.250.0.104 10.250.0.105"
-        );
-        assert_eq!(
-            map.map_text("8.8.8.8 and 1.2.3.4.5"),
-            "8.8.8.8 and 1.2.3.4.5"
-        );
+        assert_eq!(map.map_text("172.31.3.104 172.31.3.105"), "10.250.0.104 10.250.0.105");
+        assert_eq!(map.map_text("8.8.8.8 and 1.2.3.4.5"), "8.8.8.8 and 1.2.3.4.5");
         // n1's own source address maps to where n1 went, not to its host part.
         assert_eq!(map.map_text("10.9.9.102"), "10.250.0.10");
         assert_eq!(map.map_text("10.9.9.7"), "10.250.0.7");
@@ -496,10 +415,7 @@ all:
     fn writes_the_lab_inventory() {
         let inventory = SourceInventory::parse(INVENTORY).unwrap();
         let map = AddressMap::new(&inventory.hosts, subnet()).unwrap();
-        let connection = LabConnection {
-            key: "/k".into(),
-            known_hosts: "/kh".into(),
-        };
+        let connection = LabConnection { key: "/k".into(), known_hosts: "/kh".into() };
         let lab = lab_inventory(&inventory, &map, &connection);
         let text = to_yaml(&lab, "# lab\n").unwrap();
         let again: Value = serde_saphyr::from_str(&text).unwrap();
@@ -521,25 +437,13 @@ all:
     #[test]
     fn anonymous_hosts() {
         let map = AddressMap::anonymous(3, subnet()).unwrap();
-        assert_eq!(
-            map.hosts[0],
-            ("lab-h01".to_string(), Ipv4Addr::new(10, 250, 0, 11))
-        );
-        assert_eq!(
-            map.hosts[2],
-            ("lab-h03".to_string(), Ipv4Addr::new(10, 250, 0, 13))
-        );
+        assert_eq!(map.hosts[0], ("lab-h01".to_string(), Ipv4Addr::new(10, 250, 0, 11)));
+        assert_eq!(map.hosts[2], ("lab-h03".to_string(), Ipv4Addr::new(10, 250, 0, 13)));
         assert!(AddressMap::anonymous(0, subnet()).is_err());
         assert!(AddressMap::anonymous(300, subnet()).is_err());
-        let connection = LabConnection {
-            key: "/k".into(),
-            known_hosts: "/kh".into(),
-        };
+        let connection = LabConnection { key: "/k".into(), known_hosts: "/kh".into() };
         let lab = anonymous_inventory(&map, &connection);
-        assert_eq!(
-            lab["all"]["children"]["lab"]["hosts"]["lab-h02"]["address"],
-            "10.250.0.12"
-        );
+        assert_eq!(lab["all"]["children"]["lab"]["hosts"]["lab-h02"]["address"], "10.250.0.12");
     }
 
     #[test]

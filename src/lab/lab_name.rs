@@ -13,9 +13,7 @@ pub struct LabName(String);
 
 impl LabName {
     pub fn parse(name: &str) -> Result<Self, LabError> {
-        let plain = name
-            .bytes()
-            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+        let plain = name.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
         if name.is_empty() || name.len() > MAX_LEN || !plain || name.starts_with('-') {
             return Err(LabError::BadName(name.to_string()));
         }
@@ -34,13 +32,7 @@ impl LabName {
     pub fn machine(&self, host: &str) -> String {
         let host: String = host
             .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' })
             .collect();
         let mut machine = format!("{}-{}", self.0, host.trim_matches('-'));
         machine.truncate(64);

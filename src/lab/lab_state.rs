@@ -42,9 +42,7 @@ pub struct LabDir {
 
 impl LabDir {
     pub fn new(name: &LabName) -> Self {
-        LabDir {
-            root: Path::new(LABS_ROOT).join(name.as_str()),
-        }
+        LabDir { root: Path::new(LABS_ROOT).join(name.as_str()) }
     }
 
     pub fn state_file(&self) -> PathBuf {
@@ -83,12 +81,10 @@ impl LabDir {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(LabError::io(format!("reading {}", path.display()), error)),
         };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|error| LabError::Command {
-                command: format!("reading {}", path.display()),
-                message: error.to_string(),
-            })
+        serde_json::from_str(&text).map(Some).map_err(|error| LabError::Command {
+            command: format!("reading {}", path.display()),
+            message: error.to_string(),
+        })
     }
 
     pub fn save(&self, state: &LabState) -> LabResult<()> {

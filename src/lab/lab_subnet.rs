@@ -31,10 +31,7 @@ impl LabSubnet {
         if !(1..=32).contains(&prefix) {
             return Err(bad());
         }
-        Ok(LabSubnet {
-            network: u32::from(address) & mask(prefix),
-            prefix,
-        })
+        Ok(LabSubnet { network: u32::from(address) & mask(prefix), prefix })
     }
 
     pub fn prefix(&self) -> u8 {
@@ -46,8 +43,7 @@ impl LabSubnet {
     }
 
     fn size(&self) -> u32 {
-        1u32.checked_shl(u32::from(32 - self.prefix))
-            .unwrap_or(u32::MAX)
+        1u32.checked_shl(u32::from(32 - self.prefix)).unwrap_or(u32::MAX)
     }
 
     /// The address with host part `n`, if `n` is a usable host number (not the network or broadcast address).
@@ -107,14 +103,7 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        for text in [
-            "10.250.0.0",
-            "10.250.0/24",
-            "10.250.0.0/33",
-            "10.250.0.0/30",
-            "x/24",
-            "",
-        ] {
+        for text in ["10.250.0.0", "10.250.0/24", "10.250.0.0/33", "10.250.0.0/30", "x/24", ""] {
             assert!(LabSubnet::parse(text).is_err(), "{text}");
         }
     }

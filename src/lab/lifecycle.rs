@@ -12,9 +12,7 @@ use super::host;
 use super::lab_error::{LabError, LabResult};
 use super::lab_inventory::{self, AddressMap, LabConnection, SourceInventory};
 use super::lab_name::LabName;
-use super::lab_state::{
-    HostState, LABS_ROOT, LabDir, LabState, process_matches, read_pid, write_atomic,
-};
+use super::lab_state::{HostState, LABS_ROOT, LabDir, LabState, process_matches, read_pid, write_atomic};
 use super::lab_subnet::LabSubnet;
 use super::preflight::{self, IP, NSPAWN, SSH, SSH_KEYGEN};
 use super::readiness;
@@ -32,10 +30,8 @@ pub struct UpOptions {
 
 /// Raised before booting: every host's systemd shares the machine's per-user inotify limits, and at the default
 /// 128 instances about half of 50 hosts die at boot with "Too many open files".
-const INOTIFY_LIMITS: &[(&str, u64)] = &[
-    ("/proc/sys/fs/inotify/max_user_instances", 8192),
-    ("/proc/sys/fs/inotify/max_user_watches", 1_048_576),
-];
+const INOTIFY_LIMITS: &[(&str, u64)] =
+    &[("/proc/sys/fs/inotify/max_user_instances", 8192), ("/proc/sys/fs/inotify/max_user_watches", 1_048_576)];
 
 /// What `up` prints and tests read: the lab's files and its hosts.
 #[derive(Debug, Clone)]
@@ -92,10 +88,7 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
                 state.hosts.len()
             );
         }
-        if state
-            .hosts
-            .iter()
-            .any(|host| !status::host_running(&dir, &host.name))
+        if state.hosts.iter().any(|host| !status::host_running(&dir, &host.name))
             && let Some(pid) = read_pid(&dir.supervisor_pid_file())
         {
             supervisor::request_start_stopped(pid);
@@ -128,34 +121,19 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
             let map = AddressMap::new(&source.hosts, subnet)?;
             let document = lab_inventory::lab_inventory(&source, &map, &connection);
             let source_path = fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-            let header = format!(
-                "# runbook lab `{name}`: {} with addresses on {subnet}\n",
-                source_path.display()
-            );
-            (
-                map,
-                subnet,
-                Some(lab_inventory::to_yaml(&document, &header)?),
-            )
+            let header = format!("# runbook lab `{name}`: {} with addresses on {subnet}\n", source_path.display());
+            (map, subnet, Some(lab_inventory::to_yaml(&document, &header)?))
         }
         (None, Some(count), _) => {
             let map = AddressMap::anonymous(count, subnet)?;
             let document = lab_inventory::anonymous_inventory(&map, &connection);
             let header = format!("# runbook lab `{name}`: {count} hosts on {subnet}\n");
-            (
-                map,
-                subnet,
-                Some(lab_inventory::to_yaml(&document, &header)?),
-            )
+            (map, subnet, Some(lab_inventory::to_yaml(&document, &header)?))
         }
         (None, None, Some(state)) => {
             // `up` with neither: boot the lab that was there before, as it was.
             let subnet = LabSubnet::parse(&state.subnet)?;
-            let hosts = state
-                .hosts
-                .iter()
-                .map(|host| (host.name.clone(), host.address))
-                .collect();
+            let hosts = state.hosts.iter().map(|host| (host.name.clone(), host.address)).collect();
             (AddressMap::from_hosts(hosts, subnet), subnet, None)
         }
         (None, None, None) => return Err(LabError::NoHosts),
@@ -168,25 +146,11 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
         eprintln!("warning: {warning}");
     }
 
-    fs::create_dir_all(&user_dir)
-        .map_err(|error| LabError::io(format!("creating {}", user_dir.display()), error))?;
+    fs::create_dir_all(&user_dir).map_err(|error| LabError::io(format!("creating {}", user_dir.display()), error))?;
     let key = user_dir.join("id_ed25519");
     if !key.exists() {
         let comment = format!("runbook-lab-{name}");
-        preflight::run(
-            &SSH_KEYGEN,
-            &[
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                &comment,
-                "-f",
-                &key.to_string_lossy(),
-            ],
-        )?;
+        preflight::run(&SSH_KEYGEN, &["-q", "-t", "ed25519", "-N", "", "-C", &comment, "-f", &key.to_string_lossy()])?;
     }
     let public_key = fs::read_to_string(key.with_extension("pub"))
         .map_err(|error| LabError::io(format!("reading {}.pub", key.display()), error))?;
@@ -194,11 +158,7 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
     let hosts: Vec<HostState> = map
         .hosts
         .iter()
-        .map(|(host, address)| HostState {
-            name: host.clone(),
-            machine: name.machine(host),
-            address: *address,
-        })
+        .map(|(host, address)| HostState { name: host.clone(), machine: name.machine(host), address: *address })
         .collect();
     let mut known_hosts = String::new();
     for host in &hosts {
@@ -224,29 +184,18 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
     raise_inotify_limits();
     let mut child = supervisor::start_detached(&name, &dir)?;
     wait_ready(&state, &dir, Some(&mut child))?;
-    Ok(LabSummary {
-        state,
-        inventory,
-        elapsed: started.elapsed(),
-        already_running: false,
-    })
+    Ok(LabSummary { state, inventory, elapsed: started.elapsed(), already_running: false })
 }
 
 fn check_host_names(path: &Path, source: &SourceInventory) -> LabResult<()> {
     for host in &source.hosts {
         let valid = !host.name.is_empty()
             && host.name.len() <= 63
-            && host
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+            && host.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
         if !valid {
             return Err(LabError::Inventory {
                 path: path.to_path_buf(),
-                message: format!(
-                    "host `{}` cannot be a hostname (use letters, digits, `-` and `.`)",
-                    host.name
-                ),
+                message: format!("host `{}` cannot be a hostname (use letters, digits, `-` and `.`)", host.name),
             });
         }
     }
@@ -255,16 +204,11 @@ fn check_host_names(path: &Path, source: &SourceInventory) -> LabResult<()> {
 
 fn raise_inotify_limits() {
     for (path, wanted) in INOTIFY_LIMITS {
-        let current: u64 = fs::read_to_string(path)
-            .ok()
-            .and_then(|text| text.trim().parse().ok())
-            .unwrap_or(0);
+        let current: u64 = fs::read_to_string(path).ok().and_then(|text| text.trim().parse().ok()).unwrap_or(0);
         if current < *wanted
             && let Err(error) = fs::write(path, wanted.to_string())
         {
-            eprintln!(
-                "warning: could not raise {path} to {wanted} ({error}); many hosts may fail to boot"
-            );
+            eprintln!("warning: could not raise {path} to {wanted} ({error}); many hosts may fail to boot");
         }
     }
 }
@@ -278,18 +222,10 @@ fn ready_timeout(hosts: usize) -> Duration {
     Duration::from_secs(seconds)
 }
 
-fn wait_ready(
-    state: &LabState,
-    dir: &LabDir,
-    supervisor: Option<&mut std::process::Child>,
-) -> LabResult<()> {
+fn wait_ready(state: &LabState, dir: &LabDir, supervisor: Option<&mut std::process::Child>) -> LabResult<()> {
     let key = state.user_dir.join("id_ed25519");
     let known_hosts = state.user_dir.join("known_hosts");
-    let hosts: Vec<_> = state
-        .hosts
-        .iter()
-        .map(|host| (host.name.clone(), host.address))
-        .collect();
+    let hosts: Vec<_> = state.hosts.iter().map(|host| (host.name.clone(), host.address)).collect();
     let timeout = ready_timeout(hosts.len());
     let failed = readiness::wait_for_all(&hosts, &key, &known_hosts, timeout);
     if let Some(child) = supervisor
@@ -303,10 +239,7 @@ fn wait_ready(
     if failed.is_empty() {
         return Ok(());
     }
-    let hosts = failed
-        .iter()
-        .map(|(name, reason)| format!("\n  {name}: {reason}"))
-        .collect::<String>();
+    let hosts = failed.iter().map(|(name, reason)| format!("\n  {name}: {reason}")).collect::<String>();
     let first = &failed[0].0;
     Err(LabError::NotReady {
         seconds: timeout.as_secs(),
@@ -363,12 +296,7 @@ pub fn down(name: &str, purge: bool) -> LabResult<()> {
     teardown(&name, &dir, state.as_ref())?;
     if purge {
         let user_dir = state.as_ref().map_or_else(
-            || {
-                std::env::current_dir()
-                    .unwrap_or_default()
-                    .join(".runbook")
-                    .join(name.as_str())
-            },
+            || std::env::current_dir().unwrap_or_default().join(".runbook").join(name.as_str()),
             |state| state.user_dir.clone(),
         );
         // Only ever a `.runbook/<name>` directory, whatever the state file says.
@@ -377,10 +305,7 @@ pub fn down(name: &str, purge: bool) -> LabResult<()> {
         }
         remove_tree(&dir.root)?;
     }
-    eprintln!(
-        "Lab `{name}` is down{}.",
-        if purge { " and purged" } else { "" }
-    );
+    eprintln!("Lab `{name}` is down{}.", if purge { " and purged" } else { "" });
     Ok(())
 }
 
@@ -406,9 +331,7 @@ fn remove_tree(path: &Path) -> LabResult<()> {
 /// Stops every process of the lab and removes its bridge, veths, mounts and cgroups. Works from the state on
 /// disk and from what the machine shows, so it also cleans up after a crash.
 fn teardown(name: &LabName, dir: &LabDir, state: Option<&LabState>) -> LabResult<()> {
-    if let Some(pid) =
-        read_pid(&dir.supervisor_pid_file()).filter(|pid| process_matches(*pid, "supervise"))
-    {
+    if let Some(pid) = read_pid(&dir.supervisor_pid_file()).filter(|pid| process_matches(*pid, "supervise")) {
         signal(pid, libc::SIGTERM);
         // The supervisor gives its hosts 20 s to power off before it kills them.
         if !wait_gone(&[pid], Duration::from_secs(30)) {
@@ -419,10 +342,7 @@ fn teardown(name: &LabName, dir: &LabDir, state: Option<&LabState>) -> LabResult
 
     // Hosts whose supervisor is gone: nspawn processes booting from this lab's directory.
     let marker = dir.root.display().to_string();
-    let orphans: Vec<i32> = nspawn_pids()
-        .into_iter()
-        .filter(|pid| process_matches(*pid, &marker))
-        .collect();
+    let orphans: Vec<i32> = nspawn_pids().into_iter().filter(|pid| process_matches(*pid, &marker)).collect();
     if !orphans.is_empty() {
         orphans.iter().for_each(|pid| signal(*pid, libc::SIGTERM));
         if !wait_gone(&orphans, Duration::from_secs(15)) {
@@ -478,10 +398,7 @@ pub fn nspawn_pids() -> Vec<i32> {
         .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
             fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
-                cmdline
-                    .split(|byte| *byte == 0)
-                    .next()
-                    .is_some_and(|argv0| argv0.ends_with(b"systemd-nspawn"))
+                cmdline.split(|byte| *byte == 0).next().is_some_and(|argv0| argv0.ends_with(b"systemd-nspawn"))
             })
         })
         .collect()

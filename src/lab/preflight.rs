@@ -12,30 +12,12 @@ pub struct Tool {
     pub package: &'static str,
 }
 
-pub const NSPAWN: Tool = Tool {
-    name: "systemd-nspawn",
-    package: "systemd-container",
-};
-pub const DEBOOTSTRAP: Tool = Tool {
-    name: "debootstrap",
-    package: "debootstrap",
-};
-pub const IP: Tool = Tool {
-    name: "ip",
-    package: "iproute2",
-};
-pub const SSH: Tool = Tool {
-    name: "ssh",
-    package: "openssh-client",
-};
-pub const SSH_KEYGEN: Tool = Tool {
-    name: "ssh-keygen",
-    package: "openssh-client",
-};
-pub const IPTABLES: Tool = Tool {
-    name: "iptables",
-    package: "iptables",
-};
+pub const NSPAWN: Tool = Tool { name: "systemd-nspawn", package: "systemd-container" };
+pub const DEBOOTSTRAP: Tool = Tool { name: "debootstrap", package: "debootstrap" };
+pub const IP: Tool = Tool { name: "ip", package: "iproute2" };
+pub const SSH: Tool = Tool { name: "ssh", package: "openssh-client" };
+pub const SSH_KEYGEN: Tool = Tool { name: "ssh-keygen", package: "openssh-client" };
+pub const IPTABLES: Tool = Tool { name: "iptables", package: "iptables" };
 
 /// Linux and root: what every command that changes the machine needs.
 pub fn require_root(command: &'static str) -> LabResult<()> {
@@ -60,16 +42,12 @@ pub fn find(tool: &Tool) -> LabResult<PathBuf> {
         .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
         .map(|dir| dir.join(tool.name))
         .find(|candidate| is_executable(candidate))
-        .ok_or(LabError::ToolMissing {
-            tool: tool.name,
-            package: tool.package,
-        })
+        .ok_or(LabError::ToolMissing { tool: tool.name, package: tool.package })
 }
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    path.metadata().is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
 /// Runs a tool to completion; its stdout on success, its stderr in the error otherwise.

@@ -29,12 +29,7 @@ pub fn ssh_options(key: &Path, known_hosts: &Path) -> Vec<String> {
 }
 
 /// Waits for one host; the last reason it was not ready when time ran out.
-pub fn wait_for_host(
-    address: Ipv4Addr,
-    key: &Path,
-    known_hosts: &Path,
-    deadline: Instant,
-) -> Result<(), String> {
+pub fn wait_for_host(address: Ipv4Addr, key: &Path, known_hosts: &Path, deadline: Instant) -> Result<(), String> {
     let Ok(ssh) = preflight::find(&SSH) else {
         return Err("ssh is not installed".into());
     };
@@ -46,21 +41,12 @@ pub fn wait_for_host(
             Ok(_) => {
                 let output = Command::new(&ssh)
                     .args(ssh_options(key, known_hosts))
-                    .args([
-                        "-o",
-                        "BatchMode=yes",
-                        "-o",
-                        "ConnectTimeout=5",
-                        &format!("root@{address}"),
-                        "true",
-                    ])
+                    .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", &format!("root@{address}"), "true"])
                     .stdin(Stdio::null())
                     .output();
                 match output {
                     Ok(output) if output.status.success() => return Ok(()),
-                    Ok(output) => {
-                        last = format!("ssh: {}", String::from_utf8_lossy(&output.stderr).trim())
-                    }
+                    Ok(output) => last = format!("ssh: {}", String::from_utf8_lossy(&output.stderr).trim()),
                     Err(error) => last = format!("ssh: {error}"),
                 }
             }
@@ -82,12 +68,7 @@ pub fn wait_for_all(
         let waits: Vec<_> = hosts
             .iter()
             .map(|(name, address)| {
-                scope.spawn(move || {
-                    (
-                        name.clone(),
-                        wait_for_host(*address, key, known_hosts, deadline),
-                    )
-                })
+                scope.spawn(move || (name.clone(), wait_for_host(*address, key, known_hosts, deadline)))
             })
             .collect();
         waits

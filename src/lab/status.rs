@@ -15,9 +15,7 @@ use super::readiness::ssh_options;
 fn load(name: &str) -> LabResult<(LabName, LabDir, LabState)> {
     let name = LabName::parse(name)?;
     let dir = LabDir::new(&name);
-    let state = dir
-        .load()?
-        .ok_or_else(|| LabError::NoSuchLab(name.to_string()))?;
+    let state = dir.load()?.ok_or_else(|| LabError::NoSuchLab(name.to_string()))?;
     Ok((name, dir, state))
 }
 
@@ -29,18 +27,13 @@ pub fn host_running(dir: &LabDir, host: &str) -> bool {
 /// The `lab status` table.
 pub fn status(name: &str) -> LabResult<String> {
     let (name, dir, state) = load(name)?;
-    let supervisor =
-        read_pid(&dir.supervisor_pid_file()).is_some_and(|pid| process_matches(pid, "supervise"));
+    let supervisor = read_pid(&dir.supervisor_pid_file()).is_some_and(|pid| process_matches(pid, "supervise"));
     let mut table = Table::new();
-    table
-        .load_preset(NOTHING)
-        .set_header(["HOST", "ADDRESS", "STATE", "MEMORY"]);
+    table.load_preset(NOTHING).set_header(["HOST", "ADDRESS", "STATE", "MEMORY"]);
     let mut total = 0u64;
     for host in &state.hosts {
         let running = host_running(&dir, &host.name);
-        let memory = running
-            .then(|| cgroup::memory(name.as_str(), &host.name))
-            .flatten();
+        let memory = running.then(|| cgroup::memory(name.as_str(), &host.name)).flatten();
         total += memory.unwrap_or(0);
         table.add_row([
             host.name.clone(),
@@ -58,11 +51,7 @@ pub fn status(name: &str) -> LabResult<String> {
         state.hosts.len(),
         state.subnet,
         state.bridge,
-        if supervisor {
-            "running"
-        } else {
-            "not running (run `runbook lab up` to start the hosts)"
-        },
+        if supervisor { "running" } else { "not running (run `runbook lab up` to start the hosts)" },
         state.user_dir.join("inventory.yaml").display(),
         total as f64 / 1_048_576.0,
     ))
@@ -75,27 +64,15 @@ pub fn ssh(name: &str, host: &str, command: &[String]) -> LabError {
         Err(error) => return error,
     };
     let Some(target) = state.hosts.iter().find(|candidate| candidate.name == host) else {
-        let known = state
-            .hosts
-            .iter()
-            .map(|host| host.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        return LabError::NoSuchHost {
-            lab: name.to_string(),
-            host: host.to_string(),
-            known,
-        };
+        let known = state.hosts.iter().map(|host| host.name.as_str()).collect::<Vec<_>>().join(", ");
+        return LabError::NoSuchHost { lab: name.to_string(), host: host.to_string(), known };
     };
     let program = match preflight::find(&SSH) {
         Ok(program) => program,
         Err(error) => return error,
     };
     let mut ssh = Command::new(program);
-    ssh.args(ssh_options(
-        &state.user_dir.join("id_ed25519"),
-        &state.user_dir.join("known_hosts"),
-    ));
+    ssh.args(ssh_options(&state.user_dir.join("id_ed25519"), &state.user_dir.join("known_hosts")));
     ssh.arg(format!("root@{}", target.address));
     if !command.is_empty() {
         ssh.arg("--").args(command);

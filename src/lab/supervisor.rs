@@ -42,19 +42,12 @@ pub fn request_start_stopped(supervisor: i32) {
 
 /// Starts `runbook lab supervise --name NAME` detached from the caller's session, logging to the lab's log.
 pub fn start_detached(name: &LabName, dir: &LabDir) -> LabResult<Child> {
-    let exe = std::env::current_exe()
-        .map_err(|error| LabError::io("finding the runbook executable", error))?;
+    let exe = std::env::current_exe().map_err(|error| LabError::io("finding the runbook executable", error))?;
     let log_path = dir.supervisor_log();
     let log = append(&log_path)?;
-    let log_err = log
-        .try_clone()
-        .map_err(|error| LabError::io("duplicating the log", error))?;
+    let log_err = log.try_clone().map_err(|error| LabError::io("duplicating the log", error))?;
     let mut command = Command::new(exe);
-    command
-        .args(["lab", "supervise", "--name", name.as_str()])
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err);
+    command.args(["lab", "supervise", "--name", name.as_str()]).stdin(Stdio::null()).stdout(log).stderr(log_err);
     // SAFETY: setsid is async-signal-safe; it detaches the supervisor from our terminal and process group.
     unsafe {
         command.pre_exec(|| {
@@ -64,9 +57,7 @@ pub fn start_detached(name: &LabName, dir: &LabDir) -> LabResult<Child> {
             Ok(())
         });
     }
-    command
-        .spawn()
-        .map_err(|error| LabError::io("starting the lab supervisor", error))
+    command.spawn().map_err(|error| LabError::io("starting the lab supervisor", error))
 }
 
 fn append(path: &Path) -> LabResult<File> {
@@ -86,46 +77,20 @@ struct Supervised<'a> {
 /// Runs until SIGTERM (or SIGINT): the body of `runbook lab supervise`.
 pub fn supervise(name: &LabName) -> LabResult<()> {
     let dir = LabDir::new(name);
-    let state = dir
-        .load()?
-        .ok_or_else(|| LabError::NoSuchLab(name.to_string()))?;
+    let state = dir.load()?.ok_or_else(|| LabError::NoSuchLab(name.to_string()))?;
     let subnet = LabSubnet::parse(&state.subnet)?;
     // SAFETY: the handler only stores to an atomic.
     unsafe {
-        libc::signal(
-            libc::SIGTERM,
-            request_stop as *const () as libc::sighandler_t,
-        );
-        libc::signal(
-            libc::SIGINT,
-            request_stop as *const () as libc::sighandler_t,
-        );
-        libc::signal(
-            libc::SIGUSR1,
-            request_start as *const () as libc::sighandler_t,
-        );
+        libc::signal(libc::SIGTERM, request_stop as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, request_stop as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGUSR1, request_start as *const () as libc::sighandler_t);
         libc::signal(libc::SIGHUP, libc::SIG_IGN);
     }
-    write_atomic(
-        &dir.supervisor_pid_file(),
-        std::process::id().to_string().as_bytes(),
-    )?;
-    log(&format!(
-        "supervising lab {} ({} hosts on {} {subnet})",
-        state.name,
-        state.hosts.len(),
-        state.bridge
-    ));
+    write_atomic(&dir.supervisor_pid_file(), std::process::id().to_string().as_bytes())?;
+    log(&format!("supervising lab {} ({} hosts on {} {subnet})", state.name, state.hosts.len(), state.bridge));
 
-    let mut hosts: Vec<Supervised<'_>> = state
-        .hosts
-        .iter()
-        .map(|host| Supervised {
-            host,
-            child: None,
-            reboots: Vec::new(),
-        })
-        .collect();
+    let mut hosts: Vec<Supervised<'_>> =
+        state.hosts.iter().map(|host| Supervised { host, child: None, reboots: Vec::new() }).collect();
     for supervised in &mut hosts {
         if STOP.load(Ordering::SeqCst) {
             break;
@@ -135,14 +100,8 @@ pub fn supervise(name: &LabName) -> LabResult<()> {
     while !STOP.load(Ordering::SeqCst) {
         std::thread::sleep(POLL);
         if START_STOPPED.swap(false, Ordering::SeqCst) {
-            for supervised in hosts
-                .iter_mut()
-                .filter(|supervised| supervised.child.is_none())
-            {
-                log(&format!(
-                    "{}: starting again (lab up)",
-                    supervised.host.name
-                ));
+            for supervised in hosts.iter_mut().filter(|supervised| supervised.child.is_none()) {
+                log(&format!("{}: starting again (lab up)", supervised.host.name));
                 supervised.reboots.clear();
                 supervised.child = boot(&state, &dir, supervised.host);
             }
@@ -159,14 +118,10 @@ pub fn supervise(name: &LabName) -> LabResult<()> {
             let name = &supervised.host.name;
             if status.code() == Some(REBOOT_EXIT_CODE) {
                 let now = Instant::now();
-                supervised
-                    .reboots
-                    .retain(|at| now.duration_since(*at) < REBOOT_WINDOW);
+                supervised.reboots.retain(|at| now.duration_since(*at) < REBOOT_WINDOW);
                 supervised.reboots.push(now);
                 if supervised.reboots.len() > MAX_REBOOTS {
-                    log(&format!(
-                        "{name}: rebooted {MAX_REBOOTS} times within a minute; leaving it down"
-                    ));
+                    log(&format!("{name}: rebooted {MAX_REBOOTS} times within a minute; leaving it down"));
                     continue;
                 }
                 log(&format!("{name}: rebooting"));
@@ -195,26 +150,15 @@ fn boot(state: &LabState, dir: &LabDir, host: &HostState) -> Option<Child> {
 fn try_boot(state: &LabState, dir: &LabDir, host: &HostState) -> LabResult<Child> {
     let procs = cgroup::create(&state.name, &host.name)?;
     let console = append(&dir.host_log(&host.name))?;
-    let console_err = console
-        .try_clone()
-        .map_err(|error| LabError::io("duplicating the console log", error))?;
-    let mut command =
-        host::nspawn_command(&state.base, &dir.upper(&host.name), host, &state.bridge)?;
-    command
-        .stdin(Stdio::null())
-        .stdout(console)
-        .stderr(console_err);
+    let console_err = console.try_clone().map_err(|error| LabError::io("duplicating the console log", error))?;
+    let mut command = host::nspawn_command(&state.base, &dir.upper(&host.name), host, &state.bridge)?;
+    command.stdin(Stdio::null()).stdout(console).stderr(console_err);
     // SAFETY: join_self only opens and writes files (async-signal-safe); the paths were built before fork.
     unsafe {
         command.pre_exec(move || cgroup::join_self(&procs));
     }
-    let child = command
-        .spawn()
-        .map_err(|error| LabError::io("starting systemd-nspawn", error))?;
-    write_atomic(
-        &dir.host_pid_file(&host.name),
-        child.id().to_string().as_bytes(),
-    )?;
+    let child = command.spawn().map_err(|error| LabError::io("starting systemd-nspawn", error))?;
+    write_atomic(&dir.host_pid_file(&host.name), child.id().to_string().as_bytes())?;
     Ok(child)
 }
 
@@ -251,10 +195,7 @@ fn stop_all(dir: &LabDir, hosts: &mut [Supervised<'_>]) {
     }
     for supervised in hosts.iter_mut() {
         if let Some(mut child) = supervised.child.take() {
-            log(&format!(
-                "{}: did not power off in time; killing it",
-                supervised.host.name
-            ));
+            log(&format!("{}: did not power off in time; killing it", supervised.host.name));
             let _ = child.kill();
             let _ = child.wait();
             let _ = std::fs::remove_file(dir.host_pid_file(&supervised.host.name));
@@ -263,8 +204,6 @@ fn stop_all(dir: &LabDir, hosts: &mut [Supervised<'_>]) {
 }
 
 fn log(message: &str) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     eprintln!("[{}.{:03}] {message}", now.as_secs(), now.subsec_millis());
 }

@@ -15,18 +15,8 @@ use crate::engine::{RunOptions, Runtime, build_engine, standard_scope};
 use crate::report::{Event, Redactor, Reporter};
 
 /// Functions Rhai itself handles by keyword (never registered): any arity is accepted.
-const KEYWORD_FUNCTIONS: &[&str] = &[
-    "print",
-    "debug",
-    "type_of",
-    "eval",
-    "Fn",
-    "call",
-    "curry",
-    "is_shared",
-    "is_def_var",
-    "is_def_fn",
-];
+const KEYWORD_FUNCTIONS: &[&str] =
+    &["print", "debug", "type_of", "eval", "Fn", "call", "curry", "is_shared", "is_def_var", "is_def_fn"];
 
 struct Silent;
 
@@ -49,9 +39,7 @@ pub struct AnalysisEngine {
 
 impl AnalysisEngine {
     pub fn new() -> AnalysisEngine {
-        let tokio = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("a tokio runtime");
+        let tokio = tokio::runtime::Builder::new_current_thread().build().expect("a tokio runtime");
         let runtime = Arc::new(Runtime::new(
             RunOptions::default(),
             PathBuf::from("lint.rhai"),
@@ -83,13 +71,7 @@ impl AnalysisEngine {
         ) {
             functions.entry(name).or_default().insert(arity);
         }
-        AnalysisEngine {
-            scope: standard_scope(&runtime),
-            strict,
-            lax,
-            functions,
-            _tokio: tokio,
-        }
+        AnalysisEngine { scope: standard_scope(&runtime), strict, lax, functions, _tokio: tokio }
     }
 
     /// Arities of a registered function; `None` when no function has that name. Keywords take any arity.
@@ -97,22 +79,14 @@ impl AnalysisEngine {
         if KEYWORD_FUNCTIONS.contains(&name) {
             return Some(Arities::Any);
         }
-        self.functions
-            .get(name)
-            .map(|set| Arities::Set(set.clone()))
+        self.functions.get(name).map(|set| Arities::Set(set.clone()))
     }
 
     pub fn function_names(&self) -> impl Iterator<Item = &str> {
         self.functions
             .keys()
             .map(String::as_str)
-            .filter(|name| {
-                !name.contains('$')
-                    && name
-                        .chars()
-                        .next()
-                        .is_some_and(|c| c.is_alphabetic() || c == '_')
-            })
+            .filter(|name| !name.contains('$') && name.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_'))
             .chain(KEYWORD_FUNCTIONS.iter().copied())
     }
 }
@@ -150,19 +124,11 @@ impl Arities {
         let Arities::Set(set) = self else {
             return "any number".to_string();
         };
-        let counts: Vec<String> = set
-            .iter()
-            .filter(|n| **n >= offset)
-            .map(|n| (n - offset).to_string())
-            .collect();
+        let counts: Vec<String> = set.iter().filter(|n| **n >= offset).map(|n| (n - offset).to_string()).collect();
         match counts.len() {
             0 => "no call of this shape".to_string(),
             1 => counts[0].clone(),
-            _ => format!(
-                "{} or {}",
-                counts[..counts.len() - 1].join(", "),
-                counts[counts.len() - 1]
-            ),
+            _ => format!("{} or {}", counts[..counts.len() - 1].join(", "), counts[counts.len() - 1]),
         }
     }
 }

@@ -14,17 +14,8 @@ use crate::inventory::{Inventory, Position};
 /// Loads the inventory; on failure, the finding that says why.
 pub fn load(path: &Path) -> Result<Inventory, Finding> {
     Inventory::load(path).map_err(|error| {
-        let (line, column) = error
-            .position()
-            .map(|p| (p.line, p.column))
-            .unwrap_or((0, 0));
-        Finding::new(
-            error.path().unwrap_or(path),
-            line,
-            column,
-            Rule::InventoryError,
-            error.message(),
-        )
+        let (line, column) = error.position().map(|p| (p.line, p.column)).unwrap_or((0, 0));
+        Finding::new(error.path().unwrap_or(path), line, column, Rule::InventoryError, error.message())
     })
 }
 
@@ -37,14 +28,8 @@ pub fn check(inventory: &Inventory) -> Vec<Finding> {
         let (line, column) = at(inventory.host_position(&host.name));
         if host.groups.iter().all(|group| group == "ungrouped") {
             findings.push(
-                Finding::new(
-                    path,
-                    line,
-                    column,
-                    Rule::UngroupedHost,
-                    format!("host `{}` is in no group", host.name),
-                )
-                .hint("only hosts() reaches it; list it under a group's `hosts:`"),
+                Finding::new(path, line, column, Rule::UngroupedHost, format!("host `{}` is in no group", host.name))
+                    .hint("only hosts() reaches it; list it under a group's `hosts:`"),
             );
         }
         let key = (host.connection.address.clone(), host.connection.port);
@@ -92,12 +77,7 @@ pub fn check(inventory: &Inventory) -> Vec<Finding> {
 }
 
 /// Literal `group("x")` / `h.in_group("x")` and `host("x")` names against the inventory.
-pub fn check_names(
-    file: &Path,
-    groups: &[NameRef],
-    hosts: &[NameRef],
-    inventory: &Inventory,
-) -> Vec<Finding> {
+pub fn check_names(file: &Path, groups: &[NameRef], hosts: &[NameRef], inventory: &Inventory) -> Vec<Finding> {
     let group_names = inventory.group_names();
     let mut findings = Vec::new();
     for group in groups {
@@ -108,11 +88,7 @@ pub fn check_names(
                     group.line,
                     group.column,
                     Rule::UnknownGroup,
-                    format!(
-                        "no group `{}` in {}",
-                        group.name,
-                        inventory.path().display()
-                    ),
+                    format!("no group `{}` in {}", group.name, inventory.path().display()),
                 )
                 .maybe_hint(did_you_mean_hint(&group.name, group_names.iter().copied())),
             );
@@ -128,10 +104,7 @@ pub fn check_names(
                     Rule::UnknownHost,
                     format!("no host `{}` in {}", host.name, inventory.path().display()),
                 )
-                .maybe_hint(did_you_mean_hint(
-                    &host.name,
-                    inventory.hosts().map(|h| h.name.as_str()),
-                )),
+                .maybe_hint(did_you_mean_hint(&host.name, inventory.hosts().map(|h| h.name.as_str()))),
             );
         }
     }

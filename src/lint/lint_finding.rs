@@ -53,31 +53,12 @@ impl Finding {
     }
 
     /// A finding at a Rhai position in `file`.
-    pub fn at(
-        file: &std::path::Path,
-        position: rhai::Position,
-        rule: Rule,
-        message: impl Into<String>,
-    ) -> Finding {
-        Finding::new(
-            file,
-            position.line().unwrap_or(0),
-            position.position().unwrap_or(0),
-            rule,
-            message,
-        )
+    pub fn at(file: &std::path::Path, position: rhai::Position, rule: Rule, message: impl Into<String>) -> Finding {
+        Finding::new(file, position.line().unwrap_or(0), position.position().unwrap_or(0), rule, message)
     }
 
     pub fn without_file(rule: Rule, message: impl Into<String>) -> Finding {
-        Finding {
-            file: None,
-            line: 0,
-            column: 0,
-            rule,
-            severity: rule.severity(),
-            message: message.into(),
-            hint: None,
-        }
+        Finding { file: None, line: 0, column: 0, rule, severity: rule.severity(), message: message.into(), hint: None }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Finding {

@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use miette::{
-    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
-};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
 
 use super::lint_finding::{Finding, Severity};
 
@@ -23,42 +21,25 @@ pub enum Format {
 pub fn render(findings: &[Finding], format: Format) -> String {
     match format {
         Format::Human { color } => human(findings, color),
-        Format::Github => findings
-            .iter()
-            .map(|finding| github(finding) + "\n")
-            .collect(),
-        Format::Json => findings
-            .iter()
-            .map(|finding| json(finding) + "\n")
-            .collect(),
+        Format::Github => findings.iter().map(|finding| github(finding) + "\n").collect(),
+        Format::Json => findings.iter().map(|finding| json(finding) + "\n").collect(),
     }
 }
 
 /// "2 errors, 1 warning in 7 files".
 pub fn summary(findings: &[Finding], files: usize) -> String {
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
     let warnings = findings.len() - errors;
     let files = format!("{files} file{}", if files == 1 { "" } else { "s" });
     if findings.is_empty() {
         return format!("no problems found in {files}");
     }
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    format!(
-        "{}, {} in {files}",
-        plural(errors, "error"),
-        plural(warnings, "warning")
-    )
+    format!("{}, {} in {files}", plural(errors, "error"), plural(warnings, "warning"))
 }
 
 fn human(findings: &[Finding], color: bool) -> String {
-    let theme = if color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
+    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
     let mut sources: HashMap<PathBuf, Option<std::sync::Arc<String>>> = HashMap::new();
     let mut out = String::new();
@@ -76,19 +57,13 @@ fn human(findings: &[Finding], color: bool) -> String {
                 .or_insert_with(|| std::fs::read_to_string(file).ok().map(std::sync::Arc::new))
                 .clone()
         });
-        let span = text
-            .as_ref()
-            .and_then(|text| span_of(text, finding.line, finding.column));
+        let span = text.as_ref().and_then(|text| span_of(text, finding.line, finding.column));
         match (text, span) {
             (Some(text), Some(span)) => {
                 let diagnostic = Snippet {
                     finding,
                     source: NamedSource::new(
-                        finding
-                            .file
-                            .as_ref()
-                            .map(|f| f.display().to_string())
-                            .unwrap_or_default(),
+                        finding.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default(),
                         text,
                     ),
                     span,
@@ -117,27 +92,16 @@ fn span_of(text: &str, line: usize, column: usize) -> Option<(usize, usize)> {
     if line == 0 {
         return None;
     }
-    let line_start = if line == 1 {
-        0
-    } else {
-        text.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1)?
-    };
+    let line_start = if line == 1 { 0 } else { text.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1)? };
     let rest = &text[line_start..];
     let rest = &rest[..rest.find('\n').unwrap_or(rest.len())];
-    let start = rest
-        .char_indices()
-        .nth(column.saturating_sub(1))
-        .map(|(i, _)| i)
-        .unwrap_or(rest.len());
+    let start = rest.char_indices().nth(column.saturating_sub(1)).map(|(i, _)| i).unwrap_or(rest.len());
     let tail = &rest[start..];
     let length = match tail.chars().next() {
-        Some(quote @ ('"' | '`' | '\'')) => tail[1..]
-            .find(quote)
-            .map(|end| end + 2)
-            .unwrap_or(tail.len()),
-        Some(c) if c.is_alphanumeric() || c == '_' => tail
-            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.'))
-            .unwrap_or(tail.len()),
+        Some(quote @ ('"' | '`' | '\'')) => tail[1..].find(quote).map(|end| end + 2).unwrap_or(tail.len()),
+        Some(c) if c.is_alphanumeric() || c == '_' => {
+            tail.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.')).unwrap_or(tail.len())
+        }
         Some(c) => c.len_utf8(),
         None => 0,
     };
@@ -174,10 +138,7 @@ impl Diagnostic for Snippet<'_> {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.finding
-            .hint
-            .as_ref()
-            .map(|hint| Box::new(hint) as Box<dyn fmt::Display>)
+        self.finding.hint.as_ref().map(|hint| Box::new(hint) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -185,10 +146,7 @@ impl Diagnostic for Snippet<'_> {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
-            Some("here".to_string()),
-            self.span,
-        ))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some("here".to_string()), self.span))))
     }
 }
 
@@ -196,10 +154,7 @@ impl Diagnostic for Snippet<'_> {
 fn github(finding: &Finding) -> String {
     let mut properties = Vec::new();
     if let Some(file) = &finding.file {
-        properties.push(format!(
-            "file={}",
-            escape_property(&file.display().to_string())
-        ));
+        properties.push(format!("file={}", escape_property(&file.display().to_string())));
         if finding.line > 0 {
             properties.push(format!("line={}", finding.line));
         }
@@ -212,18 +167,11 @@ fn github(finding: &Finding) -> String {
         Some(hint) => format!("{} ({hint})", finding.message),
         None => finding.message.clone(),
     };
-    format!(
-        "::{} {}::{}",
-        finding.severity.as_str(),
-        properties.join(","),
-        escape_data(&message)
-    )
+    format!("::{} {}::{}", finding.severity.as_str(), properties.join(","), escape_data(&message))
 }
 
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 fn escape_property(text: &str) -> String {
@@ -251,10 +199,7 @@ mod tests {
     #[test]
     fn github_escapes() {
         let finding = Finding::new("a,b.rhai", 3, 7, Rule::Syntax, "50% bad\nthing");
-        assert_eq!(
-            github(&finding),
-            "::error file=a%2Cb.rhai,line=3,col=7,title=syntax::50%25 bad%0Athing"
-        );
+        assert_eq!(github(&finding), "::error file=a%2Cb.rhai,line=3,col=7,title=syntax::50%25 bad%0Athing");
     }
 
     #[test]

@@ -53,10 +53,7 @@ pub struct LintReport {
 
 impl LintReport {
     pub fn errors(&self) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .count()
+        self.findings.iter().filter(|f| f.severity == Severity::Error).count()
     }
 
     pub fn warnings(&self) -> usize {
@@ -69,9 +66,7 @@ impl LintReport {
 pub enum UsageError {
     #[error("{0}: no such file or folder")]
     Missing(PathBuf),
-    #[error(
-        "nothing to lint: no playbooks/ or stdlib/ folder here; name the playbooks or folders to check"
-    )]
+    #[error("nothing to lint: no playbooks/ or stdlib/ folder here; name the playbooks or folders to check")]
     NothingToLint,
     #[error("inventory {0}: no such file")]
     MissingInventory(PathBuf),
@@ -115,13 +110,7 @@ pub fn lint(request: &LintRequest) -> Result<LintReport, UsageError> {
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
             Err(error) => {
-                report.findings.push(Finding::new(
-                    &file,
-                    0,
-                    0,
-                    Rule::Syntax,
-                    format!("cannot read: {error}"),
-                ));
+                report.findings.push(Finding::new(&file, 0, 0, Rule::Syntax, format!("cannot read: {error}")));
                 continue;
             }
         };
@@ -162,12 +151,8 @@ pub fn lint(request: &LintRequest) -> Result<LintReport, UsageError> {
     report.findings.extend(unknown_tags(&request.tags, &facts));
 
     let mut unique = HashSet::new();
-    report
-        .findings
-        .retain(|f| unique.insert((f.file.clone(), f.line, f.column, f.rule, f.message.clone())));
-    report.findings.sort_by(|a, b| {
-        (&a.file, a.line, a.column, a.rule).cmp(&(&b.file, b.line, b.column, b.rule))
-    });
+    report.findings.retain(|f| unique.insert((f.file.clone(), f.line, f.column, f.rule, f.message.clone())));
+    report.findings.sort_by(|a, b| (&a.file, a.line, a.column, a.rule).cmp(&(&b.file, b.line, b.column, b.rule)));
     Ok(report)
 }
 
@@ -175,11 +160,7 @@ pub fn lint(request: &LintRequest) -> Result<LintReport, UsageError> {
 fn collect_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), UsageError> {
     let defaults: Vec<PathBuf>;
     let paths = if paths.is_empty() {
-        defaults = ["playbooks", "stdlib"]
-            .iter()
-            .map(PathBuf::from)
-            .filter(|p| p.is_dir())
-            .collect();
+        defaults = ["playbooks", "stdlib"].iter().map(PathBuf::from).filter(|p| p.is_dir()).collect();
         if defaults.is_empty() {
             return Err(UsageError::NothingToLint);
         }
@@ -191,17 +172,10 @@ fn collect_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Usag
     let mut templates = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let walk = walkdir::WalkDir::new(path)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_map(Result::ok);
+            let walk = walkdir::WalkDir::new(path).sort_by_file_name().into_iter().filter_map(Result::ok);
             for entry in walk.filter(|e| e.file_type().is_file()) {
                 // `runbook lint .` names files `x.rhai`, not `./x.rhai`.
-                let file = entry
-                    .path()
-                    .strip_prefix(".")
-                    .unwrap_or(entry.path())
-                    .to_path_buf();
+                let file = entry.path().strip_prefix(".").unwrap_or(entry.path()).to_path_buf();
                 match file.extension().and_then(|e| e.to_str()) {
                     Some("rhai") => scripts.push(file),
                     Some("j2") => templates.push(file),
@@ -271,27 +245,17 @@ fn duplicate_tasks(file: &Path, facts: &HashMap<PathBuf, ScriptFacts>) -> Vec<Fi
 }
 
 fn unknown_tags(wanted: &[String], facts: &HashMap<PathBuf, ScriptFacts>) -> Vec<Finding> {
-    let known: BTreeSet<&str> = facts
-        .values()
-        .flat_map(|f| f.tags.iter().map(String::as_str))
-        .collect();
+    let known: BTreeSet<&str> = facts.values().flat_map(|f| f.tags.iter().map(String::as_str)).collect();
     let dynamic = facts.values().any(|f| f.dynamic_tags);
     wanted
         .iter()
-        .filter(|tag| {
-            !tag.is_empty()
-                && !known.contains(tag.as_str())
-                && !SPECIAL_TAGS.contains(&tag.as_str())
-        })
+        .filter(|tag| !tag.is_empty() && !known.contains(tag.as_str()) && !SPECIAL_TAGS.contains(&tag.as_str()))
         .map(|tag| {
-            let mut finding =
-                Finding::without_file(Rule::UnknownTag, format!("no task has the tag `{tag}`"));
+            let mut finding = Finding::without_file(Rule::UnknownTag, format!("no task has the tag `{tag}`"));
             let near = lint_finding::did_you_mean_hint(tag, known.iter().copied());
             finding.hint = match (near, dynamic) {
                 (Some(near), _) => Some(near),
-                (None, true) => Some(
-                    "some tasks compute their tags; only literal tags were checked".to_string(),
-                ),
+                (None, true) => Some("some tasks compute their tags; only literal tags were checked".to_string()),
                 (None, false) => None,
             };
             finding

@@ -46,10 +46,7 @@ impl ModuleTable {
                     continue;
                 }
                 let arities = Arities::Set([function.params.len()].into());
-                functions
-                    .entry(function.name.to_string())
-                    .and_modify(|known| known.merge(&arities))
-                    .or_insert(arities);
+                functions.entry(function.name.to_string()).and_modify(|known| known.merge(&arities)).or_insert(arities);
             }
             Some(ModuleFunctions { functions })
         });

@@ -31,13 +31,7 @@ pub fn check_task_options(
         if !allowed.contains(&name) {
             let known = allowed.join(", ");
             findings.push(
-                Finding::at(
-                    file,
-                    key.pos,
-                    Rule::UnknownTaskOption,
-                    format!("unknown {what} option `{name}`"),
-                )
-                .hint(
+                Finding::at(file, key.pos, Rule::UnknownTaskOption, format!("unknown {what} option `{name}`")).hint(
                     did_you_mean_hint(name, allowed.iter().copied())
                         .map(|near| format!("{near} (known: {known})"))
                         .unwrap_or_else(|| format!("known: {known}")),
@@ -54,12 +48,7 @@ pub fn check_task_options(
             _ => None,
         };
         if let Some(message) = wrong {
-            findings.push(Finding::at(
-                file,
-                value.position(),
-                Rule::TaskOptionType,
-                message,
-            ));
+            findings.push(Finding::at(file, value.position(), Rule::TaskOptionType, message));
         }
     }
     (findings, tags)
@@ -110,26 +99,18 @@ pub fn literal_type(value: &Expr) -> Option<&'static str> {
 fn serial_problem(value: &Expr) -> Option<String> {
     match value {
         Expr::IntegerConstant(count, _) if *count >= 1 => None,
-        Expr::IntegerConstant(count, _) => Some(format!(
-            "task option `serial` must be at least 1, not {count}"
-        )),
+        Expr::IntegerConstant(count, _) => Some(format!("task option `serial` must be at least 1, not {count}")),
         Expr::StringConstant(text, _) => {
-            let percent = text
-                .trim()
-                .strip_suffix('%')
-                .and_then(|n| n.trim().parse::<f64>().ok());
+            let percent = text.trim().strip_suffix('%').and_then(|n| n.trim().parse::<f64>().ok());
             match percent {
                 Some(p) if p > 0.0 && p <= 100.0 => None,
-                _ => Some(format!(
-                    "task option `serial` must be a count (2) or a percentage (\"30%\"), not \"{text}\""
-                )),
+                _ => {
+                    Some(format!("task option `serial` must be a count (2) or a percentage (\"30%\"), not \"{text}\""))
+                }
             }
         }
-        other => literal_type(other).map(|kind| {
-            format!(
-                "task option `serial` must be a count (2) or a percentage (\"30%\"), not {kind}"
-            )
-        }),
+        other => literal_type(other)
+            .map(|kind| format!("task option `serial` must be a count (2) or a percentage (\"30%\"), not {kind}")),
     }
 }
 
@@ -145,9 +126,7 @@ fn tags_problem(value: &Expr, tags: &mut TaskTags) -> Option<String> {
                     Expr::StringConstant(text, _) => tags.tags.push(text.to_string()),
                     other => match literal_type(other) {
                         Some(kind) if kind != "a string" => {
-                            return Some(format!(
-                                "task option `tags` must hold strings, found {kind}"
-                            ));
+                            return Some(format!("task option `tags` must hold strings, found {kind}"));
                         }
                         _ => tags.dynamic = true,
                     },
@@ -160,9 +139,7 @@ fn tags_problem(value: &Expr, tags: &mut TaskTags) -> Option<String> {
                 tags.dynamic = true;
                 None
             }
-            Some(kind) => Some(format!(
-                "task option `tags` must be an array of strings, not {kind}"
-            )),
+            Some(kind) => Some(format!("task option `tags` must be an array of strings, not {kind}")),
         },
     }
 }

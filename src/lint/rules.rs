@@ -125,11 +125,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for rule in Rule::ALL {
             assert!(seen.insert(rule.id()), "duplicate id {}", rule.id());
-            assert!(
-                doc.contains(&format!("`{}`", rule.id())),
-                "{} is not documented in the README",
-                rule.id()
-            );
+            assert!(doc.contains(&format!("`{}`", rule.id())), "{} is not documented in the README", rule.id());
         }
     }
 }

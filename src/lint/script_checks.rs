@@ -6,9 +6,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use rhai::{
-    ASTNode, Dynamic, Expr, FnCallExpr, FnPtr, Ident, ParseErrorType, Position, Stmt, StmtBlock,
-};
+use rhai::{ASTNode, Dynamic, Expr, FnCallExpr, FnPtr, Ident, ParseErrorType, Position, Stmt, StmtBlock};
 
 use super::analysis_engine::{AnalysisEngine, Arities};
 use super::lint_finding::{Finding, did_you_mean_hint};
@@ -102,20 +100,14 @@ impl Bindings {
             Some(ASTNode::Stmt(Stmt::Var(var, ..))) => {
                 let mut maps = Vec::new();
                 let complete = value_maps(&var.1, &mut maps);
-                self.lets
-                    .entry(var.0.name.to_string())
-                    .or_default()
-                    .push(LetValue { maps, complete });
+                self.lets.entry(var.0.name.to_string()).or_default().push(LetValue { maps, complete });
             }
             Some(ASTNode::Stmt(Stmt::Assignment(assignment))) => {
                 if let Expr::Dot(dot, ..) = &assignment.1.lhs
                     && let Some(name) = variable_name(&dot.lhs)
                     && let Expr::Property(property, _) = &dot.rhs
                 {
-                    self.assigned
-                        .entry(name.to_string())
-                        .or_default()
-                        .insert(property.2.to_string());
+                    self.assigned.entry(name.to_string()).or_default().insert(property.2.to_string());
                 }
             }
             _ => {}
@@ -133,12 +125,7 @@ struct Body<'b> {
     task: Option<TaskBody>,
 }
 
-pub fn check_script(
-    engine: &AnalysisEngine,
-    modules: &mut ModuleTable,
-    file: &Path,
-    text: &str,
-) -> ScriptFacts {
+pub fn check_script(engine: &AnalysisEngine, modules: &mut ModuleTable, file: &Path, text: &str) -> ScriptFacts {
     let mut facts = ScriptFacts::default();
     let Some(ast) = compile(engine, file, text, &mut facts.findings) else {
         return facts;
@@ -158,14 +145,8 @@ pub fn check_script(
     };
     for function in ast.iter_functions() {
         let arities = Arities::Set([function.params.len()].into());
-        walker
-            .script_fns
-            .entry(function.name.to_string())
-            .and_modify(|known| known.merge(&arities))
-            .or_insert(arities);
-        walker
-            .variables
-            .extend(function.params.iter().map(|p| p.to_string()));
+        walker.script_fns.entry(function.name.to_string()).and_modify(|known| known.merge(&arities)).or_insert(arities);
+        walker.variables.extend(function.params.iter().map(|p| p.to_string()));
     }
     let top = ast.statements();
     ast.walk(&mut |path: &[ASTNode]| {
@@ -181,12 +162,7 @@ pub fn check_script(
             true
         });
     }
-    let body = Body {
-        own: &top_bindings,
-        top: &top_bindings,
-        named_fn: false,
-        task: None,
-    };
+    let body = Body { own: &top_bindings, top: &top_bindings, named_fn: false, task: None };
     for statement in top {
         statement.walk(&mut path, &mut |nodes: &[ASTNode]| {
             walker.visit(nodes, &body);
@@ -194,10 +170,7 @@ pub fn check_script(
         });
     }
     // Each function is walked on its own (an AST holding only it), so its nodes know their body.
-    let functions: Vec<(String, usize)> = ast
-        .iter_functions()
-        .map(|f| (f.name.to_string(), f.params.len()))
-        .collect();
+    let functions: Vec<(String, usize)> = ast.iter_functions().map(|f| (f.name.to_string(), f.params.len())).collect();
     for (name, params) in functions {
         // (`clone_functions_only_filtered` does not filter into an empty module in rhai 1.27: retain instead.)
         let mut single = ast.clone_functions_only();
@@ -226,12 +199,7 @@ pub fn check_script(
 /// Compiles with strict variables, as `run` does. Each undefined variable is reported once and then
 /// defined, so one missing `let` does not hide the next; a script that only has undefined variables is still
 /// walked.
-fn compile(
-    engine: &AnalysisEngine,
-    file: &Path,
-    text: &str,
-    findings: &mut Vec<Finding>,
-) -> Option<rhai::AST> {
+fn compile(engine: &AnalysisEngine, file: &Path, text: &str, findings: &mut Vec<Finding>) -> Option<rhai::AST> {
     let mut scope = engine.scope.clone();
     let mut reported = HashSet::new();
     for _ in 0..100 {
@@ -253,15 +221,8 @@ fn compile(
             }
             ParseErrorType::ModuleUndefined(name) => {
                 findings.push(
-                    Finding::at(
-                        file,
-                        position,
-                        Rule::UnresolvedImport,
-                        format!("no module `{name}` is imported"),
-                    )
-                    .hint(format!(
-                        "add `import \"stdlib/{name}\" as {name};` at the top"
-                    )),
+                    Finding::at(file, position, Rule::UnresolvedImport, format!("no module `{name}` is imported"))
+                        .hint(format!("add `import \"stdlib/{name}\" as {name};` at the top")),
                 );
                 break;
             }
@@ -292,15 +253,8 @@ struct Walker<'e> {
 }
 
 impl Walker<'_> {
-    fn finding(
-        &mut self,
-        position: Position,
-        rule: Rule,
-        message: impl Into<String>,
-    ) -> &mut Finding {
-        self.facts
-            .findings
-            .push(Finding::at(&self.file, position, rule, message));
+    fn finding(&mut self, position: Position, rule: Rule, message: impl Into<String>) -> &mut Finding {
+        self.facts.findings.push(Finding::at(&self.file, position, rule, message));
         self.facts.findings.last_mut().expect("just pushed")
     }
 
@@ -317,8 +271,7 @@ impl Walker<'_> {
                     Resolved::Broken => None,
                     Resolved::NotFound => {
                         let message = format!("cannot find module \"{module_path}\"");
-                        self.finding(*position, Rule::UnresolvedImport, message)
-                            .hint = Some(format!(
+                        self.finding(*position, Rule::UnresolvedImport, message).hint = Some(format!(
                             "looked for {module_path}.rhai in {} and its parent folders, and in the stdlib built into runbook",
                             display_dir(&self.dir)
                         ));
@@ -345,19 +298,14 @@ impl Walker<'_> {
                     self.variables.insert(counter.name.to_string());
                 }
             }
-            Some(ASTNode::Expr(Expr::FnCall(call, _)))
-            | Some(ASTNode::Stmt(Stmt::FnCall(call, _)))
-                if call.name == "task"
-                    && !call.is_qualified()
-                    && (3..=4).contains(&call.args.len()) =>
+            Some(ASTNode::Expr(Expr::FnCall(call, _))) | Some(ASTNode::Stmt(Stmt::FnCall(call, _)))
+                if call.name == "task" && !call.is_qualified() && (3..=4).contains(&call.args.len()) =>
             {
                 let hosts = host_set(&call.args[1], top, 0);
                 let conditional = call.args.len() == 4
-                    && map_entries(&call.args[2])
-                        .is_some_and(|entries| entries.iter().any(|(k, _)| k.name == "when"));
+                    && map_entries(&call.args[2]).is_some_and(|entries| entries.iter().any(|(k, _)| k.name == "when"));
                 if let Some(name) = closure_name(&call.args[call.args.len() - 1]) {
-                    self.task_bodies
-                        .insert(name, TaskBody { hosts, conditional });
+                    self.task_bodies.insert(name, TaskBody { hosts, conditional });
                 }
             }
             _ => {}
@@ -367,15 +315,12 @@ impl Walker<'_> {
     /// Second pass: every node, knowing the body it is in.
     fn visit(&mut self, path: &[ASTNode], body: &Body) {
         match path.last() {
-            Some(ASTNode::Expr(Expr::FnCall(call, position)))
-            | Some(ASTNode::Stmt(Stmt::FnCall(call, position)))
+            Some(ASTNode::Expr(Expr::FnCall(call, position))) | Some(ASTNode::Stmt(Stmt::FnCall(call, position)))
                 if call.op_token.is_none() =>
             {
                 self.function_call(call, *position, body)
             }
-            Some(ASTNode::Expr(Expr::MethodCall(call, position))) => {
-                self.method_call(call, *position, path, body)
-            }
+            Some(ASTNode::Expr(Expr::MethodCall(call, position))) => self.method_call(call, *position, path, body),
             Some(ASTNode::Expr(Expr::Map(map, _))) => {
                 for (key, value) in map.0.iter() {
                     self.literal_secret(&key.name, key.pos, value);
@@ -394,15 +339,11 @@ impl Walker<'_> {
             && is_secret_name(name)
             && is_literal_secret_value(text)
         {
-            self.finding(
-                position,
-                Rule::LiteralSecret,
-                format!("`{name}` is a secret written as a literal"),
-            )
-            .hint = Some(format!(
-                "read it with secret(\"{name}\") (from env RUNBOOK_SECRET_{} or -e {name}=...)",
-                name.to_uppercase()
-            ));
+            self.finding(position, Rule::LiteralSecret, format!("`{name}` is a secret written as a literal")).hint =
+                Some(format!(
+                    "read it with secret(\"{name}\") (from env RUNBOOK_SECRET_{} or -e {name}=...)",
+                    name.to_uppercase()
+                ));
         }
     }
 
@@ -422,12 +363,7 @@ impl Walker<'_> {
                 if args.len() == 4 {
                     match map_entries(&args[2]) {
                         Some(entries) => {
-                            let (findings, tags) = check_task_options(
-                                &self.file,
-                                entries,
-                                task_option_names(),
-                                "task",
-                            );
+                            let (findings, tags) = check_task_options(&self.file, entries, task_option_names(), "task");
                             self.facts.findings.extend(findings);
                             self.facts.tags.extend(tags.tags);
                             self.facts.dynamic_tags |= tags.dynamic;
@@ -462,8 +398,7 @@ impl Walker<'_> {
                 if args.len() == 2 {
                     match map_entries(&args[1]) {
                         Some(entries) => {
-                            let (findings, tags) =
-                                check_task_options(&self.file, entries, &["tags"], "include");
+                            let (findings, tags) = check_task_options(&self.file, entries, &["tags"], "include");
                             self.facts.findings.extend(findings);
                             self.facts.tags.extend(tags.tags);
                             self.facts.dynamic_tags |= tags.dynamic;
@@ -477,13 +412,7 @@ impl Walker<'_> {
         let _ = body;
     }
 
-    fn method_call(
-        &mut self,
-        call: &FnCallExpr,
-        position: Position,
-        path: &[ASTNode],
-        body: &Body,
-    ) {
+    fn method_call(&mut self, call: &FnCallExpr, position: Position, path: &[ASTNode], body: &Body) {
         let name = call.name.as_str();
         let args = &call.args;
         self.check_known(name, args.len(), position, true);
@@ -491,55 +420,30 @@ impl Walker<'_> {
         match (name, args.len()) {
             ("run", 1 | 2) => {
                 if let Some(entries) = options(1) {
-                    self.facts.findings.extend(check_primitive_options(
-                        &self.file,
-                        "run",
-                        entries,
-                        RUN_OPTIONS,
-                    ));
+                    self.facts.findings.extend(check_primitive_options(&self.file, "run", entries, RUN_OPTIONS));
                 }
                 self.run_guard(call, position, path, body);
             }
             ("write" | "upload", 3) => {
                 if let Some(entries) = options(2) {
-                    self.facts.findings.extend(check_primitive_options(
-                        &self.file,
-                        name,
-                        entries,
-                        FILE_OPTIONS,
-                    ));
+                    self.facts.findings.extend(check_primitive_options(&self.file, name, entries, FILE_OPTIONS));
                 }
             }
             ("template", 2..=4) => {
                 if let Some(entries) = options(3) {
-                    self.facts.findings.extend(check_primitive_options(
-                        &self.file,
-                        name,
-                        entries,
-                        FILE_OPTIONS,
-                    ));
+                    self.facts.findings.extend(check_primitive_options(&self.file, name, entries, FILE_OPTIONS));
                 }
                 self.template_call(call, body);
             }
             ("wait_port", 2) => {
                 if let Some(entries) = options(1) {
-                    self.facts.findings.extend(check_primitive_options(
-                        &self.file,
-                        name,
-                        entries,
-                        WAIT_PORT_OPTIONS,
-                    ));
+                    self.facts.findings.extend(check_primitive_options(&self.file, name, entries, WAIT_PORT_OPTIONS));
                 }
             }
             ("sysctl", 1 | 2) => {
                 let opts = options(1);
                 if let Some(entries) = opts {
-                    self.facts.findings.extend(check_primitive_options(
-                        &self.file,
-                        name,
-                        entries,
-                        SYSCTL_OPTIONS,
-                    ));
+                    self.facts.findings.extend(check_primitive_options(&self.file, name, entries, SYSCTL_OPTIONS));
                 }
                 let target = opts
                     .and_then(|entries| entries.iter().find(|(key, _)| key.name == "file"))
@@ -568,18 +472,13 @@ impl Walker<'_> {
         if body.named_fn || body.task.as_ref().is_some_and(|task| task.conditional) {
             return;
         }
-        if !matches!(
-            call.args[0],
-            Expr::StringConstant(..) | Expr::InterpolatedString(..)
-        ) {
+        if !matches!(call.args[0], Expr::StringConstant(..) | Expr::InterpolatedString(..)) {
             return;
         }
         let guarded = match call.args.get(1) {
             None => false,
             Some(options) => match map_entries(options) {
-                Some(entries) => entries
-                    .iter()
-                    .any(|(key, _)| RUN_GUARDS.contains(&key.name.as_str())),
+                Some(entries) => entries.iter().any(|(key, _)| RUN_GUARDS.contains(&key.name.as_str())),
                 None => true,
             },
         };
@@ -604,16 +503,14 @@ impl Walker<'_> {
             return;
         };
         let path = self.dir.join(src.as_str());
+        if !path.is_file() && body.named_fn {
+            // A function (a stdlib module's, typically) renders relative to the folder of the playbook that
+            // calls it, which is not known here.
+            return;
+        }
         if !path.is_file() {
-            self.finding(
-                *at,
-                Rule::TemplateMissing,
-                format!("template \"{src}\" does not exist"),
-            )
-            .hint = Some(format!(
-                "template paths are relative to the playbook's folder: looked for {}",
-                path.display()
-            ));
+            self.finding(*at, Rule::TemplateMissing, format!("template \"{src}\" does not exist")).hint =
+                Some(format!("template paths are relative to the playbook's folder: looked for {}", path.display()));
             return;
         }
         let passed = match call.args.get(2) {
@@ -625,11 +522,7 @@ impl Walker<'_> {
             line: at.line().unwrap_or(0),
             column: at.position().unwrap_or(0),
             passed,
-            hosts: body
-                .task
-                .as_ref()
-                .map(|task| task.hosts.clone())
-                .unwrap_or(HostSet::Unknown),
+            hosts: body.task.as_ref().map(|task| task.hosts.clone()).unwrap_or(HostSet::Unknown),
         });
     }
 
@@ -651,13 +544,8 @@ impl Walker<'_> {
             }
             Some(arities) if !arities.accepts(count) => {
                 let described = arities.describe(0);
-                let plural = if described == "1" {
-                    "argument"
-                } else {
-                    "arguments"
-                };
-                let message =
-                    format!("`{alias}::{name}(...)` takes {described} {plural}, not {count}");
+                let plural = if described == "1" { "argument" } else { "arguments" };
+                let message = format!("`{alias}::{name}(...)` takes {described} {plural}, not {count}");
                 self.finding(position, Rule::WrongArity, message);
             }
             Some(_) => {}
@@ -670,85 +558,49 @@ impl Walker<'_> {
         let registered = self.engine.arities(name);
         let script = self.script_fns.get(name).cloned();
         if registered.is_none() && script.is_none() {
-            if (!method && self.variables.contains(name))
-                || (method && self.closure_keys.contains(name))
-            {
+            if (!method && self.variables.contains(name)) || (method && self.closure_keys.contains(name)) {
                 return;
             }
             let known: Vec<&str> = self
                 .engine
                 .function_names()
-                .chain(
-                    self.script_fns
-                        .keys()
-                        .map(String::as_str)
-                        .filter(|n| !n.contains('$')),
-                )
+                .chain(self.script_fns.keys().map(String::as_str).filter(|n| !n.contains('$')))
                 .collect();
             let hint = did_you_mean_hint(name, known.iter().copied());
-            let message = if method {
-                format!("unknown method `.{name}(...)`")
-            } else {
-                format!("unknown function `{name}`")
-            };
+            let message =
+                if method { format!("unknown method `.{name}(...)`") } else { format!("unknown function `{name}`") };
             self.finding(position, Rule::UnknownFunction, message).hint = hint;
             return;
         }
         let accepted = if method {
             registered.as_ref().is_some_and(|a| a.accepts(count + 1))
-                || script
-                    .as_ref()
-                    .is_some_and(|a| a.accepts(count) || a.accepts(count + 1))
+                || script.as_ref().is_some_and(|a| a.accepts(count) || a.accepts(count + 1))
         } else {
-            registered.as_ref().is_some_and(|a| a.accepts(count))
-                || script.as_ref().is_some_and(|a| a.accepts(count))
+            registered.as_ref().is_some_and(|a| a.accepts(count)) || script.as_ref().is_some_and(|a| a.accepts(count))
         };
         if accepted {
             return;
         }
         let mut counts: BTreeSet<usize> = BTreeSet::new();
         if let Some(Arities::Set(set)) = &registered {
-            counts.extend(
-                set.iter()
-                    .filter_map(|n| if method { n.checked_sub(1) } else { Some(*n) }),
-            );
+            counts.extend(set.iter().filter_map(|n| if method { n.checked_sub(1) } else { Some(*n) }));
         }
         if let Some(Arities::Set(set)) = &script {
             counts.extend(set.iter().copied());
         }
         let described = Arities::Set(counts).describe(0);
-        let shown = if method {
-            format!(".{name}(...)")
-        } else {
-            format!("{name}(...)")
-        };
-        let plural = if described == "1" {
-            "argument"
-        } else {
-            "arguments"
-        };
-        self.finding(
-            position,
-            Rule::WrongArity,
-            format!("`{shown}` takes {described} {plural}, not {count}"),
-        );
+        let shown = if method { format!(".{name}(...)") } else { format!("{name}(...)") };
+        let plural = if described == "1" { "argument" } else { "arguments" };
+        self.finding(position, Rule::WrongArity, format!("`{shown}` takes {described} {plural}, not {count}"));
     }
 }
 
 fn name_ref(name: &str, position: Position) -> NameRef {
-    NameRef {
-        name: name.to_string(),
-        line: position.line().unwrap_or(0),
-        column: position.position().unwrap_or(0),
-    }
+    NameRef { name: name.to_string(), line: position.line().unwrap_or(0), column: position.position().unwrap_or(0) }
 }
 
 fn display_dir(dir: &Path) -> String {
-    if dir.as_os_str().is_empty() {
-        ".".to_string()
-    } else {
-        dir.display().to_string()
-    }
+    if dir.as_os_str().is_empty() { ".".to_string() } else { dir.display().to_string() }
 }
 
 /// The entries of a map literal.
@@ -790,8 +642,7 @@ fn closure_name(expr: &Expr) -> Option<String> {
 /// variable bound to one of them.
 fn host_set(expr: &Expr, top: &[Stmt], depth: usize) -> HostSet {
     match expr {
-        Expr::FnCall(call, _) if !call.is_qualified() => match (call.name.as_str(), &call.args[..])
-        {
+        Expr::FnCall(call, _) if !call.is_qualified() => match (call.name.as_str(), &call.args[..]) {
             ("hosts", []) => HostSet::All,
             ("group", [Expr::StringConstant(name, _)]) => HostSet::Group(name.to_string()),
             ("host", [Expr::StringConstant(name, _)]) => HostSet::Host(name.to_string()),
@@ -822,10 +673,7 @@ fn lets_into<'a>(statements: &'a [Stmt], name: &str, out: &mut Vec<&'a Expr>) {
     for statement in statements {
         match statement {
             Stmt::Var(var, ..) if var.0.name == name => out.push(&var.1),
-            Stmt::If(flow, _)
-            | Stmt::While(flow, _)
-            | Stmt::Do(flow, ..)
-            | Stmt::TryCatch(flow, _) => {
+            Stmt::If(flow, _) | Stmt::While(flow, _) | Stmt::Do(flow, ..) | Stmt::TryCatch(flow, _) => {
                 lets_into(flow.body.statements(), name, out);
                 lets_into(flow.branch.statements(), name, out);
             }
@@ -902,10 +750,7 @@ fn known_keys(expr: &Expr, body: &Body) -> Option<BTreeSet<String>> {
     if !value_maps_of(expr, body, &mut maps) {
         return None;
     }
-    let mut keys: BTreeSet<String> = maps
-        .iter()
-        .flat_map(|entries| entries.iter().map(|e| e.key.clone()))
-        .collect();
+    let mut keys: BTreeSet<String> = maps.iter().flat_map(|entries| entries.iter().map(|e| e.key.clone())).collect();
     if let Some(name) = variable_name(expr) {
         for bindings in [body.own, body.top] {
             if let Some(assigned) = bindings.assigned.get(name) {

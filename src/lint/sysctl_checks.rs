@@ -26,18 +26,11 @@ impl SysctlMaps {
                 self.findings.push((
                     entry.position,
                     format!("\"{}\" is not a sysctl key", entry.key),
-                    Some(
-                        "a key is dot- or slash-separated words, like net.ipv4.ip_forward"
-                            .to_string(),
-                    ),
+                    Some("a key is dot- or slash-separated words, like net.ipv4.ip_forward".to_string()),
                 ));
                 continue;
             };
-            let Some(value) = entry
-                .value
-                .as_deref()
-                .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
-            else {
+            let Some(value) = entry.value.as_deref().map(|v| v.split_whitespace().collect::<Vec<_>>().join(" ")) else {
                 continue;
             };
             match self.seen.get(&(target.to_string(), normal.clone())) {
@@ -51,8 +44,7 @@ impl SysctlMaps {
                 }
                 Some(_) => {}
                 None => {
-                    self.seen
-                        .insert((target.to_string(), normal), (value, entry.position));
+                    self.seen.insert((target.to_string(), normal), (value, entry.position));
                 }
             }
         }
@@ -61,28 +53,20 @@ impl SysctlMaps {
     pub fn findings(self, file: &Path) -> Vec<Finding> {
         self.findings
             .into_iter()
-            .map(|(position, message, hint)| {
-                Finding::at(file, position, Rule::SysctlKey, message).maybe_hint(hint)
-            })
+            .map(|(position, message, hint)| Finding::at(file, position, Rule::SysctlKey, message).maybe_hint(hint))
             .collect()
     }
 }
 
 /// The key in dotted form, or `None` when it cannot be a sysctl name.
 fn normalize(key: &str) -> Option<String> {
-    let (separator, allowed_dot) = if key.contains('/') {
-        ('/', true)
-    } else {
-        ('.', false)
-    };
+    let (separator, allowed_dot) = if key.contains('/') { ('/', true) } else { ('.', false) };
     let parts: Vec<&str> = key.split(separator).collect();
     let word_ok = |part: &&str| {
         !part.is_empty()
-            && part.chars().all(|c| {
-                c.is_ascii_alphanumeric()
-                    || matches!(c, '_' | '-' | ':' | '@')
-                    || (allowed_dot && c == '.')
-            })
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':' | '@') || (allowed_dot && c == '.'))
     };
     if parts.len() < 2 || !parts.iter().all(word_ok) {
         return None;
@@ -96,22 +80,13 @@ mod tests {
 
     #[test]
     fn keys() {
-        assert_eq!(
-            normalize("net.ipv4.ip_forward").as_deref(),
-            Some("net.ipv4.ip_forward")
-        );
-        assert_eq!(
-            normalize("net/ipv4/ip_forward").as_deref(),
-            Some("net.ipv4.ip_forward")
-        );
+        assert_eq!(normalize("net.ipv4.ip_forward").as_deref(), Some("net.ipv4.ip_forward"));
+        assert_eq!(normalize("net/ipv4/ip_forward").as_deref(), Some("net.ipv4.ip_forward"));
         assert_eq!(
             normalize("net.bridge.bridge-nf-call-iptables").as_deref(),
             Some("net.bridge.bridge-nf-call-iptables")
         );
-        assert_eq!(
-            normalize("net/ipv4/conf/eth0.100/rp_filter").as_deref(),
-            Some("net.ipv4.conf.eth0.100.rp_filter")
-        );
+        assert_eq!(normalize("net/ipv4/conf/eth0.100/rp_filter").as_deref(), Some("net.ipv4.conf.eth0.100.rp_filter"));
         assert_eq!(normalize("ip_forward"), None);
         assert_eq!(normalize("net.ipv4..ip_forward"), None);
         assert_eq!(normalize("net.ipv4.ip_forward = 1"), None);

@@ -57,21 +57,12 @@ impl TemplateChecker {
             Ok(template) => template,
             Err(error) => {
                 let line = error.line().unwrap_or(0);
-                let column = error
-                    .range()
-                    .map(|range| column_of(&source, range.start))
-                    .unwrap_or(0);
+                let column = error.range().map(|range| column_of(&source, range.start)).unwrap_or(0);
                 let message = match error.detail() {
                     Some(detail) => format!("{}: {detail}", error.kind()),
                     None => error.kind().to_string(),
                 };
-                self.findings.push(Finding::new(
-                    path,
-                    line,
-                    column,
-                    Rule::TemplateSyntax,
-                    message,
-                ));
+                self.findings.push(Finding::new(path, line, column, Rule::TemplateSyntax, message));
                 return None;
             }
         };
@@ -81,9 +72,7 @@ impl TemplateChecker {
             .undeclared_variables(false)
             .into_iter()
             .filter(|name| {
-                !globals.contains(name.as_str())
-                    && !guarded.contains(name)
-                    && !BUILT_INS.contains(&name.as_str())
+                !globals.contains(name.as_str()) && !guarded.contains(name) && !BUILT_INS.contains(&name.as_str())
             })
             .collect();
         Some(Compiled { variables, source })
@@ -116,16 +105,9 @@ impl TemplateChecker {
             if passed.contains(variable) {
                 continue;
             }
-            let missing: Vec<&str> = hosts
-                .iter()
-                .filter(|host| !host.vars.contains_key(variable))
-                .map(|host| host.name.as_str())
-                .collect();
-            let undefined = if every {
-                !missing.is_empty()
-            } else {
-                missing.len() == hosts.len()
-            };
+            let missing: Vec<&str> =
+                hosts.iter().filter(|host| !host.vars.contains_key(variable)).map(|host| host.name.as_str()).collect();
+            let undefined = if every { !missing.is_empty() } else { missing.len() == hosts.len() };
             if !undefined {
                 continue;
             }
@@ -161,12 +143,11 @@ impl TemplateChecker {
 
 /// Names the template itself tests (`x is defined`, `x | default(...)`): an absent value is handled.
 fn guarded_names(source: &str) -> BTreeSet<String> {
-    let pattern = Regex::new(r"\b([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z0-9_.]+)?\s*(?:is\s+(?:not\s+)?defined|\|\s*(?:default|d)\b)")
-        .expect("a valid regex");
-    pattern
-        .captures_iter(source)
-        .map(|captures| captures[1].to_string())
-        .collect()
+    let pattern = Regex::new(
+        r"\b([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z0-9_.]+)?\s*(?:is\s+(?:not\s+)?defined|\|\s*(?:default|d)\b)",
+    )
+    .expect("a valid regex");
+    pattern.captures_iter(source).map(|captures| captures[1].to_string()).collect()
 }
 
 /// Line and column of the first use of `name` inside a `{{ }}` or `{% %}` tag.

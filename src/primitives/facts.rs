@@ -59,7 +59,11 @@ pub fn facts(host: &Host) -> Result<Map, Box<EvalAltResult>> {
 pub fn derive(raw: Vec<(String, String)>) -> Map {
     let get = |key: &str| raw.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default();
     let leading_number = |text: &str, index: usize| -> i64 {
-        text.split(|c: char| !c.is_ascii_digit()).filter(|part| !part.is_empty()).nth(index).and_then(|n| n.parse().ok()).unwrap_or(0)
+        text.split(|c: char| !c.is_ascii_digit())
+            .filter(|part| !part.is_empty())
+            .nth(index)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
     };
     let os_id = get("os_id");
     let like = format!("{} {}", os_id, get("os_like"));
@@ -112,7 +116,15 @@ mod tests {
 
     #[test]
     fn centos_seven_is_redhat_with_an_old_kernel() {
-        let facts = derive(raw(&[("os_id", "centos"), ("os_like", "rhel fedora"), ("os_version", "7"), ("kernel", "3.10.0-1160.el7.x86_64"), ("virt", "kvm"), ("container_virt", "none"), ("pkg_mgr", "yum")]));
+        let facts = derive(raw(&[
+            ("os_id", "centos"),
+            ("os_like", "rhel fedora"),
+            ("os_version", "7"),
+            ("kernel", "3.10.0-1160.el7.x86_64"),
+            ("virt", "kvm"),
+            ("container_virt", "none"),
+            ("pkg_mgr", "yum"),
+        ]));
         assert_eq!(facts["os_family"].to_string(), "redhat");
         assert_eq!(facts["os_major"].as_int().unwrap(), 7);
         assert_eq!(facts["kernel_major"].as_int().unwrap(), 3);
@@ -122,14 +134,26 @@ mod tests {
 
     #[test]
     fn nspawn_hosts_are_containers() {
-        let facts = derive(raw(&[("os_id", "debian"), ("os_version", "12"), ("kernel", "6.1.0"), ("virt", "systemd-nspawn"), ("container_virt", "systemd-nspawn")]));
+        let facts = derive(raw(&[
+            ("os_id", "debian"),
+            ("os_version", "12"),
+            ("kernel", "6.1.0"),
+            ("virt", "systemd-nspawn"),
+            ("container_virt", "systemd-nspawn"),
+        ]));
         assert_eq!(facts["os_family"].to_string(), "debian");
         assert!(facts["container"].as_bool().unwrap());
     }
 
     #[test]
     fn overrides_win_and_family_follows_them() {
-        let facts = derive(raw(&[("os_id", "debian"), ("container_virt", "systemd-nspawn"), ("os_id", "centos"), ("os_version", "7"), ("container", "false")]));
+        let facts = derive(raw(&[
+            ("os_id", "debian"),
+            ("container_virt", "systemd-nspawn"),
+            ("os_id", "centos"),
+            ("os_version", "7"),
+            ("container", "false"),
+        ]));
         assert_eq!(facts["os_id"].to_string(), "centos");
         assert_eq!(facts["os_family"].to_string(), "redhat");
         assert!(!facts["container"].as_bool().unwrap());

@@ -30,7 +30,8 @@ impl FileSpec {
         let mode = match options.raw("mode") {
             None => None,
             Some(value) => Some(parse_mode(value).ok_or_else(|| -> Box<EvalAltResult> {
-                format!("{primitive}: option `mode` must be an octal string like \"0644\" or a number, not {value}").into()
+                format!("{primitive}: option `mode` must be an octal string like \"0644\" or a number, not {value}")
+                    .into()
             })?),
         };
         if !dest.starts_with('/') {
@@ -131,7 +132,8 @@ pub fn put_file(step: Step, content: &[u8], spec: &FileSpec) -> Result<Map, Box<
     let content_changes = !current.exists || current.sha256 != sha256;
     let mode_changes = spec.mode.is_some_and(|mode| !current.exists || current.mode != mode);
     let owner_changes = current.exists
-        && (spec.owner.as_ref().is_some_and(|o| *o != current.owner) || spec.group.as_ref().is_some_and(|g| *g != current.group));
+        && (spec.owner.as_ref().is_some_and(|o| *o != current.owner)
+            || spec.group.as_ref().is_some_and(|g| *g != current.group));
     if !current.exists && !current.parent_exists && !spec.mkdir {
         return Err(step.fail(
             format!("the folder of {} does not exist (pass `mkdir: true` to create it)", spec.dest),
@@ -172,11 +174,15 @@ pub fn put_file(step: Step, content: &[u8], spec: &FileSpec) -> Result<Map, Box<
     };
 
     if host.check_mode() {
-        step.finish(Status::Changed, StepOutcome { diff, message: Some("check mode: would change".into()), ..StepOutcome::default() });
+        step.finish(
+            Status::Changed,
+            StepOutcome { diff, message: Some("check mode: would change".into()), ..StepOutcome::default() },
+        );
         return Ok(result(true));
     }
 
-    let applied = if content_changes { replace(host, content, &sha256, spec, &current) } else { set_metadata(host, spec) };
+    let applied =
+        if content_changes { replace(host, content, &sha256, spec, &current) } else { set_metadata(host, spec) };
     match applied {
         Ok(()) => {
             step.finish(Status::Changed, StepOutcome { diff, ..StepOutcome::default() });
@@ -194,7 +200,9 @@ fn metadata_commands(target: &str, spec: &FileSpec) -> String {
         script.push_str(&format!("chmod {:o} {target}\n", mode));
     }
     match (&spec.owner, &spec.group) {
-        (Some(owner), Some(group)) => script.push_str(&format!("chown {} {target}\n", quote(&format!("{owner}:{group}")))),
+        (Some(owner), Some(group)) => {
+            script.push_str(&format!("chown {} {target}\n", quote(&format!("{owner}:{group}"))))
+        }
         (Some(owner), None) => script.push_str(&format!("chown {} {target}\n", quote(owner))),
         (None, Some(group)) => script.push_str(&format!("chgrp {} {target}\n", quote(group))),
         (None, None) => {}

@@ -35,29 +35,15 @@ pub use wait_port::WAIT_PORT_OPTIONS;
 
 type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
 
-/// Names of every Host method and global function a playbook may call, with their arities: what lint
-/// checks calls against.
-pub const HOST_METHODS: &[(&str, &[usize])] = &[
-    ("run", &[1, 2]),
-    ("read", &[1]),
-    ("exists", &[1]),
-    ("write", &[2, 3]),
-    ("upload", &[2, 3]),
-    ("template", &[2, 3, 4]),
-    ("wait_port", &[1, 2]),
-    ("sysctl", &[1, 2]),
-    ("reboot", &[0, 1]),
-    ("facts", &[0]),
-    ("in_group", &[1]),
-];
-
 pub fn register(engine: &mut Engine, runtime: &Arc<Runtime>) {
     engine.register_fn("run", |h: &mut Host, cmd: &str| run::run(h, cmd, &Map::new()));
     engine.register_fn("run", |h: &mut Host, cmd: &str, opts: Map| run::run(h, cmd, &opts));
     engine.register_fn("read", |h: &mut Host, path: &str| read::read(h, path));
     engine.register_fn("exists", |h: &mut Host, path: &str| read::exists(h, path));
     engine.register_fn("write", |h: &mut Host, content: &str, dest: &str| write::write(h, content, dest, &Map::new()));
-    engine.register_fn("write", |h: &mut Host, content: &str, dest: &str, opts: Map| write::write(h, content, dest, &opts));
+    engine.register_fn("write", |h: &mut Host, content: &str, dest: &str, opts: Map| {
+        write::write(h, content, dest, &opts)
+    });
     engine.register_fn("upload", |h: &mut Host, src: &str, dest: &str| upload::upload(h, src, dest, &Map::new()));
     engine.register_fn("upload", |h: &mut Host, src: &str, dest: &str, opts: Map| upload::upload(h, src, dest, &opts));
     engine.register_fn("template", |h: &mut Host, src: &str, dest: &str| {
@@ -80,7 +66,9 @@ pub fn register(engine: &mut Engine, runtime: &Arc<Runtime>) {
     let rt = runtime.clone();
     engine.register_fn("wait_port", move |address: &str, port: i64| wait_global(&rt, address, port, 60));
     let rt = runtime.clone();
-    engine.register_fn("wait_port", move |address: &str, port: i64, timeout: i64| wait_global(&rt, address, port, timeout));
+    engine.register_fn("wait_port", move |address: &str, port: i64, timeout: i64| {
+        wait_global(&rt, address, port, timeout)
+    });
 }
 
 fn wait_global(runtime: &Runtime, address: &str, port: i64, timeout: i64) -> Result<Dynamic> {

@@ -25,7 +25,10 @@ pub fn read(host: &Host, path: &str) -> Result<Dynamic, Box<EvalAltResult>> {
             step.finish(Status::Ok, StepOutcome { message: Some("absent".into()), ..StepOutcome::default() });
             Ok(Dynamic::UNIT)
         }
-        rc => Err(step.fail(output.stderr_text().trim().to_string(), StepOutcome { rc: Some(rc), ..StepOutcome::default() })),
+        rc => {
+            Err(step
+                .fail(output.stderr_text().trim().to_string(), StepOutcome { rc: Some(rc), ..StepOutcome::default() }))
+        }
     }
 }
 

@@ -12,7 +12,10 @@ const BOOT_ID: &str = "cat /proc/sys/kernel/random/boot_id";
 pub fn reboot(host: &Host, timeout_secs: i64) -> Result<(), Box<EvalAltResult>> {
     let step = Step::new(host, "reboot", host.name().to_string());
     if host.check_mode() {
-        step.finish(Status::Changed, StepOutcome { message: Some("check mode: would reboot".into()), ..StepOutcome::default() });
+        step.finish(
+            Status::Changed,
+            StepOutcome { message: Some("check mode: would reboot".into()), ..StepOutcome::default() },
+        );
         return Ok(());
     }
     let before = match host.query(BOOT_ID) {
@@ -31,7 +34,13 @@ pub fn reboot(host: &Host, timeout_secs: i64) -> Result<(), Box<EvalAltResult>> 
     loop {
         match host.query(BOOT_ID) {
             Ok(output) if output.rc == 0 && output.stdout_text().trim() != before => {
-                step.finish(Status::Changed, StepOutcome { message: Some(format!("back after {:.1}s", started.elapsed().as_secs_f64())), ..StepOutcome::default() });
+                step.finish(
+                    Status::Changed,
+                    StepOutcome {
+                        message: Some(format!("back after {:.1}s", started.elapsed().as_secs_f64())),
+                        ..StepOutcome::default()
+                    },
+                );
                 return Ok(());
             }
             Ok(_) => host.runtime.block_on(host.state.disconnect()),

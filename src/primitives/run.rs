@@ -46,14 +46,18 @@ pub fn run(host: &Host, command: &str, options: &Map) -> Result<Map, Box<EvalAlt
     }
 
     if host.check_mode() && !check_safe {
-        step.finish(Status::Changed, StepOutcome { message: Some("check mode: would run".into()), ..StepOutcome::default() });
+        step.finish(
+            Status::Changed,
+            StepOutcome { message: Some("check mode: would run".into()), ..StepOutcome::default() },
+        );
         return Ok(result(0, "", "", true, true));
     }
 
     let output = host.exec(&remote).map_err(|e| e.into_script_error())?;
     let stdout = output.stdout_text();
     let stderr = output.stderr_text();
-    let outcome = StepOutcome { rc: Some(output.rc), stdout: stdout.clone(), stderr: stderr.clone(), ..StepOutcome::default() };
+    let outcome =
+        StepOutcome { rc: Some(output.rc), stdout: stdout.clone(), stderr: stderr.clone(), ..StepOutcome::default() };
     if !ok_codes.contains(&(output.rc as i64)) {
         let message = match remote.timeout {
             Some(timeout) if output.rc == 124 => format!("timed out after {}s (killed on the host)", timeout.as_secs()),

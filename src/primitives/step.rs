@@ -140,7 +140,11 @@ impl<'m> Options<'m> {
                 let Some(array) = value.clone().try_cast::<rhai::Array>() else {
                     return Err(self.wrong(key, "an array of numbers", value));
                 };
-                array.iter().map(|item| item.as_int().map_err(|_| self.wrong(key, "an array of numbers", item))).collect::<Result<_, _>>().map(Some)
+                array
+                    .iter()
+                    .map(|item| item.as_int().map_err(|_| self.wrong(key, "an array of numbers", item)))
+                    .collect::<Result<_, _>>()
+                    .map(Some)
             }
         }
     }

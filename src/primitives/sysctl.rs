@@ -24,7 +24,9 @@ pub fn sysctl(host: &Host, keys: &Map, options: &Map) -> Result<Map, Box<EvalAlt
             let names: Vec<String> = value
                 .clone()
                 .try_cast::<rhai::Array>()
-                .ok_or_else(|| -> Box<EvalAltResult> { "sysctl: option `persist_only` must be true or an array of keys".into() })?
+                .ok_or_else(|| -> Box<EvalAltResult> {
+                    "sysctl: option `persist_only` must be true or an array of keys".into()
+                })?
                 .into_iter()
                 .map(|item| item.to_string())
                 .collect();
@@ -89,16 +91,16 @@ pub fn sysctl(host: &Host, keys: &Map, options: &Map) -> Result<Map, Box<EvalAlt
             Err(error) => return Err(error.into_script_error()),
         };
         for ((key, value), result) in to_apply.iter().zip(after) {
-            let entry = report.get_mut(key.as_str()).and_then(|e| e.write_lock::<Map>().map(|mut m| {
-                match &result {
+            let entry = report.get_mut(key.as_str()).and_then(|e| {
+                e.write_lock::<Map>().map(|mut m| match &result {
                     Ok(now) => {
                         m.insert("applied".into(), Dynamic::from(now.clone()));
                     }
                     Err(reason) => {
                         m.insert("error".into(), Dynamic::from(reason.clone()));
                     }
-                }
-            }));
+                })
+            });
             let _ = entry;
             match result {
                 Ok(now) if same_value(&now, value) => {}
@@ -130,7 +132,10 @@ pub fn sysctl(host: &Host, keys: &Map, options: &Map) -> Result<Map, Box<EvalAlt
         notes.push("check mode: would apply".into());
     }
     let status = if changes.is_empty() { Status::Ok } else { Status::Changed };
-    step.finish(status, StepOutcome { diff, message: (!notes.is_empty()).then(|| notes.join("; ")), ..StepOutcome::default() });
+    step.finish(
+        status,
+        StepOutcome { diff, message: (!notes.is_empty()).then(|| notes.join("; ")), ..StepOutcome::default() },
+    );
     Ok(result)
 }
 
@@ -160,7 +165,10 @@ fn same_value(a: &str, b: &str) -> bool {
 fn read_keys(host: &Host, keys: &[(String, String)]) -> Result<Vec<Result<String, String>>, HostError> {
     let mut script = String::new();
     for (key, _) in keys {
-        script.push_str(&format!("v=$(sysctl -n -- {} 2>&1) && printf 'ok\\t%s\\n' \"$v\" || printf 'err\\t%s\\n' \"$v\"\n", quote(key)));
+        script.push_str(&format!(
+            "v=$(sysctl -n -- {} 2>&1) && printf 'ok\\t%s\\n' \"$v\" || printf 'err\\t%s\\n' \"$v\"\n",
+            quote(key)
+        ));
     }
     parse_lines(host, script, keys.len())
 }

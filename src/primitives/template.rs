@@ -47,10 +47,7 @@ pub fn environment<'source>() -> minijinja::Environment<'source> {
     // Jinja2's block handling (no trim_blocks: a template missing a newline would glue config lines
     // together, an extra blank line is harmless), but the file's last newline is kept, as Ansible does.
     environment.set_syntax(
-        minijinja::syntax::SyntaxConfig::builder()
-            .keep_trailing_newline(true)
-            .build()
-            .expect("a valid syntax config"),
+        minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("a valid syntax config"),
     );
     environment.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     environment
@@ -72,7 +69,8 @@ fn context(host: &Host, vars: &Map) -> Result<Value, String> {
     for (key, value) in &host.state.vars {
         context.insert(key.clone(), value.clone());
     }
-    let passed: Value = rhai::serde::from_dynamic(&Dynamic::from(vars.clone())).map_err(|e| format!("template vars: {e}"))?;
+    let passed: Value =
+        rhai::serde::from_dynamic(&Dynamic::from(vars.clone())).map_err(|e| format!("template vars: {e}"))?;
     if let Value::Object(passed) = passed {
         context.extend(passed);
     }

@@ -9,12 +9,18 @@ use crate::transport::{RemoteCommand, quote};
 
 /// Waits until `address:port` accepts TCP connections from the controller; the error says what was waited
 /// for and how long.
-pub fn wait_from_controller(runtime: &crate::engine::Runtime, address: &str, port: i64, timeout: Duration) -> Result<Duration, String> {
+pub fn wait_from_controller(
+    runtime: &crate::engine::Runtime,
+    address: &str,
+    port: i64,
+    timeout: Duration,
+) -> Result<Duration, String> {
     let port = u16::try_from(port).map_err(|_| format!("wait_port: {port} is not a TCP port"))?;
     let started = Instant::now();
     runtime.block_on(async {
         loop {
-            let attempt = tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect((address, port))).await;
+            let attempt =
+                tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect((address, port))).await;
             if let Ok(Ok(_)) = attempt {
                 return Ok(started.elapsed());
             }
@@ -23,7 +29,10 @@ pub fn wait_from_controller(runtime: &crate::engine::Runtime, address: &str, por
                     Ok(Err(error)) => error.to_string(),
                     _ => "no answer".to_string(),
                 };
-                return Err(format!("{address}:{port} did not accept connections within {}s ({reason})", timeout.as_secs()));
+                return Err(format!(
+                    "{address}:{port} did not accept connections within {}s ({reason})",
+                    timeout.as_secs()
+                ));
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -40,9 +49,12 @@ pub fn wait_port(host: &Host, port: i64, options: &Map) -> Result<(), Box<EvalAl
     let address = parsed.string("address")?.unwrap_or_else(|| host.state.address.clone());
     let from = match parsed.raw("from") {
         None => None,
-        Some(value) => Some(value.clone().try_cast::<Host>().ok_or_else(|| -> Box<EvalAltResult> {
-            "wait_port: option `from` must be a host".into()
-        })?),
+        Some(value) => Some(
+            value
+                .clone()
+                .try_cast::<Host>()
+                .ok_or_else(|| -> Box<EvalAltResult> { "wait_port: option `from` must be a host".into() })?,
+        ),
     };
     let step = Step::new(host, "wait_port", format!("{address}:{port}"));
     if delay > 0 {
@@ -54,7 +66,13 @@ pub fn wait_port(host: &Host, port: i64, options: &Map) -> Result<(), Box<EvalAl
     };
     match result {
         Ok(elapsed) => {
-            step.finish(Status::Ok, StepOutcome { message: Some(format!("open after {:.1}s", elapsed.as_secs_f64())), ..StepOutcome::default() });
+            step.finish(
+                Status::Ok,
+                StepOutcome {
+                    message: Some(format!("open after {:.1}s", elapsed.as_secs_f64())),
+                    ..StepOutcome::default()
+                },
+            );
             Ok(())
         }
         Err(message) => Err(step.fail(message, StepOutcome::default())),
@@ -76,7 +94,11 @@ fn wait_from_host(from: &Host, address: &str, port: i64, timeout: Duration) -> R
     command.timeout = Some(timeout + Duration::from_secs(10));
     match from.exec(&command) {
         Ok(output) if output.rc == 0 => Ok(started.elapsed()),
-        Ok(_) => Err(format!("{address}:{port} did not accept connections from {} within {}s", from.name(), timeout.as_secs())),
+        Ok(_) => Err(format!(
+            "{address}:{port} did not accept connections from {} within {}s",
+            from.name(),
+            timeout.as_secs()
+        )),
         Err(error) => Err(format!("{error:?}")),
     }
 }

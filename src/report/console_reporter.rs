@@ -57,12 +57,7 @@ impl ConsoleOptions {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
         let dumb = std::env::var_os("TERM").is_some_and(|term| term == "dumb");
         let fancy = io::stdout().is_terminal() && !no_color && !dumb;
-        Self {
-            verbosity,
-            color: fancy,
-            progress: fancy,
-            diff,
-        }
+        Self { verbosity, color: fancy, progress: fancy, diff }
     }
 }
 
@@ -95,9 +90,7 @@ struct TaskTally {
 impl ConsoleReporter {
     /// Writes to stdout; progress lines (when `options.progress`) are drawn on stdout too.
     pub fn new(options: ConsoleOptions) -> Self {
-        let multi = options
-            .progress
-            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
+        let multi = options.progress.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
         Self::build(Box::new(io::stdout()), options, multi)
     }
 
@@ -107,20 +100,8 @@ impl ConsoleReporter {
         Self::build(out, options, None)
     }
 
-    fn build(
-        out: Box<dyn Write + Send>,
-        options: ConsoleOptions,
-        multi: Option<MultiProgress>,
-    ) -> Self {
-        Self {
-            options,
-            multi,
-            redactor: None,
-            state: Mutex::new(State {
-                out,
-                tasks: HashMap::new(),
-            }),
-        }
+    fn build(out: Box<dyn Write + Send>, options: ConsoleOptions, multi: Option<MultiProgress>) -> Self {
+        Self { options, multi, redactor: None, state: Mutex::new(State { out, tasks: HashMap::new() }) }
     }
 
     /// Also hides these secrets from everything printed (a second line of defence: the engine already redacts
@@ -131,9 +112,7 @@ impl ConsoleReporter {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn emit(&self, state: &mut State, text: String) {
@@ -166,24 +145,12 @@ impl ConsoleReporter {
             } else {
                 "{spinner} {msg}  [{pos}/{len} hosts] {elapsed}"
             };
-            let style = ProgressStyle::with_template(template)
-                .unwrap_or_else(|_| ProgressStyle::default_spinner());
-            let bar = multi.add(
-                ProgressBar::new(hosts as u64)
-                    .with_style(style)
-                    .with_message(self.redact(task)),
-            );
+            let style = ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner());
+            let bar = multi.add(ProgressBar::new(hosts as u64).with_style(style).with_message(self.redact(task)));
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         });
-        if let Some(old) = state.tasks.insert(
-            task.to_string(),
-            TaskTally {
-                hosts,
-                bar,
-                ..TaskTally::default()
-            },
-        ) {
+        if let Some(old) = state.tasks.insert(task.to_string(), TaskTally { hosts, bar, ..TaskTally::default() }) {
             self.clear_bar(old.bar);
         }
     }
@@ -249,11 +216,7 @@ impl ConsoleReporter {
             ("✓", GREEN)
         };
         self.clear_bar(tally.bar);
-        let line = format!(
-            "{}  ({})\n",
-            self.paint(code, &format!("{mark} {task}")),
-            parts.join(", ")
-        );
+        let line = format!("{}  ({})\n", self.paint(code, &format!("{mark} {task}")), parts.join(", "));
         self.emit(state, line);
     }
 
@@ -264,13 +227,7 @@ impl ConsoleReporter {
         let mut out = String::new();
         match result.status {
             Status::Skipped | Status::Unreachable => {
-                self.host_line(
-                    &mut out,
-                    result.status,
-                    host,
-                    result.message.as_deref(),
-                    None,
-                );
+                self.host_line(&mut out, result.status, host, result.message.as_deref(), None);
                 return out;
             }
             Status::Ok | Status::Changed | Status::Failed => {}
@@ -279,31 +236,16 @@ impl ConsoleReporter {
         let mut shown = 0;
         for step in &result.steps {
             let failed = matches!(step.status, Status::Failed | Status::Unreachable);
-            let has_diff = self.options.diff
-                && step
-                    .diff
-                    .as_deref()
-                    .is_some_and(|diff| !diff.trim().is_empty());
+            let has_diff = self.options.diff && step.diff.as_deref().is_some_and(|diff| !diff.trim().is_empty());
             if !(verbose || failed || step.status == Status::Changed || has_diff) {
                 continue;
             }
             shown += 1;
-            let rc = step
-                .rc
-                .filter(|_| failed)
-                .map(|rc| format!(" (rc={rc})"))
-                .unwrap_or_default();
+            let rc = step.rc.filter(|_| failed).map(|rc| format!(" (rc={rc})")).unwrap_or_default();
             // -v shows the whole command: a --check plan must name every package and argument.
-            let target = if verbose {
-                whole(&step.target)
-            } else {
-                one_line(&step.target)
-            };
+            let target = if verbose { whole(&step.target) } else { one_line(&step.target) };
             let what = format!("{}: {}{rc}", step.primitive, target);
-            out.push_str(&format!(
-                "  {}  {what}\n",
-                self.status_label(step.status, host)
-            ));
+            out.push_str(&format!("  {}  {what}\n", self.status_label(step.status, host)));
             if let Some(message) = &step.message {
                 push_indented(&mut out, message);
             }
@@ -316,29 +258,15 @@ impl ConsoleReporter {
             if failed {
                 failed_step = Some(step);
                 // Many tools print their error on stdout; show it when stderr is empty (and -v did not already).
-                let output = if !step.stderr.trim().is_empty() || verbose {
-                    &step.stderr
-                } else {
-                    &step.stdout
-                };
-                push_tail(
-                    &mut out,
-                    output,
-                    if verbose { usize::MAX } else { TAIL_LINES },
-                );
+                let output = if !step.stderr.trim().is_empty() || verbose { &step.stderr } else { &step.stdout };
+                push_tail(&mut out, output, if verbose { usize::MAX } else { TAIL_LINES });
             } else if verbose {
                 push_indented(&mut out, &step.stderr);
             }
         }
         match result.status {
             Status::Failed => match failed_step {
-                None => self.host_line(
-                    &mut out,
-                    Status::Failed,
-                    host,
-                    result.message.as_deref(),
-                    result.rc,
-                ),
+                None => self.host_line(&mut out, Status::Failed, host, result.message.as_deref(), result.rc),
                 Some(step) => {
                     if let Some(message) = &result.message
                         && step.message.as_ref() != Some(message)
@@ -357,14 +285,7 @@ impl ConsoleReporter {
     }
 
     /// `  failed: host  first line of message (rc=N)` and the message's further lines indented.
-    fn host_line(
-        &self,
-        out: &mut String,
-        status: Status,
-        host: &str,
-        message: Option<&str>,
-        rc: Option<i32>,
-    ) {
+    fn host_line(&self, out: &mut String, status: Status, host: &str, message: Option<&str>, rc: Option<i32>) {
         let mut lines = message.unwrap_or("").lines();
         let mut first = lines.next().unwrap_or("").to_string();
         if let Some(rc) = rc
@@ -401,11 +322,7 @@ impl ConsoleReporter {
             } else {
                 ""
             };
-            let line = if code.is_empty() {
-                line.to_string()
-            } else {
-                self.paint(code, line)
-            };
+            let line = if code.is_empty() { line.to_string() } else { self.paint(code, line) };
             out.push_str(&format!("{INDENT}{line}\n"));
         }
     }
@@ -422,15 +339,7 @@ impl ConsoleReporter {
             .set_style(TableComponent::MiddleHeaderIntersections, '─')
             .set_content_arrangement(ContentArrangement::Disabled)
             .force_no_tty()
-            .set_header([
-                "host",
-                "ok",
-                "changed",
-                "failed",
-                "skipped",
-                "unreachable",
-                "time",
-            ]);
+            .set_header(["host", "ok", "changed", "failed", "skipped", "unreachable", "time"]);
         for host in hosts {
             table.add_row([
                 host.host.clone(),
@@ -459,20 +368,13 @@ impl ConsoleReporter {
                 0 | 1 => BOLD,
                 _ => hosts.get(index - 2).map_or("", recap_color),
             };
-            let line = if code.is_empty() {
-                line.to_string()
-            } else {
-                self.paint(code, line)
-            };
+            let line = if code.is_empty() { line.to_string() } else { self.paint(code, line) };
             out.push_str(&line);
             out.push('\n');
         }
 
         let unreachable = hosts.iter().filter(|host| host.unreachable > 0).count();
-        let failed = hosts
-            .iter()
-            .filter(|host| host.unreachable == 0 && host.failed > 0)
-            .count();
+        let failed = hosts.iter().filter(|host| host.unreachable == 0 && host.failed > 0).count();
         let ok = hosts.len() - unreachable - failed;
         let mut parts = vec![format!("{ok} ok")];
         if failed > 0 {
@@ -489,21 +391,9 @@ impl ConsoleReporter {
             }
         }
         let time = format_duration(elapsed);
-        let ending = if interrupted {
-            format!("; interrupted after {time}")
-        } else {
-            format!(" in {time}")
-        };
-        let line = format!(
-            "{}: {}{ending}",
-            plural(hosts.len(), "host", "hosts"),
-            parts.join(", ")
-        );
-        let code = if interrupted || failed + unreachable > 0 {
-            RED
-        } else {
-            GREEN
-        };
+        let ending = if interrupted { format!("; interrupted after {time}") } else { format!(" in {time}") };
+        let line = format!("{}: {}{ending}", plural(hosts.len(), "host", "hosts"), parts.join(", "));
+        let code = if interrupted || failed + unreachable > 0 { RED } else { GREEN };
         out.push_str(&self.paint(code, &line));
         out.push('\n');
         out
@@ -511,12 +401,7 @@ impl ConsoleReporter {
 
     fn render_simple(&self, event: &Event) -> String {
         match event {
-            Event::RunStart {
-                playbook,
-                hosts,
-                check,
-                diff,
-            } => {
+            Event::RunStart { playbook, hosts, check, diff } => {
                 let mut parts = vec![plural(hosts.len(), "host", "hosts")];
                 if *check {
                     parts.push("check mode: nothing is changed".to_string());
@@ -524,35 +409,19 @@ impl ConsoleReporter {
                 if *diff {
                     parts.push("diff".to_string());
                 }
-                format!(
-                    "{}  ({})\n",
-                    self.paint(BOLD, &format!("▶ {playbook}")),
-                    parts.join(", ")
-                )
+                format!("{}  ({})\n", self.paint(BOLD, &format!("▶ {playbook}")), parts.join(", "))
             }
             Event::TaskSkipped { task, reason } => {
-                format!(
-                    "{}  (skipped: {reason})\n",
-                    self.paint(CYAN, &format!("- {task}"))
-                )
+                format!("{}  (skipped: {reason})\n", self.paint(CYAN, &format!("- {task}")))
             }
             Event::Warning { host, message } => {
-                format!(
-                    "{}{}\n",
-                    self.paint(YELLOW, "warning: "),
-                    with_host(host.as_deref(), message)
-                )
+                format!("{}{}\n", self.paint(YELLOW, "warning: "), with_host(host.as_deref(), message))
             }
             Event::Print { host, message } => format!("{}\n", with_host(host.as_deref(), message)),
-            Event::Recap {
-                hosts,
-                elapsed,
-                interrupted,
-            } => self.render_recap(hosts, *elapsed, *interrupted),
-            Event::TaskStart { .. }
-            | Event::TaskProgress { .. }
-            | Event::HostResult(_)
-            | Event::TaskEnd { .. } => String::new(),
+            Event::Recap { hosts, elapsed, interrupted } => self.render_recap(hosts, *elapsed, *interrupted),
+            Event::TaskStart { .. } | Event::TaskProgress { .. } | Event::HostResult(_) | Event::TaskEnd { .. } => {
+                String::new()
+            }
         }
     }
 }
@@ -590,11 +459,7 @@ impl Reporter for ConsoleReporter {
 }
 
 fn paint(color: bool, code: &str, text: &str) -> String {
-    if color {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_string()
-    }
+    if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
 }
 
 fn status_word(status: Status) -> (&'static str, &'static str) {
@@ -646,10 +511,7 @@ fn one_line(text: &str) -> String {
 
 /// A command or target in full, its later lines indented under the first.
 fn whole(text: &str) -> String {
-    text.trim()
-        .lines()
-        .collect::<Vec<_>>()
-        .join(&format!("\n{INDENT}  "))
+    text.trim().lines().collect::<Vec<_>>().join(&format!("\n{INDENT}  "))
 }
 
 fn push_indented(out: &mut String, text: &str) {
@@ -710,19 +572,11 @@ mod tests {
 
     fn reporter(options: ConsoleOptions) -> (ConsoleReporter, Captured) {
         let captured = Captured::default();
-        (
-            ConsoleReporter::with_writer(Box::new(captured.clone()), options),
-            captured,
-        )
+        (ConsoleReporter::with_writer(Box::new(captured.clone()), options), captured)
     }
 
     fn plain() -> ConsoleOptions {
-        ConsoleOptions {
-            verbosity: 0,
-            color: false,
-            progress: false,
-            diff: false,
-        }
+        ConsoleOptions { verbosity: 0, color: false, progress: false, diff: false }
     }
 
     fn step(primitive: &str, target: &str, status: Status) -> StepReport {
@@ -812,10 +666,7 @@ k8s-node03      0         0        0         0             1    0.0s
                 interrupted: true,
             }],
         );
-        assert!(
-            text.ends_with("\n1 host: 1 ok; interrupted after 2m05s\n"),
-            "{text}"
-        );
+        assert!(text.ends_with("\n1 host: 1 ok; interrupted after 2m05s\n"), "{text}");
     }
 
     #[test]
@@ -825,10 +676,7 @@ k8s-node03      0         0        0         0             1    0.0s
         failing.stderr = (1..=15).map(|n| format!("err line {n}\n")).collect();
         failing.stdout = "ignored without -v".into();
         let events = [
-            Event::TaskStart {
-                task: "install".into(),
-                hosts: vec!["m1".into(), "n2".into(), "n3".into()],
-            },
+            Event::TaskStart { task: "install".into(), hosts: vec!["m1".into(), "n2".into(), "n3".into()] },
             result(
                 "m1",
                 Status::Changed,
@@ -847,15 +695,8 @@ k8s-node03      0         0        0         0             1    0.0s
                     _ => unreachable!(),
                 }
             }),
-            Event::TaskProgress {
-                task: "install".into(),
-                done: 3,
-                total: 3,
-            },
-            Event::TaskEnd {
-                task: "install".into(),
-                elapsed: Duration::from_millis(1234),
-            },
+            Event::TaskProgress { task: "install".into(), done: 3, total: 3 },
+            Event::TaskEnd { task: "install".into(), elapsed: Duration::from_millis(1234) },
         ];
         let text = run(plain(), &events);
         let expected = "  changed: m1  run: systemctl restart haproxy
@@ -891,10 +732,7 @@ k8s-node03      0         0        0         0             1    0.0s
             steps: Vec::new(),
             duration: Duration::ZERO,
         });
-        assert_eq!(
-            run(plain(), &[event]),
-            "  failed: n1  site.rhai:3:9: variable `x` not found\n      in call to f\n"
-        );
+        assert_eq!(run(plain(), &[event]), "  failed: n1  site.rhai:3:9: variable `x` not found\n      in call to f\n");
     }
 
     #[test]
@@ -903,10 +741,7 @@ k8s-node03      0         0        0         0             1    0.0s
         failing.rc = Some(1);
         failing.stdout = "[ERROR Port-6443]: Port 6443 is in use\n".into();
         let text = run(plain(), &[result("m1", Status::Failed, vec![failing])]);
-        assert_eq!(
-            text,
-            "  failed: m1  run: kubeadm init (rc=1)\n    [ERROR Port-6443]: Port 6443 is in use\n"
-        );
+        assert_eq!(text, "  failed: m1  run: kubeadm init (rc=1)\n    [ERROR Port-6443]: Port 6443 is in use\n");
     }
 
     #[test]
@@ -920,10 +755,7 @@ k8s-node03      0         0        0         0             1    0.0s
         unreachable.host = "n2".into();
         unreachable.status = Status::Unreachable;
         unreachable.message = Some("connect 10.0.0.2:22: connection refused".into());
-        let text = run(
-            plain(),
-            &[Event::HostResult(skipped), Event::HostResult(unreachable)],
-        );
+        let text = run(plain(), &[Event::HostResult(skipped), Event::HostResult(unreachable)]);
         assert_eq!(
             text,
             "  skipped: n1  when: not a master\n  unreachable: n2  connect 10.0.0.2:22: connection refused\n"
@@ -936,94 +768,46 @@ k8s-node03      0         0        0         0             1    0.0s
         check.stdout = "6.1.0-18-amd64\n".into();
         let quiet = run(plain(), &[result("n1", Status::Ok, vec![check.clone()])]);
         assert_eq!(quiet, "");
-        let verbose = ConsoleOptions {
-            verbosity: 1,
-            ..plain()
-        };
-        let text = run(
-            verbose,
-            &[result(
-                "n1",
-                Status::Ok,
-                vec![check, step("sysctl", "vm.swappiness", Status::Ok)],
-            )],
-        );
-        assert_eq!(
-            text,
-            "  ok: n1  run: uname -r\n    6.1.0-18-amd64\n  ok: n1  sysctl: vm.swappiness\n"
-        );
+        let verbose = ConsoleOptions { verbosity: 1, ..plain() };
+        let text = run(verbose, &[result("n1", Status::Ok, vec![check, step("sysctl", "vm.swappiness", Status::Ok)])]);
+        assert_eq!(text, "  ok: n1  run: uname -r\n    6.1.0-18-amd64\n  ok: n1  sysctl: vm.swappiness\n");
     }
 
     #[test]
     fn verbose_shows_the_whole_command() {
-        let verbose = ConsoleOptions {
-            verbosity: 1,
-            ..plain()
-        };
+        let verbose = ConsoleOptions { verbosity: 1, ..plain() };
         let long = format!("apt-get install{}", " pkg".repeat(40));
         let text = run(
             verbose,
-            &[result(
-                "n1",
-                Status::Changed,
-                vec![step(
-                    "run",
-                    &format!("{long}\nsecond line"),
-                    Status::Changed,
-                )],
-            )],
+            &[result("n1", Status::Changed, vec![step("run", &format!("{long}\nsecond line"), Status::Changed)])],
         );
-        assert_eq!(
-            text,
-            format!("  changed: n1  run: {}\n      second line\n", long.trim())
-        );
+        assert_eq!(text, format!("  changed: n1  run: {}\n      second line\n", long.trim()));
     }
 
     #[test]
     fn long_and_multi_line_targets_are_shortened() {
         let text = run(
             plain(),
-            &[result(
-                "n1",
-                Status::Changed,
-                vec![step(
-                    "run",
-                    "cat > /x <<EOF\nsecret stuff\nEOF",
-                    Status::Changed,
-                )],
-            )],
+            &[result("n1", Status::Changed, vec![step("run", "cat > /x <<EOF\nsecret stuff\nEOF", Status::Changed)])],
         );
         assert_eq!(text, "  changed: n1  run: cat > /x <<EOF …\n");
         let long = "x".repeat(150);
-        let text = run(
-            plain(),
-            &[result(
-                "n1",
-                Status::Changed,
-                vec![step("run", &long, Status::Changed)],
-            )],
-        );
-        assert_eq!(
-            text,
-            format!("  changed: n1  run: {} …\n", "x".repeat(TARGET_WIDTH))
-        );
+        let text = run(plain(), &[result("n1", Status::Changed, vec![step("run", &long, Status::Changed)])]);
+        assert_eq!(text, format!("  changed: n1  run: {} …\n", "x".repeat(TARGET_WIDTH)));
     }
 
     fn diff_event() -> Event {
         let mut write = step("write", "/etc/hosts", Status::Changed);
-        write.diff = Some("--- /etc/hosts\n+++ /etc/hosts\n@@ -1,2 +1,2 @@\n 127.0.0.1 localhost\n-10.0.0.1 old\n+10.0.0.1 new\n".into());
+        write.diff = Some(
+            "--- /etc/hosts\n+++ /etc/hosts\n@@ -1,2 +1,2 @@\n 127.0.0.1 localhost\n-10.0.0.1 old\n+10.0.0.1 new\n"
+                .into(),
+        );
         result("n1", Status::Changed, vec![write])
     }
 
     #[test]
     fn diff_lines_plain() {
-        let text = run(
-            ConsoleOptions {
-                diff: true,
-                ..plain()
-            },
-            &[diff_event()],
-        );
+        let text = run(ConsoleOptions { diff: true, ..plain() }, &[diff_event()]);
         assert_eq!(
             text,
             "  changed: n1  write: /etc/hosts
@@ -1036,22 +820,12 @@ k8s-node03      0         0        0         0             1    0.0s
 "
         );
         // Without --diff the diff is not shown.
-        assert_eq!(
-            run(plain(), &[diff_event()]),
-            "  changed: n1  write: /etc/hosts\n"
-        );
+        assert_eq!(run(plain(), &[diff_event()]), "  changed: n1  write: /etc/hosts\n");
     }
 
     #[test]
     fn diff_lines_colored() {
-        let text = run(
-            ConsoleOptions {
-                diff: true,
-                color: true,
-                ..plain()
-            },
-            &[diff_event()],
-        );
+        let text = run(ConsoleOptions { diff: true, color: true, ..plain() }, &[diff_event()]);
         assert_eq!(
             text,
             "  \x1b[33mchanged: n1\x1b[0m  write: /etc/hosts
@@ -1068,10 +842,7 @@ k8s-node03      0         0        0         0             1    0.0s
     #[test]
     fn colored_recap_rows_follow_the_worst_status() {
         let text = run(
-            ConsoleOptions {
-                color: true,
-                ..plain()
-            },
+            ConsoleOptions { color: true, ..plain() },
             &[Event::Recap {
                 hosts: vec![
                     recap("a", [1, 0, 0, 0, 0], 0),
@@ -1100,26 +871,11 @@ k8s-node03      0         0        0         0             1    0.0s
                     check: true,
                     diff: false,
                 },
-                Event::TaskSkipped {
-                    task: "reset".into(),
-                    reason: "tag `reset` not selected".into(),
-                },
-                Event::Warning {
-                    host: Some("a".into()),
-                    message: "swap is on".into(),
-                },
-                Event::Warning {
-                    host: None,
-                    message: "no hosts matched `db`".into(),
-                },
-                Event::Print {
-                    host: Some("b".into()),
-                    message: "hello".into(),
-                },
-                Event::Print {
-                    host: None,
-                    message: "done".into(),
-                },
+                Event::TaskSkipped { task: "reset".into(), reason: "tag `reset` not selected".into() },
+                Event::Warning { host: Some("a".into()), message: "swap is on".into() },
+                Event::Warning { host: None, message: "no hosts matched `db`".into() },
+                Event::Print { host: Some("b".into()), message: "hello".into() },
+                Event::Print { host: None, message: "done".into() },
             ],
         );
         assert_eq!(
@@ -1139,50 +895,28 @@ done
     fn summary_marks_ok_changed_and_all_skipped_tasks() {
         let events = |status: Status| {
             vec![
-                Event::TaskStart {
-                    task: "install".into(),
-                    hosts: vec!["a".into()],
-                },
+                Event::TaskStart { task: "install".into(), hosts: vec!["a".into()] },
                 result("a", status, Vec::new()),
-                Event::TaskEnd {
-                    task: "install".into(),
-                    elapsed: Duration::from_millis(50),
-                },
+                Event::TaskEnd { task: "install".into(), elapsed: Duration::from_millis(50) },
             ]
         };
-        assert_eq!(
-            run(plain(), &events(Status::Ok)),
-            "✓ install  (1 host, 0.1s)\n"
-        );
-        assert_eq!(
-            run(plain(), &events(Status::Changed)),
-            "  changed: a\n✓ install  (1 host, 1 changed, 0.1s)\n"
-        );
-        assert_eq!(
-            run(plain(), &events(Status::Skipped)),
-            "  skipped: a\n- install  (1 host, 1 skipped, 0.1s)\n"
-        );
+        assert_eq!(run(plain(), &events(Status::Ok)), "✓ install  (1 host, 0.1s)\n");
+        assert_eq!(run(plain(), &events(Status::Changed)), "  changed: a\n✓ install  (1 host, 1 changed, 0.1s)\n");
+        assert_eq!(run(plain(), &events(Status::Skipped)), "  skipped: a\n- install  (1 host, 1 skipped, 0.1s)\n");
     }
 
     #[test]
     fn secrets_never_printed() {
         let redactor = Redactor::new();
         redactor.add("hunter2");
-        let (reporter, captured) = reporter(ConsoleOptions {
-            verbosity: 1,
-            diff: true,
-            ..plain()
-        });
+        let (reporter, captured) = reporter(ConsoleOptions { verbosity: 1, diff: true, ..plain() });
         let reporter = reporter.with_redactor(redactor);
         let mut leaky = step("run", "echo hunter2", Status::Failed);
         leaky.stdout = "pw=hunter2".into();
         leaky.stderr = "bad hunter2".into();
         leaky.diff = Some("+password: hunter2".into());
         reporter.event(&result("a", Status::Failed, vec![leaky]));
-        reporter.event(&Event::Print {
-            host: None,
-            message: "hunter2".into(),
-        });
+        reporter.event(&Event::Print { host: None, message: "hunter2".into() });
         let text = captured.text();
         assert!(!text.contains("hunter2"), "{text}");
         assert_eq!(text.matches("***").count(), 5, "{text}");
@@ -1199,11 +933,7 @@ done
                     for n in 0..50 {
                         let mut failing = step("run", &format!("cmd-{thread}-{n}"), Status::Failed);
                         failing.stderr = format!("err-{thread}-{n}-a\nerr-{thread}-{n}-b\n");
-                        reporter.event(&result(
-                            &format!("h{thread}"),
-                            Status::Failed,
-                            vec![failing],
-                        ));
+                        reporter.event(&result(&format!("h{thread}"), Status::Failed, vec![failing]));
                     }
                 })
             })
@@ -1215,12 +945,7 @@ done
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 8 * 50 * 3);
         for chunk in lines.chunks(3) {
-            let id = chunk[0]
-                .strip_prefix("  failed: h")
-                .unwrap()
-                .split_once("  run: cmd-")
-                .unwrap()
-                .1;
+            let id = chunk[0].strip_prefix("  failed: h").unwrap().split_once("  run: cmd-").unwrap().1;
             assert_eq!(chunk[1], format!("    err-{id}-a"));
             assert_eq!(chunk[2], format!("    err-{id}-b"));
         }

@@ -30,10 +30,7 @@ mod tests {
 
     impl Reporter for Recorder {
         fn event(&self, event: &Event) {
-            self.0
-                .lock()
-                .unwrap()
-                .push(serde_json::to_string(event).unwrap());
+            self.0.lock().unwrap().push(serde_json::to_string(event).unwrap());
         }
         fn finish(&self) {
             self.0.lock().unwrap().push("finish".into());
@@ -44,19 +41,10 @@ mod tests {
     fn every_reporter_sees_every_event() {
         let first = Arc::new(Mutex::new(Vec::new()));
         let second = Arc::new(Mutex::new(Vec::new()));
-        let fan_out = FanOut(vec![
-            Box::new(Recorder(first.clone())),
-            Box::new(Recorder(second.clone())),
-        ]);
-        fan_out.event(&Event::Print {
-            host: None,
-            message: "hi".into(),
-        });
+        let fan_out = FanOut(vec![Box::new(Recorder(first.clone())), Box::new(Recorder(second.clone()))]);
+        fan_out.event(&Event::Print { host: None, message: "hi".into() });
         fan_out.finish();
-        let expected = vec![
-            r#"{"event":"print","message":"hi"}"#.to_string(),
-            "finish".to_string(),
-        ];
+        let expected = vec![r#"{"event":"print","message":"hi"}"#.to_string(), "finish".to_string()];
         assert_eq!(*first.lock().unwrap(), expected);
         assert_eq!(*second.lock().unwrap(), expected);
     }

@@ -36,14 +36,7 @@ impl JsonLog {
     pub fn create(path: impl AsRef<Path>) -> io::Result<JsonLog> {
         let path = path.as_ref().to_path_buf();
         let file = File::create(&path)?;
-        Ok(JsonLog {
-            path,
-            state: Mutex::new(State {
-                file,
-                failed: false,
-            }),
-            redactor: None,
-        })
+        Ok(JsonLog { path, state: Mutex::new(State { file, failed: false }), redactor: None })
     }
 
     /// Also hides these secrets from every string in every event (a second line of defence: the engine already
@@ -83,31 +76,18 @@ impl Reporter for JsonLog {
                 return;
             }
         };
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if state.failed {
             return;
         }
-        if let Err(error) = state
-            .file
-            .write_all(line.as_bytes())
-            .and_then(|()| state.file.flush())
-        {
+        if let Err(error) = state.file.write_all(line.as_bytes()).and_then(|()| state.file.flush()) {
             state.failed = true;
-            eprintln!(
-                "warning: --log-json {}: write failed, no further events logged: {error}",
-                self.path.display()
-            );
+            eprintln!("warning: --log-json {}: write failed, no further events logged: {error}", self.path.display());
         }
     }
 
     fn finish(&self) {
-        let state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if !state.failed {
             // Durable at the end of the run; per-line durability against a process crash comes from write+flush.
             let _ = state.file.sync_all();
@@ -118,12 +98,8 @@ impl Reporter for JsonLog {
 fn redact_value(value: &mut Value, redactor: &Redactor) {
     match value {
         Value::String(text) => *text = redactor.redact(text),
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|item| redact_value(item, redactor)),
-        Value::Object(fields) => fields
-            .values_mut()
-            .for_each(|field| redact_value(field, redactor)),
+        Value::Array(items) => items.iter_mut().for_each(|item| redact_value(item, redactor)),
+        Value::Object(fields) => fields.values_mut().for_each(|field| redact_value(field, redactor)),
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
@@ -212,18 +188,11 @@ mod tests {
         // Lines are on disk before finish: a crash would not lose them.
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 2);
-        log.event(&Event::Recap {
-            hosts: Vec::new(),
-            elapsed: Duration::from_millis(2000),
-            interrupted: false,
-        });
+        log.event(&Event::Recap { hosts: Vec::new(), elapsed: Duration::from_millis(2000), interrupted: false });
         log.finish();
 
         let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<Value> = text
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect();
+        let lines: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
         assert_eq!(lines.len(), 3);
         for line in &lines {
             let keys: Vec<_> = line.as_object().unwrap().keys().take(2).cloned().collect();

@@ -32,10 +32,7 @@ impl RecapBuilder {
     fn entry(&mut self, host: &str) -> &mut HostRecap {
         self.hosts
             .entry(host.to_string())
-            .or_insert_with(|| HostRecap {
-                host: host.to_string(),
-                ..HostRecap::default()
-            })
+            .or_insert_with(|| HostRecap { host: host.to_string(), ..HostRecap::default() })
     }
 
     /// Counts one task's result on one host.
@@ -89,14 +86,7 @@ mod tests {
     }
 
     fn counts(recap: &HostRecap) -> (u32, u32, u32, u32, u32, u128) {
-        (
-            recap.ok,
-            recap.changed,
-            recap.failed,
-            recap.skipped,
-            recap.unreachable,
-            recap.time.as_millis(),
-        )
+        (recap.ok, recap.changed, recap.failed, recap.skipped, recap.unreachable, recap.time.as_millis())
     }
 
     #[test]
@@ -110,10 +100,7 @@ mod tests {
         builder.add(&result("b", Status::Failed, true, 50));
         builder.add(&result("c", Status::Unreachable, false, 10));
         let recap = builder.build();
-        assert_eq!(
-            recap.iter().map(|r| r.host.as_str()).collect::<Vec<_>>(),
-            ["a", "b", "c"]
-        );
+        assert_eq!(recap.iter().map(|r| r.host.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
         assert_eq!(counts(&recap[0]), (2, 1, 0, 1, 0, 300));
         assert_eq!(counts(&recap[1]), (1, 2, 1, 0, 0, 350));
         assert_eq!(counts(&recap[2]), (0, 0, 0, 0, 1, 10));

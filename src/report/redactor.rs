@@ -52,18 +52,9 @@ impl Redactor {
             pieces.push(trimmed.to_string());
         }
         if secret.contains('\n') {
-            pieces.extend(
-                secret
-                    .lines()
-                    .map(str::trim)
-                    .filter(|line| line.len() >= MIN_FRAGMENT)
-                    .map(str::to_string),
-            );
+            pieces.extend(secret.lines().map(str::trim).filter(|line| line.len() >= MIN_FRAGMENT).map(str::to_string));
         }
-        let mut secrets = self
-            .secrets
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut secrets = self.secrets.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         for piece in pieces {
             if !secrets.contains(&piece) {
                 secrets.push(piece);
@@ -74,18 +65,12 @@ impl Redactor {
 
     /// True when no secret has been added: callers may skip redaction work.
     pub fn is_empty(&self) -> bool {
-        self.secrets
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .is_empty()
+        self.secrets.read().unwrap_or_else(|poisoned| poisoned.into_inner()).is_empty()
     }
 
     /// `text` with every occurrence of every secret replaced by [`MASK`].
     pub fn redact(&self, text: &str) -> String {
-        let secrets = self
-            .secrets
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let secrets = self.secrets.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         if secrets.is_empty() {
             return text.to_string();
         }
@@ -160,10 +145,7 @@ mod tests {
     fn every_occurrence_is_hidden() {
         let redactor = with_secrets(&["hunter2"]);
         assert!(!redactor.is_empty());
-        assert_eq!(
-            redactor.redact("pass=hunter2; again hunter2hunter2."),
-            "pass=***; again ***."
-        );
+        assert_eq!(redactor.redact("pass=hunter2; again hunter2hunter2."), "pass=***; again ***.");
     }
 
     #[test]
@@ -192,10 +174,7 @@ mod tests {
     fn multi_line_secret_is_hidden_whole_and_line_by_line() {
         let key = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG\n9w0BAQEFAASC\n}\n-----END KEY-----\n";
         let redactor = with_secrets(&[key]);
-        assert_eq!(
-            redactor.redact(&format!("key:\n{key}done")),
-            "key:\n***done"
-        );
+        assert_eq!(redactor.redact(&format!("key:\n{key}done")), "key:\n***done");
         let diff = "--- a/key\n+++ b/key\n+-----BEGIN KEY-----\n+MIIEvQIBADANBgkqhkiG\n+9w0BAQEFAASC\n+}\n";
         let redacted = redactor.redact(diff);
         assert!(!redacted.contains("MIIEvQIBADANBgkqhkiG"), "{redacted}");
@@ -213,23 +192,15 @@ mod tests {
     #[test]
     fn non_ascii_text_and_secrets() {
         let redactor = with_secrets(&["пароль"]);
-        assert_eq!(
-            redactor.redact("ключ=пароль, ещё пароль"),
-            "ключ=***, ещё ***"
-        );
-        assert_eq!(
-            redactor.redact_bytes(b"\xffpw \xd0\xbf\xd0\xb0\xd1\x80\xd0\xbe\xd0\xbb\xd1\x8c"),
-            "\u{fffd}pw ***"
-        );
+        assert_eq!(redactor.redact("ключ=пароль, ещё пароль"), "ключ=***, ещё ***");
+        assert_eq!(redactor.redact_bytes(b"\xffpw \xd0\xbf\xd0\xb0\xd1\x80\xd0\xbe\xd0\xbb\xd1\x8c"), "\u{fffd}pw ***");
     }
 
     #[test]
     fn clones_share_secrets_across_threads() {
         let redactor = Redactor::new();
         let clone = redactor.clone();
-        std::thread::spawn(move || clone.add("tok3n"))
-            .join()
-            .unwrap();
+        std::thread::spawn(move || clone.add("tok3n")).join().unwrap();
         assert_eq!(redactor.redact("a tok3n"), "a ***");
     }
 }

@@ -41,18 +41,12 @@ impl RemoteShell {
     pub async fn run(&mut self, script: &str, limit: Option<Duration>) -> Result<CommandOutput, TransportError> {
         let nonce: u128 = rand::random();
         let mark = format!("{MARK}{nonce:032x}");
-        let framed = format!(
-            "{script}\n__rb=$?; printf '\\n%s %d\\n' '{mark}' \"$__rb\"; printf '\\n%s\\n' '{mark}' >&2\n"
-        );
-        self.channel
-            .data_bytes(framed.into_bytes())
-            .await
-            .map_err(|e| TransportError::Disconnected(e.to_string()))?;
+        let framed =
+            format!("{script}\n__rb=$?; printf '\\n%s %d\\n' '{mark}' \"$__rb\"; printf '\\n%s\\n' '{mark}' >&2\n");
+        self.channel.data_bytes(framed.into_bytes()).await.map_err(|e| TransportError::Disconnected(e.to_string()))?;
         let collect = self.collect(mark.as_bytes());
         match limit {
-            Some(limit) => tokio::time::timeout(limit, collect)
-                .await
-                .map_err(|_| TransportError::Timeout(limit))?,
+            Some(limit) => tokio::time::timeout(limit, collect).await.map_err(|_| TransportError::Timeout(limit))?,
             None => collect.await,
         }
     }

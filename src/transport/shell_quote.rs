@@ -2,11 +2,7 @@
 /// (spaces, quotes, `$()`, backticks, newlines). Single quotes are the only quoting a POSIX shell does not
 /// interpret inside, so every `'` is closed, escaped and reopened.
 pub fn quote(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
-    {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b)) {
         return text.to_string();
     }
     let mut quoted = String::with_capacity(text.len() + 2);
@@ -44,11 +40,8 @@ mod tests {
     #[test]
     fn a_real_shell_reads_it_back_unchanged() {
         for text in ["it's a \"test\" $(id) `id` \\ \n\t end", "'", "''", "-n", "*"] {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(format!("printf %s {}", quote(text)))
-                .output()
-                .unwrap();
+            let out =
+                std::process::Command::new("sh").arg("-c").arg(format!("printf %s {}", quote(text))).output().unwrap();
             assert_eq!(String::from_utf8(out.stdout).unwrap(), text);
         }
     }
