@@ -202,10 +202,13 @@ fn a_host_whose_sshd_is_killed_mid_run_is_unreachable_and_a_retry_reruns_only_it
         &["--limit", &limit(&[victim, other]), "--log-json", log.to_str().unwrap()],
     );
     wait_running(lab, victim, "[s]leep 5.02");
-    // sshd and every session it serves are killed; a timer on the host starts it again in 15 s.
+    // sshd and every session it serves are killed; systemd starts it again 15 s later (Restart=always), and a
+    // timer on the host does too at 20 s should the restart be missed (once, a lone timer was).
     let _ = lab.ssh(
         victim,
-        "systemd-run --quiet --on-active=15 systemctl start ssh; systemctl stop ssh; pkill -KILL -x sshd; true",
+        "mkdir -p /etc/systemd/system/ssh.service.d && \
+         printf '[Service]\\nRestart=always\\nRestartSec=15\\n' > /etc/systemd/system/ssh.service.d/tr-restart.conf && \
+         systemctl daemon-reload; systemd-run --quiet --on-active=20 systemctl start ssh; pkill -KILL -x sshd; true",
     );
     let killed = Instant::now();
     let (code, stdout, _, ended) = run.finish(Duration::from_secs(90));
@@ -217,7 +220,7 @@ fn a_host_whose_sshd_is_killed_mid_run_is_unreachable_and_a_retry_reruns_only_it
         victim,
         "only the unreachable host is recorded for --retry-failed"
     );
-    wait_ssh(lab, victim, Duration::from_secs(60));
+    wait_ssh(lab, victim, Duration::from_secs(120));
 
     // --retry-failed runs the whole playbook again on that host only.
     let retry = Command::new(RUNBOOK)
