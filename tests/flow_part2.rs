@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use support::{Lab, RUNBOOK, Test, repo_root};
+use support::{Lab, Test, repo_root};
 
 static CHECK_LAB: OnceLock<Lab> = OnceLock::new();
 static JOIN_LAB: OnceLock<Lab> = OnceLock::new();
@@ -36,42 +36,9 @@ const HARBORS: &[&str] = &["k8s-harbor01", "k8s-harbor02"];
 
 /// A lab that mirrors playbooks/inventory.yaml: the guide's ten hosts, names and groups.
 fn guide_lab(cell: &'static OnceLock<Lab>, name: &'static str, subnet: &str) -> &'static Lab {
-    cell.get_or_init(|| {
-        let output = Command::new(RUNBOOK)
-            .args(["lab", "up", "--name", name, "-i", "playbooks/inventory.yaml", "--subnet", subnet])
-            .current_dir(repo_root())
-            .output()
-            .expect("runbook lab up runs");
-        assert!(
-            output.status.success(),
-            "lab up failed:\n{}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let path = repo_root().join(".runbook").join(name).join("inventory.yaml");
-        let inventory: Value = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let mut hosts = Vec::new();
-        let mut addresses = Vec::new();
-        collect(&inventory["all"], &mut hosts, &mut addresses);
-        assert_eq!(hosts.len(), 10, "{hosts:?}");
-        Lab { name, hosts, addresses }
-    })
-}
-
-fn collect(group: &Value, hosts: &mut Vec<String>, addresses: &mut Vec<String>) {
-    if let Some(map) = group.get("hosts").and_then(Value::as_object) {
-        for (name, vars) in map {
-            if !hosts.contains(name) {
-                hosts.push(name.clone());
-                addresses.push(vars["address"].as_str().unwrap_or(name).to_string());
-            }
-        }
-    }
-    if let Some(children) = group.get("children").and_then(Value::as_object) {
-        for child in children.values() {
-            collect(child, hosts, addresses);
-        }
-    }
+    let lab = Lab::get_from_inventory(cell, name, &repo_root().join("playbooks/inventory.yaml"), subnet);
+    assert_eq!(lab.hosts.len(), 10, "{:?}", lab.hosts);
+    lab
 }
 
 fn with_secrets(mut test: Test) -> Test {
