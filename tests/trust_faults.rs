@@ -127,6 +127,30 @@ fn clean(lab: &Lab, hosts: &[&str], paths: &str) {
     }
 }
 
+/// The start of a fault test: two clean hosts, `playbook` running on both in the background with a JSON log
+/// (`Background::events` reads it),
+/// and `marker` (a telling `sleep`) running on the victim — the moment to inject the fault.
+fn start_mid_run(
+    lab: &Lab,
+    (victim, other): (&str, &str),
+    scratch: &str,
+    playbook: &str,
+    marker: &str,
+) -> (tempfile::TempDir, Background) {
+    wait_ssh(lab, victim, Duration::from_secs(60));
+    clean(lab, &[victim, other], scratch);
+    let dir = tempfile::tempdir().unwrap();
+    write_playbook(dir.path(), playbook);
+    let log = dir.path().join("events.jsonl");
+    let run = Background::start(
+        dir.path(),
+        &lab.inventory(),
+        &["--limit", &limit(&[victim, other]), "--log-json", log.to_str().unwrap()],
+    );
+    wait_running(lab, victim, marker);
+    (dir, run)
+}
+
 fn write_playbook(dir: &Path, text: &str) {
     std::fs::write(dir.join("site.rhai"), text).unwrap();
 }
@@ -141,24 +165,17 @@ fn a_host_powered_off_mid_run_is_unreachable_in_its_task_and_the_others_finish()
     require_lab!();
     let lab = lab();
     let (victim, other) = (lab.host(0), lab.host(1));
-    wait_ssh(lab, victim, Duration::from_secs(60));
-    clean(lab, &[victim, other], "/root/tr-off");
-    let dir = tempfile::tempdir().unwrap();
-    write_playbook(
-        dir.path(),
+    let (_dir, mut run) = start_mid_run(
+        lab,
+        (victim, other),
+        "/root/tr-off",
         r#"
         task("first", hosts(), |h| h.run("mkdir -p /root/tr-off"));
         task("long step", hosts(), |h| { h.run("sleep 6.01"); h.run("touch /root/tr-off/long"); });
         task("last", hosts(), |h| h.run("touch /root/tr-off/last"));
         "#,
+        "[s]leep 6.01",
     );
-    let log = dir.path().join("events.jsonl");
-    let mut run = Background::start(
-        dir.path(),
-        &lab.inventory(),
-        &["--limit", &limit(&[victim, other]), "--log-json", log.to_str().unwrap()],
-    );
-    wait_running(lab, victim, "[s]leep 6.01");
     let powered_off = Instant::now();
     // Through the system ssh client; the connection drops as the host goes down.
     let _ = lab.ssh(victim, "systemctl poweroff");
@@ -184,24 +201,17 @@ fn a_host_whose_sshd_is_killed_mid_run_is_unreachable_and_a_retry_reruns_only_it
     require_lab!();
     let lab = lab();
     let (victim, other) = (lab.host(2), lab.host(3));
-    wait_ssh(lab, victim, Duration::from_secs(60));
-    clean(lab, &[victim, other], "/root/tr-sshd");
-    let dir = tempfile::tempdir().unwrap();
-    write_playbook(
-        dir.path(),
+    let (dir, mut run) = start_mid_run(
+        lab,
+        (victim, other),
+        "/root/tr-sshd",
         r#"
         task("prepare", hosts(), |h| h.run("mkdir -p /root/tr-sshd"));
         task("slow", hosts(), |h| { h.run("sleep 5.02"); h.run("touch /root/tr-sshd/slow"); });
         task("mark", hosts(), |h| h.run("echo $(hostname) >> /root/tr-sshd/runs"));
         "#,
+        "[s]leep 5.02",
     );
-    let log = dir.path().join("events.jsonl");
-    let mut run = Background::start(
-        dir.path(),
-        &lab.inventory(),
-        &["--limit", &limit(&[victim, other]), "--log-json", log.to_str().unwrap()],
-    );
-    wait_running(lab, victim, "[s]leep 5.02");
     // sshd and every session it serves are killed; systemd starts it again 15 s later (Restart=always), and a
     // timer on the host does too at 20 s should the restart be missed (once, a lone timer was).
     let _ = lab.ssh(
