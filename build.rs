@@ -45,10 +45,10 @@ fn rerun_when_head_moves() {
         refs.push(branch);
     }
     for name in refs {
-        if let Some(path) = git(&["rev-parse", "--path-format=absolute", "--git-path", &name]) {
-            if std::path::Path::new(&path).exists() {
-                println!("cargo:rerun-if-changed={path}");
-            }
+        if let Some(path) = git(&["rev-parse", "--path-format=absolute", "--git-path", &name])
+            && std::path::Path::new(&path).exists()
+        {
+            println!("cargo:rerun-if-changed={path}");
         }
     }
 }
