@@ -22,11 +22,12 @@ pub fn run(args: LintArgs) -> i32 {
         LintFormat::Human => Format::Human { color: std::io::stdout().is_terminal() },
         LintFormat::Github => Format::Github,
         LintFormat::Json => Format::Json,
+        LintFormat::Sarif => Format::Sarif,
     };
     print!("{}", render(&report.findings, format));
     let line = summary(&report.findings, report.files);
     // The summary goes with the findings for people; machine formats keep stdout to findings only.
-    if format == Format::Github || format == Format::Json {
+    if !matches!(format, Format::Human { .. }) {
         eprintln!("{line}");
     } else {
         println!("{line}");

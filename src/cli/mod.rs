@@ -2,9 +2,12 @@
 //!
 //! Nothing here talks to a host; each subcommand lives in its own file and hands its arguments on.
 
+mod completions_command;
+mod init_command;
 mod inventory_command;
 mod lab_command;
 mod lint_command;
+mod man_command;
 mod run_command;
 
 use std::path::PathBuf;
@@ -28,7 +31,7 @@ pub mod exit_code {
 #[derive(Parser, Debug)]
 #[command(
     name = "runbook",
-    version,
+    version = env!("RUNBOOK_VERSION"),
     about = "Run Rhai playbooks against fleets of Linux hosts over SSH",
     propagate_version = true
 )]
@@ -48,6 +51,12 @@ pub enum Command {
     Lab(LabCommand),
     /// Check playbooks, templates and inventories without connecting to any host.
     Lint(LintArgs),
+    /// Write a new site repository: inventory, playbook, template, .gitignore, CI lint job.
+    Init(init_command::InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions_command::CompletionsArgs),
+    /// Print the man page, or write one per subcommand into a folder.
+    Man(man_command::ManArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -212,6 +221,7 @@ pub enum LintFormat {
     Human,
     Github,
     Json,
+    Sarif,
 }
 
 /// Parses the command line and runs it; returns the process exit code.
@@ -234,6 +244,9 @@ pub fn main() -> i32 {
         Command::Inventory(args) => inventory_command::run(args),
         Command::Lab(command) => lab_command::run(command),
         Command::Lint(args) => lint_command::run(args),
+        Command::Init(args) => init_command::run(args),
+        Command::Completions(args) => completions_command::run(args),
+        Command::Man(args) => man_command::run(args),
     }
 }
 

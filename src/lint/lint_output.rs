@@ -1,6 +1,6 @@
 //! How findings are shown: for people (miette: the source line, a caret under the spot, the hint), for
-//! GitHub Actions (workflow commands that annotate the pull request), and for machines (one JSON object per
-//! line). The same findings in the same order in each.
+//! GitHub Actions (workflow commands that annotate the pull request), for machines (one JSON object per
+//! line) and for code-scanning UIs (a SARIF 2.1.0 log). The same findings in the same order in each.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,6 +15,7 @@ pub enum Format {
     Human { color: bool },
     Github,
     Json,
+    Sarif,
 }
 
 /// The whole report as text.
@@ -23,6 +24,7 @@ pub fn render(findings: &[Finding], format: Format) -> String {
         Format::Human { color } => human(findings, color),
         Format::Github => findings.iter().map(|finding| github(finding) + "\n").collect(),
         Format::Json => findings.iter().map(|finding| json(finding) + "\n").collect(),
+        Format::Sarif => super::sarif_output::sarif(findings),
     }
 }
 

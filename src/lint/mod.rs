@@ -13,6 +13,7 @@ mod lint_output;
 mod module_table;
 mod option_checks;
 pub mod rules;
+mod sarif_output;
 mod script_checks;
 mod secret_names;
 mod sysctl_checks;
