@@ -10,7 +10,7 @@ use super::runtime::Runtime;
 use super::script_error;
 use super::step_recorder;
 use super::task_options::{TaskOptions, selected_by_tags};
-use crate::report::{Event, HostResult, Status};
+use crate::report::{Event, HostResult, Status, StepReport};
 
 /// `task(name, hosts, opts, closure)`: runs the closure on every host at once (bounded by --forks and
 /// `serial`), waits for all, reports each host, and hands the closures' return values back to the script.
@@ -53,6 +53,7 @@ pub fn run_task(
         return skipped(runtime, name, "no hosts left to run on");
     }
 
+    let body = detach_host_handles(&body);
     let started = Instant::now();
     let total = hosts.len();
     runtime
@@ -87,6 +88,78 @@ pub fn run_task(
         return Err(format!("task \"{name}\" failed on {} and is fatal: stopping", failures.join(", ")).into());
     }
     Ok(returned)
+}
+
+/// A closure's captured variables reach it as Rhai *shared* values, and Rhai write-locks a shared value for the
+/// whole of a method call or property read on it (`checker.run(..)` holds the lock while the command runs). Ten
+/// host threads calling a captured host therefore collide, and Rhai gives up after ~50 ms with "Data race
+/// detected" — whatever the method's receiver type. A host handle is immutable to the script, so every captured
+/// value that holds one is handed to the host closures as a plain copy: reads and calls on it need no lock.
+/// Captured values without a host (counters, lists the closures fill) stay shared, as Rhai has them.
+fn detach_host_handles(body: &FnPtr) -> FnPtr {
+    let mut body = body.clone();
+    for value in body.iter_curry_mut() {
+        if value.is_shared() {
+            let plain = deep_flatten(value);
+            if holds_host(&plain) {
+                *value = plain;
+            }
+        }
+    }
+    body
+}
+
+/// The value with every shared cell in it (at any depth of arrays and maps) replaced by a copy of its content.
+fn deep_flatten(value: &Dynamic) -> Dynamic {
+    let value = value.flatten_clone();
+    if value.is_array() {
+        let items: rhai::Array = value.cast::<rhai::Array>().iter().map(deep_flatten).collect();
+        Dynamic::from_array(items)
+    } else if value.is_map() {
+        let map: Map = value.cast::<Map>().iter().map(|(key, item)| (key.clone(), deep_flatten(item))).collect();
+        Dynamic::from_map(map)
+    } else {
+        value
+    }
+}
+
+fn holds_host(value: &Dynamic) -> bool {
+    if value.is::<Host>() {
+        true
+    } else if let Some(items) = value.read_lock::<rhai::Array>() {
+        items.iter().any(holds_host)
+    } else if let Some(map) = value.read_lock::<Map>() {
+        map.values().any(holds_host)
+    } else {
+        false
+    }
+}
+
+/// Reports one host's result of a task (or of a primitive called outside any task): the one place a
+/// [`HostResult`] is made. `changed` follows from the steps: a task changed the host if any step did, even
+/// when it then failed.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn report_result(
+    runtime: &Runtime,
+    task: &str,
+    host: &str,
+    status: Status,
+    rc: Option<i32>,
+    message: Option<String>,
+    steps: Vec<StepReport>,
+    duration: std::time::Duration,
+) {
+    let changed = status == Status::Changed || steps.iter().any(|step| step.status == Status::Changed);
+    runtime.emit(Event::HostResult(HostResult {
+        task: task.to_string(),
+        host: host.to_string(),
+        status,
+        changed,
+        rc,
+        message: message.map(|m| runtime.redactor.redact(&m)),
+        steps,
+        duration,
+    }));
 }
 
 fn skipped(runtime: &Runtime, name: &str, reason: &str) -> Result<Map, Box<EvalAltResult>> {
@@ -139,17 +212,8 @@ fn run_on_host(
 ) -> Option<Dynamic> {
     let started = Instant::now();
     let state = &host.state;
-    let report = |status: Status, changed: bool, rc: Option<i32>, message: Option<String>, steps| {
-        runtime.emit(Event::HostResult(HostResult {
-            task: name.to_string(),
-            host: state.name.clone(),
-            status,
-            changed,
-            rc,
-            message: message.map(|m| runtime.redactor.redact(&m)),
-            steps,
-            duration: started.elapsed(),
-        }));
+    let report = |status: Status, _changed: bool, rc: Option<i32>, message: Option<String>, steps| {
+        report_result(runtime, name, &state.name, status, rc, message, steps, started.elapsed());
     };
 
     if let Err(error) = runtime.block_on(state.connection()) {

@@ -1,9 +1,10 @@
 use std::time::Duration;
 
-use rhai::{Dynamic, EvalAltResult, Map};
+use rhai::{Dynamic, Map};
 
+use super::primitive_error::PrimitiveError;
+use super::remote_host::RemoteHost;
 use super::step::{Options, Step, StepOutcome, tail};
-use crate::engine::Host;
 use crate::report::Status;
 use crate::transport::{RemoteCommand, quote};
 
@@ -12,7 +13,7 @@ pub const RUN_OPTIONS: &[&str] =
 
 /// `h.run(cmd, opts)`: a shell command on the host. It changes the host unless marked `check_safe`, so in
 /// --check it is not run but reported as what would run; `creates`/`unless` make it idempotent.
-pub fn run(host: &Host, command: &str, options: &Map) -> Result<Map, Box<EvalAltResult>> {
+pub fn run(host: &dyn RemoteHost, command: &str, options: &Map) -> Result<Map, PrimitiveError> {
     let options = Options::new(options, "run", RUN_OPTIONS)?;
     let check_safe = options.bool("check_safe")?;
     let ok_codes = options.ints("ok_codes")?.unwrap_or_else(|| vec![0]);
@@ -38,7 +39,7 @@ pub fn run(host: &Host, command: &str, options: &Map) -> Result<Map, Box<EvalAlt
         probe.script = script;
         probe.stdin = None;
         probe.timeout = None;
-        let output = host.exec(&probe).map_err(|e| e.into_script_error())?;
+        let output = host.exec(&probe)?;
         if output.rc == 0 {
             step.finish(Status::Skipped, StepOutcome { message: Some(reason), ..StepOutcome::default() });
             return Ok(result(0, "", "", false, true));
@@ -53,7 +54,7 @@ pub fn run(host: &Host, command: &str, options: &Map) -> Result<Map, Box<EvalAlt
         return Ok(result(0, "", "", true, true));
     }
 
-    let output = host.exec(&remote).map_err(|e| e.into_script_error())?;
+    let output = host.exec(&remote)?;
     let stdout = output.stdout_text();
     let stderr = output.stderr_text();
     let outcome =
@@ -72,7 +73,7 @@ pub fn run(host: &Host, command: &str, options: &Map) -> Result<Map, Box<EvalAlt
 }
 
 /// One shell test combining `creates`, `removes`, `unless` and `onlyif`: exit 0 means "skip".
-fn guard_script(options: &Options) -> Result<Option<(String, String)>, Box<EvalAltResult>> {
+fn guard_script(options: &Options) -> Result<Option<(String, String)>, PrimitiveError> {
     let mut tests = Vec::new();
     let mut reasons = Vec::new();
     if let Some(path) = options.string("creates")? {
