@@ -212,14 +212,14 @@ fn run_on_host(
 ) -> Option<Dynamic> {
     let started = Instant::now();
     let state = &host.state;
-    let report = |status: Status, _changed: bool, rc: Option<i32>, message: Option<String>, steps| {
+    let report = |status: Status, rc: Option<i32>, message: Option<String>, steps| {
         report_result(runtime, name, &state.name, status, rc, message, steps, started.elapsed());
     };
 
     if let Err(error) = runtime.block_on(state.connection()) {
         let reason = error.to_string();
         state.set_health(HostHealth::Unreachable { task: name.to_string(), reason: reason.clone() });
-        report(Status::Unreachable, false, None, Some(reason), Vec::new());
+        report(Status::Unreachable, None, Some(reason), Vec::new());
         return None;
     }
 
@@ -238,19 +238,18 @@ fn run_on_host(
             } else {
                 Status::Ok
             };
-            report(status, changed, None, None, record.steps);
+            report(status, None, None, record.steps);
             Some(value)
         }
         Err(error) => {
             let message = script_error::describe(&error, &runtime.playbook.display().to_string());
             if let Some(reason) = record.unreachable {
                 state.set_health(HostHealth::Unreachable { task: name.to_string(), reason });
-                report(Status::Unreachable, changed, None, Some(message), record.steps);
+                report(Status::Unreachable, None, Some(message), record.steps);
                 None
             } else if options.ignore_errors {
                 report(
                     if changed { Status::Changed } else { Status::Ok },
-                    changed,
                     record.failed_rc,
                     Some(format!("error ignored: {message}")),
                     record.steps,
@@ -258,7 +257,7 @@ fn run_on_host(
                 Some(Dynamic::UNIT)
             } else {
                 state.set_health(HostHealth::Failed { task: name.to_string() });
-                report(Status::Failed, changed, record.failed_rc, Some(message), record.steps);
+                report(Status::Failed, record.failed_rc, Some(message), record.steps);
                 None
             }
         }

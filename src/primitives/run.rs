@@ -40,8 +40,10 @@ pub fn run(host: &dyn RemoteHost, command: &str, options: &Map) -> Result<Map, P
         probe.stdin = None;
         probe.timeout = None;
         let output = host.exec(&probe)?;
+        // The work is already done: ok, as Ansible reports a `creates` that exists (`skipped` is for steps
+        // that `when`, tags or --limit leave out).
         if output.rc == 0 {
-            step.finish(Status::Skipped, StepOutcome { message: Some(reason), ..StepOutcome::default() });
+            step.finish(Status::Ok, StepOutcome { message: Some(reason), ..StepOutcome::default() });
             return Ok(result(0, "", "", false, true));
         }
     }
@@ -95,7 +97,7 @@ fn guard_script(options: &Options) -> Result<Option<(String, String)>, Primitive
     if tests.is_empty() {
         return Ok(None);
     }
-    Ok(Some((tests.join(" || "), format!("skipped: {}", reasons.join(" or ")))))
+    Ok(Some((tests.join(" || "), format!("nothing to do: {}", reasons.join(" or ")))))
 }
 
 fn result(rc: i32, stdout: &str, stderr: &str, changed: bool, skipped: bool) -> Map {
