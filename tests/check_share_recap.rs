@@ -19,16 +19,18 @@ fn lab() -> &'static Lab {
 fn a_captured_host_is_usable_from_every_hosts_closure_at_once() {
     let lab = lab();
     let (checker, pair) = (lab.host(0), [lab.host(1), lab.host(2)]);
-    // A host, an array of hosts and a map holding a host, all captured by the closure and used by ten host
-    // threads at once: method calls, property reads, and a host as another primitive's option.
+    // A host, an array of hosts, a map holding a host and a closure, all captured by the task's closure and used
+    // by ten host threads at once: method calls, property reads, a host as another primitive's option, a call.
     let playbook = format!(
         r#"
         let checker = host("{checker}");
         let pair = [host("{}"), host("{}")];
         let site = #{{ db: host("{checker}"), port: 22 }};
+        let probe = |target| target.run("sleep 0.2; hostname", #{{ check_safe: true }}).stdout.trim();
         let seen = task("captured", hosts(), |h| {{
             let r = checker.run("sleep 0.2; echo " + h.name, #{{ check_safe: true }});
             pair[1].run("true", #{{ check_safe: true }});
+            if probe.call(checker) != checker.name {{ throw "probe saw another host"; }}
             h.wait_port(site.port, #{{ from: site.db, timeout: 5 }});
             checker.name + " " + checker.vars.len() + " " + r.stdout.trim()
         }});
@@ -114,9 +116,7 @@ fn check_plans_a_site_on_a_fresh_host_without_touching_it() {
 fn a_step_that_depends_on_nothing_planned_still_fails_in_check_mode() {
     let lab = lab();
     let host = lab.host(8);
-    let playbook = format!(
-        r#"task("conf", host("{host}"), |h| h.write("x\n", "/etc/t-ho-nowhere/conf"));"#
-    );
+    let playbook = format!(r#"task("conf", host("{host}"), |h| h.write("x\n", "/etc/t-ho-nowhere/conf"));"#);
     Test::new()
         .lab(lab)
         .playbook(&playbook)

@@ -155,7 +155,9 @@ impl ConsoleReporter {
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         });
-        if let Some(old) = state.tasks.insert(task.to_string(), TaskTally { hosts: hosts.to_vec(), bar, ..TaskTally::default() }) {
+        if let Some(old) =
+            state.tasks.insert(task.to_string(), TaskTally { hosts: hosts.to_vec(), bar, ..TaskTally::default() })
+        {
             self.clear_bar(old.bar);
         }
     }
