@@ -1,54 +1,29 @@
+//! A host as a playbook sees it, and the engine's side of what primitives may ask of it ([`RemoteHost`]).
+
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use rhai::{Dynamic, EvalAltResult, Map};
+use rhai::{Dynamic, Map};
 
 use super::host_state::HostState;
 use super::runtime::{INTERRUPT_GRACE, Runtime};
 use super::step_recorder;
-use crate::transport::{CommandOutput, RemoteCommand, TransportError};
+use crate::primitives::{HostError, InventoryHost, RemoteHost};
+use crate::report::{Event, Status, StepReport};
+use crate::transport::{CommandOutput, RemoteCommand};
 
 /// A host as a playbook sees it (`h` in `task(..., |h| ...)`): cheap to clone, shared by every thread.
 #[derive(Clone)]
 pub struct Host {
-    pub state: Arc<HostState>,
-    pub runtime: Arc<Runtime>,
-}
-
-/// Why a primitive could not do its work on a host.
-#[derive(Debug)]
-pub enum HostError {
-    /// The host stopped answering (or never did): it is unreachable, not failed.
-    Unreachable(String),
-    /// The host answered, but the step failed.
-    Failed(String),
-}
-
-impl HostError {
-    /// Turns the error into a Rhai error (so the script's try/catch sees it), remembering on this thread
-    /// whether the host became unreachable.
-    pub fn into_script_error(self) -> Box<EvalAltResult> {
-        let message = match self {
-            HostError::Unreachable(message) => {
-                step_recorder::mark_unreachable(&message);
-                message
-            }
-            HostError::Failed(message) => message,
-        };
-        message.into()
-    }
-}
-
-impl From<TransportError> for HostError {
-    fn from(error: TransportError) -> HostError {
-        if error.is_unreachable() {
-            HostError::Unreachable(error.to_string())
-        } else {
-            HostError::Failed(error.to_string())
-        }
-    }
+    pub(super) state: Arc<HostState>,
+    pub(super) runtime: Arc<Runtime>,
 }
 
 impl Host {
+    pub(super) fn new(state: Arc<HostState>, runtime: Arc<Runtime>) -> Host {
+        Host { state, runtime }
+    }
+
     pub fn name(&self) -> &str {
         &self.state.name
     }
@@ -57,16 +32,24 @@ impl Host {
         self.runtime.options.check
     }
 
-    pub fn diff_mode(&self) -> bool {
-        self.runtime.options.diff
+    pub fn vars_map(&self) -> Map {
+        to_map(&self.state.vars)
     }
 
-    /// Runs a command on the host, connecting first if needed.
-    pub fn exec(&self, command: &RemoteCommand) -> Result<CommandOutput, HostError> {
+    /// Runs `work` on the host's connection the way every remote command runs: shown with -vv, refused after
+    /// Ctrl-C, and given up INTERRUPT_GRACE after it.
+    fn remote<F>(
+        &self,
+        shown: &str,
+        work: impl FnOnce(Arc<crate::transport::Connection>) -> F,
+    ) -> Result<CommandOutput, HostError>
+    where
+        F: std::future::Future<Output = Result<CommandOutput, crate::transport::TransportError>>,
+    {
         if self.runtime.options.verbosity >= 2 {
-            self.runtime.emit(crate::report::Event::Print {
+            self.runtime.emit(Event::Print {
                 host: Some(self.state.name.clone()),
-                message: self.runtime.redactor.redact(&format!("$ {}", for_display(&command.script))),
+                message: self.runtime.redactor.redact(&format!("$ {}", for_display(shown))),
             });
         }
         // After Ctrl-C no new command starts; one already running gets INTERRUPT_GRACE to finish.
@@ -77,7 +60,7 @@ impl Host {
             let connection =
                 self.state.connection().await.map_err(|error| HostError::Unreachable(error.to_string()))?;
             tokio::select! {
-                output = connection.exec(command) => Ok(output?),
+                output = work(connection) => Ok(output?),
                 () = self.runtime.interrupt_grace_over() => Err(HostError::Failed(format!(
                     "interrupted (Ctrl-C): the command was still running after the {}s grace period",
                     INTERRUPT_GRACE.as_secs()
@@ -85,18 +68,112 @@ impl Host {
             }
         })
     }
+}
 
-    /// Runs a shell snippet that only looks at the host; fails the step if it exits non-zero.
-    pub fn query(&self, script: impl Into<String>) -> Result<CommandOutput, HostError> {
-        self.exec(&RemoteCommand::new(script))
+impl RemoteHost for Host {
+    fn name(&self) -> &str {
+        &self.state.name
     }
 
-    pub fn vars_map(&self) -> Map {
-        to_map(&self.state.vars)
+    fn address(&self) -> &str {
+        &self.state.address
     }
 
-    pub fn redact(&self, text: &str) -> String {
+    fn groups(&self) -> &[String] {
+        &self.state.groups
+    }
+
+    fn vars(&self) -> &indexmap::IndexMap<String, serde_json::Value> {
+        &self.state.vars
+    }
+
+    fn check_mode(&self) -> bool {
+        self.runtime.options.check
+    }
+
+    fn diff_mode(&self) -> bool {
+        self.runtime.options.diff
+    }
+
+    fn planned_changes(&self) -> bool {
+        self.state.has_planned_changes()
+    }
+
+    fn redact(&self, text: &str) -> String {
         self.runtime.redactor.redact(text)
+    }
+
+    fn interrupted(&self) -> bool {
+        self.runtime.is_interrupted()
+    }
+
+    fn exec(&self, command: &RemoteCommand) -> Result<CommandOutput, HostError> {
+        self.remote(&command.script, |connection| async move { connection.exec(command).await })
+    }
+
+    fn exec_streaming(&self, script: &str, input: &[u8]) -> Result<CommandOutput, HostError> {
+        let shown = format!("{script}\n  (stdin: {} bytes streamed)", input.len());
+        self.remote(&shown, |connection| async move { connection.exec_streaming(script, input).await })
+    }
+
+    fn reconnect(&self) {
+        self.runtime.block_on(self.state.disconnect());
+    }
+
+    fn facts(&self) -> Option<Map> {
+        self.state.facts.lock().unwrap().clone()
+    }
+
+    fn keep_facts(&self, facts: Map) {
+        *self.state.facts.lock().unwrap() = Some(facts);
+    }
+
+    fn record(&self, step: StepReport) {
+        if self.runtime.options.check && step.status == Status::Changed {
+            self.state.plan_change();
+        }
+        if step_recorder::active() {
+            step_recorder::push(step);
+        } else {
+            // A primitive called outside any task (at the top of a playbook) is a result of its own.
+            let task = format!("{} {}", step.primitive, step.target);
+            let (status, rc, message, duration) = (step.status, step.rc, step.message.clone(), step.duration);
+            super::task_runner::report_result(
+                &self.runtime,
+                &task,
+                &self.state.name,
+                status,
+                rc,
+                message,
+                vec![step],
+                duration,
+            );
+        }
+    }
+
+    fn local_file(&self, relative: &str) -> PathBuf {
+        self.runtime.playbook_dir.join(relative)
+    }
+
+    fn inventory_groups(&self) -> indexmap::IndexMap<String, Vec<String>> {
+        self.runtime.groups.clone()
+    }
+
+    fn inventory_hosts(&self) -> Vec<InventoryHost> {
+        self.runtime
+            .hosts
+            .values()
+            .map(|other| InventoryHost {
+                name: other.name.clone(),
+                address: other.address.clone(),
+                vars: other.vars.clone(),
+            })
+            .collect()
+    }
+
+    fn host_in(&self, value: &Dynamic) -> Option<Arc<dyn RemoteHost>> {
+        let host = value.clone().try_cast::<Host>()?;
+        Some(Arc::new(host))
     }
 }
 

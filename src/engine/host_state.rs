@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use indexmap::IndexMap;
@@ -23,6 +24,8 @@ pub struct HostState {
     connection: tokio::sync::Mutex<Option<Arc<Connection>>>,
     pub facts: Mutex<Option<rhai::Map>>,
     pub health: Mutex<HostHealth>,
+    /// --check: a step reported it would change this host (what later steps' missing preconditions may be).
+    planned_changes: AtomicBool,
 }
 
 impl HostState {
@@ -41,6 +44,7 @@ impl HostState {
             connection: tokio::sync::Mutex::new(None),
             facts: Mutex::new(None),
             health: Mutex::new(HostHealth::Active),
+            planned_changes: AtomicBool::new(false),
         }
     }
 
@@ -63,6 +67,14 @@ impl HostState {
             // A connection to a host that vanished can block on its socket: saying goodbye is not worth a hang.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(3), connection.close()).await;
         }
+    }
+
+    pub fn plan_change(&self) {
+        self.planned_changes.store(true, Ordering::SeqCst);
+    }
+
+    pub fn has_planned_changes(&self) -> bool {
+        self.planned_changes.load(Ordering::SeqCst)
     }
 
     pub fn is_active(&self) -> bool {

@@ -9,6 +9,7 @@ mod host_state;
 mod module_resolver;
 mod playbook;
 mod preflight;
+mod primitive_bindings;
 mod runtime;
 mod script_error;
 mod step_recorder;
@@ -23,13 +24,13 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 pub use crate::did_you_mean::did_you_mean;
-pub use host::{Host, HostError, to_map};
+pub use host::{Host, to_map};
 pub use host_state::{HostHealth, HostState};
 pub use module_resolver::{EMBEDDED_STDLIB, StdlibResolver};
 pub use playbook::{build_engine, compile, standard_scope};
 pub use runtime::{INTERRUPT_GRACE, RunOptions, Runtime};
 pub use script_error::describe as describe_script_error;
-pub use step_recorder::{StepRecord, active as recording_steps, mark_failed_rc, mark_unreachable, push as record_step};
+pub use step_recorder::StepRecord;
 pub use task_options::{Serial, TASK_OPTION_NAMES, TaskOptions, selected_by_tags};
 
 use crate::inventory::Inventory;

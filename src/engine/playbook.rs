@@ -36,7 +36,7 @@ pub fn build_engine(runtime: &Arc<Runtime>) -> Engine {
     }
     register_host_type(&mut engine);
     register_globals(&mut engine, runtime);
-    crate::primitives::register(&mut engine, runtime);
+    super::primitive_bindings::register(&mut engine, runtime);
     engine
 }
 
@@ -58,7 +58,7 @@ fn register_host_type(engine: &mut Engine) {
 }
 
 fn host_handle(runtime: &Arc<Runtime>, name: &str) -> Option<Host> {
-    runtime.host(name).map(|state| Host { state: state.clone(), runtime: runtime.clone() })
+    runtime.host(name).map(|state| Host::new(state.clone(), runtime.clone()))
 }
 
 fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {

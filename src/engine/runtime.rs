@@ -27,30 +27,30 @@ pub struct RunOptions {
 
 /// Everything a run shares between the script thread and the host threads.
 pub struct Runtime {
-    pub options: RunOptions,
-    pub playbook: PathBuf,
+    pub(super) options: RunOptions,
+    pub(super) playbook: PathBuf,
     /// Folder of the playbook: templates and uploads are relative to it.
-    pub playbook_dir: PathBuf,
+    pub(super) playbook_dir: PathBuf,
     /// Every inventory host (a playbook may name a host outside --limit with `host()`).
-    pub hosts: IndexMap<String, Arc<HostState>>,
+    pub(super) hosts: IndexMap<String, Arc<HostState>>,
     /// The hosts --limit selected, in inventory order.
-    pub selected: Vec<String>,
+    pub(super) selected: Vec<String>,
     /// Group name → host names, in inventory order.
-    pub groups: IndexMap<String, Vec<String>>,
+    pub(super) groups: IndexMap<String, Vec<String>>,
     /// `all` vars merged with extra vars: the playbook's `vars`.
-    pub global_vars: IndexMap<String, Value>,
-    pub reporter: Arc<dyn Reporter>,
-    pub redactor: Redactor,
-    pub tokio: tokio::runtime::Handle,
-    pub started: Instant,
+    pub(super) global_vars: IndexMap<String, Value>,
+    pub(super) reporter: Arc<dyn Reporter>,
+    pub(super) redactor: Redactor,
+    pub(super) tokio: tokio::runtime::Handle,
+    pub(super) started: Instant,
     /// Set once --start-at-task's task has been reached.
-    pub reached_start_task: AtomicBool,
-    pub interrupted: Arc<AtomicBool>,
-    pub task_names: Mutex<Vec<String>>,
+    pub(super) reached_start_task: AtomicBool,
+    pub(super) interrupted: Arc<AtomicBool>,
+    pub(super) task_names: Mutex<Vec<String>>,
     /// Tags that `include(file, #{tags})` adds to every task of the included file.
-    pub include_tags: Mutex<Vec<String>>,
+    pub(super) include_tags: Mutex<Vec<String>>,
     /// Set when a `fatal` task stopped the run (a host failure, not a script error).
-    pub fatal_stop: AtomicBool,
+    pub(super) fatal_stop: AtomicBool,
     recap: Mutex<RecapBuilder>,
 }
 

@@ -10,7 +10,7 @@ use super::runtime::Runtime;
 use super::script_error;
 use super::step_recorder;
 use super::task_options::{TaskOptions, selected_by_tags};
-use crate::report::{Event, HostResult, Status};
+use crate::report::{Event, HostResult, Status, StepReport};
 
 /// `task(name, hosts, opts, closure)`: runs the closure on every host at once (bounded by --forks and
 /// `serial`), waits for all, reports each host, and hands the closures' return values back to the script.
@@ -53,6 +53,7 @@ pub fn run_task(
         return skipped(runtime, name, "no hosts left to run on");
     }
 
+    let body = detach_host_handles(&body);
     let started = Instant::now();
     let total = hosts.len();
     runtime
@@ -87,6 +88,98 @@ pub fn run_task(
         return Err(format!("task \"{name}\" failed on {} and is fatal: stopping", failures.join(", ")).into());
     }
     Ok(returned)
+}
+
+/// A closure's captured variables reach it as Rhai *shared* values, and Rhai write-locks a shared value for the
+/// whole of a method call or property read on it (`checker.run(..)` holds the lock while the command runs). Ten
+/// host threads calling a captured host therefore collide, and Rhai gives up after ~50 ms with "Data race
+/// detected" — whatever the method's receiver type. Host handles and function pointers are immutable to the
+/// script, so every captured value that holds one is handed to the host closures as a plain copy: calls and
+/// reads on it need no lock. Captured values without one (counters, lists the closures fill) stay shared.
+fn detach_host_handles(body: &FnPtr) -> FnPtr {
+    detach_curried(body, 0)
+}
+
+/// How deep captured values are followed: a recursive closure captures itself, a cycle to stop somewhere.
+const DETACH_DEPTH: usize = 8;
+
+fn detach_curried(body: &FnPtr, depth: usize) -> FnPtr {
+    let mut body = body.clone();
+    if depth > DETACH_DEPTH {
+        return body;
+    }
+    for value in body.iter_curry_mut() {
+        if let Some(plain) = detached(value, depth) {
+            *value = plain;
+        }
+    }
+    body
+}
+
+/// A plain copy of a value that holds a host or a function pointer (at any depth of arrays and maps), with the
+/// same done to a function pointer's own captured values; `None` for any other value.
+fn detached(value: &Dynamic, depth: usize) -> Option<Dynamic> {
+    let value = deep_flatten(value, depth);
+    holds_handle(&value, depth).then_some(value)
+}
+
+fn deep_flatten(value: &Dynamic, depth: usize) -> Dynamic {
+    let value = value.flatten_clone();
+    let depth = depth + 1;
+    if depth > DETACH_DEPTH {
+        value
+    } else if value.is_array() {
+        Dynamic::from_array(value.cast::<rhai::Array>().iter().map(|item| deep_flatten(item, depth)).collect())
+    } else if value.is_map() {
+        Dynamic::from_map(
+            value.cast::<Map>().iter().map(|(key, item)| (key.clone(), deep_flatten(item, depth))).collect(),
+        )
+    } else if value.is::<FnPtr>() {
+        Dynamic::from(detach_curried(&value.cast::<FnPtr>(), depth))
+    } else {
+        value
+    }
+}
+
+fn holds_handle(value: &Dynamic, depth: usize) -> bool {
+    if value.is::<Host>() || value.is::<FnPtr>() {
+        true
+    } else if depth > DETACH_DEPTH {
+        false
+    } else if let Some(items) = value.read_lock::<rhai::Array>() {
+        items.iter().any(|item| holds_handle(item, depth + 1))
+    } else if let Some(map) = value.read_lock::<Map>() {
+        map.values().any(|item| holds_handle(item, depth + 1))
+    } else {
+        false
+    }
+}
+
+/// Reports one host's result of a task (or of a primitive called outside any task): the one place a
+/// [`HostResult`] is made. `changed` follows from the steps: a task changed the host if any step did, even
+/// when it then failed.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn report_result(
+    runtime: &Runtime,
+    task: &str,
+    host: &str,
+    status: Status,
+    rc: Option<i32>,
+    message: Option<String>,
+    steps: Vec<StepReport>,
+    duration: std::time::Duration,
+) {
+    let changed = status == Status::Changed || steps.iter().any(|step| step.status == Status::Changed);
+    runtime.emit(Event::HostResult(HostResult {
+        task: task.to_string(),
+        host: host.to_string(),
+        status,
+        changed,
+        rc,
+        message: message.map(|m| runtime.redactor.redact(&m)),
+        steps,
+        duration,
+    }));
 }
 
 fn skipped(runtime: &Runtime, name: &str, reason: &str) -> Result<Map, Box<EvalAltResult>> {
@@ -139,23 +232,14 @@ fn run_on_host(
 ) -> Option<Dynamic> {
     let started = Instant::now();
     let state = &host.state;
-    let report = |status: Status, changed: bool, rc: Option<i32>, message: Option<String>, steps| {
-        runtime.emit(Event::HostResult(HostResult {
-            task: name.to_string(),
-            host: state.name.clone(),
-            status,
-            changed,
-            rc,
-            message: message.map(|m| runtime.redactor.redact(&m)),
-            steps,
-            duration: started.elapsed(),
-        }));
+    let report = |status: Status, rc: Option<i32>, message: Option<String>, steps| {
+        report_result(runtime, name, &state.name, status, rc, message, steps, started.elapsed());
     };
 
     if let Err(error) = runtime.block_on(state.connection()) {
         let reason = error.to_string();
         state.set_health(HostHealth::Unreachable { task: name.to_string(), reason: reason.clone() });
-        report(Status::Unreachable, false, None, Some(reason), Vec::new());
+        report(Status::Unreachable, None, Some(reason), Vec::new());
         return None;
     }
 
@@ -174,19 +258,18 @@ fn run_on_host(
             } else {
                 Status::Ok
             };
-            report(status, changed, None, None, record.steps);
+            report(status, None, None, record.steps);
             Some(value)
         }
         Err(error) => {
             let message = script_error::describe(&error, &runtime.playbook.display().to_string());
             if let Some(reason) = record.unreachable {
                 state.set_health(HostHealth::Unreachable { task: name.to_string(), reason });
-                report(Status::Unreachable, changed, None, Some(message), record.steps);
+                report(Status::Unreachable, None, Some(message), record.steps);
                 None
             } else if options.ignore_errors {
                 report(
                     if changed { Status::Changed } else { Status::Ok },
-                    changed,
                     record.failed_rc,
                     Some(format!("error ignored: {message}")),
                     record.steps,
@@ -194,7 +277,7 @@ fn run_on_host(
                 Some(Dynamic::UNIT)
             } else {
                 state.set_health(HostHealth::Failed { task: name.to_string() });
-                report(Status::Failed, changed, record.failed_rc, Some(message), record.steps);
+                report(Status::Failed, record.failed_rc, Some(message), record.steps);
                 None
             }
         }

@@ -1,6 +1,7 @@
-use rhai::{Dynamic, EvalAltResult, Map};
+use rhai::{Dynamic, Map};
 
-use crate::engine::Host;
+use super::primitive_error::PrimitiveError;
+use super::remote_host::RemoteHost;
 
 /// One round trip that prints `key=value` lines: what playbooks branch on.
 const GATHER: &str = r#"
@@ -26,13 +27,16 @@ for p in apt-get dnf yum zypper apk; do if command -v $p >/dev/null 2>&1; then e
 
 /// `h.facts()`: gathered on first use and kept for the run. The inventory var `runbook_facts` overrides
 /// gathered values — how the decisions for other systems are tested on the lab's Debian hosts.
-pub fn facts(host: &Host) -> Result<Map, Box<EvalAltResult>> {
-    if let Some(cached) = host.state.facts.lock().unwrap().as_ref() {
-        return Ok(cached.clone());
+pub fn facts(host: &dyn RemoteHost) -> Result<Map, PrimitiveError> {
+    if let Some(cached) = host.facts() {
+        return Ok(cached);
     }
-    let output = host.query(GATHER).map_err(|e| e.into_script_error())?;
+    let output = host.query(GATHER.to_string())?;
     if output.rc != 0 {
-        return Err(format!("gathering facts failed on {}: {}", host.name(), output.stderr_text().trim()).into());
+        return Err(PrimitiveError::Failed {
+            message: format!("gathering facts failed on {}: {}", host.name(), output.stderr_text().trim()),
+            rc: Some(output.rc),
+        });
     }
     let mut raw: Vec<(String, String)> = output
         .stdout_text()
@@ -40,7 +44,7 @@ pub fn facts(host: &Host) -> Result<Map, Box<EvalAltResult>> {
         .filter_map(|line| line.split_once('='))
         .map(|(key, value)| (key.to_string(), value.trim().to_string()))
         .collect();
-    if let Some(serde_json::Value::Object(overrides)) = host.state.vars.get("runbook_facts") {
+    if let Some(serde_json::Value::Object(overrides)) = host.vars().get("runbook_facts") {
         for (key, value) in overrides {
             let text = match value {
                 serde_json::Value::String(text) => text.clone(),
@@ -51,7 +55,7 @@ pub fn facts(host: &Host) -> Result<Map, Box<EvalAltResult>> {
         }
     }
     let facts = derive(raw);
-    *host.state.facts.lock().unwrap() = Some(facts.clone());
+    host.keep_facts(facts.clone());
     Ok(facts)
 }
 

@@ -1,9 +1,11 @@
 use base64::Engine as _;
-use rhai::{Dynamic, EvalAltResult, Map};
+use rhai::{Dynamic, Map};
 use sha2::{Digest, Sha256};
 
+use super::host_error::HostError;
+use super::primitive_error::PrimitiveError;
+use super::remote_host::RemoteHost;
 use super::step::{Options, Step, StepOutcome};
-use crate::engine::{Host, HostError};
 use crate::report::Status;
 use crate::transport::{RemoteCommand, quote};
 
@@ -25,13 +27,14 @@ pub struct FileSpec {
 }
 
 impl FileSpec {
-    pub fn from_options(dest: &str, options: &Map, primitive: &'static str) -> Result<FileSpec, Box<EvalAltResult>> {
+    pub fn from_options(dest: &str, options: &Map, primitive: &'static str) -> Result<FileSpec, PrimitiveError> {
         let options = Options::new(options, primitive, FILE_OPTIONS)?;
         let mode = match options.raw("mode") {
             None => None,
-            Some(value) => Some(parse_mode(value).ok_or_else(|| -> Box<EvalAltResult> {
-                format!("{primitive}: option `mode` must be an octal string like \"0644\" or a number, not {value}")
-                    .into()
+            Some(value) => Some(parse_mode(value).ok_or_else(|| {
+                PrimitiveError::Usage(format!(
+                    "{primitive}: option `mode` must be an octal string like \"0644\" or a number, not {value}"
+                ))
             })?),
         };
         if !dest.starts_with('/') {
@@ -72,7 +75,7 @@ struct Current {
     parent_exists: bool,
 }
 
-fn inspect(host: &Host, dest: &str) -> Result<Current, HostError> {
+fn inspect(host: &dyn RemoteHost, dest: &str) -> Result<Current, HostError> {
     let q = quote(dest);
     let script = format!(
         "if [ -f {q} ]; then stat -c '%a %U %G' -- {q} && sha256sum < {q} | cut -c1-64; \
@@ -114,19 +117,12 @@ fn inspect(host: &Host, dest: &str) -> Result<Current, HostError> {
 /// Puts `content` at `spec.dest`, only if it differs, atomically: a temp file in the same folder, fsync,
 /// mode and owner, then rename. A run killed half-way leaves the old file (the shell only runs the replace
 /// once it has received all of it). Returns the result map of the primitive.
-pub fn put_file(step: Step, content: &[u8], spec: &FileSpec) -> Result<Map, Box<EvalAltResult>> {
+pub fn put_file(step: Step, content: &[u8], spec: &FileSpec) -> Result<Map, PrimitiveError> {
     let host = step.host;
     let current = match inspect(host, &spec.dest) {
         Ok(current) => current,
-        Err(error) => {
-            let message = match &error {
-                HostError::Failed(m) | HostError::Unreachable(m) => m.clone(),
-            };
-            if matches!(error, HostError::Unreachable(_)) {
-                return Err(error.into_script_error());
-            }
-            return Err(step.fail(message, StepOutcome::default()));
-        }
+        Err(HostError::Failed(message)) => return Err(step.fail(message, StepOutcome::default())),
+        Err(unreachable) => return Err(unreachable.into()),
     };
     let sha256 = hex::encode(Sha256::digest(content));
     let content_changes = !current.exists || current.sha256 != sha256;
@@ -134,7 +130,10 @@ pub fn put_file(step: Step, content: &[u8], spec: &FileSpec) -> Result<Map, Box<
     let owner_changes = current.exists
         && (spec.owner.as_ref().is_some_and(|o| *o != current.owner)
             || spec.group.as_ref().is_some_and(|g| *g != current.group));
-    if !current.exists && !current.parent_exists && !spec.mkdir {
+    // In --check, a folder that an earlier step would create is not there yet: the plan says what this step
+    // would do once it is, rather than failing a host a real run would not fail.
+    let folder_planned = !current.exists && !current.parent_exists && host.check_mode() && host.planned_changes();
+    if !current.exists && !current.parent_exists && !spec.mkdir && !folder_planned {
         return Err(step.fail(
             format!("the folder of {} does not exist (pass `mkdir: true` to create it)", spec.dest),
             StepOutcome::default(),
@@ -157,14 +156,8 @@ pub fn put_file(step: Step, content: &[u8], spec: &FileSpec) -> Result<Map, Box<
         Some(if spec.sensitive {
             "(sensitive: diff hidden)".to_string()
         } else if content_changes {
-            let old = if current.exists {
-                match host.query(format!("cat -- {}", quote(&spec.dest))) {
-                    Ok(output) => output.stdout,
-                    Err(error) => return Err(error.into_script_error()),
-                }
-            } else {
-                Vec::new()
-            };
+            let old =
+                if current.exists { host.query(format!("cat -- {}", quote(&spec.dest)))?.stdout } else { Vec::new() };
             unified_diff(&spec.dest, &old, content)
         } else {
             describe_metadata(&current, spec)
@@ -174,10 +167,14 @@ pub fn put_file(step: Step, content: &[u8], spec: &FileSpec) -> Result<Map, Box<
     };
 
     if host.check_mode() {
-        step.finish(
-            Status::Changed,
-            StepOutcome { diff, message: Some("check mode: would change".into()), ..StepOutcome::default() },
-        );
+        let message = if folder_planned && !spec.mkdir {
+            "check mode: would write (its folder does not exist yet: an earlier step would create it)".to_string()
+        } else if current.exists {
+            "check mode: would change".to_string()
+        } else {
+            "check mode: would create".to_string()
+        };
+        step.finish(Status::Changed, StepOutcome { diff, message: Some(message), ..StepOutcome::default() });
         return Ok(result(true));
     }
 
@@ -189,7 +186,7 @@ pub fn put_file(step: Step, content: &[u8], spec: &FileSpec) -> Result<Map, Box<
             Ok(result(true))
         }
         Err(HostError::Failed(message)) => Err(step.fail(message, StepOutcome { diff, ..StepOutcome::default() })),
-        Err(unreachable) => Err(unreachable.into_script_error()),
+        Err(unreachable) => Err(unreachable.into()),
     }
 }
 
@@ -210,7 +207,7 @@ fn metadata_commands(target: &str, spec: &FileSpec) -> String {
     script
 }
 
-fn set_metadata(host: &Host, spec: &FileSpec) -> Result<(), HostError> {
+fn set_metadata(host: &dyn RemoteHost, spec: &FileSpec) -> Result<(), HostError> {
     let script = format!("set -e\n{}", metadata_commands(&quote(&spec.dest), spec));
     let output = host.query(script)?;
     if output.rc != 0 {
@@ -219,7 +216,13 @@ fn set_metadata(host: &Host, spec: &FileSpec) -> Result<(), HostError> {
     Ok(())
 }
 
-fn replace(host: &Host, content: &[u8], sha256: &str, spec: &FileSpec, current: &Current) -> Result<(), HostError> {
+fn replace(
+    host: &dyn RemoteHost,
+    content: &[u8],
+    sha256: &str,
+    spec: &FileSpec,
+    current: &Current,
+) -> Result<(), HostError> {
     let dest = quote(&spec.dest);
     let nonce: u64 = rand::random();
     let mut script = String::from("set -e\n");
@@ -274,10 +277,7 @@ fn replace(host: &Host, content: &[u8], sha256: &str, spec: &FileSpec, current: 
             if spec.mkdir { "mkdir -p -- \"$d\";" } else { "" },
             len = content.len()
         );
-        let output = host.runtime.block_on(async {
-            let connection = host.state.connection().await.map_err(|e| HostError::Unreachable(e.to_string()))?;
-            connection.exec_streaming(&connection_script, content).await.map_err(HostError::from)
-        })?;
+        let output = host.exec_streaming(&connection_script, content)?;
         if output.rc != 0 {
             return Err(HostError::Failed(format!("upload failed: {}", output.stderr_text().trim())));
         }

@@ -1,7 +1,8 @@
-use rhai::{Dynamic, EvalAltResult};
+use rhai::Dynamic;
 
+use super::primitive_error::PrimitiveError;
+use super::remote_host::RemoteHost;
 use super::step::{Step, StepOutcome};
-use crate::engine::Host;
 use crate::report::Status;
 use crate::transport::quote;
 
@@ -10,11 +11,9 @@ const ABSENT: i32 = 44;
 
 /// `h.read(path)`: the file's content, or `()` when it does not exist. Read-only, so it runs in --check too;
 /// stdlib modules build "edit a file" on it (read, change in Rhai, `h.write`).
-pub fn read(host: &Host, path: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+pub fn read(host: &dyn RemoteHost, path: &str) -> Result<Dynamic, PrimitiveError> {
     let quoted = quote(path);
-    let output = host
-        .query(format!("if [ -e {quoted} ]; then cat -- {quoted}; else exit {ABSENT}; fi"))
-        .map_err(|e| e.into_script_error())?;
+    let output = host.query(format!("if [ -e {quoted} ]; then cat -- {quoted}; else exit {ABSENT}; fi"))?;
     let step = Step::new(host, "read", path);
     match output.rc {
         0 => {
@@ -33,7 +32,7 @@ pub fn read(host: &Host, path: &str) -> Result<Dynamic, Box<EvalAltResult>> {
 }
 
 /// `h.exists(path)`.
-pub fn exists(host: &Host, path: &str) -> Result<bool, Box<EvalAltResult>> {
-    let output = host.query(format!("test -e {}", quote(path))).map_err(|e| e.into_script_error())?;
+pub fn exists(host: &dyn RemoteHost, path: &str) -> Result<bool, PrimitiveError> {
+    let output = host.query(format!("test -e {}", quote(path)))?;
     Ok(output.rc == 0)
 }

@@ -1,9 +1,10 @@
 use std::time::Duration;
 
-use rhai::{Dynamic, EvalAltResult, Map};
+use rhai::{Dynamic, Map};
 
+use super::primitive_error::PrimitiveError;
+use super::remote_host::RemoteHost;
 use super::step::{Options, Step, StepOutcome, tail};
-use crate::engine::Host;
 use crate::report::Status;
 use crate::transport::{RemoteCommand, quote};
 
@@ -12,7 +13,7 @@ pub const RUN_OPTIONS: &[&str] =
 
 /// `h.run(cmd, opts)`: a shell command on the host. It changes the host unless marked `check_safe`, so in
 /// --check it is not run but reported as what would run; `creates`/`unless` make it idempotent.
-pub fn run(host: &Host, command: &str, options: &Map) -> Result<Map, Box<EvalAltResult>> {
+pub fn run(host: &dyn RemoteHost, command: &str, options: &Map) -> Result<Map, PrimitiveError> {
     let options = Options::new(options, "run", RUN_OPTIONS)?;
     let check_safe = options.bool("check_safe")?;
     let ok_codes = options.ints("ok_codes")?.unwrap_or_else(|| vec![0]);
@@ -38,9 +39,11 @@ pub fn run(host: &Host, command: &str, options: &Map) -> Result<Map, Box<EvalAlt
         probe.script = script;
         probe.stdin = None;
         probe.timeout = None;
-        let output = host.exec(&probe).map_err(|e| e.into_script_error())?;
+        let output = host.exec(&probe)?;
+        // The work is already done: ok, as Ansible reports a `creates` that exists (`skipped` is for steps
+        // that `when`, tags or --limit leave out).
         if output.rc == 0 {
-            step.finish(Status::Skipped, StepOutcome { message: Some(reason), ..StepOutcome::default() });
+            step.finish(Status::Ok, StepOutcome { message: Some(reason), ..StepOutcome::default() });
             return Ok(result(0, "", "", false, true));
         }
     }
@@ -53,7 +56,7 @@ pub fn run(host: &Host, command: &str, options: &Map) -> Result<Map, Box<EvalAlt
         return Ok(result(0, "", "", true, true));
     }
 
-    let output = host.exec(&remote).map_err(|e| e.into_script_error())?;
+    let output = host.exec(&remote)?;
     let stdout = output.stdout_text();
     let stderr = output.stderr_text();
     let outcome =
@@ -72,7 +75,7 @@ pub fn run(host: &Host, command: &str, options: &Map) -> Result<Map, Box<EvalAlt
 }
 
 /// One shell test combining `creates`, `removes`, `unless` and `onlyif`: exit 0 means "skip".
-fn guard_script(options: &Options) -> Result<Option<(String, String)>, Box<EvalAltResult>> {
+fn guard_script(options: &Options) -> Result<Option<(String, String)>, PrimitiveError> {
     let mut tests = Vec::new();
     let mut reasons = Vec::new();
     if let Some(path) = options.string("creates")? {
@@ -94,7 +97,7 @@ fn guard_script(options: &Options) -> Result<Option<(String, String)>, Box<EvalA
     if tests.is_empty() {
         return Ok(None);
     }
-    Ok(Some((tests.join(" || "), format!("skipped: {}", reasons.join(" or ")))))
+    Ok(Some((tests.join(" || "), format!("nothing to do: {}", reasons.join(" or ")))))
 }
 
 fn result(rc: i32, stdout: &str, stderr: &str, changed: bool, skipped: bool) -> Map {

@@ -1,14 +1,18 @@
+//! One primitive call being carried out, and the options map it was given. A step is timed, redacted and
+//! handed to the host's `record`: the engine decides where it goes (the host's task result, or a result of its
+//! own for a call made outside any task).
+
 use std::time::Instant;
 
-use rhai::{Dynamic, EvalAltResult, Map};
+use rhai::{Dynamic, Map};
 
-use crate::engine::{Host, mark_failed_rc, record_step, recording_steps};
-use crate::report::{Event, HostResult, Status, StepReport};
+use super::primitive_error::PrimitiveError;
+use super::remote_host::RemoteHost;
+use crate::report::{Status, StepReport};
 
-/// One primitive call being carried out: times it and reports it into the host's task result (or, for a
-/// call made outside any task, as a result of its own).
+/// One primitive call being carried out: times it and reports it when it ends.
 pub struct Step<'a> {
-    pub host: &'a Host,
+    pub host: &'a dyn RemoteHost,
     primitive: &'static str,
     target: String,
     started: Instant,
@@ -25,13 +29,13 @@ pub struct StepOutcome {
 }
 
 impl<'a> Step<'a> {
-    pub fn new(host: &'a Host, primitive: &'static str, target: impl Into<String>) -> Step<'a> {
+    pub fn new(host: &'a dyn RemoteHost, primitive: &'static str, target: impl Into<String>) -> Step<'a> {
         Step { host, primitive, target: target.into(), started: Instant::now() }
     }
 
     pub fn finish(self, status: Status, outcome: StepOutcome) {
         let redact = |text: &str| self.host.redact(text);
-        let report = StepReport {
+        self.host.record(StepReport {
             primitive: self.primitive.to_string(),
             target: redact(&self.target),
             status,
@@ -41,41 +45,35 @@ impl<'a> Step<'a> {
             diff: outcome.diff.as_deref().map(redact),
             message: outcome.message.as_deref().map(redact),
             duration: self.started.elapsed(),
-        };
-        if recording_steps() {
-            record_step(report);
-        } else {
-            let runtime = &self.host.runtime;
-            runtime.emit(Event::HostResult(HostResult {
-                task: format!("{} {}", report.primitive, report.target),
-                host: self.host.name().to_string(),
-                status,
-                changed: status == Status::Changed,
-                rc: report.rc,
-                message: report.message.clone(),
-                duration: report.duration,
-                steps: vec![report],
-            }));
-        }
+        });
     }
 
-    /// Reports the step failed and returns the script error that fails the host.
-    pub fn fail(self, message: String, outcome: StepOutcome) -> Box<EvalAltResult> {
+    /// Reports the step failed and returns the error that fails the host.
+    pub fn fail(self, message: String, outcome: StepOutcome) -> PrimitiveError {
         self.fail_with_detail(message, "", outcome)
     }
 
     /// As [`Step::fail`], with more detail (an stderr tail) in the error than in the step line, which the
     /// console already shows with its output.
-    pub fn fail_with_detail(self, message: String, detail: &str, outcome: StepOutcome) -> Box<EvalAltResult> {
-        if let Some(rc) = outcome.rc {
-            mark_failed_rc(rc);
-        }
+    pub fn fail_with_detail(self, message: String, detail: &str, outcome: StepOutcome) -> PrimitiveError {
+        let rc = outcome.rc;
+        let error = self.error_text(&message, detail);
+        self.finish(Status::Failed, StepOutcome { message: Some(message), ..outcome });
+        PrimitiveError::Failed { message: error, rc }
+    }
+
+    /// Reports the step failed because the host stopped answering: the host is unreachable, not failed.
+    pub fn unreachable(self, message: String) -> PrimitiveError {
+        let error = self.error_text(&message, "");
+        self.finish(Status::Failed, StepOutcome { message: Some(message), ..StepOutcome::default() });
+        PrimitiveError::Unreachable(error)
+    }
+
+    fn error_text(&self, message: &str, detail: &str) -> String {
         let detail = if detail.is_empty() { String::new() } else { format!(": {detail}") };
         let target = self.target.lines().next().unwrap_or("");
         let error = format!("{} `{target}` failed on {}: {message}{detail}", self.primitive, self.host.name());
-        let error = self.host.redact(&error);
-        self.finish(Status::Failed, StepOutcome { message: Some(message), ..outcome });
-        error.into()
+        self.host.redact(&error)
     }
 }
 
@@ -86,10 +84,13 @@ pub struct Options<'m> {
 }
 
 impl<'m> Options<'m> {
-    pub fn new(map: &'m Map, primitive: &'static str, known: &[&str]) -> Result<Options<'m>, Box<EvalAltResult>> {
+    pub fn new(map: &'m Map, primitive: &'static str, known: &[&str]) -> Result<Options<'m>, PrimitiveError> {
         for key in map.keys() {
             if !known.contains(&key.as_str()) {
-                return Err(format!("{primitive}: unknown option `{key}` (known: {})", known.join(", ")).into());
+                return Err(PrimitiveError::Usage(format!(
+                    "{primitive}: unknown option `{key}` (known: {})",
+                    known.join(", ")
+                )));
             }
         }
         Ok(Options { map, primitive })
@@ -99,18 +100,22 @@ impl<'m> Options<'m> {
         self.map.get(key).filter(|value| !value.is_unit())
     }
 
-    fn wrong(&self, key: &str, expected: &str, value: &Dynamic) -> Box<EvalAltResult> {
-        format!("{}: option `{key}` must be {expected}, not a {}", self.primitive, value.type_name()).into()
+    fn wrong(&self, key: &str, expected: &str, value: &Dynamic) -> PrimitiveError {
+        PrimitiveError::Usage(format!(
+            "{}: option `{key}` must be {expected}, not a {}",
+            self.primitive,
+            value.type_name()
+        ))
     }
 
-    pub fn bool(&self, key: &str) -> Result<bool, Box<EvalAltResult>> {
+    pub fn bool(&self, key: &str) -> Result<bool, PrimitiveError> {
         match self.get(key) {
             None => Ok(false),
             Some(value) => value.as_bool().map_err(|_| self.wrong(key, "true or false", value)),
         }
     }
 
-    pub fn string(&self, key: &str) -> Result<Option<String>, Box<EvalAltResult>> {
+    pub fn string(&self, key: &str) -> Result<Option<String>, PrimitiveError> {
         match self.get(key) {
             None => Ok(None),
             Some(value) if value.is_string() => Ok(Some(value.to_string())),
@@ -118,7 +123,7 @@ impl<'m> Options<'m> {
         }
     }
 
-    pub fn int(&self, key: &str) -> Result<Option<i64>, Box<EvalAltResult>> {
+    pub fn int(&self, key: &str) -> Result<Option<i64>, PrimitiveError> {
         match self.get(key) {
             None => Ok(None),
             Some(value) => {
@@ -133,7 +138,7 @@ impl<'m> Options<'m> {
         }
     }
 
-    pub fn ints(&self, key: &str) -> Result<Option<Vec<i64>>, Box<EvalAltResult>> {
+    pub fn ints(&self, key: &str) -> Result<Option<Vec<i64>>, PrimitiveError> {
         match self.get(key) {
             None => Ok(None),
             Some(value) => {
@@ -149,7 +154,7 @@ impl<'m> Options<'m> {
         }
     }
 
-    pub fn map(&self, key: &str) -> Result<Option<Map>, Box<EvalAltResult>> {
+    pub fn map(&self, key: &str) -> Result<Option<Map>, PrimitiveError> {
         match self.get(key) {
             None => Ok(None),
             Some(value) => value.clone().try_cast::<Map>().map(Some).ok_or_else(|| self.wrong(key, "a map", value)),

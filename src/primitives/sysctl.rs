@@ -1,8 +1,10 @@
-use rhai::{Dynamic, EvalAltResult, Map};
+use rhai::{Dynamic, Map};
 
 use super::file_writer::{FileSpec, put_file};
+use super::host_error::HostError;
+use super::primitive_error::PrimitiveError;
+use super::remote_host::RemoteHost;
 use super::step::{Options, Step, StepOutcome};
-use crate::engine::{Host, HostError};
 use crate::report::Status;
 use crate::transport::quote;
 
@@ -11,7 +13,7 @@ const DEFAULT_FILE: &str = "/etc/sysctl.d/99-runbook.conf";
 
 /// `h.sysctl(#{ key: value }, opts)`: persists the keys to a file, applies each, and reads each back —
 /// `sysctl`'s exit code is not trusted (an "Invalid argument" can exit 0).
-pub fn sysctl(host: &Host, keys: &Map, options: &Map) -> Result<Map, Box<EvalAltResult>> {
+pub fn sysctl(host: &dyn RemoteHost, keys: &Map, options: &Map) -> Result<Map, PrimitiveError> {
     let parsed = Options::new(options, "sysctl", SYSCTL_OPTIONS)?;
     let file = parsed.string("file")?.unwrap_or_else(|| DEFAULT_FILE.to_string());
     let persist_only: Box<dyn Fn(&str) -> bool> = match parsed.raw("persist_only") {
@@ -24,9 +26,7 @@ pub fn sysctl(host: &Host, keys: &Map, options: &Map) -> Result<Map, Box<EvalAlt
             let names: Vec<String> = value
                 .clone()
                 .try_cast::<rhai::Array>()
-                .ok_or_else(|| -> Box<EvalAltResult> {
-                    "sysctl: option `persist_only` must be true or an array of keys".into()
-                })?
+                .ok_or("sysctl: option `persist_only` must be true or an array of keys")?
                 .into_iter()
                 .map(|item| item.to_string())
                 .collect();
@@ -46,10 +46,7 @@ pub fn sysctl(host: &Host, keys: &Map, options: &Map) -> Result<Map, Box<EvalAlt
     let file_changed = file_result["changed"].as_bool().unwrap_or(false);
 
     let step = Step::new(host, "sysctl", desired.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(" "));
-    let current = match read_keys(host, &desired) {
-        Ok(current) => current,
-        Err(error) => return Err(error.into_script_error()),
-    };
+    let current = read_keys(host, &desired)?;
 
     let mut report = Map::new();
     let mut changes = Vec::new();
@@ -86,10 +83,7 @@ pub fn sysctl(host: &Host, keys: &Map, options: &Map) -> Result<Map, Box<EvalAlt
     let diff = (host.diff_mode() && !changes.is_empty()).then(|| changes.join("\n"));
     let mut failures = Vec::new();
     if !to_apply.is_empty() && !host.check_mode() {
-        let after = match apply_keys(host, &to_apply) {
-            Ok(after) => after,
-            Err(error) => return Err(error.into_script_error()),
-        };
+        let after = apply_keys(host, &to_apply)?;
         for ((key, value), result) in to_apply.iter().zip(after) {
             let entry = report.get_mut(key.as_str()).and_then(|e| {
                 e.write_lock::<Map>().map(|mut m| match &result {
@@ -139,7 +133,7 @@ pub fn sysctl(host: &Host, keys: &Map, options: &Map) -> Result<Map, Box<EvalAlt
     Ok(result)
 }
 
-fn validate_key(key: &str) -> Result<(), Box<EvalAltResult>> {
+fn validate_key(key: &str) -> Result<(), PrimitiveError> {
     let valid = !key.is_empty()
         && !key.starts_with('.')
         && !key.ends_with('.')
@@ -148,7 +142,7 @@ fn validate_key(key: &str) -> Result<(), Box<EvalAltResult>> {
     if valid { Ok(()) } else { Err(format!("sysctl: \"{key}\" is not a sysctl key").into()) }
 }
 
-fn value_text(value: &Dynamic) -> Result<String, Box<EvalAltResult>> {
+fn value_text(value: &Dynamic) -> Result<String, PrimitiveError> {
     let text = value.to_string();
     if text.contains('\n') || text.trim().is_empty() {
         return Err(format!("sysctl: value {value:?} must be one non-empty line").into());
@@ -162,7 +156,7 @@ fn same_value(a: &str, b: &str) -> bool {
 }
 
 /// Reads keys from /proc/sys (what the running kernel holds); one round trip for all keys.
-fn read_keys(host: &Host, keys: &[(String, String)]) -> Result<Vec<Result<String, String>>, HostError> {
+fn read_keys(host: &dyn RemoteHost, keys: &[(String, String)]) -> Result<Vec<Result<String, String>>, HostError> {
     let mut script = String::new();
     for (key, _) in keys {
         script.push_str(&format!(
@@ -174,7 +168,7 @@ fn read_keys(host: &Host, keys: &[(String, String)]) -> Result<Vec<Result<String
 }
 
 /// Writes each key to /proc/sys and reads it back; one round trip.
-fn apply_keys(host: &Host, keys: &[(String, String)]) -> Result<Vec<Result<String, String>>, HostError> {
+fn apply_keys(host: &dyn RemoteHost, keys: &[(String, String)]) -> Result<Vec<Result<String, String>>, HostError> {
     let mut script = String::new();
     for (key, value) in keys {
         let assignment = quote(&format!("{key}={value}"));
@@ -187,7 +181,11 @@ fn apply_keys(host: &Host, keys: &[(String, String)]) -> Result<Vec<Result<Strin
     parse_lines(host, script, keys.len())
 }
 
-fn parse_lines(host: &Host, script: String, expected: usize) -> Result<Vec<Result<String, String>>, HostError> {
+fn parse_lines(
+    host: &dyn RemoteHost,
+    script: String,
+    expected: usize,
+) -> Result<Vec<Result<String, String>>, HostError> {
     let output = host.query(script)?;
     let text = output.stdout_text();
     let results: Vec<Result<String, String>> = text

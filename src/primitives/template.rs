@@ -1,13 +1,20 @@
-use rhai::{Dynamic, EvalAltResult, Map};
+use rhai::{Dynamic, Map};
 use serde_json::Value;
 
 use super::file_writer::{FileSpec, put_file};
+use super::primitive_error::PrimitiveError;
+use super::remote_host::RemoteHost;
 use super::step::{Step, StepOutcome};
-use crate::engine::Host;
 
 /// `h.template(src, dest, vars, opts)`: renders a Jinja2 template (minijinja, strict: an undefined variable
 /// is an error naming template:line and the host), then writes it as `write` does.
-pub fn template(host: &Host, source: &str, dest: &str, vars: &Map, options: &Map) -> Result<Map, Box<EvalAltResult>> {
+pub fn template(
+    host: &dyn RemoteHost,
+    source: &str,
+    dest: &str,
+    vars: &Map,
+    options: &Map,
+) -> Result<Map, PrimitiveError> {
     let spec = FileSpec::from_options(dest, options, "template")?;
     let step = Step::new(host, "template", dest);
     match render(host, source, vars) {
@@ -17,8 +24,8 @@ pub fn template(host: &Host, source: &str, dest: &str, vars: &Map, options: &Map
 }
 
 /// Renders a template file for a host; errors read `templates/x.j2:12: message`.
-pub fn render(host: &Host, source: &str, vars: &Map) -> Result<String, String> {
-    let path = host.runtime.playbook_dir.join(source);
+pub fn render(host: &dyn RemoteHost, source: &str, vars: &Map) -> Result<String, String> {
+    let path = host.local_file(source);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read template {}: {e}", path.display()))?;
     let context = context(host, vars)?;
     render_text(source, &text, &context)
@@ -79,10 +86,9 @@ fn describe(name: &str, error: &minijinja::Error) -> String {
 pub const CONTEXT_NAMES: &[&str] = &["inventory_hostname", "host", "groups", "hostvars", "facts"];
 
 /// What a template sees: the host's vars, the vars passed, and Ansible's usual names.
-fn context(host: &Host, vars: &Map) -> Result<Value, String> {
-    let runtime = &host.runtime;
+fn context(host: &dyn RemoteHost, vars: &Map) -> Result<Value, String> {
     let mut context = serde_json::Map::new();
-    for (key, value) in &host.state.vars {
+    for (key, value) in host.vars() {
         context.insert(key.clone(), value.clone());
     }
     let passed: Value =
@@ -90,27 +96,27 @@ fn context(host: &Host, vars: &Map) -> Result<Value, String> {
     if let Value::Object(passed) = passed {
         context.extend(passed);
     }
-    context.insert("inventory_hostname".into(), Value::String(host.state.name.clone()));
+    context.insert("inventory_hostname".into(), Value::String(host.name().to_string()));
     context.insert(
         "host".into(),
-        serde_json::json!({ "name": host.state.name, "address": host.state.address, "groups": host.state.groups }),
+        serde_json::json!({ "name": host.name(), "address": host.address(), "groups": host.groups() }),
     );
     let groups: serde_json::Map<String, Value> =
-        runtime.groups.iter().map(|(group, members)| (group.clone(), serde_json::json!(members))).collect();
+        host.inventory_groups().into_iter().map(|(group, members)| (group, serde_json::json!(members))).collect();
     context.insert("groups".into(), Value::Object(groups));
-    let hostvars: serde_json::Map<String, Value> = runtime
-        .hosts
-        .values()
+    let hostvars: serde_json::Map<String, Value> = host
+        .inventory_hosts()
+        .into_iter()
         .map(|other| {
-            let mut vars: serde_json::Map<String, Value> = other.vars.clone().into_iter().collect();
-            vars.insert("address".into(), Value::String(other.address.clone()));
+            let mut vars: serde_json::Map<String, Value> = other.vars.into_iter().collect();
+            vars.insert("address".into(), Value::String(other.address));
             vars.insert("inventory_hostname".into(), Value::String(other.name.clone()));
-            (other.name.clone(), Value::Object(vars))
+            (other.name, Value::Object(vars))
         })
         .collect();
     context.insert("hostvars".into(), Value::Object(hostvars));
-    if let Some(facts) = host.state.facts.lock().unwrap().as_ref() {
-        let facts: Value = rhai::serde::from_dynamic(&Dynamic::from(facts.clone())).unwrap_or(Value::Null);
+    if let Some(facts) = host.facts() {
+        let facts: Value = rhai::serde::from_dynamic(&Dynamic::from(facts)).unwrap_or(Value::Null);
         context.insert("facts".into(), facts);
     }
     Ok(Value::Object(context))

@@ -1,70 +1,87 @@
+//! `wait_port`: waits until a TCP port accepts connections, seen from the controller or from another host.
+//! In --check it looks once and reports what it would wait for, rather than waiting for a service that a
+//! planned (not made) change would start.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rhai::{EvalAltResult, Map};
+use rhai::Map;
 
+use super::primitive_error::PrimitiveError;
+use super::remote_host::RemoteHost;
 use super::step::{Options, Step, StepOutcome};
-use crate::engine::Host;
 use crate::report::Status;
 use crate::transport::{RemoteCommand, quote};
 
 /// Waits until `address:port` accepts TCP connections from the controller; the error says what was waited
-/// for and how long.
+/// for and how long. A zero timeout looks once. Stops early after Ctrl-C.
 pub fn wait_from_controller(
-    runtime: &crate::engine::Runtime,
     address: &str,
     port: i64,
     timeout: Duration,
+    interrupted: &dyn Fn() -> bool,
 ) -> Result<Duration, String> {
     let port = u16::try_from(port).map_err(|_| format!("wait_port: {port} is not a TCP port"))?;
     let started = Instant::now();
-    runtime.block_on(async {
-        loop {
-            let attempt =
-                tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect((address, port))).await;
-            if let Ok(Ok(_)) = attempt {
-                return Ok(started.elapsed());
+    loop {
+        let reason = match (address, port).to_socket_addrs() {
+            Ok(addresses) => {
+                let mut reason = "no address".to_string();
+                for socket in addresses {
+                    match TcpStream::connect_timeout(&socket, Duration::from_secs(1)) {
+                        Ok(_) => return Ok(started.elapsed()),
+                        Err(error) if error.kind() == std::io::ErrorKind::TimedOut => reason = "no answer".into(),
+                        Err(error) => reason = error.to_string(),
+                    }
+                }
+                reason
             }
-            if started.elapsed() >= timeout {
-                let reason = match attempt {
-                    Ok(Err(error)) => error.to_string(),
-                    _ => "no answer".to_string(),
-                };
-                return Err(format!(
-                    "{address}:{port} did not accept connections within {}s ({reason})",
-                    timeout.as_secs()
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            Err(error) => error.to_string(),
+        };
+        if started.elapsed() >= timeout || interrupted() {
+            return Err(format!(
+                "{address}:{port} did not accept connections within {}s ({reason})",
+                timeout.as_secs()
+            ));
         }
-    })
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 pub const WAIT_PORT_OPTIONS: &[&str] = &["timeout", "delay", "from", "address"];
 
 /// `h.wait_port(port, opts)`: from the controller, or from another host (`from`) with a check run there.
-pub fn wait_port(host: &Host, port: i64, options: &Map) -> Result<(), Box<EvalAltResult>> {
+pub fn wait_port(host: &dyn RemoteHost, port: i64, options: &Map) -> Result<(), PrimitiveError> {
     let parsed = Options::new(options, "wait_port", WAIT_PORT_OPTIONS)?;
     let timeout = Duration::from_secs(parsed.int("timeout")?.unwrap_or(60).max(1) as u64);
     let delay = parsed.int("delay")?.unwrap_or(0).max(0) as u64;
-    let address = parsed.string("address")?.unwrap_or_else(|| host.state.address.clone());
-    let from = match parsed.raw("from") {
+    let address = parsed.string("address")?.unwrap_or_else(|| host.address().to_string());
+    let from: Option<Arc<dyn RemoteHost>> = match parsed.raw("from") {
         None => None,
-        Some(value) => Some(
-            value
-                .clone()
-                .try_cast::<Host>()
-                .ok_or_else(|| -> Box<EvalAltResult> { "wait_port: option `from` must be a host".into() })?,
-        ),
+        Some(value) => Some(host.host_in(value).ok_or("wait_port: option `from` must be a host")?),
     };
     let step = Step::new(host, "wait_port", format!("{address}:{port}"));
+    let wait = |timeout: Duration| match &from {
+        None => wait_from_controller(&address, port, timeout, &|| host.interrupted()),
+        Some(from) => wait_from_host(from.as_ref(), &address, port, timeout),
+    };
+    if host.check_mode() {
+        // A port already open is the plan's answer; a closed one is what a planned start would open.
+        let message = match wait(Duration::ZERO) {
+            Ok(_) => "open".to_string(),
+            Err(_) => {
+                let seen_from = from.as_ref().map(|from| format!(" from {}", from.name())).unwrap_or_default();
+                format!("check mode: would wait for {address}:{port}{seen_from} (up to {}s)", timeout.as_secs())
+            }
+        };
+        step.finish(Status::Ok, StepOutcome { message: Some(message), ..StepOutcome::default() });
+        return Ok(());
+    }
     if delay > 0 {
         std::thread::sleep(Duration::from_secs(delay));
     }
-    let result = match &from {
-        None => wait_from_controller(&host.runtime, &address, port, timeout),
-        Some(from) => wait_from_host(from, &address, port, timeout),
-    };
-    match result {
+    match wait(timeout) {
         Ok(elapsed) => {
             step.finish(
                 Status::Ok,
@@ -79,7 +96,7 @@ pub fn wait_port(host: &Host, port: i64, options: &Map) -> Result<(), Box<EvalAl
     }
 }
 
-fn wait_from_host(from: &Host, address: &str, port: i64, timeout: Duration) -> Result<Duration, String> {
+fn wait_from_host(from: &dyn RemoteHost, address: &str, port: i64, timeout: Duration) -> Result<Duration, String> {
     let started = Instant::now();
     // bash's /dev/tcp, else python3: one round trip, the loop runs on the host.
     let script = format!(
@@ -99,6 +116,6 @@ fn wait_from_host(from: &Host, address: &str, port: i64, timeout: Duration) -> R
             from.name(),
             timeout.as_secs()
         )),
-        Err(error) => Err(format!("{error:?}")),
+        Err(error) => Err(error.to_string()),
     }
 }

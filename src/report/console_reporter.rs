@@ -7,7 +7,8 @@
 //! - per-host lines as results arrive: changed steps, failures (with the message and the tail of stderr),
 //!   unreachable and skipped hosts; ok hosts are silent unless `-v`, which also shows every step's output;
 //!   `--diff` adds each step's diff;
-//! - one summary line per task: `✓ name  (10 hosts, 3 changed, 1.2s)`;
+//! - one summary line per task, naming the hosts it targets when they are few: `✓ name  (on web1 web2, 1.2s)`,
+//!   else counting them: `✓ name  (10 hosts, 3 changed, 1.2s)`; hosts that had nothing to do add no line;
 //! - the recap table and a final `10 hosts: 9 ok, 1 failed in 12.3s`.
 //!
 //! Events arrive from many host threads at once. All text of one event is rendered first and written with one
@@ -75,10 +76,14 @@ struct State {
     tasks: HashMap<String, TaskTally>,
 }
 
+/// A task summary line names up to this many target hosts; more are counted.
+const NAMED_TARGETS: usize = 3;
+
 /// What a running task has reported so far.
 #[derive(Default)]
 struct TaskTally {
-    hosts: usize,
+    /// The hosts the task targets.
+    hosts: Vec<String>,
     results: usize,
     changed: usize,
     failed: usize,
@@ -138,7 +143,7 @@ impl ConsoleReporter {
         paint(self.options.color, code, text)
     }
 
-    fn task_start(&self, state: &mut State, task: &str, hosts: usize) {
+    fn task_start(&self, state: &mut State, task: &str, hosts: &[String]) {
         let bar = self.multi.as_ref().map(|multi| {
             let template = if self.options.color {
                 "{spinner:.cyan} {msg}  [{pos}/{len} hosts] {elapsed}"
@@ -146,11 +151,13 @@ impl ConsoleReporter {
                 "{spinner} {msg}  [{pos}/{len} hosts] {elapsed}"
             };
             let style = ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner());
-            let bar = multi.add(ProgressBar::new(hosts as u64).with_style(style).with_message(self.redact(task)));
+            let bar = multi.add(ProgressBar::new(hosts.len() as u64).with_style(style).with_message(self.redact(task)));
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         });
-        if let Some(old) = state.tasks.insert(task.to_string(), TaskTally { hosts, bar, ..TaskTally::default() }) {
+        if let Some(old) =
+            state.tasks.insert(task.to_string(), TaskTally { hosts: hosts.to_vec(), bar, ..TaskTally::default() })
+        {
             self.clear_bar(old.bar);
         }
     }
@@ -193,8 +200,13 @@ impl ConsoleReporter {
 
     fn task_end(&self, state: &mut State, task: &str, elapsed: Duration) {
         let tally = state.tasks.remove(task).unwrap_or_default();
-        let hosts = tally.hosts.max(tally.results);
-        let mut parts = vec![plural(hosts, "host", "hosts")];
+        // The hosts it targets: by name when few (a task on one host says which), else how many.
+        let targets = if !tally.hosts.is_empty() && tally.hosts.len() <= NAMED_TARGETS {
+            format!("on {}", tally.hosts.join(" "))
+        } else {
+            plural(tally.hosts.len().max(tally.results), "host", "hosts")
+        };
+        let mut parts = vec![targets];
         for (count, word) in [
             (tally.changed, "changed"),
             (tally.failed, "failed"),
@@ -402,7 +414,8 @@ impl ConsoleReporter {
     fn render_simple(&self, event: &Event) -> String {
         match event {
             Event::RunStart { playbook, hosts, check, diff } => {
-                let mut parts = vec![plural(hosts.len(), "host", "hosts")];
+                // The run's selection (inventory and --limit); each task line says which of them it targets.
+                let mut parts = vec![format!("{} selected", plural(hosts.len(), "host", "hosts"))];
                 if *check {
                     parts.push("check mode: nothing is changed".to_string());
                 }
@@ -430,7 +443,7 @@ impl Reporter for ConsoleReporter {
     fn event(&self, event: &Event) {
         let mut state = self.lock();
         match event {
-            Event::TaskStart { task, hosts } => self.task_start(&mut state, task, hosts.len()),
+            Event::TaskStart { task, hosts } => self.task_start(&mut state, task, hosts),
             Event::TaskProgress { task, done, total } => {
                 if let Some(bar) = state.tasks.get(task).and_then(|tally| tally.bar.as_ref()) {
                     bar.set_length(*total as u64);
@@ -714,7 +727,7 @@ k8s-node03      0         0        0         0             1    0.0s
     err line 14
     err line 15
     site.rhai:12:5: command failed
-✗ install  (3 hosts, 1 changed, 1 failed, 1.2s)
+✗ install  (on m1 n2 n3, 1 changed, 1 failed, 1.2s)
 ";
         assert_eq!(text, expected);
         assert!(!text.contains('\x1b'));
@@ -881,7 +894,7 @@ k8s-node03      0         0        0         0             1    0.0s
         assert_eq!(
             text,
             "\
-▶ site.rhai  (2 hosts, check mode: nothing is changed)
+▶ site.rhai  (2 hosts selected, check mode: nothing is changed)
 - reset  (skipped: tag `reset` not selected)
 warning: [a] swap is on
 warning: no hosts matched `db`
@@ -900,9 +913,9 @@ done
                 Event::TaskEnd { task: "install".into(), elapsed: Duration::from_millis(50) },
             ]
         };
-        assert_eq!(run(plain(), &events(Status::Ok)), "✓ install  (1 host, 0.1s)\n");
-        assert_eq!(run(plain(), &events(Status::Changed)), "  changed: a\n✓ install  (1 host, 1 changed, 0.1s)\n");
-        assert_eq!(run(plain(), &events(Status::Skipped)), "  skipped: a\n- install  (1 host, 1 skipped, 0.1s)\n");
+        assert_eq!(run(plain(), &events(Status::Ok)), "✓ install  (on a, 0.1s)\n");
+        assert_eq!(run(plain(), &events(Status::Changed)), "  changed: a\n✓ install  (on a, 1 changed, 0.1s)\n");
+        assert_eq!(run(plain(), &events(Status::Skipped)), "  skipped: a\n- install  (on a, 1 skipped, 0.1s)\n");
     }
 
     #[test]

@@ -7,8 +7,11 @@
 //! - `changed` counts tasks that changed the host, even when the task then failed (the change happened);
 //! - `failed`, `skipped`, `unreachable` count tasks with that outcome;
 //! - `time` is the sum of the host's task durations.
+//!
+//! Only hosts a task ran on are listed, as Ansible lists only the play's hosts: a host that --limit selected
+//! but no task targeted (or a rollout stopped before reaching) did nothing, and a row of zeros would count it ok.
 
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 
 use super::event::{HostRecap, HostResult, Status};
 
@@ -16,20 +19,24 @@ use super::event::{HostRecap, HostResult, Status};
 #[derive(Debug, Clone, Default)]
 pub struct RecapBuilder {
     hosts: IndexMap<String, HostRecap>,
+    /// Hosts that have a result: the ones the recap lists.
+    reported: IndexSet<String>,
 }
 
 impl RecapBuilder {
-    /// `hosts` fixes the order of the recap (inventory order) and makes hosts that ran nothing appear with zeros.
+    /// `hosts` fixes the order of the recap (inventory order); a host appears once it has a result.
     /// Hosts not listed here are appended in the order their first result arrives.
     pub fn new<S: AsRef<str>>(hosts: &[S]) -> Self {
         let mut builder = Self::default();
         for host in hosts {
-            builder.entry(host.as_ref());
+            let host = host.as_ref();
+            builder.hosts.insert(host.to_string(), HostRecap { host: host.to_string(), ..HostRecap::default() });
         }
         builder
     }
 
     fn entry(&mut self, host: &str) -> &mut HostRecap {
+        self.reported.insert(host.to_string());
         self.hosts
             .entry(host.to_string())
             .or_insert_with(|| HostRecap { host: host.to_string(), ..HostRecap::default() })
@@ -60,9 +67,9 @@ impl RecapBuilder {
         self.entry(host).unreachable += 1;
     }
 
-    /// The totals, in host order.
+    /// The totals of the hosts that have a result, in host order.
     pub fn build(&self) -> Vec<HostRecap> {
-        self.hosts.values().cloned().collect()
+        self.hosts.values().filter(|recap| self.reported.contains(&recap.host)).cloned().collect()
     }
 }
 
@@ -112,10 +119,18 @@ mod tests {
         builder.add(&result("m", Status::Ok, false, 1));
         builder.add(&result("a", Status::Ok, false, 1));
         builder.unreachable("q");
+        builder.add(&result("z", Status::Ok, false, 1));
         let hosts: Vec<_> = builder.build().into_iter().map(|r| r.host).collect();
         assert_eq!(hosts, ["z", "a", "m", "q"]);
-        // A listed host that ran nothing shows zeros.
-        assert_eq!(counts(&builder.build()[0]), (0, 0, 0, 0, 0, 0));
         assert_eq!(builder.build()[3].unreachable, 1);
+    }
+
+    #[test]
+    fn hosts_no_task_ran_on_are_not_listed() {
+        let mut builder = RecapBuilder::new(&["h01", "h02", "h03"]);
+        builder.add(&result("h01", Status::Changed, true, 1));
+        builder.add(&result("h02", Status::Failed, false, 1));
+        let hosts: Vec<_> = builder.build().into_iter().map(|r| r.host).collect();
+        assert_eq!(hosts, ["h01", "h02"], "h03 did nothing: it is not an ok host");
     }
 }

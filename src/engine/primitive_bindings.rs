@@ -1,0 +1,99 @@
+//! The primitives as methods of the script's `Host`: the engine adapts each one to Rhai here, so primitives
+//! know nothing of Rhai's registration or of the engine, and their typed errors become script errors in one
+//! place — where an unreachable host and a failed command's exit code are noted for the task's result.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rhai::{Dynamic, Engine, EvalAltResult, Map};
+
+use super::host::Host;
+use super::runtime::Runtime;
+use super::step_recorder;
+use crate::primitives::{self, PrimitiveError};
+use crate::report::Event;
+
+type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
+
+/// A primitive's error as the script sees it (a message its `try`/`catch` can read), noting on this thread
+/// what the task runner must know about the host.
+fn script_error(error: PrimitiveError) -> Box<EvalAltResult> {
+    match error {
+        PrimitiveError::Unreachable(message) => {
+            step_recorder::mark_unreachable(&message);
+            message.into()
+        }
+        PrimitiveError::Failed { message, rc } => {
+            if let Some(rc) = rc {
+                step_recorder::mark_failed_rc(rc);
+            }
+            message.into()
+        }
+        PrimitiveError::Usage(message) => message.into(),
+    }
+}
+
+fn adapt<T>(result: std::result::Result<T, PrimitiveError>) -> Result<T> {
+    result.map_err(script_error)
+}
+
+pub fn register(engine: &mut Engine, runtime: &Arc<Runtime>) {
+    engine.register_fn("run", |h: &mut Host, cmd: &str| adapt(primitives::run(h, cmd, &Map::new())));
+    engine.register_fn("run", |h: &mut Host, cmd: &str, opts: Map| adapt(primitives::run(h, cmd, &opts)));
+    engine.register_fn("read", |h: &mut Host, path: &str| adapt(primitives::read(h, path)));
+    engine.register_fn("exists", |h: &mut Host, path: &str| adapt(primitives::exists(h, path)));
+    engine.register_fn("write", |h: &mut Host, content: &str, dest: &str| {
+        adapt(primitives::write(h, content, dest, &Map::new()))
+    });
+    engine.register_fn("write", |h: &mut Host, content: &str, dest: &str, opts: Map| {
+        adapt(primitives::write(h, content, dest, &opts))
+    });
+    engine.register_fn("upload", |h: &mut Host, src: &str, dest: &str| {
+        adapt(primitives::upload(h, src, dest, &Map::new()))
+    });
+    engine.register_fn("upload", |h: &mut Host, src: &str, dest: &str, opts: Map| {
+        adapt(primitives::upload(h, src, dest, &opts))
+    });
+    engine.register_fn("template", |h: &mut Host, src: &str, dest: &str| {
+        adapt(primitives::template(h, src, dest, &Map::new(), &Map::new()))
+    });
+    engine.register_fn("template", |h: &mut Host, src: &str, dest: &str, vars: Map| {
+        adapt(primitives::template(h, src, dest, &vars, &Map::new()))
+    });
+    engine.register_fn("template", |h: &mut Host, src: &str, dest: &str, vars: Map, opts: Map| {
+        adapt(primitives::template(h, src, dest, &vars, &opts))
+    });
+    engine.register_fn("wait_port", |h: &mut Host, port: i64| adapt(primitives::wait_port(h, port, &Map::new())));
+    engine.register_fn("wait_port", |h: &mut Host, port: i64, opts: Map| adapt(primitives::wait_port(h, port, &opts)));
+    engine.register_fn("sysctl", |h: &mut Host, keys: Map| adapt(primitives::sysctl(h, &keys, &Map::new())));
+    engine.register_fn("sysctl", |h: &mut Host, keys: Map, opts: Map| adapt(primitives::sysctl(h, &keys, &opts)));
+    engine.register_fn("reboot", |h: &mut Host| adapt(primitives::reboot(h, 300)));
+    engine.register_fn("reboot", |h: &mut Host, timeout: i64| adapt(primitives::reboot(h, timeout)));
+    engine.register_fn("facts", |h: &mut Host| adapt(primitives::facts(h)));
+
+    let rt = runtime.clone();
+    engine.register_fn("wait_port", move |address: &str, port: i64| wait_global(&rt, address, port, 60));
+    let rt = runtime.clone();
+    engine.register_fn("wait_port", move |address: &str, port: i64, timeout: i64| {
+        wait_global(&rt, address, port, timeout)
+    });
+}
+
+/// `wait_port(address, port, timeout)`: from the controller, not tied to a host. In --check it looks once and
+/// says what it would wait for.
+fn wait_global(runtime: &Runtime, address: &str, port: i64, timeout: i64) -> Result<Dynamic> {
+    let timeout = Duration::from_secs(timeout.max(1) as u64);
+    let interrupted = || runtime.is_interrupted();
+    if runtime.options.check {
+        if primitives::wait_from_controller(address, port, Duration::ZERO, &interrupted).is_err() {
+            runtime.emit(Event::Print {
+                host: None,
+                message: format!("check mode: would wait for {address}:{port} (up to {}s)", timeout.as_secs()),
+            });
+        }
+        return Ok(Dynamic::UNIT);
+    }
+    primitives::wait_from_controller(address, port, timeout, &interrupted)
+        .map(|_| Dynamic::UNIT)
+        .map_err(|message| message.into())
+}

@@ -1,0 +1,70 @@
+//! What a primitive may ask of the host it works on, and nothing more. The engine implements it (its `Host`),
+//! so primitives never reach into the run's state: every command goes through the engine's `exec` (with the
+//! Ctrl-C grace and `-vv`), every step is reported through `record`, and the modes come from the run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use rhai::{Dynamic, Map};
+use serde_json::Value;
+
+use super::host_error::HostError;
+use crate::report::StepReport;
+use crate::transport::{CommandOutput, RemoteCommand};
+
+/// Another inventory host as a template sees it (`hostvars`).
+pub struct InventoryHost {
+    pub name: String,
+    pub address: String,
+    pub vars: IndexMap<String, Value>,
+}
+
+pub trait RemoteHost: Send + Sync {
+    fn name(&self) -> &str;
+    fn address(&self) -> &str;
+    /// The inventory groups the host is in.
+    fn groups(&self) -> &[String];
+    /// The host's inventory variables.
+    fn vars(&self) -> &IndexMap<String, Value>;
+
+    /// --check: look, decide and report, never change.
+    fn check_mode(&self) -> bool;
+    /// --diff: show what changes (or would).
+    fn diff_mode(&self) -> bool;
+    /// In --check, whether an earlier step on this host reported that it *would* change something: a
+    /// precondition missing now (a folder, a package) may be what that step creates.
+    fn planned_changes(&self) -> bool;
+    /// Secrets known to the run, masked.
+    fn redact(&self, text: &str) -> String;
+    /// Ctrl-C was pressed: a primitive that waits stops waiting.
+    fn interrupted(&self) -> bool;
+
+    /// Runs a command on the host (connecting first if needed).
+    fn exec(&self, command: &RemoteCommand) -> Result<CommandOutput, HostError>;
+    /// Runs `script` with `input` streamed to its stdin on a channel of its own (large uploads).
+    fn exec_streaming(&self, script: &str, input: &[u8]) -> Result<CommandOutput, HostError>;
+    /// Drops the connection; the next command connects again (after a reboot).
+    fn reconnect(&self);
+
+    /// Facts gathered earlier in the run, if any.
+    fn facts(&self) -> Option<Map>;
+    fn keep_facts(&self, facts: Map);
+
+    /// Reports a finished step: the engine adds it to the host's task result.
+    fn record(&self, step: StepReport);
+
+    /// A controller file named relative to the playbook (templates, uploads).
+    fn local_file(&self, relative: &str) -> PathBuf;
+    /// Group name → member host names, inventory order.
+    fn inventory_groups(&self) -> IndexMap<String, Vec<String>>;
+    /// Every inventory host.
+    fn inventory_hosts(&self) -> Vec<InventoryHost>;
+    /// The host a script value names (an option such as wait_port's `from`), if it is one.
+    fn host_in(&self, value: &Dynamic) -> Option<Arc<dyn RemoteHost>>;
+
+    /// Runs a command that only looks at the host.
+    fn query(&self, script: String) -> Result<CommandOutput, HostError> {
+        self.exec(&RemoteCommand::new(script))
+    }
+}
