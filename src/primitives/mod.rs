@@ -4,6 +4,7 @@
 //! Every function here is registered on the Rhai engine as a method of `Host`; its options map is checked
 //! against the names it accepts, so a typo in a playbook is an error rather than a silently ignored key.
 
+pub mod catalog;
 mod facts;
 mod file_writer;
 mod read;
@@ -23,7 +24,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map};
 
 use crate::engine::{Host, Runtime};
 
-pub use facts::derive as derive_facts;
+pub use facts::{derive as derive_facts, facts as gather_facts};
 pub use file_writer::{FILE_OPTIONS, unified_diff};
 pub use run::RUN_OPTIONS;
 pub use sysctl::SYSCTL_OPTIONS;
