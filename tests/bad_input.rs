@@ -106,7 +106,7 @@ fn a_missing_template_is_refused_before_any_task_runs() {
         &format!("{FIRST_TASK}task(\"render\", hosts(), |h| h.template(\"templates/nope.j2\", \"/etc/x\"));\n"),
         &[],
         &[],
-        &["site.rhai:2:", "template templates/nope.j2: cannot read"],
+        &["site.rhai:2:", "error[template-missing]", "\"templates/nope.j2\" does not exist"],
     );
 }
 
@@ -116,7 +116,7 @@ fn a_template_syntax_error_is_refused_with_the_template_line() {
         &format!("{FIRST_TASK}task(\"render\", hosts(), |h| h.template(\"templates/bad.j2\", \"/etc/x\"));\n"),
         &[("templates/bad.j2", "line one\nline two\n{% if %}\n")],
         &[],
-        &["site.rhai:2:", "templates/bad.j2:3"],
+        &["templates/bad.j2:3:", "error[template-syntax]"],
     );
 }
 
@@ -131,7 +131,13 @@ fn an_undefined_template_variable_is_refused_before_any_task_runs() {
             "user={{ who }} port={{ port }}\n{% for x in items %}{{ x }}{% endfor %}\nhost={{ inventory_hostname }}\n{{ typo_var }}\n",
         )],
         &[],
-        &["site.rhai:2:", "undefined variables items (templates/app.j2:2), typo_var (templates/app.j2:4)"],
+        &[
+            "templates/app.j2:2:",
+            "`items` is not defined",
+            "templates/app.j2:4:",
+            "`typo_var` is not defined",
+            "rendered by site.rhai:2:",
+        ],
     );
 }
 
@@ -154,7 +160,7 @@ fn a_missing_upload_source_is_refused() {
         &format!("{FIRST_TASK}task(\"copy\", hosts(), |h| h.upload(\"files/gone.tar\", \"/opt/x.tar\"));\n"),
         &[],
         &[],
-        &["site.rhai:2:", "upload source files/gone.tar: no such file"],
+        &["site.rhai:2:", "error[upload-missing]", "\"files/gone.tar\" does not exist"],
     );
 }
 
@@ -164,7 +170,7 @@ fn an_included_stage_with_an_error_is_refused_before_the_first_stage_runs() {
         &format!("{FIRST_TASK}include(\"stage2.rhai\");\n"),
         &[("stage2.rhai", "// stage 2\nlet a = 1;\nlet b = ;\n")],
         &[],
-        &["stage2.rhai:3:", "included at", "site.rhai:2:"],
+        &["stage2.rhai:3:", "error[syntax]"],
     );
     refused(
         &format!("{FIRST_TASK}include(\"stage2.rhai\");\n"),
@@ -172,6 +178,163 @@ fn an_included_stage_with_an_error_is_refused_before_the_first_stage_runs() {
         &[],
         &["stage2.rhai:1:", "templates/none.j2"],
     );
+}
+
+/// Each mistake a user makes in a playbook of their own, as the issue lists them: refused before any
+/// connection, exit 1, at file:line:col, with the nearest right name.
+#[test]
+fn each_playbook_mistake_is_refused_before_any_connection_with_did_you_mean() {
+    let task = |body: &str| format!("{FIRST_TASK}task(\"second\", hosts(), |h| {body});\n");
+    // A misspelt variable: never an empty string written to a host.
+    refused(
+        &task(r#"h.write(`owner: ${h.vars.whoo}`, "/etc/motd")"#),
+        &[],
+        &[],
+        &["site.rhai:2:", "error[undefined-inventory-variable]", "`whoo` is not defined", "did you mean `who`?"],
+    );
+    refused(
+        &format!("{FIRST_TASK}print(vars.whoo);\n"),
+        &[],
+        &[],
+        &["site.rhai:2:12", "`vars.whoo` is not defined", "did you mean `who`?"],
+    );
+    // A misspelt function (primitive).
+    refused(
+        &task(r#"h.tempalte("templates/app.j2", "/etc/app")"#),
+        &[("templates/app.j2", "x\n")],
+        &[],
+        &["site.rhai:2:", "error[unknown-function]", "did you mean `template`?"],
+    );
+    // A misspelt primitive option.
+    refused(
+        &task(r#"h.run("make", #{ unles: "test -f out" })"#),
+        &[],
+        &[],
+        &["site.rhai:2:", "error[unknown-primitive-option]", "did you mean `unless`?"],
+    );
+    // A misspelt task option.
+    refused(
+        &format!("{FIRST_TASK}task(\"second\", hosts(), #{{ serail: 1 }}, |h| h.run(\"true\"));\n"),
+        &[],
+        &[],
+        &["site.rhai:2:", "error[unknown-task-option]", "did you mean `serial`?"],
+    );
+    // An unknown host and an unknown group.
+    refused(
+        &format!("{FIRST_TASK}let other = host(\"web2\");\n"),
+        &[],
+        &[],
+        &["site.rhai:2:", "error[unknown-host]", "did you mean `web1`?"],
+    );
+    refused(
+        &format!("{FIRST_TASK}task(\"second\", group(\"ungroupd\"), |h| h.run(\"true\"));\n"),
+        &[],
+        &[],
+        &["site.rhai:2:", "error[unknown-group]", "did you mean `ungrouped`?"],
+    );
+    // An undefined template variable, and a missing template file.
+    refused(
+        &task(r#"h.template("templates/app.j2", "/etc/app")"#),
+        &[("templates/app.j2", "owner={{ whoo }}\n")],
+        &[],
+        &["templates/app.j2:1:", "`whoo` is not defined", "did you mean `who`?", "rendered by site.rhai:2:"],
+    );
+    refused(
+        &task(r#"h.template("templates/ap.j2", "/etc/app")"#),
+        &[("templates/app.j2", "owner={{ who }}\n")],
+        &[],
+        &["site.rhai:2:", "error[template-missing]", "did you mean `templates/app.j2`?"],
+    );
+    // A task closure that changes a captured variable (a data race on the hosts' threads).
+    refused(
+        &format!("let done = 0;\n{FIRST_TASK}task(\"count\", hosts(), |h| {{ done += 1; }});\n"),
+        &[],
+        &[],
+        &["site.rhai:3:", "error[captured-mutation]", "return the value instead"],
+    );
+}
+
+/// The `file:line:col: error[rule]` lines of a lint or pre-flight report.
+fn verdicts(output: &str) -> Vec<String> {
+    let mut lines: Vec<String> = output
+        .lines()
+        .filter(|line| line.contains(": error["))
+        .map(|line| line.split("]: ").next().unwrap_or(line).to_string())
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// One analysis: the same fixtures given to `runbook lint` and to `runbook run` (whose pre-flight is lint's
+/// error rules) get the same verdicts — the same errors at the same places, or none and the run goes ahead.
+#[test]
+fn lint_and_runs_preflight_give_the_same_verdicts() {
+    let fixtures: &[(&str, &[(&str, &str)])] = &[
+        ("task(\"a\", hosts(), |h| h.run(\"true\", #{ check_safe: true }));\n", &[]),
+        ("task(\"a\", hosts(), |h| h.runn(\"true\"));\nlet x = host(\"nope\");\nprint(vars.whom);\n", &[]),
+        (
+            "task(\"a\", hosts(), #{ tag: [\"x\"] }, |h| h.template(\"t.j2\", \"/x\", #{ a: 1 }));\ninclude(\"two.rhai\");\n",
+            &[
+                ("t.j2", "{{ a }} {{ b }}\n"),
+                ("two.rhai", "task(\"b\", group(\"webz\"), |h| h.upload(\"gone\", \"/y\"));\n"),
+            ],
+        ),
+        ("let n = 0;\ntask(\"a\", hosts(), |h| { n += 1; h.write(h.vars.whoo, \"/x\", #{ mod: \"0644\" }); });\n", &[]),
+    ];
+    for (playbook, files) in fixtures {
+        let wire = Tripwire::new();
+        let mut test = Test::new();
+        let inventory = wire.inventory(test.path());
+        for (name, content) in *files {
+            test = test.file(name, content);
+        }
+        std::fs::write(test.path().join("site.rhai"), playbook).unwrap();
+        let lint = std::process::Command::new(support::RUNBOOK)
+            .args(["lint", "site.rhai", "-i"])
+            .arg(&inventory)
+            .current_dir(test.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let lint_verdicts = verdicts(&String::from_utf8_lossy(&lint.stdout));
+        let clean = lint_verdicts.is_empty();
+        let run = test
+            .inventory_file(&inventory)
+            .playbook(playbook)
+            .args(&["--timeout", "1"])
+            .code(if clean { 3 } else { 1 })
+            .run();
+        assert_eq!(verdicts(&run.stderr), lint_verdicts, "playbook:\n{playbook}\nrun:\n{}", run.stderr);
+        assert_eq!(lint.status.code(), Some(i32::from(!clean)), "{playbook}");
+        if clean {
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(wire.0.accept().is_ok(), "a clean playbook must go on to connect");
+        } else {
+            assert!(lint_verdicts.len() >= 3, "each fixture with mistakes has several: {lint_verdicts:?}");
+            wire.assert_untouched();
+        }
+    }
+}
+
+/// An error raised inside a module function points at the user's call first, then at the module's line.
+#[test]
+fn an_error_inside_a_module_points_at_the_users_call_first() {
+    let wire = Tripwire::new();
+    let test =
+        Test::new().file("stdlib/mine.rhai", "// a module of the user's\nfn boom(x) {\n    throw \"kaput\";\n}\n");
+    let inventory = wire.inventory(test.path());
+    let run = test
+        .inventory_file(inventory)
+        .playbook("import \"stdlib/mine\" as mine;\n\nmine::boom(1);\n")
+        .code(1)
+        .stderr_has("site.rhai:3:")
+        .stderr_has(": kaput (in ")
+        .stderr_has("stdlib/mine.rhai:3:5)")
+        .run();
+    let user = run.stderr.find("site.rhai:3:").unwrap();
+    let module = run.stderr.find("stdlib/mine.rhai:3:5").unwrap();
+    assert!(user < module, "the user's line comes first: {}", run.stderr);
+    wire.assert_untouched();
 }
 
 /// An inventory that must be refused with `expected`, exit 1, no host touched (the playbook is fine).

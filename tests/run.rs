@@ -281,9 +281,9 @@ fn errors_point_at_the_template_line_and_the_playbook_position() {
         .lab(lab)
         .file("templates/bad.j2", "line one\n{{ not_defined_anywhere }}\n")
         .playbook(&format!(
-            // Vars computed at run time: the pre-flight check leaves the template to the host (tests/bad_input.rs
-            // covers the literal case, refused before any host).
-            r#"let v = #{{}}; v.extra = 1; task("render", host("{}"), |h| h.template("templates/bad.j2", "/root/t-bad", v));"#,
+            // Vars computed at run time (a key set by index): the pre-flight leaves the template to the host
+            // (tests/bad_input.rs covers the literal case, refused before any host).
+            r#"let v = #{{}}; v["extra"] = 1; task("render", host("{}"), |h| h.template("templates/bad.j2", "/root/t-bad", v));"#,
             lab.host(0)
         ))
         .code(2)
@@ -421,4 +421,29 @@ fn idempotence_fails_when_the_second_run_changes_something() {
         .code(2)
         .stderr_has(&format!("idempotence: FAILED: the second run changed {} (1 changed)", lab.host(3)))
         .run();
+}
+
+#[test]
+fn a_misspelt_variable_known_only_at_run_time_fails_the_host_naming_the_key_and_writes_nothing() {
+    require_lab!();
+    let lab = lab();
+    lab.clean("/root/t-strict");
+    // The key is computed, so the pre-flight cannot see it: strict variables catch it on the host.
+    let run = Test::new()
+        .lab(lab)
+        .playbook(&format!(
+            r#"let key = "site_" + "titel";
+            task("title", host("{}"), |h| h.write(`title: ${{h.vars[key]}}` + "\n", "/root/t-strict"));
+            task("facts", host("{}"), |h| h.facts().os_vesion);"#,
+            lab.host(0),
+            lab.host(1)
+        ))
+        .code(2)
+        .run();
+    let out = format!("{}{}", run.stdout, run.stderr);
+    assert!(out.contains(&format!("`site_titel` is not defined for host {}", lab.host(0))), "{out}");
+    assert!(out.contains(&format!("`os_vesion` is not defined for the facts of host {}", lab.host(1))), "{out}");
+    assert!(out.contains("did you mean `os_version`?"), "{out}");
+    assert!(out.contains("site.rhai:2:"), "{out}");
+    assert_eq!(lab.ssh(lab.host(0), "test -e /root/t-strict").0, 1, "nothing may be written with an empty value");
 }

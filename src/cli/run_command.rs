@@ -1,5 +1,6 @@
 //! `runbook run`: load the inventory, build the engine, run the playbook, print the recap, pick the exit code.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +19,11 @@ pub const LAST_FAILED: &str = ".runbook/last-failed";
 pub fn run(args: RunArgs) -> i32 {
     match prepare(&args) {
         Ok(code) => code,
+        Err(message) if message.contains("error[") => {
+            // The pre-flight's findings, already in lint's form (file:line:col: error[rule]: ...).
+            eprint!("{message}\n");
+            exit_code::USAGE
+        }
         Err(message) => {
             eprintln!("error: {message}");
             exit_code::USAGE
@@ -43,6 +49,10 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     if selected.is_empty() {
         return Err("no hosts selected (check --limit and the inventory)".into());
     }
+    // Pre-flight: lint's error rules on this playbook, this inventory, --limit and --tags, before any host is
+    // contacted. A mistake lint can see stops the run here, with lint's message, and nothing has changed.
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    crate::lint::preflight(&args.playbook, &inventory, &selected, &args.tags, color)?;
     let host_key_policy = match args.host_key_checking {
         HostKeyChecking::Strict => HostKeyPolicy::Strict,
         HostKeyChecking::AcceptNew => HostKeyPolicy::AcceptNew,

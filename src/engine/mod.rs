@@ -4,17 +4,18 @@
 //! Rhai is synchronous and the transport is async: the script and each host closure run on plain threads that
 //! block on the shared tokio runtime, so a playbook reads as straight-line code while hosts work in parallel.
 
+mod fatal_stop;
 mod host;
 mod host_state;
 mod module_resolver;
 mod playbook;
-mod preflight;
 mod primitive_bindings;
 mod runtime;
 mod script_error;
 mod step_recorder;
 mod task_options;
 mod task_runner;
+mod vars_map;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 pub use crate::did_you_mean::did_you_mean;
+pub use fatal_stop::FatalStop;
 pub use host::{Host, to_map};
 pub use host_state::{HostHealth, HostState};
 pub use module_resolver::{EMBEDDED_STDLIB, StdlibResolver};
@@ -32,6 +34,7 @@ pub use runtime::{INTERRUPT_GRACE, RunOptions, Runtime};
 pub use script_error::describe as describe_script_error;
 pub use step_recorder::StepRecord;
 pub use task_options::{Serial, TASK_OPTION_NAMES, TaskOptions, selected_by_tags};
+pub use vars_map::VarsMap;
 
 use crate::inventory::Inventory;
 use crate::report::{Event, HostRecap, Redactor, Reporter};

@@ -38,6 +38,22 @@ impl StdlibResolver {
     }
 }
 
+/// Sources of the modules loaded so far in this process: an error raised in one of them is reported at the
+/// user's call first (see `script_error`).
+static MODULE_SOURCES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Whether `source` (an AST's source name) is an imported module rather than a playbook or included stage.
+pub fn is_module_source(source: &str) -> bool {
+    MODULE_SOURCES.lock().unwrap().iter().any(|known| known == source)
+}
+
+pub fn remember_module_source(name: &str) {
+    let mut known = MODULE_SOURCES.lock().unwrap();
+    if !known.iter().any(|k| k == name) {
+        known.push(name.to_string());
+    }
+}
+
 pub enum ModuleSource {
     File(PathBuf),
     Embedded(&'static str, &'static str),
@@ -47,7 +63,8 @@ impl ModuleSource {
     pub fn name(&self) -> String {
         match self {
             ModuleSource::File(path) => path.display().to_string(),
-            ModuleSource::Embedded(name, _) => format!("<embedded>/{name}.rhai"),
+            // As the user would find it in the repository (errors say `in stdlib/packages.rhai:44:11`).
+            ModuleSource::Embedded(name, _) => format!("{name}.rhai"),
         }
     }
 
@@ -79,6 +96,7 @@ impl ModuleResolver for StdlibResolver {
             .compile(&text)
             .map_err(|e| Box::new(EvalAltResult::ErrorInModule(name.clone(), e.into(), position)))?;
         ast.set_source(name.as_str());
+        remember_module_source(&name);
         let mut module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
             .map_err(|e| Box::new(EvalAltResult::ErrorInModule(name.clone(), e, position)))?;
         module.build_index();

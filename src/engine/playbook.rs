@@ -3,12 +3,14 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext, Scope};
 
+use super::fatal_stop::FatalStop;
 use super::host::{Host, to_map};
 use super::module_resolver::StdlibResolver;
 use super::runtime::Runtime;
 use super::script_error;
 use super::task_options::TaskOptions;
 use super::task_runner::run_task;
+use super::vars_map::{self, VarsMap};
 use crate::report::Event;
 
 /// Builds the Rhai engine a playbook runs in: the Host type, the global functions and the primitives,
@@ -35,6 +37,7 @@ pub fn build_engine(runtime: &Arc<Runtime>) -> Engine {
         });
     }
     register_host_type(&mut engine);
+    vars_map::register(&mut engine);
     register_globals(&mut engine, runtime);
     super::primitive_bindings::register(&mut engine, runtime);
     engine
@@ -45,7 +48,7 @@ fn register_host_type(engine: &mut Engine) {
         .register_type_with_name::<Host>("Host")
         .register_get("name", |h: &mut Host| h.state.name.clone())
         .register_get("address", |h: &mut Host| h.state.address.clone())
-        .register_get("vars", |h: &mut Host| h.vars_map())
+        .register_get("vars", |h: &mut Host| VarsMap::new(format!("host {}", h.state.name), h.vars_map()))
         .register_get("groups", |h: &mut Host| {
             h.state.groups.iter().map(|g| Dynamic::from(g.clone())).collect::<Array>()
         })
@@ -156,7 +159,7 @@ fn task(
     let inherited = runtime.include_tags.lock().unwrap().clone();
     let result = run_task(context, runtime, name, hosts, options, body, &inherited);
     if let Err(error) = &result
-        && script_error::message_only(error).contains("is fatal")
+        && FatalStop::find(error).is_some()
     {
         runtime.fatal_stop.store(true, std::sync::atomic::Ordering::SeqCst);
     }
@@ -202,7 +205,9 @@ fn include(
             other => return Err(format!("unknown include option `{other}` (known: tags)").into()),
         }
     }
-    let file = runtime.playbook_dir.join(path);
+    // Relative to the file that includes it (as the README and lint say), not to the top playbook.
+    let including = context.call_source().map(Path::new).and_then(Path::parent).unwrap_or(&runtime.playbook_dir);
+    let file = including.join(path);
     let text = std::fs::read_to_string(&file)
         .map_err(|e| -> Box<EvalAltResult> { format!("cannot read {}: {e}", file.display()).into() })?;
     let engine = context.engine();
@@ -222,7 +227,10 @@ fn include(
 /// The variables every playbook starts with.
 pub fn standard_scope(runtime: &Runtime) -> Scope<'static> {
     let mut scope = Scope::new();
-    scope.push_constant("vars", to_map(&runtime.global_vars));
+    scope.push_constant(
+        "vars",
+        VarsMap::new("the playbook's `vars` (inventory `all` vars and -e)", to_map(&runtime.global_vars)),
+    );
     scope.push_constant("check_mode", runtime.options.check);
     scope.push_constant("diff_mode", runtime.options.diff);
     scope
@@ -248,10 +256,64 @@ pub fn run_file(runtime: &Arc<Runtime>, file: &PathBuf) -> Result<(), String> {
     let engine = build_engine(runtime);
     let mut scope = standard_scope(runtime);
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    // What can be found wrong without a host was found before the run started (cli's pre-flight, lint's
+    // analysis): from here on, errors are the ones only a run can find.
     let ast = compile(&engine, &scope, &text, file)?;
-    // Everything that can be found wrong without a host is found now, before the first task connects.
-    super::preflight::check(&engine, runtime, &ast, file)?;
     engine
         .run_ast_with_scope(&mut scope, &ast)
         .map_err(|error| script_error::describe(&error, &file.display().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use indexmap::IndexMap;
+
+    use super::build_engine;
+    use crate::engine::{RunOptions, Runtime};
+    use crate::primitives::catalog::{FUNCTIONS, Receiver};
+    use crate::report::{Event, Redactor, Reporter};
+
+    struct Silent;
+
+    impl Reporter for Silent {
+        fn event(&self, _event: &Event) {}
+    }
+
+    /// Lint reads the static catalog; the engine registers the real functions. They must be the same set, or
+    /// lint would accept a call the run refuses (or the other way round).
+    #[test]
+    fn the_engine_registers_exactly_what_the_catalog_lists() {
+        let tokio = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let runtime = Arc::new(Runtime::new(
+            RunOptions::default(),
+            PathBuf::from("catalog.rhai"),
+            IndexMap::new(),
+            Vec::new(),
+            IndexMap::new(),
+            IndexMap::new(),
+            Arc::new(Silent),
+            Redactor::new(),
+            tokio.handle().clone(),
+            Arc::new(AtomicBool::new(false)),
+        ));
+        let engine = build_engine(&runtime);
+        let registered: BTreeSet<(String, usize)> = engine
+            .collect_fn_metadata(None, |info| Some((info.metadata.name.to_string(), info.metadata.num_params)), false)
+            .into_iter()
+            .filter(|(name, _)| !name.contains('$'))
+            .collect();
+        let listed: BTreeSet<(String, usize)> = FUNCTIONS
+            .iter()
+            .flat_map(|f| {
+                let object = usize::from(f.receiver != Receiver::None);
+                f.arities.iter().map(move |n| (f.name.to_string(), n + object))
+            })
+            .collect();
+        assert_eq!(registered, listed);
+    }
 }

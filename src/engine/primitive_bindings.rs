@@ -10,6 +10,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map};
 use super::host::Host;
 use super::runtime::Runtime;
 use super::step_recorder;
+use super::vars_map::VarsMap;
 use crate::primitives::{self, PrimitiveError};
 use crate::report::Event;
 
@@ -69,7 +70,10 @@ pub fn register(engine: &mut Engine, runtime: &Arc<Runtime>) {
     engine.register_fn("sysctl", |h: &mut Host, keys: Map, opts: Map| adapt(primitives::sysctl(h, &keys, &opts)));
     engine.register_fn("reboot", |h: &mut Host| adapt(primitives::reboot(h, 300)));
     engine.register_fn("reboot", |h: &mut Host, timeout: i64| adapt(primitives::reboot(h, timeout)));
-    engine.register_fn("facts", |h: &mut Host| adapt(primitives::facts(h)));
+    // Facts are strict like vars: `h.facts().os_vesion` is an error naming the key, not `()`.
+    engine.register_fn("facts", |h: &mut Host| {
+        adapt(primitives::gather_facts(h)).map(|facts| VarsMap::new(format!("the facts of host {}", h.name()), facts))
+    });
 
     let rt = runtime.clone();
     engine.register_fn("wait_port", move |address: &str, port: i64| wait_global(&rt, address, port, 60));

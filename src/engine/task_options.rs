@@ -28,7 +28,7 @@ impl Serial {
     }
 }
 
-pub const TASK_OPTION_NAMES: &[&str] = &["serial", "run_once", "tags", "fatal", "ignore_errors", "when"];
+pub use crate::primitives::catalog::TASK_OPTIONS as TASK_OPTION_NAMES;
 
 impl TaskOptions {
     pub fn parse(map: &Map) -> Result<TaskOptions, String> {
@@ -102,6 +102,10 @@ pub fn selected_by_tags(task_tags: &[String], only: &[String], skip: &[String]) 
     if only.is_empty() || only.iter().any(|t| t == "all") || has("always") {
         return true;
     }
+    // Ansible's `tagged`: every task that has a tag of its own.
+    if only.iter().any(|t| t == "tagged") && task_tags.iter().any(|t| t != "never") && !task_tags.is_empty() {
+        return true;
+    }
     if task_tags.is_empty() {
         return only.iter().any(|t| t == "untagged");
     }
@@ -127,6 +131,8 @@ mod tests {
         assert!(!selected_by_tags(&tags(&["join"]), &[], &tags(&["join"])));
         assert!(!selected_by_tags(&tags(&["never", "debug"]), &[], &[]));
         assert!(selected_by_tags(&tags(&["never", "debug"]), &tags(&["debug"]), &[]));
+        assert!(selected_by_tags(&tags(&["join"]), &tags(&["tagged"]), &[]));
+        assert!(!selected_by_tags(&[], &tags(&["tagged"]), &[]));
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub fn run_task(
         return Err("interrupted".into());
     }
     if options.fatal && !failures.is_empty() {
-        return Err(format!("task \"{name}\" failed on {} and is fatal: stopping", failures.join(", ")).into());
+        return Err(super::fatal_stop::FatalStop { task: name.to_string(), hosts: failures }.into_error());
     }
     Ok(returned)
 }

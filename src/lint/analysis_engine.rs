@@ -1,28 +1,20 @@
-//! The Rhai engine lint compiles with: the very engine `runbook run` builds (so every function a playbook
-//! may call is known with its arity, and nothing is listed twice by hand), over a runtime with no hosts and a
-//! reporter that drops everything. Lint only ever compiles with it: compiling runs no script code, so no
-//! primitive runs and no host is connected to.
+//! The Rhai engine lint compiles with: Rhai's own engine with runbook's parse settings (strict variables,
+//! the same expression depth), knowing Rhai's built-in functions from its packages and runbook's from the
+//! static catalog (`primitives::catalog`). Compiling runs no script code, so no primitive runs and no host is
+//! connected to; and no run is faked to get there.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
-use indexmap::IndexMap;
 use rhai::{Engine, OptimizationLevel, Scope};
 
-use crate::engine::{RunOptions, Runtime, build_engine, standard_scope};
-use crate::report::{Event, Redactor, Reporter};
+use crate::primitives::catalog::{FUNCTIONS, Receiver};
 
 /// Functions Rhai itself handles by keyword (never registered): any arity is accepted.
 const KEYWORD_FUNCTIONS: &[&str] =
     &["print", "debug", "type_of", "eval", "Fn", "call", "curry", "is_shared", "is_def_var", "is_def_fn"];
 
-struct Silent;
-
-impl Reporter for Silent {
-    fn event(&self, _event: &Event) {}
-}
+/// The constants every playbook starts with (the engine's `standard_scope`): only their names matter here.
+pub const PLAYBOOK_CONSTANTS: &[&str] = &["vars", "check_mode", "diff_mode"];
 
 pub struct AnalysisEngine {
     /// Strict variables, as `run` compiles: undefined variables are parse errors.
@@ -31,29 +23,16 @@ pub struct AnalysisEngine {
     pub lax: Engine,
     /// The variables every playbook starts with (`vars`, `check_mode`, `diff_mode`).
     pub scope: Scope<'static>,
-    /// Every registered function (primitives, globals, Rhai's packages): name → arities.
+    /// Every function (runbook's catalog, Rhai's packages): name → arities, a method's object counted.
     functions: HashMap<String, BTreeSet<usize>>,
-    // The runtime's tokio handle must stay valid while the engine lives, though nothing runs on it.
-    _tokio: tokio::runtime::Runtime,
 }
 
 impl AnalysisEngine {
     pub fn new() -> AnalysisEngine {
-        let tokio = tokio::runtime::Builder::new_current_thread().build().expect("a tokio runtime");
-        let runtime = Arc::new(Runtime::new(
-            RunOptions::default(),
-            PathBuf::from("lint.rhai"),
-            IndexMap::new(),
-            Vec::new(),
-            IndexMap::new(),
-            IndexMap::new(),
-            Arc::new(Silent),
-            Redactor::new(),
-            tokio.handle().clone(),
-            Arc::new(AtomicBool::new(false)),
-        ));
         let build = || {
-            let mut engine = build_engine(&runtime);
+            let mut engine = Engine::new();
+            engine.set_strict_variables(true);
+            engine.set_max_expr_depths(256, 256);
             // The optimiser would drop `if false { ... }` and fold constants: lint must see the code as written.
             engine.set_optimization_level(OptimizationLevel::None);
             // Imports are resolved by lint itself (from the file's folder); compiling never loads a module.
@@ -71,7 +50,15 @@ impl AnalysisEngine {
         ) {
             functions.entry(name).or_default().insert(arity);
         }
-        AnalysisEngine { scope: standard_scope(&runtime), strict, lax, functions, _tokio: tokio }
+        for function in FUNCTIONS {
+            let object = usize::from(function.receiver != Receiver::None);
+            functions.entry(function.name.to_string()).or_default().extend(function.arities.iter().map(|n| n + object));
+        }
+        let mut scope = Scope::new();
+        for name in PLAYBOOK_CONSTANTS {
+            scope.push_constant(*name, ());
+        }
+        AnalysisEngine { scope, strict, lax, functions }
     }
 
     /// Arities of a registered function; `None` when no function has that name. Keywords take any arity.

@@ -5,6 +5,12 @@
 //! functions, templates are compiled, and the inventory is loaded by the run loader.
 //!
 //! The rules, with a bad and a good example each, are in the README ("runbook lint").
+//!
+//! This is also `runbook run`'s pre-flight: before it connects to any host, `run` calls [`preflight`] on the
+//! playbook with its inventory (after `-e`), its `--limit` and its `--tags`, and refuses to start on any
+//! error-level finding, printed exactly as lint prints it. One analysis, one rule set: what lint reports as an
+//! error for a playbook, run refuses, and nothing else. It lives here, beside the engine rather than inside
+//! it, because it needs no run: the cli calls it first, then the engine (no layer imports one above it).
 
 mod analysis_engine;
 mod inventory_checks;
@@ -18,6 +24,7 @@ mod script_checks;
 mod secret_names;
 mod sysctl_checks;
 mod template_checks;
+mod variable_checks;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -98,12 +105,38 @@ pub fn lint(request: &LintRequest) -> Result<LintReport, UsageError> {
         None => None,
     };
 
+    let analysis = Analysis { scripts, templates, inventory: inventory.as_ref(), selected: None, tags: &request.tags };
+    let (findings, files) = analyse(&analysis);
+    report.findings.extend(findings);
+    report.files += files;
+
+    let mut unique = HashSet::new();
+    report.findings.retain(|f| unique.insert((f.file.clone(), f.line, f.column, f.rule, f.message.clone())));
+    report.findings.sort_by(|a, b| (&a.file, a.line, a.column, a.rule).cmp(&(&b.file, b.line, b.column, b.rule)));
+    Ok(report)
+}
+
+/// What one analysis looks at: lint's files and folders, or the one playbook `run` is about to run.
+struct Analysis<'a> {
+    scripts: Vec<PathBuf>,
+    templates: Vec<PathBuf>,
+    inventory: Option<&'a crate::inventory::Inventory>,
+    /// run's hosts after --limit: `hosts()` and `group("x")` mean these.
+    selected: Option<&'a [String]>,
+    tags: &'a [String],
+}
+
+/// The scripts (and the files they include), the templates, the names and variables they use against the
+/// inventory; returns the findings and how many files were read.
+fn analyse(analysis: &Analysis) -> (Vec<Finding>, usize) {
+    let mut findings = Vec::new();
+    let mut files = 0;
     let engine = AnalysisEngine::new();
     let mut modules = ModuleTable::default();
     let mut order: Vec<PathBuf> = Vec::new();
     let mut facts: HashMap<PathBuf, ScriptFacts> = HashMap::new();
     let mut seen: HashSet<PathBuf> = HashSet::new();
-    let mut queue: std::collections::VecDeque<PathBuf> = scripts.into();
+    let mut queue: std::collections::VecDeque<PathBuf> = analysis.scripts.clone().into();
     while let Some(file) = queue.pop_front() {
         if !seen.insert(canonical(&file)) {
             continue;
@@ -111,7 +144,7 @@ pub fn lint(request: &LintRequest) -> Result<LintReport, UsageError> {
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
             Err(error) => {
-                report.findings.push(Finding::new(&file, 0, 0, Rule::Syntax, format!("cannot read: {error}")));
+                findings.push(Finding::new(&file, 0, 0, Rule::Syntax, format!("cannot read: {error}")));
                 continue;
             }
         };
@@ -120,41 +153,65 @@ pub fn lint(request: &LintRequest) -> Result<LintReport, UsageError> {
         order.push(file.clone());
         facts.insert(file, file_facts);
     }
-    report.files += order.len();
+    files += order.len();
 
     let mut templates_checker = TemplateChecker::default();
-    for template in &templates {
+    for template in &analysis.templates {
         templates_checker.check_file(template);
     }
-    let mut template_files: BTreeSet<PathBuf> = templates.iter().map(|t| canonical(t)).collect();
+    let mut template_files: BTreeSet<PathBuf> = analysis.templates.iter().map(|t| canonical(t)).collect();
     for file in &order {
         let file_facts = &facts[file];
-        report.findings.extend(file_facts.findings.iter().cloned());
-        report.findings.extend(duplicate_tasks(file, &facts));
+        findings.extend(file_facts.findings.iter().cloned());
+        findings.extend(duplicate_tasks(file, &facts));
         for call in &file_facts.templates {
             template_files.insert(canonical(&call.path));
-            match &inventory {
-                Some(inventory) => templates_checker.check_call(file, call, inventory),
+            match analysis.inventory {
+                Some(inventory) => templates_checker.check_call(file, call, inventory, analysis.selected),
                 None => templates_checker.check_file(&call.path),
             }
         }
-        if let Some(inventory) = &inventory {
-            report.findings.extend(inventory_checks::check_names(
-                file,
-                &file_facts.groups,
-                &file_facts.hosts,
-                inventory,
-            ));
+        if let Some(inventory) = analysis.inventory {
+            findings.extend(inventory_checks::check_names(file, &file_facts.groups, &file_facts.hosts, inventory));
+            findings.extend(variable_checks::check(file, &file_facts.var_reads, inventory, analysis.selected));
         }
     }
-    report.files += template_files.len();
-    report.findings.extend(templates_checker.into_findings());
-    report.findings.extend(unknown_tags(&request.tags, &facts));
+    files += template_files.len();
+    findings.extend(templates_checker.into_findings());
+    findings.extend(unknown_tags(analysis.tags, &facts));
+    (findings, files)
+}
 
+/// run's pre-flight: the errors lint would report for `playbook` (and the stages it includes) with this
+/// inventory, `--limit` and `--tags`, rendered as lint renders them. `Err` means: do not start.
+pub fn preflight(
+    playbook: &Path,
+    inventory: &crate::inventory::Inventory,
+    selected: &[String],
+    tags: &[String],
+    color: bool,
+) -> Result<(), String> {
+    let analysis = Analysis {
+        scripts: vec![playbook.to_path_buf()],
+        templates: Vec::new(),
+        inventory: Some(inventory),
+        selected: Some(selected),
+        tags,
+    };
+    let (mut findings, files) = analyse(&analysis);
+    findings.extend(inventory_checks::check(inventory));
+    findings.retain(|finding| finding.severity == Severity::Error);
+    if findings.is_empty() {
+        return Ok(());
+    }
     let mut unique = HashSet::new();
-    report.findings.retain(|f| unique.insert((f.file.clone(), f.line, f.column, f.rule, f.message.clone())));
-    report.findings.sort_by(|a, b| (&a.file, a.line, a.column, a.rule).cmp(&(&b.file, b.line, b.column, b.rule)));
-    Ok(report)
+    findings.retain(|f| unique.insert((f.file.clone(), f.line, f.column, f.rule, f.message.clone())));
+    findings.sort_by(|a, b| (&a.file, a.line, a.column, a.rule).cmp(&(&b.file, b.line, b.column, b.rule)));
+    Err(format!(
+        "{}{}; nothing was run (`runbook lint` reports the same)",
+        render(&findings, Format::Human { color }),
+        summary(&findings, files + 1)
+    ))
 }
 
 /// The playbooks (`*.rhai`) and templates (`*.j2`) to check, in a stable order.

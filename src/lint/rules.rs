@@ -29,6 +29,12 @@ pub enum Rule {
     TemplateMissing,
     /// A template that does not compile.
     TemplateSyntax,
+    /// A literal upload source that does not exist.
+    UploadMissing,
+    /// A literal `h.vars.NAME` / `vars.NAME` that the hosts running it do not define.
+    UndefinedInventoryVariable,
+    /// A task closure that assigns to a variable captured from outside it.
+    CapturedMutation,
     /// A template variable that is not defined for the hosts that render it.
     TemplateUndefinedVariable,
     /// The inventory does not load (YAML error, unknown key, bad host pattern...).
@@ -63,6 +69,9 @@ impl Rule {
         Rule::UnknownTag,
         Rule::TemplateMissing,
         Rule::TemplateSyntax,
+        Rule::UploadMissing,
+        Rule::UndefinedInventoryVariable,
+        Rule::CapturedMutation,
         Rule::TemplateUndefinedVariable,
         Rule::InventoryError,
         Rule::UnknownGroup,
@@ -88,6 +97,9 @@ impl Rule {
             Rule::UnknownTag => "unknown-tag",
             Rule::TemplateMissing => "template-missing",
             Rule::TemplateSyntax => "template-syntax",
+            Rule::UploadMissing => "upload-missing",
+            Rule::UndefinedInventoryVariable => "undefined-inventory-variable",
+            Rule::CapturedMutation => "captured-mutation",
             Rule::TemplateUndefinedVariable => "template-undefined-variable",
             Rule::InventoryError => "inventory-error",
             Rule::UnknownGroup => "unknown-group",

@@ -15,7 +15,7 @@ use super::option_checks::{check_primitive_options, check_task_options, task_opt
 use super::rules::Rule;
 use super::secret_names::{is_literal_secret_value, is_secret_name};
 use super::sysctl_checks::SysctlMaps;
-use crate::primitives::{FILE_OPTIONS, RUN_OPTIONS, SYSCTL_OPTIONS, WAIT_PORT_OPTIONS};
+use crate::primitives::catalog::{INCLUDE_OPTIONS, options_of};
 
 /// Options of `h.run` that make it report ok when there is nothing to do (or read-only).
 const RUN_GUARDS: &[&str] = &["creates", "removes", "unless", "onlyif", "check_safe"];
@@ -47,6 +47,43 @@ pub struct TemplateCall {
     pub hosts: HostSet,
 }
 
+/// A literal read of a variable: `h.vars.NAME` (by the hosts in `hosts`) or `vars.NAME` (`hosts: None`).
+#[derive(Debug, Clone)]
+pub struct VarRead {
+    pub name: String,
+    pub line: usize,
+    pub column: usize,
+    pub hosts: Option<HostSet>,
+}
+
+/// Methods that change the value they are called on: called on a captured variable from a task closure,
+/// they race with the other hosts' threads.
+const MUTATING_METHODS: &[&str] = &[
+    "push",
+    "append",
+    "insert",
+    "remove",
+    "clear",
+    "pop",
+    "shift",
+    "extend",
+    "truncate",
+    "retain",
+    "drain",
+    "mixin",
+    "fill_with",
+    "chop",
+    "splice",
+    "dedup",
+    "sort",
+    "reverse",
+    "pad",
+    "make_upper",
+    "make_lower",
+    "trim",
+    "crop",
+];
+
 /// What one file tells the checks that look across files.
 #[derive(Debug, Default)]
 pub struct ScriptFacts {
@@ -61,6 +98,8 @@ pub struct ScriptFacts {
     pub groups: Vec<NameRef>,
     pub hosts: Vec<NameRef>,
     pub templates: Vec<TemplateCall>,
+    /// Literal variable reads the inventory must satisfy.
+    pub var_reads: Vec<VarRead>,
 }
 
 /// A closure passed to `task`: who runs it and whether the task is conditional (`when:`).
@@ -92,6 +131,10 @@ struct LetValue {
 struct Bindings {
     lets: HashMap<String, Vec<LetValue>>,
     assigned: HashMap<String, BTreeSet<String>>,
+    /// Every string literal: a name tested as `"x" in h.vars` or read as `.get("x")` is a guarded read.
+    strings: HashSet<String>,
+    /// Variables also changed in ways that do not name the key (`v[k] = ...`, `v += ...`): keys unknown.
+    computed: HashSet<String>,
 }
 
 impl Bindings {
@@ -102,12 +145,24 @@ impl Bindings {
                 let complete = value_maps(&var.1, &mut maps);
                 self.lets.entry(var.0.name.to_string()).or_default().push(LetValue { maps, complete });
             }
+            Some(ASTNode::Expr(Expr::StringConstant(text, _))) => {
+                self.strings.insert(text.to_string());
+            }
             Some(ASTNode::Stmt(Stmt::Assignment(assignment))) => {
                 if let Expr::Dot(dot, ..) = &assignment.1.lhs
                     && let Some(name) = variable_name(&dot.lhs)
                     && let Expr::Property(property, _) = &dot.rhs
                 {
                     self.assigned.entry(name.to_string()).or_default().insert(property.2.to_string());
+                } else if let Some(name) = root_variable(&assignment.1.lhs) {
+                    self.computed.insert(name.to_string());
+                }
+            }
+            Some(ASTNode::Expr(Expr::Dot(dot, ..))) => {
+                if let (Some(name), Expr::MethodCall(call, _)) = (variable_name(&dot.lhs), &dot.rhs)
+                    && MUTATING_METHODS.contains(&call.name.as_str())
+                {
+                    self.computed.insert(name.to_string());
                 }
             }
             _ => {}
@@ -123,6 +178,10 @@ struct Body<'b> {
     /// A named `fn`: its caller decides when it runs.
     named_fn: bool,
     task: Option<TaskBody>,
+    /// A task closure's host parameter (its last one).
+    host_param: Option<String>,
+    /// Variables a task closure captured from outside it (Rhai passes them as its first parameters).
+    captured: Vec<String>,
 }
 
 pub fn check_script(engine: &AnalysisEngine, modules: &mut ModuleTable, file: &Path, text: &str) -> ScriptFacts {
@@ -142,6 +201,7 @@ pub fn check_script(engine: &AnalysisEngine, modules: &mut ModuleTable, file: &P
         closure_keys: HashSet::new(),
         task_bodies: HashMap::new(),
         sysctl: SysctlMaps::default(),
+        top_statements: ast.statements().to_vec(),
     };
     for function in ast.iter_functions() {
         let arities = Arities::Set([function.params.len()].into());
@@ -162,7 +222,14 @@ pub fn check_script(engine: &AnalysisEngine, modules: &mut ModuleTable, file: &P
             true
         });
     }
-    let body = Body { own: &top_bindings, top: &top_bindings, named_fn: false, task: None };
+    let body = Body {
+        own: &top_bindings,
+        top: &top_bindings,
+        named_fn: false,
+        task: None,
+        host_param: None,
+        captured: Vec::new(),
+    };
     for statement in top {
         statement.walk(&mut path, &mut |nodes: &[ASTNode]| {
             walker.visit(nodes, &body);
@@ -170,8 +237,10 @@ pub fn check_script(engine: &AnalysisEngine, modules: &mut ModuleTable, file: &P
         });
     }
     // Each function is walked on its own (an AST holding only it), so its nodes know their body.
-    let functions: Vec<(String, usize)> = ast.iter_functions().map(|f| (f.name.to_string(), f.params.len())).collect();
-    for (name, params) in functions {
+    let functions: Vec<(String, Vec<String>)> =
+        ast.iter_functions().map(|f| (f.name.to_string(), f.params.iter().map(|p| p.to_string()).collect())).collect();
+    for (name, param_names) in functions {
+        let params = param_names.len();
         // (`clone_functions_only_filtered` does not filter into an empty module in rhai 1.27: retain instead.)
         let mut single = ast.clone_functions_only();
         single.retain_functions(|_, _, n, p| n == name && p == params);
@@ -180,14 +249,23 @@ pub fn check_script(engine: &AnalysisEngine, modules: &mut ModuleTable, file: &P
             bindings.record(nodes);
             true
         });
+        let task = walker.task_bodies.get(&name).cloned();
+        let (host_param, captured) = match (&task, param_names.split_last()) {
+            (Some(_), Some((last, outside))) => (Some(last.clone()), outside.to_vec()),
+            _ => (None, Vec::new()),
+        };
         let body = Body {
             own: &bindings,
             top: &top_bindings,
             named_fn: !name.starts_with("anon$"),
-            task: walker.task_bodies.get(&name).cloned(),
+            task,
+            host_param,
+            captured,
         };
+        let mut reported = HashSet::new();
         single.walk(&mut |nodes: &[ASTNode]| {
             walker.visit(nodes, &body);
+            walker.captured_mutation(nodes, &body, &mut reported);
             true
         });
     }
@@ -250,6 +328,8 @@ struct Walker<'e> {
     closure_keys: HashSet<String>,
     task_bodies: HashMap<String, TaskBody>,
     sysctl: SysctlMaps,
+    /// The file's top-level statements (where `let m1 = host("x")` binds a host).
+    top_statements: Vec<Stmt>,
 }
 
 impl Walker<'_> {
@@ -330,8 +410,75 @@ impl Walker<'_> {
                 let (name, value, _) = &**var;
                 self.literal_secret(&name.name, name.pos, value);
             }
+            Some(ASTNode::Expr(Expr::Dot(dot, ..))) => self.var_read(&dot.lhs, &dot.rhs, body),
             _ => {}
         }
+    }
+
+    /// `h.vars.NAME` or `vars.NAME`, read where the code does not test for the name itself.
+    fn var_read(&mut self, object: &Expr, rest: &Expr, body: &Body) {
+        if body.named_fn {
+            // A function's caller decides which map it reads (harbor::base_url(h.vars, ...)).
+            return;
+        }
+        let Some(object_name) = variable_name(object) else { return };
+        let (hosts, property) = if object_name == "vars" && !body.own.lets.contains_key("vars") {
+            (None, first_property(rest))
+        } else {
+            let Expr::Dot(inner, ..) = rest else { return };
+            if first_property(&inner.lhs).map(|(name, _)| name) != Some("vars") {
+                return;
+            }
+            let set = if body.host_param.as_deref() == Some(object_name) {
+                body.task.as_ref().map(|task| task.hosts.clone()).unwrap_or(HostSet::Unknown)
+            } else {
+                host_set(object, self.top_statements.as_slice(), 0)
+            };
+            (Some(set), first_property(&inner.rhs))
+        };
+        let Some((name, position)) = property else { return };
+        if body.own.strings.contains(name) || body.top.strings.contains(name) {
+            return;
+        }
+        self.facts.var_reads.push(VarRead {
+            name: name.to_string(),
+            line: position.line().unwrap_or(0),
+            column: position.position().unwrap_or(0),
+            hosts,
+        });
+    }
+
+    /// A task closure that assigns to (or calls a changing method on) a variable it captured: every host's
+    /// thread changes the one shared value at once.
+    fn captured_mutation(&mut self, path: &[ASTNode], body: &Body, reported: &mut HashSet<String>) {
+        if body.captured.is_empty() {
+            return;
+        }
+        let target = match path.last() {
+            Some(ASTNode::Stmt(Stmt::Assignment(assignment))) => {
+                root_variable(&assignment.1.lhs).map(|name| (name, assignment.1.lhs.position()))
+            }
+            Some(ASTNode::Expr(Expr::Dot(dot, _, position))) => match &dot.rhs {
+                Expr::MethodCall(call, _) if MUTATING_METHODS.contains(&call.name.as_str()) => {
+                    variable_name(&dot.lhs).map(|name| (name, *position))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((name, position)) = target else { return };
+        if !body.captured.iter().any(|captured| captured == name) || !reported.insert(name.to_string()) {
+            return;
+        }
+        self.finding(
+            position,
+            Rule::CapturedMutation,
+            format!("this task closure changes `{name}`, a variable from outside it, on every host at once"),
+        )
+        .hint = Some(
+            "hosts run the closure in parallel (a data race): return the value instead — `let results = task(...)` maps each host to what its closure returned"
+                .to_string(),
+        );
     }
 
     fn literal_secret(&mut self, name: &str, position: Position, value: &Expr) {
@@ -398,7 +545,7 @@ impl Walker<'_> {
                 if args.len() == 2 {
                     match map_entries(&args[1]) {
                         Some(entries) => {
-                            let (findings, tags) = check_task_options(&self.file, entries, &["tags"], "include");
+                            let (findings, tags) = check_task_options(&self.file, entries, INCLUDE_OPTIONS, "include");
                             self.facts.findings.extend(findings);
                             self.facts.tags.extend(tags.tags);
                             self.facts.dynamic_tags |= tags.dynamic;
@@ -417,34 +564,17 @@ impl Walker<'_> {
         let args = &call.args;
         self.check_known(name, args.len(), position, true);
         let options = |index: usize| args.get(index).and_then(map_entries);
+        for index in 0..args.len() {
+            if let (Some(names), Some(entries)) = (options_of(name, true, args.len(), index), options(index)) {
+                self.facts.findings.extend(check_primitive_options(&self.file, name, entries, names));
+            }
+        }
         match (name, args.len()) {
-            ("run", 1 | 2) => {
-                if let Some(entries) = options(1) {
-                    self.facts.findings.extend(check_primitive_options(&self.file, "run", entries, RUN_OPTIONS));
-                }
-                self.run_guard(call, position, path, body);
-            }
-            ("write" | "upload", 3) => {
-                if let Some(entries) = options(2) {
-                    self.facts.findings.extend(check_primitive_options(&self.file, name, entries, FILE_OPTIONS));
-                }
-            }
-            ("template", 2..=4) => {
-                if let Some(entries) = options(3) {
-                    self.facts.findings.extend(check_primitive_options(&self.file, name, entries, FILE_OPTIONS));
-                }
-                self.template_call(call, body);
-            }
-            ("wait_port", 2) => {
-                if let Some(entries) = options(1) {
-                    self.facts.findings.extend(check_primitive_options(&self.file, name, entries, WAIT_PORT_OPTIONS));
-                }
-            }
+            ("run", 1 | 2) => self.run_guard(call, position, path, body),
+            ("template", 2..=4) => self.template_call(call, body),
+            ("upload", 2 | 3) => self.upload_call(call, body),
             ("sysctl", 1 | 2) => {
                 let opts = options(1);
-                if let Some(entries) = opts {
-                    self.facts.findings.extend(check_primitive_options(&self.file, name, entries, SYSCTL_OPTIONS));
-                }
                 let target = opts
                     .and_then(|entries| entries.iter().find(|(key, _)| key.name == "file"))
                     .map(|(_, value)| match value {
@@ -498,6 +628,22 @@ impl Walker<'_> {
         }
     }
 
+    /// `h.upload("literal", ...)`: the source must exist, relative to the playbook's folder.
+    fn upload_call(&mut self, call: &FnCallExpr, body: &Body) {
+        let Expr::StringConstant(src, at) = &call.args[0] else {
+            return;
+        };
+        let path = self.dir.join(src.as_str());
+        if path.is_file() || body.named_fn {
+            return;
+        }
+        let near = nearest_file(src, &path);
+        self.finding(*at, Rule::UploadMissing, format!("upload source \"{src}\" does not exist")).hint =
+            Some(near.unwrap_or_else(|| {
+                format!("upload sources are relative to the playbook's folder: looked for {}", path.display())
+            }));
+    }
+
     fn template_call(&mut self, call: &FnCallExpr, body: &Body) {
         let Expr::StringConstant(src, at) = &call.args[0] else {
             return;
@@ -509,8 +655,11 @@ impl Walker<'_> {
             return;
         }
         if !path.is_file() {
+            let near = nearest_file(src, &path);
             self.finding(*at, Rule::TemplateMissing, format!("template \"{src}\" does not exist")).hint =
-                Some(format!("template paths are relative to the playbook's folder: looked for {}", path.display()));
+                Some(near.unwrap_or_else(|| {
+                    format!("template paths are relative to the playbook's folder: looked for {}", path.display())
+                }));
             return;
         }
         let passed = match call.args.get(2) {
@@ -595,6 +744,19 @@ impl Walker<'_> {
     }
 }
 
+/// "did you mean `templates/app.j2`?" when a file of the same folder has a near name.
+fn nearest_file(written: &str, path: &Path) -> Option<String> {
+    let wanted = path.file_name()?.to_str()?;
+    let names: Vec<String> =
+        std::fs::read_dir(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+            .ok()?
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .collect();
+    let near = crate::did_you_mean::did_you_mean(wanted, names.iter().map(String::as_str))?;
+    let prefix = &written[..written.len().saturating_sub(wanted.len())];
+    Some(format!("did you mean `{prefix}{near}`?"))
+}
+
 fn name_ref(name: &str, position: Position) -> NameRef {
     NameRef { name: name.to_string(), line: position.line().unwrap_or(0), column: position.position().unwrap_or(0) }
 }
@@ -607,6 +769,23 @@ fn display_dir(dir: &Path) -> String {
 pub fn map_entries(expr: &Expr) -> Option<&[(Ident, Expr)]> {
     match expr {
         Expr::Map(map, _) => Some(&map.0[..]),
+        _ => None,
+    }
+}
+
+/// The variable at the root of an assignment target: `x`, `x.key`, `x[i].key`.
+fn root_variable(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Dot(binary, ..) | Expr::Index(binary, ..) => root_variable(&binary.lhs),
+        other => variable_name(other),
+    }
+}
+
+/// The first property of a chain (`site_title` in `site_title`, `site_title.len()`, `site_title.x`).
+fn first_property(expr: &Expr) -> Option<(&str, Position)> {
+    match expr {
+        Expr::Property(property, position) => Some((property.2.as_str(), *position)),
+        Expr::Dot(binary, ..) | Expr::Index(binary, ..) => first_property(&binary.lhs),
         _ => None,
     }
 }
@@ -752,6 +931,9 @@ fn known_keys(expr: &Expr, body: &Body) -> Option<BTreeSet<String>> {
     }
     let mut keys: BTreeSet<String> = maps.iter().flat_map(|entries| entries.iter().map(|e| e.key.clone())).collect();
     if let Some(name) = variable_name(expr) {
+        if body.own.computed.contains(name) || body.top.computed.contains(name) {
+            return None;
+        }
         for bindings in [body.own, body.top] {
             if let Some(assigned) = bindings.assigned.get(name) {
                 keys.extend(assigned.iter().cloned());

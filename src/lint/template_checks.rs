@@ -12,8 +12,8 @@ use super::rules::Rule;
 use super::script_checks::{HostSet, TemplateCall};
 use crate::inventory::Inventory;
 
-/// Names `template` puts in every context, whatever the inventory says.
-const BUILT_INS: &[&str] = &["inventory_hostname", "host", "groups", "hostvars", "facts"];
+/// Names `template` puts in every context, whatever the inventory says (the primitive's own list).
+const BUILT_INS: &[&str] = crate::primitives::TEMPLATE_CONTEXT_NAMES;
 
 /// What a template needs, once compiled.
 struct Compiled {
@@ -78,24 +78,22 @@ impl TemplateChecker {
         Some(Compiled { variables, source })
     }
 
-    /// A literal template call: every variable its template uses must be defined for its hosts.
-    pub fn check_call(&mut self, playbook: &Path, call: &TemplateCall, inventory: &Inventory) {
+    /// A literal template call: every variable its template uses must be defined for its hosts (of those
+    /// `selected` by run's --limit, when given).
+    pub fn check_call(
+        &mut self,
+        playbook: &Path,
+        call: &TemplateCall,
+        inventory: &Inventory,
+        selected: Option<&[String]>,
+    ) {
         self.check_file(&call.path);
         let Some(passed) = &call.passed else { return };
         let Some(Some(compiled)) = self.compiled.get(&call.path) else {
             return;
         };
-        let (hosts, every, who): (Vec<&crate::inventory::Host>, bool, String) = match &call.hosts {
-            HostSet::All => (inventory.hosts().collect(), true, "every host".to_string()),
-            HostSet::Group(group) => match inventory.group_hosts(group) {
-                Some(hosts) => (hosts, true, format!("the hosts of group `{group}`")),
-                None => return,
-            },
-            HostSet::Host(name) => match inventory.host(name) {
-                Some(host) => (vec![host], true, format!("host `{name}`")),
-                None => return,
-            },
-            HostSet::Unknown => (inventory.hosts().collect(), false, "any host".to_string()),
+        let Some(Targets { hosts, every, who }) = targets(inventory, selected, &call.hosts) else {
+            return;
         };
         if hosts.is_empty() {
             return;
@@ -126,7 +124,16 @@ impl TemplateChecker {
                     format!("`{variable}` is not defined for {whom}"),
                 )
                 .hint(format!(
-                    "rendered by {}:{}:{}; pass it in the vars map there or define it in the inventory",
+                    "{}rendered by {}:{}:{}; pass it in the vars map there or define it in the inventory",
+                    crate::did_you_mean::did_you_mean(
+                        variable,
+                        passed
+                            .iter()
+                            .map(String::as_str)
+                            .chain(hosts.iter().flat_map(|h| h.vars.keys().map(String::as_str)))
+                    )
+                    .map(|near| format!("did you mean `{near}`? "))
+                    .unwrap_or_default(),
                     playbook.display(),
                     call.line,
                     call.column
@@ -139,6 +146,32 @@ impl TemplateChecker {
     pub fn into_findings(self) -> Vec<Finding> {
         self.findings
     }
+}
+
+/// The hosts a task's code says it runs on, whether each of them must satisfy a check (`every`: the target is
+/// known) or only some (an unknown target: any inventory host might run it), and how to name them.
+pub struct Targets<'i> {
+    pub hosts: Vec<&'i crate::inventory::Host>,
+    pub every: bool,
+    pub who: String,
+}
+
+/// One rule for templates and variable reads alike: `hosts()` is every host (after --limit), `group("x")` its
+/// hosts (after --limit), `host("x")` that host (reachable outside --limit, as at run time). `None` when the
+/// target names nothing the inventory has (reported by the unknown-group/host rules) or is empty.
+pub fn targets<'i>(inventory: &'i Inventory, selected: Option<&[String]>, set: &HostSet) -> Option<Targets<'i>> {
+    let limited = |host: &&crate::inventory::Host| selected.is_none_or(|names| names.contains(&host.name));
+    let (hosts, every, who): (Vec<&crate::inventory::Host>, bool, String) = match set {
+        HostSet::All => (inventory.hosts().filter(limited).collect(), true, "the hosts of `hosts()`".to_string()),
+        HostSet::Group(group) => (
+            inventory.group_hosts(group)?.into_iter().filter(limited).collect(),
+            true,
+            format!("the hosts of group `{group}`"),
+        ),
+        HostSet::Host(name) => (vec![inventory.host(name)?], true, format!("host `{name}`")),
+        HostSet::Unknown => (inventory.hosts().collect(), false, "any host".to_string()),
+    };
+    (!hosts.is_empty()).then_some(Targets { hosts, every, who })
 }
 
 /// Names the template itself tests (`x is defined`, `x | default(...)`): an absent value is handled.

@@ -5,6 +5,7 @@
 //! on the Rhai engine as methods of its `Host`. Each options map is checked against the names the primitive
 //! accepts (the `*_OPTIONS` lists), so a typo in a playbook is an error rather than a silently ignored key.
 
+pub mod catalog;
 mod facts;
 mod file_writer;
 mod host_error;
@@ -20,7 +21,7 @@ mod upload;
 mod wait_port;
 mod write;
 
-pub use facts::{derive as derive_facts, facts};
+pub use facts::{derive as derive_facts, facts as gather_facts};
 pub use file_writer::{FILE_OPTIONS, unified_diff};
 pub use host_error::HostError;
 pub use primitive_error::PrimitiveError;

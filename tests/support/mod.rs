@@ -16,15 +16,27 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Skips a test (with the reason printed) where the lab cannot exist: it needs root.
+/// Lab tests need root (bridge, cgroups, nspawn). Without it they FAIL, loudly: a lab test that passes by
+/// not running proves nothing. A run that cannot have a lab says so explicitly with
+/// `RUNBOOK_TESTS_WITHOUT_LAB=1`; then, and only then, the test is skipped (and says so).
 #[macro_export]
 macro_rules! require_lab {
     () => {
         if !support::is_root() {
-            eprintln!("SKIPPED: lab tests need root (bridge, cgroups, nspawn)");
-            return;
+            if support::lab_opted_out() {
+                eprintln!("SKIPPED (RUNBOOK_TESTS_WITHOUT_LAB=1): lab tests need root (bridge, cgroups, nspawn)");
+                return;
+            }
+            panic!(
+                "lab tests need root (bridge, cgroups, nspawn); run as root, or set RUNBOOK_TESTS_WITHOUT_LAB=1 to skip them explicitly"
+            );
         }
     };
+}
+
+/// Whether this test run explicitly gave up the lab (`RUNBOOK_TESTS_WITHOUT_LAB=1`).
+pub fn lab_opted_out() -> bool {
+    std::env::var("RUNBOOK_TESTS_WITHOUT_LAB").is_ok_and(|value| value == "1")
 }
 
 pub fn repo_root() -> PathBuf {
