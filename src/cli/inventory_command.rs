@@ -27,6 +27,9 @@ pub fn run(args: InventoryArgs) -> i32 {
 
 fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
     let mut inventory = Inventory::load(&args.inventory)?;
+    if let Some(dir) = &args.playbook_dir {
+        inventory.load_playbook_vars(dir)?;
+    }
     let cwd = std::env::current_dir().unwrap_or_default();
     let extra = merge_extra_vars(&args.extra_vars, &cwd)?;
     inventory.apply_extra_vars(&extra)?;

@@ -4,6 +4,7 @@
 
 mod completions_command;
 mod init_command;
+mod exec_command;
 mod inventory_command;
 mod lab_command;
 mod lint_command;
@@ -57,13 +58,15 @@ pub enum Command {
     Completions(completions_command::CompletionsArgs),
     /// Print the man page, or write one per subcommand into a folder.
     Man(man_command::ManArgs),
+    /// Run one shell command on the hosts of a pattern (Ansible's ad hoc `ansible web -a uptime`).
+    Exec(ExecArgs),
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// The playbook (.rhai) to run.
     pub playbook: PathBuf,
-    /// Inventory file (Ansible YAML inventory shape).
+    /// Inventory file (Ansible's YAML or INI shape; `group_vars/`, `host_vars/` beside it are read).
     #[arg(short = 'i', long = "inventory")]
     pub inventory: PathBuf,
     /// Limit to hosts or groups: `host`, `group`, `web*`, `a,b`, `!group`, `g1:&g2`, `@file`.
@@ -108,6 +111,48 @@ pub struct RunArgs {
     /// Seconds to wait for a host's SSH connection.
     #[arg(long = "timeout", default_value_t = 10)]
     pub connect_timeout: u64,
+    /// Print the hosts the run would target (after --limit) and stop; nothing is connected.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExecArgs {
+    /// Hosts or groups, as for --limit: `web`, `web*`, `a,b`, `all:!db`.
+    pub pattern: String,
+    /// Inventory file.
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: PathBuf,
+    /// The command, after `--` (run by `sh` on each host).
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+    /// How many hosts run the command at the same time.
+    #[arg(short = 'f', long = "forks", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub forks: u32,
+    /// Run the command through `sudo -n`.
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+    /// Extra variables, as for `run`.
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+    /// Do not run the command: report which hosts it would run on.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+    /// More output, as for `run`.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Write one JSON event per line to this file.
+    #[arg(long = "log-json", value_name = "FILE")]
+    pub log_json: Option<PathBuf>,
+    /// How to treat host keys, as for `run`.
+    #[arg(long = "host-key-checking", value_enum, default_value_t = HostKeyChecking::Strict)]
+    pub host_key_checking: HostKeyChecking,
+    /// Seconds to wait for a host's SSH connection.
+    #[arg(long = "timeout", default_value_t = 10)]
+    pub connect_timeout: u64,
+    /// Print the hosts the pattern selects and stop; nothing is connected.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +182,9 @@ pub struct InventoryArgs {
     /// Extra variables, as for `run`.
     #[arg(short = 'e', long = "extra-vars")]
     pub extra_vars: Vec<String>,
+    /// Also read the `group_vars/` and `host_vars/` in this folder, as a playbook there would.
+    #[arg(long = "playbook-dir", value_name = "DIR")]
+    pub playbook_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -247,6 +295,7 @@ pub fn main() -> i32 {
         Command::Init(args) => init_command::run(args),
         Command::Completions(args) => completions_command::run(args),
         Command::Man(args) => man_command::run(args),
+        Command::Exec(args) => exec_command::run(args),
     }
 }
 

@@ -53,6 +53,10 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     // contacted. A mistake lint can see stops the run here, with lint's message, and nothing has changed.
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     crate::lint::preflight(&args.playbook, &inventory, &selected, &args.tags, color)?;
+    if args.list_hosts {
+        print!("{}", list_hosts(&args.playbook, &selected));
+        return Ok(exit_code::OK);
+    }
     let host_key_policy = match args.host_key_checking {
         HostKeyChecking::Strict => HostKeyPolicy::Strict,
         HostKeyChecking::AcceptNew => HostKeyPolicy::AcceptNew,
@@ -122,9 +126,21 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
 fn load_inventory(args: &RunArgs) -> Result<Inventory, String> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let mut inventory = Inventory::load(&args.inventory).map_err(|e| render_error(&e))?;
+    // Ansible reads `group_vars/`/`host_vars/` beside the playbook too, over the inventory's.
+    let playbook_dir = args.playbook.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    inventory.load_playbook_vars(playbook_dir).map_err(|e| render_error(&e))?;
     let extra = merge_extra_vars(&args.extra_vars, &cwd).map_err(|e| render_error(&e))?;
     inventory.apply_extra_vars(&extra).map_err(|e| render_error(&e))?;
     Ok(inventory)
+}
+
+/// `--list-hosts`, in ansible-playbook's layout: every host `hosts()` would hold, in inventory order.
+fn list_hosts(playbook: &Path, selected: &[String]) -> String {
+    let mut out = format!("\nplaybook: {}\n\n  hosts ({}):\n", playbook.display(), selected.len());
+    for host in selected {
+        out.push_str(&format!("    {host}\n"));
+    }
+    out
 }
 
 fn make_reporter(args: &RunArgs, redactor: &Redactor) -> Result<Arc<dyn Reporter>, String> {

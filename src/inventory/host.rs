@@ -8,7 +8,8 @@ use super::connection::Connection;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Host {
     pub name: String,
-    /// Merged: `all` vars < group vars (parent before child, then file order) < host vars < extra vars.
+    /// Merged in Ansible's order: `all` < group vars (parent before child, then name) < `group_vars/` files < host vars
+    /// < `host_vars/` files < extra vars.
     pub vars: IndexMap<String, serde_json::Value>,
     /// Every group the host is in, ancestors included, `all` excluded, in inventory order.
     pub groups: Vec<String>,

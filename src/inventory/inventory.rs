@@ -1,7 +1,8 @@
 //! Loading an inventory file into groups and hosts, and answering questions about them.
 //!
-//! The YAML tree is flattened into a group graph (a group may have several parents, a host may be listed in
-//! several groups and stays one host). Variables are merged once per host, in Ansible's order, so what
+//! The YAML tree (or the INI sections) is flattened into a group graph (a group may have several parents, a host
+//! may be listed in several groups and stays one host). `group_vars/` and `host_vars/` beside the inventory and
+//! beside the playbook are layered in. Variables are merged once per host, in Ansible's order, so what
 //! `runbook inventory --host` prints is exactly what a playbook will see.
 
 use std::collections::{HashMap, HashSet};
@@ -14,7 +15,9 @@ use serde_saphyr::Spanned;
 use super::connection::Connection;
 use super::host::Host;
 use super::host_key;
+use super::ini_source::{IniError, IniInventory, IniVar};
 use super::inventory_error::{InventoryError, Position};
+use super::vars_files;
 use super::yaml_source::{self, RawGroup, RawGroups, RawInventory, RawVars, Vars};
 
 /// Far beyond any fleet runbook drives; a guard against ranges that multiply.
@@ -25,6 +28,10 @@ const MAX_HOSTS: usize = 100_000;
 pub struct Inventory {
     path: PathBuf,
     source: Arc<String>,
+    /// The `group_vars/` and `host_vars/` files read; [`Origin::File`]'s source `n` is `vars_sources[n - 1]`.
+    vars_sources: Vec<(PathBuf, Arc<String>)>,
+    /// Folders whose `group_vars/`/`host_vars/` were read, per stage (inventory's, playbook's).
+    vars_folders: [Option<PathBuf>; 2],
     pub(super) groups: IndexMap<String, Group>,
     entries: IndexMap<String, HostEntry>,
     pub(super) hosts: IndexMap<String, Host>,
@@ -43,6 +50,19 @@ pub(super) struct Group {
     child_positions: HashMap<String, Option<Position>>,
     /// Longest path from `all`; parents always have a smaller depth than their children.
     depth: usize,
+    /// `ansible_group_priority` (default 1): among groups of one depth, a higher priority applies later.
+    priority: i64,
+    /// Files under `group_vars/`: [beside the inventory, beside the playbook], each in the order they apply.
+    files: [Vec<VarsLayer>; 2],
+}
+
+/// The variables of one `group_vars`/`host_vars` file.
+#[derive(Debug, Clone)]
+struct VarsLayer {
+    vars: Vars,
+    positions: HashMap<String, Option<Position>>,
+    /// Index into [`Inventory::vars_sources`], plus one.
+    source: usize,
 }
 
 /// A host as the file defines it, before merging.
@@ -52,6 +72,15 @@ struct HostEntry {
     var_positions: HashMap<String, Option<Position>>,
     direct_groups: Vec<String>,
     position: Option<Position>,
+    /// Files under `host_vars/`, as for groups.
+    files: [Vec<VarsLayer>; 2],
+}
+
+/// Which `group_vars`/`host_vars` folder: beside the inventory, or beside the playbook (which wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarsStage {
+    Inventory = 0,
+    Playbook = 1,
 }
 
 impl Inventory {
@@ -69,16 +98,120 @@ impl Inventory {
         }
         let source = std::fs::read_to_string(path)
             .map_err(|error| InventoryError::new(format!("cannot read inventory: {error}")).in_file(path))?;
-        Inventory::parse(&source, path)
+        let mut inventory =
+            if is_ini(path, &source) { Inventory::parse_ini(&source, path)? } else { Inventory::parse(&source, path)? };
+        let folder = inventory.base_dir();
+        inventory.load_vars_folders(&folder, VarsStage::Inventory)?;
+        Ok(inventory)
     }
 
-    /// Parses inventory `source`; `path` names it in errors and anchors relative key paths.
-    pub fn parse(source: &str, path: &Path) -> Result<Inventory, InventoryError> {
-        let source = Arc::new(source.to_string());
-        let raw: RawInventory = yaml_source::from_str(&source, path)?;
+    /// Adds the `group_vars/` and `host_vars/` beside a playbook (Ansible's playbook-level folders, which win over
+    /// the inventory's). Nothing to do when they are the inventory's own folders.
+    pub fn load_playbook_vars(&mut self, playbook_dir: &Path) -> Result<(), InventoryError> {
+        self.load_vars_folders(playbook_dir, VarsStage::Playbook)
+    }
+
+    fn load_vars_folders(&mut self, folder: &Path, stage: VarsStage) -> Result<(), InventoryError> {
+        let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
+        if self.vars_folders.iter().flatten().any(|seen| *seen == folder) {
+            return Ok(());
+        }
+        self.vars_folders[stage as usize] = Some(folder.clone());
+        let group_vars = folder.join("group_vars");
+        let host_vars = folder.join("host_vars");
+        if !group_vars.is_dir() && !host_vars.is_dir() {
+            return Ok(());
+        }
+        let group_names: Vec<String> = self.groups.keys().cloned().collect();
+        for name in group_names {
+            let layers = self.read_layers(&group_vars, &name)?;
+            self.groups.get_mut(&name).expect("group exists").files[stage as usize] = layers;
+        }
+        let host_names: Vec<String> = self.entries.keys().cloned().collect();
+        for name in host_names {
+            let layers = self.read_layers(&host_vars, &name)?;
+            self.entries.get_mut(&name).expect("host exists").files[stage as usize] = layers;
+        }
+        self.merge_hosts()
+    }
+
+    fn read_layers(&mut self, folder: &Path, name: &str) -> Result<Vec<VarsLayer>, InventoryError> {
+        let mut layers = Vec::new();
+        if !folder.is_dir() {
+            return Ok(layers);
+        }
+        for path in vars_files::files_for(folder, name) {
+            let file = vars_files::read(&path)?;
+            refuse_vault_in(&file.vars, &file.path, &file.source)?;
+            self.vars_sources.push((file.path, file.source));
+            layers.push(VarsLayer {
+                vars: file.vars.vars,
+                positions: positions(file.vars.positions).into_iter().collect(),
+                source: self.vars_sources.len(),
+            });
+        }
+        Ok(layers)
+    }
+
+    /// Parses an INI inventory (Ansible's `[group]`, `[group:vars]`, `[group:children]` file).
+    pub fn parse_ini(source: &str, path: &Path) -> Result<Inventory, InventoryError> {
+        let mut inventory = Inventory::empty(source, path);
+        let ini = IniInventory::parse(source)
+            .map_err(|IniError { message, position }| inventory.error_at(message, position))?;
+        for group in &ini.groups {
+            inventory.groups.entry(group.name.clone()).or_default();
+        }
+        for group in ini.groups {
+            if let Some(priority) = group.vars.iter().rev().find(|(name, _, _)| name == "ansible_group_priority") {
+                inventory.groups[&group.name].priority = group_priority(&inventory, priority)?;
+            }
+            let entry = inventory.groups.get_mut(&group.name).expect("group exists");
+            // Ansible turns the priority into the group's rank, not into a variable.
+            for (name, value, position) in group.vars.iter().filter(|(name, _, _)| name != "ansible_group_priority") {
+                entry.vars.insert(name.clone(), value.clone());
+                entry.var_positions.insert(name.clone(), *position);
+            }
+            inventory.refuse_vault_ini(&group.vars)?;
+            for host in group.hosts {
+                inventory.refuse_vault_ini(&host.vars)?;
+                let vars: Vars = host.vars.iter().map(|(name, value, _)| (name.clone(), value.clone())).collect();
+                let var_positions: Vec<(String, Option<Position>)> =
+                    host.vars.iter().map(|(name, _, position)| (name.clone(), *position)).collect();
+                inventory.add_hosts(&group.name, &host.key, host.position, &vars, &var_positions)?;
+            }
+            for (child, position) in group.children {
+                inventory.link(&group.name, &child, position);
+            }
+        }
+        // As in Ansible: a group that no section makes a child of another is a child of `all`.
+        let orphans: Vec<String> = inventory
+            .groups
+            .iter()
+            .filter(|(name, group)| *name != "all" && group.parents.is_empty())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in orphans {
+            inventory.link("all", &name, None);
+        }
+        inventory.finish()?;
+        Ok(inventory)
+    }
+
+    fn refuse_vault_ini(&self, vars: &[IniVar]) -> Result<(), InventoryError> {
+        for (name, value, position) in vars {
+            if value.as_str().is_some_and(|text| text.trim_start().starts_with("$ANSIBLE_VAULT;")) {
+                return Err(self.error_at(vault_message(name), *position));
+            }
+        }
+        Ok(())
+    }
+
+    fn empty(source: &str, path: &Path) -> Inventory {
         let mut inventory = Inventory {
             path: path.to_path_buf(),
-            source: source.clone(),
+            source: Arc::new(source.to_string()),
+            vars_sources: Vec::new(),
+            vars_folders: [None, None],
             groups: IndexMap::new(),
             entries: IndexMap::new(),
             hosts: IndexMap::new(),
@@ -87,21 +220,40 @@ impl Inventory {
         inventory.groups.insert("all".into(), Group::default());
         inventory.groups.insert("ungrouped".into(), Group::default());
         inventory.link("all", "ungrouped", None);
+        inventory
+    }
+
+    fn finish(&mut self) -> Result<(), InventoryError> {
+        self.check_cycles()?;
+        self.compute_depths();
+        self.fill_ungrouped();
+        self.merge_hosts()
+    }
+
+    /// Parses inventory `source`; `path` names it in errors and anchors relative key paths.
+    pub fn parse(source: &str, path: &Path) -> Result<Inventory, InventoryError> {
+        let mut inventory = Inventory::empty(source, path);
+        let raw: RawInventory = yaml_source::from_str(&inventory.source, path)?;
         if let Some(groups) = raw {
             for (name, group) in groups.0 {
                 let parent = (name.value != "all").then_some("all");
                 inventory.add_group(name, group, parent)?;
             }
         }
-        inventory.check_cycles()?;
-        inventory.compute_depths();
-        inventory.fill_ungrouped();
-        inventory.merge_hosts()?;
+        inventory.finish()?;
         Ok(inventory)
     }
 
     fn error_at(&self, message: impl Into<String>, position: Option<Position>) -> InventoryError {
         InventoryError::new(message).in_file(&self.path).at(position, &self.source)
+    }
+
+    /// An error in source `source` (0: the inventory, n: the n-th vars file read).
+    fn error_in(&self, source: usize, message: impl Into<String>, position: Option<Position>) -> InventoryError {
+        match source.checked_sub(1).and_then(|index| self.vars_sources.get(index)) {
+            Some((path, text)) => InventoryError::new(message).in_file(path).at(position, text),
+            None => self.error_at(message, position),
+        }
     }
 
     fn link(&mut self, parent: &str, child: &str, position: Option<Position>) {
@@ -141,39 +293,22 @@ impl Inventory {
         let group = group.value;
         if let Some(vars) = group.vars {
             self.refuse_vault(&vars)?;
+            let priority = vars.positions.iter().rev().find(|(key, _)| key == "ansible_group_priority");
+            if let Some((key, location)) = priority {
+                let value = (key.clone(), vars.vars[key].clone(), Position::from_location(*location));
+                self.groups[&name].priority = group_priority(self, &value)?;
+            }
             let entry = self.groups.get_mut(&name).expect("group exists");
-            entry.vars.extend(vars.vars);
+            // Ansible turns the priority into the group's rank, not into a variable.
+            entry.vars.extend(vars.vars.into_iter().filter(|(key, _)| key != "ansible_group_priority"));
             entry.var_positions.extend(positions(vars.positions));
         }
         for (key, vars) in group.hosts.map(|hosts| hosts.0).unwrap_or_default() {
             let host_position = Position::from_location(key.referenced);
-            let hosts = host_key::expand(&key.value).map_err(|message| self.error_at(message, host_position))?;
-            if self.entries.len() + hosts.len() > MAX_HOSTS {
-                return Err(self.error_at(format!("more than {MAX_HOSTS} hosts"), host_position));
-            }
             let vars = vars.unwrap_or_default();
             self.refuse_vault(&vars)?;
             let var_positions: Vec<(String, Option<Position>)> = positions(vars.positions);
-            for (host, port) in hosts {
-                let entry = self
-                    .entries
-                    .entry(host.clone())
-                    .or_insert_with(|| HostEntry { position: host_position, ..HostEntry::default() });
-                if !entry.direct_groups.contains(&name) {
-                    entry.direct_groups.push(name.clone());
-                }
-                // `host:port` sets the port like a host variable written before the host's own vars.
-                if let Some(port) = port {
-                    entry.vars.insert("ansible_port".into(), port.into());
-                    entry.var_positions.insert("ansible_port".into(), host_position);
-                }
-                entry.vars.extend(vars.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-                entry.var_positions.extend(var_positions.iter().cloned());
-                let group_entry = self.groups.get_mut(&name).expect("group exists");
-                if !group_entry.hosts.contains(&host) {
-                    group_entry.hosts.push(host);
-                }
-            }
+            self.add_hosts(&name, &key.value, host_position, &vars.vars, &var_positions)?;
         }
         for (child, body) in group.children.map(|children: RawGroups| children.0).unwrap_or_default() {
             self.add_group(child, body, Some(&name))?;
@@ -181,28 +316,45 @@ impl Inventory {
         Ok(())
     }
 
-    /// Ansible Vault ciphertext would otherwise reach hosts as a literal password; runbook cannot decrypt it.
-    fn refuse_vault(&self, vars: &RawVars) -> Result<(), InventoryError> {
-        fn encrypted(value: &serde_json::Value) -> bool {
-            match value {
-                serde_json::Value::String(text) => text.trim_start().starts_with("$ANSIBLE_VAULT;"),
-                serde_json::Value::Array(items) => items.iter().any(encrypted),
-                serde_json::Value::Object(map) => map.values().any(encrypted),
-                _ => false,
-            }
+    /// Adds the hosts `key` stands for (a range, `host:port`) to `group`, with the vars written beside them.
+    fn add_hosts(
+        &mut self,
+        group: &str,
+        key: &str,
+        host_position: Option<Position>,
+        vars: &Vars,
+        var_positions: &[(String, Option<Position>)],
+    ) -> Result<(), InventoryError> {
+        let hosts = host_key::expand(key).map_err(|message| self.error_at(message, host_position))?;
+        if self.entries.len() + hosts.len() > MAX_HOSTS {
+            return Err(self.error_at(format!("more than {MAX_HOSTS} hosts"), host_position));
         }
-        for (name, location) in &vars.positions {
-            if vars.vars.get(name).is_some_and(encrypted) {
-                return Err(self.error_at(
-                    format!(
-                        "`{name}` is Ansible Vault ciphertext, which runbook cannot decrypt; \
-                         pass the secret with -e @secrets.yaml or from the environment instead"
-                    ),
-                    Position::from_location(*location),
-                ));
+        for (host, port) in hosts {
+            let entry = self
+                .entries
+                .entry(host.clone())
+                .or_insert_with(|| HostEntry { position: host_position, ..HostEntry::default() });
+            if !entry.direct_groups.iter().any(|name| name == group) {
+                entry.direct_groups.push(group.to_string());
+            }
+            // `host:port` sets the port like a host variable written before the host's own vars.
+            if let Some(port) = port {
+                entry.vars.insert("ansible_port".into(), port.into());
+                entry.var_positions.insert("ansible_port".into(), host_position);
+            }
+            entry.vars.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            entry.var_positions.extend(var_positions.iter().cloned());
+            let group_entry = self.groups.get_mut(group).expect("group exists");
+            if !group_entry.hosts.contains(&host) {
+                group_entry.hosts.push(host);
             }
         }
         Ok(())
+    }
+
+    /// Ansible Vault ciphertext would otherwise reach hosts as a literal password; runbook cannot decrypt it.
+    fn refuse_vault(&self, vars: &RawVars) -> Result<(), InventoryError> {
+        refuse_vault_in(vars, &self.path, &self.source)
     }
 
     /// A group that is (transitively) its own child has no meaning for precedence: refuse it.
@@ -304,6 +456,10 @@ impl Inventory {
         groups
     }
 
+    /// Ansible's order (`VariableManager.get_vars`): `all`'s inventory vars, its `group_vars` beside the inventory,
+    /// then beside the playbook; then every other group's inventory vars, then their `group_vars` files beside
+    /// the inventory, then beside the playbook — groups sorted by depth, `ansible_group_priority`, name; then the
+    /// host's inventory vars, its `host_vars` (inventory's, playbook's); then `-e`.
     fn merge_hosts(&mut self) -> Result<(), InventoryError> {
         let base_dir = self.base_dir();
         let mut hosts = IndexMap::new();
@@ -311,28 +467,48 @@ impl Inventory {
             let mut groups = self.groups_of(entry);
             let mut vars = Vars::new();
             let mut origin: HashMap<&str, Origin> = HashMap::new();
-            // Parent before child (depth), then file order; `all` (depth 0) first.
-            groups.sort_by_key(|index| (self.groups[*index].depth, *index));
+            groups.retain(|index| *index != 0);
+            groups.sort_by(|a, b| {
+                let (a_group, b_group) = (&self.groups[*a], &self.groups[*b]);
+                (a_group.depth, a_group.priority, self.groups.get_index(*a).map(|(name, _)| name)).cmp(&(
+                    b_group.depth,
+                    b_group.priority,
+                    self.groups.get_index(*b).map(|(name, _)| name),
+                ))
+            });
+            let all = &self.groups[0];
+            extend(&mut vars, &mut origin, &all.vars, Some((0, &all.var_positions)));
+            for layer in all.files.iter().flatten() {
+                extend(&mut vars, &mut origin, &layer.vars, Some((layer.source, &layer.positions)));
+            }
             for index in &groups {
                 let group = &self.groups[*index];
-                extend(&mut vars, &mut origin, &group.vars, Some(&group.var_positions));
+                extend(&mut vars, &mut origin, &group.vars, Some((0, &group.var_positions)));
             }
-            extend(&mut vars, &mut origin, &entry.vars, Some(&entry.var_positions));
+            for stage in 0..2 {
+                for index in &groups {
+                    for layer in &self.groups[*index].files[stage] {
+                        extend(&mut vars, &mut origin, &layer.vars, Some((layer.source, &layer.positions)));
+                    }
+                }
+            }
+            extend(&mut vars, &mut origin, &entry.vars, Some((0, &entry.var_positions)));
+            for layer in entry.files.iter().flatten() {
+                extend(&mut vars, &mut origin, &layer.vars, Some((layer.source, &layer.positions)));
+            }
             extend(&mut vars, &mut origin, &self.extra_vars, None);
             groups.sort_unstable();
             let connection = Connection::from_vars(name, &vars, &base_dir).map_err(|error| {
                 let message = format!("host `{name}`: {}", error.message);
                 match origin.get(error.variable) {
                     Some(Origin::ExtraVars) => InventoryError::new(format!("{message} (from -e)")),
-                    Some(Origin::File(position)) => self.error_at(message, position.or(entry.position)),
+                    Some(Origin::File(0, position)) => self.error_at(message, position.or(entry.position)),
+                    Some(Origin::File(source, position)) => self.error_in(*source, message, *position),
                     None => self.error_at(message, entry.position),
                 }
             })?;
-            let group_names = groups
-                .into_iter()
-                .filter(|index| *index != 0)
-                .map(|index| self.groups.get_index(index).expect("group index").0.clone())
-                .collect();
+            let group_names =
+                groups.into_iter().map(|index| self.groups.get_index(index).expect("group index").0.clone()).collect();
             hosts.insert(name.clone(), Host { name: name.clone(), vars, groups: group_names, connection });
         }
         self.hosts = hosts;
@@ -481,10 +657,10 @@ fn positions(raw: Vec<(String, serde_saphyr::Location)>) -> Vec<(String, Option<
     raw.into_iter().map(|(name, location)| (name, Position::from_location(location))).collect()
 }
 
-/// Where the value of a merged variable was written.
+/// Where a merged variable was written: source 0 is the inventory, n the n-th `group_vars`/`host_vars` file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Origin {
-    File(Option<Position>),
+    File(usize, Option<Position>),
     ExtraVars,
 }
 
@@ -493,15 +669,71 @@ fn extend<'a>(
     vars: &mut Vars,
     origin: &mut HashMap<&'a str, Origin>,
     layer: &'a Vars,
-    positions: Option<&HashMap<String, Option<Position>>>,
+    positions: Option<(usize, &HashMap<String, Option<Position>>)>,
 ) {
     for (key, value) in layer {
         vars.insert(key.clone(), value.clone());
         let from = match positions {
-            Some(positions) => Origin::File(positions.get(key).copied().flatten()),
+            Some((source, positions)) => Origin::File(source, positions.get(key).copied().flatten()),
             None => Origin::ExtraVars,
         };
         origin.insert(key, from);
+    }
+}
+
+fn vault_message(name: &str) -> String {
+    format!(
+        "`{name}` is Ansible Vault ciphertext, which runbook cannot decrypt; \
+         pass the secret with -e @secrets.yaml or from the environment instead"
+    )
+}
+
+/// Vault ciphertext anywhere in `vars` (read from `path`) is refused at the variable.
+fn refuse_vault_in(vars: &RawVars, path: &Path, source: &Arc<String>) -> Result<(), InventoryError> {
+    fn encrypted(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(text) => text.trim_start().starts_with("$ANSIBLE_VAULT;"),
+            serde_json::Value::Array(items) => items.iter().any(encrypted),
+            serde_json::Value::Object(map) => map.values().any(encrypted),
+            _ => false,
+        }
+    }
+    for (name, location) in &vars.positions {
+        if vars.vars.get(name).is_some_and(encrypted) {
+            return Err(InventoryError::new(vault_message(name))
+                .in_file(path)
+                .at(Position::from_location(*location), source));
+        }
+    }
+    Ok(())
+}
+
+/// `ansible_group_priority`: a whole number, as Ansible requires.
+fn group_priority(inventory: &Inventory, (name, value, position): &IniVar) -> Result<i64, InventoryError> {
+    let number = match value {
+        serde_json::Value::Number(number) => number.as_i64(),
+        serde_json::Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    };
+    number.ok_or_else(|| {
+        inventory
+            .error_at(format!("`{name}` must be a whole number, found {}", super::describe_value(value)), *position)
+    })
+}
+
+/// Whether an inventory file is INI: by extension (`.ini`, `.cfg`; YAML for `.yaml`, `.yml`, `.json`), else by its
+/// first meaningful line — a `[section]`, or a line that is not YAML's `name:` (a bare host name, `host key=value`).
+fn is_ini(path: &Path, source: &str) -> bool {
+    match path.extension().and_then(|ext| ext.to_str()) {
+        Some("yaml" | "yml" | "json") => return false,
+        Some("ini" | "cfg") => return true,
+        _ => {}
+    }
+    let first =
+        source.lines().map(str::trim).find(|line| !line.is_empty() && !line.starts_with('#') && !line.starts_with(';'));
+    match first {
+        None => false,
+        Some(line) => line.starts_with('[') || !(line.ends_with(':') || line.contains(": ") || line.starts_with("---")),
     }
 }
 
@@ -565,9 +797,24 @@ all:
     }
 
     #[test]
-    fn same_depth_groups_apply_in_file_order() {
-        let inventory = parse("a:\n  vars: {x: a}\n  hosts: {h: }\nb:\n  vars: {x: b}\n  hosts: {h: }\n");
+    fn same_depth_groups_apply_in_name_order_as_ansible_sorts_them() {
+        let inventory = parse("b:\n  vars: {x: b}\n  hosts: {h: }\na:\n  vars: {x: a}\n  hosts: {h: }\n");
         assert_eq!(inventory.host("h").unwrap().vars["x"], json!("b"));
+        let ranked = parse(
+            "b:\n  vars: {x: b}\n  hosts: {h: }\na:\n  vars: {x: a, ansible_group_priority: 2}\n  hosts: {h: }\n",
+        );
+        assert_eq!(ranked.host("h").unwrap().vars["x"], json!("a"));
+        assert!(ranked.host("h").unwrap().vars.get("ansible_group_priority").is_none());
+    }
+
+    #[test]
+    fn ini_and_yaml_are_told_apart() {
+        assert!(is_ini(Path::new("hosts"), "# c\n[web]\nh1\n"));
+        assert!(is_ini(Path::new("hosts"), "h1 ansible_host=10.0.0.1\n"));
+        assert!(is_ini(Path::new("inv.ini"), "all:\n"));
+        assert!(!is_ini(Path::new("hosts"), "all:\n  hosts:\n"));
+        assert!(!is_ini(Path::new("hosts.yml"), "[web]\n"));
+        assert!(!is_ini(Path::new("hosts"), ""));
     }
 
     #[test]

@@ -11,7 +11,11 @@
 //! - A host key may be `name`, `name:port`, `[v6addr]:port`, or a range `node[01:10]` / `db-[a:c]` / `h[0:9:2]`.
 //!   A host listed in several groups is one host; its host-level vars are merged in file order.
 //!   A host only under `all` is in `ungrouped` (as in Ansible).
-//! - Variables: `all` < groups by depth from `all` (parent before child), then file order < host < `-e`.
+//! - Variables, in Ansible's order: `all` < `group_vars/all` < other groups (by depth from `all`, parent before
+//!   child, then `ansible_group_priority`, then name) < their `group_vars/` files < host < `host_vars/` < `-e`;
+//!   the folders beside the playbook win over those beside the inventory at each step.
+//! - INI inventories (`[group]`, `[group:vars]`, `[group:children]`) load into the same model, values typed as
+//!   Ansible's INI plugin types them.
 //! - YAML is read strictly: only `true`/`false` are booleans (`yes`, `on` stay strings), `0755` stays a
 //!   string, duplicate keys are errors, alias expansion and document size are capped.
 //! - Connection: `address`|`ansible_host`, `user`|`ansible_user`, `port`|`ansible_port`,
@@ -23,15 +27,17 @@ mod extra_vars;
 mod host;
 mod host_key;
 mod host_pattern;
+mod ini_source;
 #[allow(clippy::module_inception)]
 mod inventory;
 mod inventory_error;
+mod vars_files;
 mod yaml_source;
 
 pub use connection::{Connection, ConnectionError};
 pub use extra_vars::{merge_extra_vars, parse_extra_vars};
 pub use host::Host;
-pub use inventory::Inventory;
+pub use inventory::{Inventory, VarsStage};
 pub use inventory_error::{InventoryError, Position};
 pub use yaml_source::Vars;
 
