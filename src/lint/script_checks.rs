@@ -15,7 +15,7 @@ use super::option_checks::{check_primitive_options, check_task_options, task_opt
 use super::rules::Rule;
 use super::secret_names::{is_literal_secret_value, is_secret_name};
 use super::sysctl_checks::SysctlMaps;
-use crate::primitives::{FILE_OPTIONS, RUN_OPTIONS, SYSCTL_OPTIONS, WAIT_PORT_OPTIONS};
+use crate::primitives::{FETCH_OPTIONS, FILE_OPTIONS, RUN_OPTIONS, SYSCTL_OPTIONS, WAIT_PORT_OPTIONS};
 
 /// Options of `h.run` that make it report ok when there is nothing to do (or read-only).
 const RUN_GUARDS: &[&str] = &["creates", "removes", "unless", "onlyif", "check_safe"];
@@ -427,6 +427,11 @@ impl Walker<'_> {
             ("write" | "upload", 3) => {
                 if let Some(entries) = options(2) {
                     self.facts.findings.extend(check_primitive_options(&self.file, name, entries, FILE_OPTIONS));
+                }
+            }
+            ("fetch", 3) => {
+                if let Some(entries) = options(2) {
+                    self.facts.findings.extend(check_primitive_options(&self.file, name, entries, FETCH_OPTIONS));
                 }
             }
             ("template", 2..=4) => {

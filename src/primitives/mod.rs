@@ -5,6 +5,7 @@
 //! against the names it accepts, so a typo in a playbook is an error rather than a silently ignored key.
 
 mod facts;
+mod fetch;
 mod file_writer;
 mod read;
 mod reboot;
@@ -24,6 +25,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map};
 use crate::engine::{Host, Runtime};
 
 pub use facts::derive as derive_facts;
+pub use fetch::FETCH_OPTIONS;
 pub use file_writer::{FILE_OPTIONS, unified_diff};
 pub use run::RUN_OPTIONS;
 pub use sysctl::SYSCTL_OPTIONS;
@@ -46,6 +48,8 @@ pub fn register(engine: &mut Engine, runtime: &Arc<Runtime>) {
     });
     engine.register_fn("upload", |h: &mut Host, src: &str, dest: &str| upload::upload(h, src, dest, &Map::new()));
     engine.register_fn("upload", |h: &mut Host, src: &str, dest: &str, opts: Map| upload::upload(h, src, dest, &opts));
+    engine.register_fn("fetch", |h: &mut Host, src: &str, dest: &str| fetch::fetch(h, src, dest, &Map::new()));
+    engine.register_fn("fetch", |h: &mut Host, src: &str, dest: &str, opts: Map| fetch::fetch(h, src, dest, &opts));
     engine.register_fn("template", |h: &mut Host, src: &str, dest: &str| {
         template::template(h, src, dest, &Map::new(), &Map::new())
     });
