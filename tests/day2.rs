@@ -29,6 +29,11 @@ fn lab() -> (&'static Lab, MutexGuard<'static, ()>) {
     (lab, turn)
 }
 
+/// The lab's inventory, VIP on the lab's subnet.
+fn inv(lab: &Lab) -> PathBuf {
+    inventory_without(lab, "day2.json", &[])
+}
+
 fn k8s_hosts() -> Vec<&'static str> {
     MASTERS.iter().chain(WORKERS.iter()).copied().collect()
 }
@@ -48,7 +53,7 @@ fn install_standins(lab: &Lab) {
     for host in k8s_hosts() {
         lab.sh(
             host,
-            "rm -rf /var/lib/standin /etc/kubernetes /root/.kube /var/log/day2-standin.log /var/lib/etcd-backup \
+            "systemctl stop etcd 2>/dev/null; rm -rf /var/lib/standin /etc/kubernetes /root/.kube /var/log/day2-standin.log /var/lib/etcd-backup \
              /var/lib/etcd-restore; mkdir -p /var/lib/standin",
         );
         for tool in ["kubeadm", "kubectl", "kubelet", "etcdctl"] {
@@ -56,7 +61,13 @@ fn install_standins(lab: &Lab) {
             put(lab, host, &format!("/usr/local/bin/{tool}"), &content, "0755");
         }
         // A unit for `systemctl restart kubelet` to restart (the lab has no kubelet package).
-        put(lab, host, "/etc/systemd/system/kubelet.service", b"[Unit]\nDescription=stand-in kubelet (test fixture)\n[Service]\nExecStart=/bin/sleep infinity\n", "0644");
+        put(
+            lab,
+            host,
+            "/etc/systemd/system/kubelet.service",
+            b"[Unit]\nDescription=stand-in kubelet (test fixture)\n[Service]\nExecStart=/bin/sleep infinity\n",
+            "0644",
+        );
         lab.sh(host, "systemctl daemon-reload");
     }
 }
@@ -92,6 +103,10 @@ fn inventory_without(lab: &Lab, name: &str, without: &[&str]) -> PathBuf {
         }
     }
     strip(&mut inventory["all"], without);
+    // `lab up` on a running lab rewrites its inventory without mapping the addresses in variables (the VIP
+    // stays 172.31.3.188): the VIP is put on the lab's subnet here.
+    let subnet = lab.address("k8s-master01").rsplit_once('.').unwrap().0.to_string();
+    inventory["all"]["vars"]["vip"] = serde_json::Value::String(format!("{subnet}.188"));
     let path = lab.dir().join(name);
     std::fs::write(&path, serde_json::to_string_pretty(&inventory).unwrap()).unwrap();
     path
@@ -169,12 +184,13 @@ fn add_node_joins_a_master_then_a_worker_and_rewrites_haproxy_and_hosts() {
 
     // The plan changes nothing on any host.
     let seen = fingerprint(lab, &all, "/etc/hosts /etc/haproxy/haproxy.cfg");
-    let plan = Test::new().shipped("playbooks/add-node.rhai").lab(lab).args(&skip).args(&["--check"]).run();
+    let plan =
+        Test::new().shipped("playbooks/add-node.rhai").inventory_file(inv(lab)).args(&skip).args(&["--check"]).run();
     assert!(plan.stdout.contains("kubeadm join"), "{}", plan.stdout);
     assert_eq!(fingerprint(lab, &all, "/etc/hosts /etc/haproxy/haproxy.cfg"), seen, "--check changed a host");
     assert!(!calls(lab, &k8s_hosts()).iter().any(|c| c.contains(" join ") || c.contains("token create")));
 
-    let run = Test::new().shipped("playbooks/add-node.rhai").lab(lab).args(&skip).json_log().run();
+    let run = Test::new().shipped("playbooks/add-node.rhai").inventory_file(inv(lab)).args(&skip).json_log().run();
     let log = calls(lab, &k8s_hosts());
     // Join data: the token master01 created and the certificate key it printed reach the joins.
     let (token, hash) = {
@@ -219,7 +235,7 @@ fn add_node_joins_a_master_then_a_worker_and_rewrites_haproxy_and_hosts() {
 
     // A rerun changes nothing and joins nobody.
     let count = log.len();
-    let rerun = Test::new().shipped("playbooks/add-node.rhai").lab(lab).args(&skip).json_log().run();
+    let rerun = Test::new().shipped("playbooks/add-node.rhai").inventory_file(inv(lab)).args(&skip).json_log().run();
     no_change(&rerun, &all);
     assert!(!calls(lab, &k8s_hosts())[count..].iter().any(|c| c.contains(" join ") || c.contains("token create")));
 }
@@ -230,7 +246,7 @@ fn add_node_refuses_when_there_is_no_cluster_or_nothing_to_add() {
     install_standins(lab);
     Test::new()
         .shipped("playbooks/add-node.rhai")
-        .lab(lab)
+        .inventory_file(inv(lab))
         .args(&["--limit", "k8s-master01"])
         .code(1)
         .stderr_has("nothing to add")
@@ -238,10 +254,10 @@ fn add_node_refuses_when_there_is_no_cluster_or_nothing_to_add() {
     // No cluster on master01: stopped before the stages touch the new host.
     Test::new()
         .shipped("playbooks/add-node.rhai")
-        .lab(lab)
+        .inventory_file(inv(lab))
         .args(&["--limit", "k8s-node03"])
-        .code(2)
-        .stdout_has("create it with playbooks/kubeadm.rhai first")
+        .code(1)
+        .stderr_has("create it with playbooks/kubeadm.rhai first")
         .run();
     assert_eq!(lab.ssh("k8s-node03", "test -e /etc/kubernetes/kubelet.conf").0, 1);
 }
@@ -266,16 +282,24 @@ fn remove_node_refuses_the_last_master_and_a_broken_quorum_then_removes_a_master
     let (lab, _turn) = lab();
     full_cluster(lab);
     let all: Vec<&str> = lab.hosts.iter().map(String::as_str).collect();
-    day1_entry(lab, &lab.inventory());
+    day1_entry(lab, &inv(lab));
     let seen = fingerprint(lab, &all, "/etc/hosts /etc/haproxy/haproxy.cfg");
     let remove = |names: &str| {
-        Test::new().shipped("playbooks/remove-node.rhai").lab(lab).args(&["-e", &format!("remove_nodes={names}")])
+        Test::new()
+            .shipped("playbooks/remove-node.rhai")
+            .inventory_file(inv(lab))
+            .args(&["-e", &format!("remove_nodes={names}")])
     };
 
     remove("k8s-master01,k8s-master02,k8s-master03").code(1).stderr_has("refusing to remove the last master").run();
     remove("k8s-master02,k8s-master03").code(1).stderr_has("below the quorum of 2 that 3 members need").run();
     remove("k8s-node09").code(1).stderr_has("k8s-node09 is not a host of 'masters' or 'nodes'").run();
-    Test::new().shipped("playbooks/remove-node.rhai").lab(lab).code(1).stderr_has("remove_nodes is not set").run();
+    Test::new()
+        .shipped("playbooks/remove-node.rhai")
+        .inventory_file(inv(lab))
+        .code(1)
+        .stderr_has("remove_nodes is not set")
+        .run();
     // master02's member is unhealthy: removing master03 would leave 1 healthy of 2.
     lab.sh("k8s-master01", "echo k8s-master02 > /var/lib/standin/etcd-unhealthy");
     remove("k8s-master03").code(2).stdout_has("1 healthy of the 2 that would remain, below the quorum of 2").run();
@@ -346,7 +370,7 @@ fn upgrade_ready(lab: &Lab) {
 fn upgrade(lab: &Lab, version: &str) -> Test {
     Test::new()
         .shipped("playbooks/upgrade.rhai")
-        .lab(lab)
+        .inventory_file(inv(lab))
         .args(&["-e", &format!("{{\"k8s_version\": \"{version}\", \"upgrade_packages\": false}}")])
 }
 
@@ -421,7 +445,7 @@ fn certs_renew_below_the_threshold_one_master_at_a_time() {
         lab.sh(m, "echo 20 > /var/lib/standin/cert-days");
     }
     let args = ["-e", "{\"certs_restart_wait\": 1}"];
-    let run = Test::new().shipped("playbooks/certs.rhai").lab(lab).args(&args).run();
+    let run = Test::new().shipped("playbooks/certs.rhai").inventory_file(inv(lab)).args(&args).run();
     assert!(run.stdout.contains("k8s-master01: admin.conf expires first, in 20 days — renewing"), "{}", run.stdout);
     let log = calls(lab, &MASTERS);
     let renews: Vec<usize> = MASTERS.iter().map(|m| position(&log, &format!("{m} kubeadm certs renew all"))).collect();
@@ -430,7 +454,7 @@ fn certs_renew_below_the_threshold_one_master_at_a_time() {
         assert_eq!(lab.sh(m, "ls /etc/kubernetes/manifests | wc -l").trim(), "4", "{m}: manifests back");
         lab.sh(m, "cmp /etc/kubernetes/admin.conf /root/.kube/config");
     }
-    let rerun = Test::new().shipped("playbooks/certs.rhai").lab(lab).args(&args).json_log().run();
+    let rerun = Test::new().shipped("playbooks/certs.rhai").inventory_file(inv(lab)).args(&args).json_log().run();
     no_change(&rerun, &MASTERS);
     assert!(rerun.stdout.contains("in 365 days"), "{}", rerun.stdout);
 }
@@ -439,11 +463,16 @@ fn certs_renew_below_the_threshold_one_master_at_a_time() {
 fn reset_needs_its_confirmation_then_tears_down_and_reruns_clean() {
     let (lab, _turn) = lab();
     full_cluster(lab);
-    Test::new().shipped("playbooks/reset.rhai").lab(lab).code(1).stderr_has("confirm with -e reset_confirm=yes").run();
+    Test::new()
+        .shipped("playbooks/reset.rhai")
+        .inventory_file(inv(lab))
+        .code(1)
+        .stderr_has("confirm with -e reset_confirm=yes")
+        .run();
     for host in k8s_hosts() {
         assert_eq!(lab.ssh(host, "test -e /etc/kubernetes/kubelet.conf").0, 0, "{host}: touched without confirmation");
     }
-    Test::new().shipped("playbooks/reset.rhai").lab(lab).args(&["-e", "reset_confirm=yes"]).run();
+    Test::new().shipped("playbooks/reset.rhai").inventory_file(inv(lab)).args(&["-e", "reset_confirm=yes"]).run();
     let log = calls(lab, &k8s_hosts());
     let last_worker = WORKERS.iter().map(|w| position(&log, &format!("{w} kubeadm reset -f"))).max().unwrap();
     let first_master = MASTERS.iter().map(|m| position(&log, &format!("{m} kubeadm reset -f"))).min().unwrap();
@@ -451,8 +480,12 @@ fn reset_needs_its_confirmation_then_tears_down_and_reruns_clean() {
     for host in k8s_hosts() {
         assert_eq!(lab.ssh(host, "test -e /etc/kubernetes || test -e /root/.kube").0, 1, "{host}: left over");
     }
-    let rerun =
-        Test::new().shipped("playbooks/reset.rhai").lab(lab).args(&["-e", "reset_confirm=yes"]).json_log().run();
+    let rerun = Test::new()
+        .shipped("playbooks/reset.rhai")
+        .inventory_file(inv(lab))
+        .args(&["-e", "reset_confirm=yes"])
+        .json_log()
+        .run();
     no_change(&rerun, &k8s_hosts());
 }
 
@@ -521,7 +554,7 @@ fn etcd_backup_reaches_the_controller_and_restore_brings_the_keys_back_on_every_
             backups.path().display()
         )
     };
-    let backup = || Test::new().shipped("playbooks/etcd-backup.rhai").lab(lab).args(&["-e", &vars("")]);
+    let backup = || Test::new().shipped("playbooks/etcd-backup.rhai").inventory_file(inv(lab)).args(&["-e", &vars("")]);
     let files = || -> Vec<PathBuf> {
         let mut f: Vec<PathBuf> = std::fs::read_dir(backups.path()).unwrap().map(|e| e.unwrap().path()).collect();
         f.sort();
@@ -555,7 +588,9 @@ fn etcd_backup_reaches_the_controller_and_restore_brings_the_keys_back_on_every_
     // The cluster moves on after the snapshot; the restore brings back exactly the keys it held.
     lab.sh("k8s-master01", "etcdctl put /day2/after-backup x >/dev/null && etcdctl del /day2/a >/dev/null");
     let snapshot = kept[1].display().to_string();
-    let restore = |extra: &str| Test::new().shipped("playbooks/etcd-restore.rhai").lab(lab).args(&["-e", &vars(extra)]);
+    let restore = |extra: &str| {
+        Test::new().shipped("playbooks/etcd-restore.rhai").inventory_file(inv(lab)).args(&["-e", &vars(extra)])
+    };
     restore("").code(1).stderr_has("etcd_restore_snapshot is not set").run();
     restore(&format!(", \"etcd_restore_snapshot\": \"{snapshot}\""))
         .code(1)
