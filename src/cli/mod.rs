@@ -3,8 +3,8 @@
 //! Nothing here talks to a host; each subcommand lives in its own file and hands its arguments on.
 
 mod completions_command;
-mod init_command;
 mod exec_command;
+mod init_command;
 mod inventory_command;
 mod lab_command;
 mod lint_command;

@@ -95,6 +95,17 @@ fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
             .collect())
     });
 
+    // Ansible's `groups['x']`: every member of the group in the inventory, --limit or not. Day-2 playbooks
+    // run with `--limit NEW` and still need the cluster's first master, the ha hosts, every /etc/hosts.
+    let rt = runtime.clone();
+    engine.register_fn("inventory_group", move |name: &str| -> Result<Array, Box<EvalAltResult>> {
+        let Some(members) = rt.groups.get(name) else {
+            let known: Vec<&str> = rt.groups.keys().map(String::as_str).collect();
+            return Err(format!("no group \"{name}\" in the inventory. Groups: {}", known.join(", ")).into());
+        };
+        Ok(members.iter().filter_map(|name| host_handle(&rt, name)).map(Dynamic::from).collect())
+    });
+
     let rt = runtime.clone();
     engine.register_fn("host", move |name: &str| -> Result<Host, Box<EvalAltResult>> {
         host_handle(&rt, name).ok_or_else(|| {

@@ -68,6 +68,12 @@ pub fn register(engine: &mut Engine, runtime: &Arc<Runtime>) {
     engine.register_fn("wait_port", |h: &mut Host, port: i64, opts: Map| adapt(primitives::wait_port(h, port, &opts)));
     engine.register_fn("sysctl", |h: &mut Host, keys: Map| adapt(primitives::sysctl(h, &keys, &Map::new())));
     engine.register_fn("sysctl", |h: &mut Host, keys: Map, opts: Map| adapt(primitives::sysctl(h, &keys, &opts)));
+    engine.register_fn("fetch", |h: &mut Host, remote: &str, local: &str| {
+        adapt(primitives::fetch(h, remote, local, &Map::new()))
+    });
+    engine.register_fn("fetch", |h: &mut Host, remote: &str, local: &str, opts: Map| {
+        adapt(primitives::fetch(h, remote, local, &opts))
+    });
     engine.register_fn("reboot", |h: &mut Host| adapt(primitives::reboot(h, 300)));
     engine.register_fn("reboot", |h: &mut Host, timeout: i64| adapt(primitives::reboot(h, timeout)));
     // Facts are strict like vars: `h.facts().os_vesion` is an error naming the key, not `()`.

@@ -4,6 +4,7 @@
 //! a fake run; a unit test in the engine checks that the engine registers exactly what is listed here, so the
 //! table cannot drift from the functions a playbook really has.
 
+use super::fetch::FETCH_OPTIONS;
 use super::file_writer::FILE_OPTIONS;
 use super::run::RUN_OPTIONS;
 use super::sysctl::SYSCTL_OPTIONS;
@@ -62,6 +63,7 @@ pub const FUNCTIONS: &[Function] = &[
     global("secret", &[1]),
     global("warn", &[1]),
     global("wait_port", &[2, 3]),
+    global("inventory_group", &[1]),
     // Rhai's own `trim` returns nothing; runbook's returns the trimmed string too.
     // Called as `text.trim()`: the string is its one parameter.
     global("trim", &[1]),
@@ -74,6 +76,7 @@ pub const FUNCTIONS: &[Function] = &[
     with_options(host("template", &[2, 3, 4]), 3, FILE_OPTIONS),
     with_options(host("wait_port", &[1, 2]), 1, WAIT_PORT_OPTIONS),
     with_options(host("sysctl", &[1, 2]), 1, SYSCTL_OPTIONS),
+    with_options(host("fetch", &[2, 3]), 2, FETCH_OPTIONS),
     host("reboot", &[0, 1]),
     host("facts", &[0]),
     host("in_group", &[1]),

@@ -7,6 +7,7 @@
 
 pub mod catalog;
 mod facts;
+mod fetch;
 mod file_writer;
 mod host_error;
 mod primitive_error;
@@ -22,6 +23,7 @@ mod wait_port;
 mod write;
 
 pub use facts::{derive as derive_facts, facts as gather_facts};
+pub use fetch::{FETCH_OPTIONS, fetch};
 pub use file_writer::{FILE_OPTIONS, unified_diff};
 pub use host_error::HostError;
 pub use primitive_error::PrimitiveError;
