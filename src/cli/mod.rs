@@ -99,6 +99,9 @@ pub struct RunArgs {
     /// Seconds to wait for a host's SSH connection.
     #[arg(long = "timeout", default_value_t = 10)]
     pub connect_timeout: u64,
+    /// Times a failed connect is tried again (refused, no route, timeout, handshake cut), with backoff.
+    #[arg(long = "connect-retries", default_value_t = 2, value_name = "N")]
+    pub connect_retries: u32,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -72,6 +72,7 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         options,
         host_key_policy,
         connect_timeout: Duration::from_secs(args.connect_timeout),
+        connect_retries: args.connect_retries,
         reporter,
         redactor: redactor.clone(),
         interrupted: interrupted.clone(),

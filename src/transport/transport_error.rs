@@ -23,8 +23,32 @@ pub enum ConnectError {
     Auth { user: String, tried: String },
     #[error("`become` needs sudo without a password for {user}: {reason}")]
     Become { user: String, reason: String },
+    #[error("the connection to {address}:{port} closed during the SSH handshake ({reason})")]
+    Dropped { address: String, port: u16, reason: String },
+    #[error("jump host {hop}: {error}")]
+    Hop { hop: String, error: Box<ConnectError> },
+    #[error("jump host {hop} cannot reach {address}:{port}: {reason}")]
+    Tunnel { hop: String, address: String, port: u16, reason: String },
+    #[error("ProxyCommand `{command}` failed: {reason}")]
+    ProxyCommand { command: String, reason: String },
     #[error("ssh: {0}")]
     Protocol(String),
+}
+
+impl ConnectError {
+    /// Whether trying again soon may succeed: the network or sshd was not ready, not a refusal by policy
+    /// (host key, credentials, sudo), which a retry would only repeat.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ConnectError::Refused { .. }
+            | ConnectError::Timeout { .. }
+            | ConnectError::Network { .. }
+            | ConnectError::Dropped { .. }
+            | ConnectError::Tunnel { .. } => true,
+            ConnectError::Hop { error, .. } => error.is_transient(),
+            _ => false,
+        }
+    }
 }
 
 /// A failure after the connection was up: the host went away or the remote shell died.
