@@ -5,6 +5,7 @@
 mod inventory_command;
 mod lab_command;
 mod lint_command;
+mod password_prompt;
 mod run_command;
 
 use std::path::PathBuf;
@@ -102,6 +103,12 @@ pub struct RunArgs {
     /// Times a failed connect is tried again (refused, no route, timeout, handshake cut), with backoff.
     #[arg(long = "connect-retries", default_value_t = 2, value_name = "N")]
     pub connect_retries: u32,
+    /// Ask for the SSH login password once, without echo (else RUNBOOK_SSH_PASSWORD).
+    #[arg(short = 'k', long = "ask-pass")]
+    pub ask_pass: bool,
+    /// Ask for the sudo password once, without echo (else RUNBOOK_BECOME_PASSWORD).
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use crate::inventory::{Host, Inventory};
-use crate::transport::{ConnectOptions, HostKeyPolicy, JumpPool, parse_jump_chain};
+use crate::report::Redactor;
+use crate::transport::{Become, ConnectOptions, HostKeyPolicy, JumpPool, parse_jump_chain};
 
 /// A chain of inventory hosts each naming the next as its jump host must end.
 const MAX_DEPTH: usize = 8;
@@ -17,6 +18,22 @@ pub struct ConnectSettings {
     pub connect_timeout: Duration,
     pub connect_retries: u32,
     pub jumps: JumpPool,
+    /// The login password (`--ask-pass`, else RUNBOOK_SSH_PASSWORD).
+    pub ssh_password: Option<String>,
+    /// The sudo password for hosts that name no secret of their own (`--ask-become-pass`,
+    /// RUNBOOK_BECOME_PASSWORD).
+    pub become_password: Option<String>,
+    /// Every password used is added here, so no output, log or diff can show it.
+    pub redactor: Redactor,
+}
+
+/// A secret by name, as `secret()` in a playbook finds it: RUNBOOK_SECRET_<NAME>, else a global variable.
+fn named_secret(inventory: &Inventory, name: &str) -> Option<String> {
+    let env_name = format!("RUNBOOK_SECRET_{}", name.to_uppercase().replace(['-', '.'], "_"));
+    std::env::var(env_name).ok().filter(|value| !value.is_empty()).or_else(|| match inventory.global_vars().get(name) {
+        Some(serde_json::Value::String(text)) if !text.is_empty() => Some(text.clone()),
+        _ => None,
+    })
 }
 
 pub fn connect_options(inventory: &Inventory, host: &Host, settings: &ConnectSettings) -> ConnectOptions {
@@ -38,6 +55,17 @@ fn options_at_depth(inventory: &Inventory, host: &Host, settings: &ConnectSettin
     options.connect_retries = settings.connect_retries;
     options.jumps = settings.jumps.clone();
     options.become_root = connection.become_;
+    let become_password = match &connection.become_password_secret {
+        Some(name) => named_secret(inventory, name),
+        None => settings.become_password.clone(),
+    };
+    options.become_ = Become { user: connection.become_user.clone(), password: become_password };
+    if let Some(password) = &settings.ssh_password {
+        options.password = Some(password.clone());
+    }
+    for secret in [&options.become_.password, &options.password].into_iter().flatten() {
+        settings.redactor.add(secret);
+    }
     if let Some(chain) = &connection.jump {
         // Checked when the inventory was read; a chain that fails here has no hops.
         let hops = parse_jump_chain(chain).unwrap_or_default();

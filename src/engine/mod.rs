@@ -48,6 +48,8 @@ pub struct RunRequest {
     pub host_key_policy: HostKeyPolicy,
     pub connect_timeout: Duration,
     pub connect_retries: u32,
+    pub ssh_password: Option<String>,
+    pub become_password: Option<String>,
     pub reporter: Arc<dyn Reporter>,
     pub redactor: Redactor,
     pub interrupted: Arc<AtomicBool>,
@@ -75,6 +77,9 @@ pub fn run(request: RunRequest) -> RunOutcome {
         connect_timeout: request.connect_timeout,
         connect_retries: request.connect_retries,
         jumps: JumpPool::default(),
+        ssh_password: request.ssh_password.clone(),
+        become_password: request.become_password.clone(),
+        redactor: request.redactor.clone(),
     };
     for host in inventory.hosts() {
         let connect = connect_plan::connect_options(inventory, host, &settings);

@@ -49,6 +49,9 @@ pub struct Connection {
     pub jump: Option<String>,
     /// `proxy_command`, else `ProxyCommand` in the ssh args: a local command that carries the connection.
     pub proxy_command: Option<String>,
+    /// `become_password_secret`: the name of the secret (RUNBOOK_SECRET_<NAME> or `-e NAME=`) holding the
+    /// sudo password. The password itself never belongs in an inventory.
+    pub become_password_secret: Option<String>,
 }
 
 /// The ProxyJump and ProxyCommand an ssh command line carries (`-J x`, `-o ProxyJump=x`, `-oProxyJump x`,
@@ -110,9 +113,20 @@ impl Connection {
         if let Some(chain) = &jump {
             crate::transport::parse_jump_chain(chain).map_err(|why| wrong(source, format!("`{source}`: {why}")))?;
         }
+        // Only sudo is built; saying so beats running commands as the wrong user.
+        if let Some(method) = string(vars, &["become_method", "ansible_become_method"])?
+            && method != "sudo"
+        {
+            let name = if vars.contains_key("become_method") { "become_method" } else { "ansible_become_method" };
+            return Err(wrong(
+                name,
+                format!("`{name}: {method}` is not supported: runbook becomes another user with sudo only"),
+            ));
+        }
         Ok(Connection {
             jump,
             proxy_command,
+            become_password_secret: string(vars, &["become_password_secret"])?,
             address: string(vars, &["address", "ansible_host"])?.unwrap_or_else(|| name.to_string()),
             user: string(vars, &["user", "ansible_user"])?,
             port: port(vars)?,

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::become_handshake::Become;
 use super::jump_chain::{JumpHop, parse_jump_chain};
 use super::jump_pool::JumpPool;
 
@@ -38,8 +39,10 @@ pub struct ConnectOptions {
     pub known_hosts: Vec<PathBuf>,
     pub host_key_policy: HostKeyPolicy,
     pub connect_timeout: Duration,
-    /// Run everything as root through `sudo -n`.
+    /// Run everything as `become_.user` (root by default) through sudo.
     pub become_root: bool,
+    /// Whom to become and the sudo password, if any.
+    pub become_: Become,
     /// The hop before this host (ProxyJump): the host is reached through a direct-tcpip channel of that
     /// hop's connection. A chain `a,b` is b with a as b's jump.
     pub jump: Option<Box<ConnectOptions>>,
@@ -108,6 +111,7 @@ impl ConnectOptions {
             host_key_policy: HostKeyPolicy::Strict,
             connect_timeout: Duration::from_secs(10),
             become_root: false,
+            become_: Become::default(),
             jump: None,
             proxy_command: None,
             connect_retries: 2,

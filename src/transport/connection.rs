@@ -124,12 +124,11 @@ impl Connection {
         };
         // Open the first shell now: it proves the login works (and `sudo -n` when becoming root), so a host
         // that cannot run commands is unreachable at connect time, not half-way through a task.
-        let shell = connection.open_shell().await.map_err(|error| {
-            if connection.options.become_root {
-                ConnectError::Become { user: connection.options.user.clone(), reason: error.to_string() }
-            } else {
-                ConnectError::Protocol(error.to_string())
+        let shell = connection.open_shell().await.map_err(|error| match error {
+            TransportError::Become(reason) => {
+                ConnectError::Become { user: connection.options.become_.user_name().to_string(), reason }
             }
+            error => ConnectError::Protocol(error.to_string()),
         })?;
         connection.idle_shells.lock().unwrap().push(shell);
         Ok(connection)
@@ -145,7 +144,15 @@ impl Connection {
             .channel_open_session()
             .await
             .map_err(|e| TransportError::Disconnected(format!("cannot open a channel: {e}")))?;
-        RemoteShell::start(channel, self.options.become_root && !self.is_root).await
+        RemoteShell::start(channel, self.become_()).await
+    }
+
+    /// Whom the shells run as, when that is not the login user: root for `become` (unless logged in as
+    /// root), or `become_user`.
+    fn become_(&self) -> Option<&crate::transport::Become> {
+        let options = &self.options;
+        let other_user = options.become_.user.as_deref().is_some_and(|user| user != options.user);
+        (options.become_root && (!self.is_root || other_user)).then_some(&options.become_)
     }
 
     /// Runs a command in one of the host's persistent shells.
@@ -198,12 +205,12 @@ impl Connection {
     ) -> Result<CommandOutput, TransportError> {
         let disconnected = |e: russh::Error| TransportError::Disconnected(e.to_string());
         let mut channel = self.handle.channel_open_session().await.map_err(disconnected)?;
-        let script = if self.options.become_root && !self.is_root {
-            format!("sudo -n sh -c {}", quote(script))
-        } else {
-            script.to_string()
-        };
-        channel.exec(true, script).await.map_err(disconnected)?;
+        let start = self.become_().map(|become_| become_.start(&format!("exec /bin/sh -c {}", quote(script))));
+        let command = start.as_ref().map_or(script, |start| start.command.as_str());
+        channel.exec(true, command).await.map_err(disconnected)?;
+        if let Some(start) = &start {
+            start.complete(&mut channel).await?;
+        }
         channel.data(input).await.map_err(disconnected)?;
         channel.eof().await.map_err(disconnected)?;
         let mut output = CommandOutput { rc: -1, ..CommandOutput::default() };

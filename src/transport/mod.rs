@@ -10,6 +10,7 @@
 //! A host is reached directly, through jump hosts (ProxyJump: a direct-tcpip channel of the jump host's one
 //! shared connection), or through a local ProxyCommand; see `ssh_session` and `jump_pool`.
 
+mod become_handshake;
 mod connect_options;
 mod connect_pacer;
 mod connection;
@@ -22,6 +23,7 @@ mod shell_quote;
 mod ssh_session;
 mod transport_error;
 
+pub use become_handshake::Become;
 pub use connect_options::{ConnectOptions, HostKeyPolicy};
 pub use connection::Connection;
 pub use jump_chain::{JumpHop, parse_jump_chain};

@@ -186,9 +186,26 @@ async fn authenticate(
     }
 
     if let Some(password) = &options.password {
-        tried.push("password from RUNBOOK_SSH_PASSWORD".into());
+        tried.push("password".into());
         if handle.authenticate_password(&user, password).await.map_err(protocol)?.success() {
             return Ok(());
+        }
+        // Servers that leave passwords to PAM offer only keyboard-interactive: answer its hidden prompts
+        // (the password prompt) with the password, and give up on anything else it asks.
+        tried.push("keyboard-interactive".into());
+        let mut reply = handle.authenticate_keyboard_interactive_start(&user, None).await.map_err(protocol)?;
+        for _ in 0..4 {
+            match reply {
+                russh::client::KeyboardInteractiveAuthResponse::Success => return Ok(()),
+                russh::client::KeyboardInteractiveAuthResponse::Failure { .. } => break,
+                russh::client::KeyboardInteractiveAuthResponse::InfoRequest { prompts, .. } => {
+                    if prompts.iter().any(|prompt| prompt.echo) {
+                        break;
+                    }
+                    let answers = prompts.iter().map(|_| password.clone()).collect();
+                    reply = handle.authenticate_keyboard_interactive_respond(answers).await.map_err(protocol)?;
+                }
+            }
         }
     }
 

@@ -21,7 +21,7 @@ pub enum ConnectError {
     HostKeyChanged { address: String, port: u16, fingerprint: String, known_hosts: String, line: usize },
     #[error("authentication as {user} failed (tried: {tried})")]
     Auth { user: String, tried: String },
-    #[error("`become` needs sudo without a password for {user}: {reason}")]
+    #[error("`become` as {user} failed: {reason}")]
     Become { user: String, reason: String },
     #[error("the connection to {address}:{port} closed during the SSH handshake ({reason})")]
     Dropped { address: String, port: u16, reason: String },
@@ -58,6 +58,9 @@ pub enum TransportError {
     Disconnected(String),
     #[error("no answer from the host within {0:?}")]
     Timeout(Duration),
+    /// sudo refused or failed (wrong password, not allowed): the host is there, the run cannot go on on it.
+    #[error("{0}")]
+    Become(String),
     #[error("{0}")]
     Local(String),
 }
