@@ -44,6 +44,9 @@ pub fn run(args: ExecArgs) -> i32 {
         retry_failed: false,
         connect_timeout: args.connect_timeout,
         list_hosts: args.list_hosts,
+        connect_retries: args.connect_retries,
+        ask_pass: args.ask_pass,
+        ask_become_pass: args.ask_become_pass,
     };
     let code = run_command::run(run);
     let _ = std::fs::remove_dir_all(&folder);

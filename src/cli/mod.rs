@@ -9,6 +9,7 @@ mod inventory_command;
 mod lab_command;
 mod lint_command;
 mod man_command;
+mod password_prompt;
 mod run_command;
 
 use std::path::PathBuf;
@@ -114,6 +115,15 @@ pub struct RunArgs {
     /// Print the hosts the run would target (after --limit) and stop; nothing is connected.
     #[arg(long = "list-hosts")]
     pub list_hosts: bool,
+    /// Times a failed connect is tried again (refused, no route, timeout, handshake cut), with backoff.
+    #[arg(long = "connect-retries", default_value_t = 2, value_name = "N")]
+    pub connect_retries: u32,
+    /// Ask for the SSH login password once, without echo (else RUNBOOK_SSH_PASSWORD).
+    #[arg(short = 'k', long = "ask-pass")]
+    pub ask_pass: bool,
+    /// Ask for the sudo password once, without echo (else RUNBOOK_BECOME_PASSWORD).
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -153,6 +163,15 @@ pub struct ExecArgs {
     /// Print the hosts the pattern selects and stop; nothing is connected.
     #[arg(long = "list-hosts")]
     pub list_hosts: bool,
+    /// Times a failed connect is tried again, as for `run`.
+    #[arg(long = "connect-retries", default_value_t = 2, value_name = "N")]
+    pub connect_retries: u32,
+    /// Ask for the SSH login password once, as for `run`.
+    #[arg(short = 'k', long = "ask-pass")]
+    pub ask_pass: bool,
+    /// Ask for the sudo password once, as for `run`.
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

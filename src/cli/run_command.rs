@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::inventory_command::render_error;
-use super::{HostKeyChecking, RunArgs, exit_code};
+use super::{HostKeyChecking, RunArgs, exit_code, password_prompt};
 use crate::engine::{RunOptions, RunOutcome, RunRequest};
 use crate::inventory::{Inventory, merge_extra_vars};
 use crate::report::{ConsoleOptions, ConsoleReporter, FanOut, JsonLog, Redactor, Reporter};
@@ -62,6 +62,14 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         HostKeyChecking::AcceptNew => HostKeyPolicy::AcceptNew,
         HostKeyChecking::Off => HostKeyPolicy::Off,
     };
+    let ssh_password = match args.ask_pass {
+        true => Some(password_prompt::ask("SSH password: ")?),
+        false => None,
+    };
+    let become_password = match args.ask_become_pass {
+        true => Some(password_prompt::ask("BECOME password: ")?),
+        false => std::env::var("RUNBOOK_BECOME_PASSWORD").ok().filter(|p| !p.is_empty()),
+    };
     let interrupted = install_interrupt_handler();
     let options = RunOptions {
         check: args.check,
@@ -86,6 +94,9 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         options,
         host_key_policy,
         connect_timeout: Duration::from_secs(args.connect_timeout),
+        connect_retries: args.connect_retries,
+        ssh_password: ssh_password.clone(),
+        become_password: become_password.clone(),
         reporter,
         redactor: redactor.clone(),
         interrupted: interrupted.clone(),

@@ -4,6 +4,7 @@
 //! Rhai is synchronous and the transport is async: the script and each host closure run on plain threads that
 //! block on the shared tokio runtime, so a playbook reads as straight-line code while hosts work in parallel.
 
+mod connect_plan;
 mod fatal_stop;
 mod host;
 mod host_state;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 pub use crate::did_you_mean::did_you_mean;
+pub use connect_plan::ConnectSettings;
 pub use fatal_stop::FatalStop;
 pub use host::{Host, to_map};
 pub use host_state::{HostHealth, HostState};
@@ -38,7 +40,7 @@ pub use vars_map::VarsMap;
 
 use crate::inventory::Inventory;
 use crate::report::{Event, HostRecap, Redactor, Reporter};
-use crate::transport::{ConnectOptions, HostKeyPolicy};
+use crate::transport::{HostKeyPolicy, JumpPool};
 
 /// What `runbook run` asks of the engine.
 pub struct RunRequest {
@@ -49,6 +51,9 @@ pub struct RunRequest {
     pub options: RunOptions,
     pub host_key_policy: HostKeyPolicy,
     pub connect_timeout: Duration,
+    pub connect_retries: u32,
+    pub ssh_password: Option<String>,
+    pub become_password: Option<String>,
     pub reporter: Arc<dyn Reporter>,
     pub redactor: Redactor,
     pub interrupted: Arc<AtomicBool>,
@@ -71,19 +76,17 @@ pub fn run(request: RunRequest) -> RunOutcome {
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime");
     let inventory = &request.inventory;
     let mut hosts = IndexMap::new();
+    let settings = ConnectSettings {
+        host_key_policy: request.host_key_policy,
+        connect_timeout: request.connect_timeout,
+        connect_retries: request.connect_retries,
+        jumps: JumpPool::default(),
+        ssh_password: request.ssh_password.clone(),
+        become_password: request.become_password.clone(),
+        redactor: request.redactor.clone(),
+    };
     for host in inventory.hosts() {
-        let connection = &host.connection;
-        let mut connect = ConnectOptions::resolve(
-            &host.name,
-            &connection.address,
-            connection.user.as_deref(),
-            connection.port,
-            connection.key.clone(),
-            connection.known_hosts.clone(),
-        );
-        connect.host_key_policy = request.host_key_policy;
-        connect.connect_timeout = request.connect_timeout;
-        connect.become_root = connection.become_;
+        let connect = connect_plan::connect_options(inventory, host, &settings);
         let state = HostState::new(host.name.clone(), host.groups.clone(), host.vars.clone(), connect);
         hosts.insert(host.name.clone(), Arc::new(state));
     }
@@ -148,6 +151,7 @@ pub fn run(request: RunRequest) -> RunOutcome {
         for handle in closing {
             let _ = handle.await;
         }
+        let _ = tokio::time::timeout(Duration::from_secs(3), settings.jumps.close()).await;
     });
     let fatal = runtime.fatal_stop.load(Ordering::SeqCst);
     // The script's error is printed by the caller, outside the reporters: redact it here, as they would.

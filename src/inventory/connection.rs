@@ -43,13 +43,90 @@ pub struct Connection {
     pub become_: bool,
     /// `become_user` | `ansible_become_user`.
     pub become_user: Option<String>,
+    /// Jump hosts, `[user@]host[:port]` separated by commas: `jump`, else `ProxyJump` / `-J` in
+    /// `ansible_ssh_common_args` then `ansible_ssh_extra_args` (the first one given wins, as in ssh).
+    /// A hop named like an inventory host is reached as that host.
+    pub jump: Option<String>,
+    /// `proxy_command`, else `ProxyCommand` in the ssh args: a local command that carries the connection.
+    pub proxy_command: Option<String>,
+    /// `become_password_secret`: the name of the secret (RUNBOOK_SECRET_<NAME> or `-e NAME=`) holding the
+    /// sudo password. The password itself never belongs in an inventory.
+    pub become_password_secret: Option<String>,
+}
+
+/// The ProxyJump and ProxyCommand an ssh command line carries (`-J x`, `-o ProxyJump=x`, `-oProxyJump x`,
+/// `-o 'ProxyCommand=ssh -W %h:%p gw'`), the first of each, as ssh takes the first value of an option.
+/// Other options are left alone: runbook is not ssh and does not pretend to honour them.
+fn proxy_options(args: &str) -> Result<(Option<String>, Option<String>), String> {
+    let words = shlex::split(args).ok_or_else(|| "unbalanced quotes".to_string())?;
+    let (mut jump, mut command) = (None, None);
+    let mut words = words.into_iter();
+    while let Some(word) = words.next() {
+        let option = if word == "-J" {
+            Some(format!("ProxyJump={}", words.next().ok_or("`-J` without a value")?))
+        } else if let Some(rest) = word.strip_prefix("-J") {
+            Some(format!("ProxyJump={rest}"))
+        } else if word == "-o" {
+            Some(words.next().ok_or("`-o` without a value")?)
+        } else {
+            word.strip_prefix("-o").map(str::to_string)
+        };
+        let Some(option) = option else { continue };
+        let (key, value) = match option.split_once(['=', ' ', '\t']) {
+            Some((key, value)) => (key.trim(), value.trim_start_matches(['=', ' ', '\t']).trim()),
+            // `-o ProxyJump host`: the value is the next word.
+            None => (option.as_str(), ""),
+        };
+        let value = if value.is_empty() && matches!(key.to_ascii_lowercase().as_str(), "proxyjump" | "proxycommand") {
+            words.next().ok_or_else(|| format!("`{key}` without a value"))?
+        } else {
+            value.to_string()
+        };
+        match key.to_ascii_lowercase().as_str() {
+            "proxyjump" if jump.is_none() && command.is_none() => jump = Some(value),
+            "proxycommand" if jump.is_none() && command.is_none() => command = Some(value),
+            _ => {}
+        }
+    }
+    Ok((jump, command))
 }
 
 impl Connection {
     /// Reads the connection fields of host `name` from its merged `vars`; paths resolve against `base_dir`.
     /// The error says which variable is wrong and why (the caller adds the host and file).
     pub fn from_vars(name: &str, vars: &Vars, base_dir: &Path) -> Result<Connection, ConnectionError> {
+        let mut jump = string(vars, &["jump"])?;
+        let mut proxy_command = string(vars, &["proxy_command"])?;
+        let mut source = "jump";
+        if jump.is_none() && proxy_command.is_none() {
+            for variable in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+                let Some(args) = string(vars, &[variable])? else { continue };
+                let (found_jump, found_command) =
+                    proxy_options(&args).map_err(|why| wrong(variable, format!("`{variable}`: {why}")))?;
+                if found_jump.is_some() || found_command.is_some() {
+                    (jump, proxy_command) = (found_jump, found_command);
+                    source = variable;
+                    break;
+                }
+            }
+        }
+        if let Some(chain) = &jump {
+            crate::transport::parse_jump_chain(chain).map_err(|why| wrong(source, format!("`{source}`: {why}")))?;
+        }
+        // Only sudo is built; saying so beats running commands as the wrong user.
+        if let Some(method) = string(vars, &["become_method", "ansible_become_method"])?
+            && method != "sudo"
+        {
+            let name = if vars.contains_key("become_method") { "become_method" } else { "ansible_become_method" };
+            return Err(wrong(
+                name,
+                format!("`{name}: {method}` is not supported: runbook becomes another user with sudo only"),
+            ));
+        }
         Ok(Connection {
+            jump,
+            proxy_command,
+            become_password_secret: string(vars, &["become_password_secret"])?,
             address: string(vars, &["address", "ansible_host"])?.unwrap_or_else(|| name.to_string()),
             user: string(vars, &["user", "ansible_user"])?,
             port: port(vars)?,
@@ -80,6 +157,12 @@ impl Connection {
         vars.insert("become".into(), Value::from(self.become_));
         if let Some(become_user) = &self.become_user {
             vars.insert("become_user".into(), Value::from(become_user.clone()));
+        }
+        if let Some(jump) = &self.jump {
+            vars.insert("jump".into(), Value::from(jump.clone()));
+        }
+        if let Some(command) = &self.proxy_command {
+            vars.insert("proxy_command".into(), Value::from(command.clone()));
         }
         vars
     }
@@ -189,6 +272,40 @@ mod tests {
         assert_eq!(err.message, "`become` must be true or false, found \"maybe\"");
         let err = Connection::from_vars("m1", &vars(json!({"user": ["a"]})), Path::new("/")).unwrap_err();
         assert_eq!(err.message, "`user` must be a string, found a list");
+    }
+
+    #[test]
+    fn jump_hosts_as_ansible_users_write_them() {
+        let jump = |value: Value| Connection::from_vars("m1", &vars(value), Path::new("/")).unwrap().jump;
+        assert_eq!(jump(json!({"jump": "bastion"})).as_deref(), Some("bastion"));
+        assert_eq!(
+            jump(json!({"ansible_ssh_common_args": "-o ProxyJump=ops@gw:2222"})).as_deref(),
+            Some("ops@gw:2222")
+        );
+        assert_eq!(jump(json!({"ansible_ssh_common_args": "-oProxyJump=a,b -o ProxyJump=c"})).as_deref(), Some("a,b"));
+        assert_eq!(jump(json!({"ansible_ssh_extra_args": "-o 'ProxyJump gw' -v"})).as_deref(), Some("gw"));
+        assert_eq!(jump(json!({"ansible_ssh_extra_args": "-J gw"})).as_deref(), Some("gw"));
+        assert_eq!(jump(json!({"ansible_ssh_common_args": "-o StrictHostKeyChecking=no"})), None);
+        // The runbook name wins over the ssh arguments.
+        assert_eq!(jump(json!({"jump": "a", "ansible_ssh_common_args": "-J b"})).as_deref(), Some("a"));
+        let c = Connection::from_vars(
+            "m1",
+            &vars(json!({"ansible_ssh_common_args": "-o ProxyCommand=\"ssh -W %h:%p -q ops@gw\""})),
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!((c.jump, c.proxy_command.as_deref()), (None, Some("ssh -W %h:%p -q ops@gw")));
+    }
+
+    #[test]
+    fn a_bad_jump_names_the_variable() {
+        let err = Connection::from_vars("m1", &vars(json!({"jump": "a,,b"})), Path::new("/")).unwrap_err();
+        assert_eq!(err.variable, "jump");
+        assert!(err.message.contains("two commas"), "{}", err.message);
+        let err =
+            Connection::from_vars("m1", &vars(json!({"ansible_ssh_common_args": "-o 'ProxyJump=a"})), Path::new("/"))
+                .unwrap_err();
+        assert_eq!(err.message, "`ansible_ssh_common_args`: unbalanced quotes");
     }
 
     #[test]

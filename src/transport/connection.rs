@@ -3,26 +3,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use russh::ChannelMsg;
-use russh::keys::PrivateKeyWithHashAlg;
 use tokio::io::AsyncRead;
 use tokio::sync::Semaphore;
 
 use super::connect_options::ConnectOptions;
-use super::host_key_verifier::HostKeyVerifier;
+use super::connect_pacer;
 use super::remote_command::{CommandOutput, RemoteCommand};
 use super::remote_shell::RemoteShell;
 use super::shell_quote::quote;
+use super::ssh_session::{self, Handle};
 use super::transport_error::{ConnectError, TransportError};
 
 /// Shells kept per host: sshd's default MaxSessions is 10; two channels stay free for uploads.
 const MAX_SHELLS: usize = 8;
 const MAX_EXEC_CHANNELS: usize = 2;
-
-/// How often an idle connection asks the host whether it is still there, and how many unanswered asks mean
-/// it is gone. sshd answers a keepalive at once even while a command runs, so a short interval costs nothing
-/// but a few bytes; it only decides how long a dead host holds up its task.
-pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
-pub const KEEPALIVE_MAX: usize = 3;
 
 /// An upload that moves no byte for this long is given up: the same ~20 s a keepalive would take.
 const STALL_LIMIT: Duration = Duration::from_secs(20);
@@ -79,7 +73,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for ProgressReader<R> {
 /// One authenticated SSH connection to a host, kept for the whole run.
 pub struct Connection {
     options: ConnectOptions,
-    handle: russh::client::Handle<HostKeyVerifier>,
+    handle: Handle,
     idle_shells: Mutex<Vec<RemoteShell>>,
     shell_slots: Semaphore,
     exec_slots: Semaphore,
@@ -88,8 +82,29 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Connects and logs in, retrying a transient failure (refused, no route, timeout, a handshake cut
+    /// short) `connect_retries` times with a growing, jittered pause: sshd restarting or a link still coming
+    /// up should not cost a host its run.
     pub async fn connect(options: ConnectOptions) -> Result<Connection, ConnectError> {
+        let mut attempt = 0;
+        loop {
+            let error = match Self::connect_once(options.clone()).await {
+                Ok(connection) => return Ok(connection),
+                Err(error) => error,
+            };
+            if attempt >= options.connect_retries || !error.is_transient() {
+                return Err(error);
+            }
+            let pause = connect_pacer::backoff(attempt);
+            tracing::info!("{}: {error}; trying again in {pause:?}", options.host_name);
+            tokio::time::sleep(pause).await;
+            attempt += 1;
+        }
+    }
+
+    async fn connect_once(options: ConnectOptions) -> Result<Connection, ConnectError> {
         let timeout = options.connect_timeout;
+        let _turn = connect_pacer::turn().await;
         match tokio::time::timeout(timeout * 3, Self::connect_inner(options.clone())).await {
             Ok(result) => result,
             Err(_) => Err(ConnectError::Timeout { address: options.address, port: options.port, timeout }),
@@ -97,55 +112,7 @@ impl Connection {
     }
 
     async fn connect_inner(options: ConnectOptions) -> Result<Connection, ConnectError> {
-        let (address, port) = (options.address.clone(), options.port);
-        let socket = match tokio::time::timeout(
-            options.connect_timeout,
-            tokio::net::TcpStream::connect((address.as_str(), port)),
-        )
-        .await
-        {
-            Err(_) => {
-                return Err(ConnectError::Timeout { address, port, timeout: options.connect_timeout });
-            }
-            Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
-                return Err(ConnectError::Refused { address, port });
-            }
-            Ok(Err(error)) => {
-                return Err(ConnectError::Network { address, port, reason: error.to_string() });
-            }
-            Ok(Ok(socket)) => socket,
-        };
-        let _ = socket.set_nodelay(true);
-
-        let refusal = Arc::new(Mutex::new(None));
-        let verifier = HostKeyVerifier {
-            address: address.clone(),
-            port,
-            known_hosts: options.known_hosts.clone(),
-            policy: options.host_key_policy,
-            refusal: refusal.clone(),
-        };
-        let config = Arc::new(russh::client::Config {
-            inactivity_timeout: None,
-            // A host that vanishes without closing TCP (power cut, link down) is noticed after about
-            // KEEPALIVE_INTERVAL × (KEEPALIVE_MAX + 1): ~20 s, where 15 s × 4 took over a minute per host.
-            keepalive_interval: Some(KEEPALIVE_INTERVAL),
-            keepalive_max: KEEPALIVE_MAX,
-            nodelay: true,
-            window_size: 8 * 1024 * 1024,
-            ..Default::default()
-        });
-        let mut handle = match russh::client::connect_stream(config, socket, verifier).await {
-            Ok(handle) => handle,
-            Err(error) => {
-                if let Some(refused) = refusal.lock().unwrap().take() {
-                    return Err(refused);
-                }
-                return Err(ConnectError::Protocol(error.to_string()));
-            }
-        };
-
-        authenticate(&mut handle, &options).await?;
+        let handle = ssh_session::open(&options).await?;
 
         let connection = Connection {
             is_root: options.user == "root",
@@ -157,12 +124,11 @@ impl Connection {
         };
         // Open the first shell now: it proves the login works (and `sudo -n` when becoming root), so a host
         // that cannot run commands is unreachable at connect time, not half-way through a task.
-        let shell = connection.open_shell().await.map_err(|error| {
-            if connection.options.become_root {
-                ConnectError::Become { user: connection.options.user.clone(), reason: error.to_string() }
-            } else {
-                ConnectError::Protocol(error.to_string())
+        let shell = connection.open_shell().await.map_err(|error| match error {
+            TransportError::Become(reason) => {
+                ConnectError::Become { user: connection.options.become_.user_name().to_string(), reason }
             }
+            error => ConnectError::Protocol(error.to_string()),
         })?;
         connection.idle_shells.lock().unwrap().push(shell);
         Ok(connection)
@@ -178,7 +144,15 @@ impl Connection {
             .channel_open_session()
             .await
             .map_err(|e| TransportError::Disconnected(format!("cannot open a channel: {e}")))?;
-        RemoteShell::start(channel, self.options.become_root && !self.is_root).await
+        RemoteShell::start(channel, self.become_()).await
+    }
+
+    /// Whom the shells run as, when that is not the login user: root for `become` (unless logged in as
+    /// root), or `become_user`.
+    fn become_(&self) -> Option<&crate::transport::Become> {
+        let options = &self.options;
+        let other_user = options.become_.user.as_deref().is_some_and(|user| user != options.user);
+        (options.become_root && (!self.is_root || other_user)).then_some(&options.become_)
     }
 
     /// Runs a command in one of the host's persistent shells.
@@ -231,12 +205,12 @@ impl Connection {
     ) -> Result<CommandOutput, TransportError> {
         let disconnected = |e: russh::Error| TransportError::Disconnected(e.to_string());
         let mut channel = self.handle.channel_open_session().await.map_err(disconnected)?;
-        let script = if self.options.become_root && !self.is_root {
-            format!("sudo -n sh -c {}", quote(script))
-        } else {
-            script.to_string()
-        };
-        channel.exec(true, script).await.map_err(disconnected)?;
+        let start = self.become_().map(|become_| become_.start(&format!("exec /bin/sh -c {}", quote(script))));
+        let command = start.as_ref().map_or(script, |start| start.command.as_str());
+        channel.exec(true, command).await.map_err(disconnected)?;
+        if let Some(start) = &start {
+            start.complete(&mut channel).await?;
+        }
         channel.data(input).await.map_err(disconnected)?;
         channel.eof().await.map_err(disconnected)?;
         let mut output = CommandOutput { rc: -1, ..CommandOutput::default() };
@@ -267,57 +241,4 @@ impl Connection {
     pub fn is_closed(&self) -> bool {
         self.handle.is_closed()
     }
-}
-
-async fn authenticate(
-    handle: &mut russh::client::Handle<HostKeyVerifier>,
-    options: &ConnectOptions,
-) -> Result<(), ConnectError> {
-    let user = options.user.clone();
-    let mut tried = Vec::new();
-    let protocol = |e: russh::Error| ConnectError::Protocol(e.to_string());
-    let rsa_hash = handle.best_supported_rsa_hash().await.map_err(protocol)?.flatten();
-
-    if let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await
-        && let Ok(identities) = agent.request_identities().await
-    {
-        for identity in identities {
-            let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = identity else {
-                continue;
-            };
-            tried.push(format!("agent key {}", key.fingerprint(russh::keys::HashAlg::Sha256)));
-            if let Ok(result) = handle.authenticate_publickey_with(&user, key, rsa_hash, &mut agent).await
-                && result.success()
-            {
-                return Ok(());
-            }
-        }
-    }
-
-    for path in &options.keys {
-        let key = match russh::keys::load_secret_key(path, None) {
-            Ok(key) => key,
-            Err(error) => {
-                tried.push(format!("{} (unreadable: {error})", path.display()));
-                continue;
-            }
-        };
-        tried.push(path.display().to_string());
-        let key = PrivateKeyWithHashAlg::new(Arc::new(key), rsa_hash);
-        if handle.authenticate_publickey(&user, key).await.map_err(protocol)?.success() {
-            return Ok(());
-        }
-    }
-
-    if let Some(password) = &options.password {
-        tried.push("password from RUNBOOK_SSH_PASSWORD".into());
-        if handle.authenticate_password(&user, password).await.map_err(protocol)?.success() {
-            return Ok(());
-        }
-    }
-
-    if tried.is_empty() {
-        tried.push("no key found: set `key` in the inventory, load ssh-agent, or create ~/.ssh/id_ed25519".into());
-    }
-    Err(ConnectError::Auth { user, tried: tried.join(", ") })
 }

@@ -6,17 +6,28 @@
 //! is already running answers the next command in one round trip. Commands are framed with a random end marker,
 //! run in a subshell with stdin from /dev/null, so a command can neither eat the protocol nor end the shell.
 //! Exec channels remain for what a shell cannot carry well: large uploads streamed from a file.
+//!
+//! A host is reached directly, through jump hosts (ProxyJump: a direct-tcpip channel of the jump host's one
+//! shared connection), or through a local ProxyCommand; see `ssh_session` and `jump_pool`.
 
+mod become_handshake;
 mod connect_options;
+mod connect_pacer;
 mod connection;
 mod host_key_verifier;
+mod jump_chain;
+mod jump_pool;
 mod remote_command;
 mod remote_shell;
 mod shell_quote;
+mod ssh_session;
 mod transport_error;
 
+pub use become_handshake::Become;
 pub use connect_options::{ConnectOptions, HostKeyPolicy};
 pub use connection::Connection;
+pub use jump_chain::{JumpHop, parse_jump_chain};
+pub use jump_pool::JumpPool;
 pub use remote_command::{CommandOutput, RemoteCommand};
 pub use shell_quote::quote;
 pub use transport_error::{ConnectError, TransportError};

@@ -3,6 +3,7 @@ use std::time::Duration;
 use russh::ChannelMsg;
 use russh::client::Msg;
 
+use super::become_handshake::Become;
 use super::remote_command::CommandOutput;
 use super::transport_error::TransportError;
 
@@ -19,13 +20,20 @@ pub struct RemoteShell {
 const MARK: &str = "\x1erunbook-end-";
 
 impl RemoteShell {
-    /// Starts `sh` on an open session channel (`sudo -n sh` when `become_root`).
-    pub async fn start(channel: russh::Channel<Msg>, become_root: bool) -> Result<RemoteShell, TransportError> {
-        let program = if become_root { "exec sudo -n /bin/sh" } else { "exec /bin/sh" };
+    /// Starts `sh` on an open session channel, as the become user through sudo when `become_` is given.
+    pub async fn start(
+        mut channel: russh::Channel<Msg>,
+        become_: Option<&Become>,
+    ) -> Result<RemoteShell, TransportError> {
+        let start = become_.map(|become_| become_.start("exec /bin/sh"));
+        let program = start.as_ref().map_or("exec /bin/sh", |start| start.command.as_str());
         channel
             .exec(true, program)
             .await
             .map_err(|e| TransportError::Disconnected(format!("cannot start a shell: {e}")))?;
+        if let Some(start) = &start {
+            start.complete(&mut channel).await?;
+        }
         let mut shell = RemoteShell { channel };
         // The first round trip proves the shell (and sudo) works, and gives sudo's message if not.
         let probe = shell.run("LC_ALL=C; export LC_ALL; true", Some(Duration::from_secs(30))).await;

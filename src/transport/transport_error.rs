@@ -21,10 +21,34 @@ pub enum ConnectError {
     HostKeyChanged { address: String, port: u16, fingerprint: String, known_hosts: String, line: usize },
     #[error("authentication as {user} failed (tried: {tried})")]
     Auth { user: String, tried: String },
-    #[error("`become` needs sudo without a password for {user}: {reason}")]
+    #[error("`become` as {user} failed: {reason}")]
     Become { user: String, reason: String },
+    #[error("the connection to {address}:{port} closed during the SSH handshake ({reason})")]
+    Dropped { address: String, port: u16, reason: String },
+    #[error("jump host {hop}: {error}")]
+    Hop { hop: String, error: Box<ConnectError> },
+    #[error("jump host {hop} cannot reach {address}:{port}: {reason}")]
+    Tunnel { hop: String, address: String, port: u16, reason: String },
+    #[error("ProxyCommand `{command}` failed: {reason}")]
+    ProxyCommand { command: String, reason: String },
     #[error("ssh: {0}")]
     Protocol(String),
+}
+
+impl ConnectError {
+    /// Whether trying again soon may succeed: the network or sshd was not ready, not a refusal by policy
+    /// (host key, credentials, sudo), which a retry would only repeat.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ConnectError::Refused { .. }
+            | ConnectError::Timeout { .. }
+            | ConnectError::Network { .. }
+            | ConnectError::Dropped { .. }
+            | ConnectError::Tunnel { .. } => true,
+            ConnectError::Hop { error, .. } => error.is_transient(),
+            _ => false,
+        }
+    }
 }
 
 /// A failure after the connection was up: the host went away or the remote shell died.
@@ -34,6 +58,9 @@ pub enum TransportError {
     Disconnected(String),
     #[error("no answer from the host within {0:?}")]
     Timeout(Duration),
+    /// sudo refused or failed (wrong password, not allowed): the host is there, the run cannot go on on it.
+    #[error("{0}")]
+    Become(String),
     #[error("{0}")]
     Local(String),
 }

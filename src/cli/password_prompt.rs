@@ -1,0 +1,52 @@
+//! Asking for a password once per run (`--ask-pass`, `--ask-become-pass`), as Ansible's `-k` / `-K` do.
+//!
+//! On a terminal the password is read from /dev/tty with echo off; without one (CI, a pipe) it is the first
+//! line of stdin, so `printf '%s\n' "$PW" | runbook run ... -K` works without the password in argv or env.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::os::fd::AsRawFd;
+
+pub fn ask(prompt: &str) -> Result<String, String> {
+    let password = if std::io::stdin().is_terminal() { ask_terminal(prompt)? } else { first_line_of_stdin()? };
+    if password.is_empty() {
+        return Err(format!("{} an empty password was given", prompt.trim_end_matches([':', ' '])));
+    }
+    Ok(password)
+}
+
+fn first_line_of_stdin() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+fn ask_terminal(prompt: &str) -> Result<String, String> {
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|e| format!("cannot open the terminal to ask for a password: {e}"))?;
+    let fd = tty.as_raw_fd();
+    // SAFETY: termios calls on a descriptor we own; the struct is plain data filled by tcgetattr.
+    let saved = unsafe {
+        let mut termios: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(fd, &mut termios) != 0 {
+            return Err("cannot read the terminal's settings".into());
+        }
+        termios
+    };
+    let mut quiet = saved;
+    quiet.c_lflag &= !libc::ECHO;
+    quiet.c_lflag |= libc::ECHONL;
+    // SAFETY: as above.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
+    let mut writer = &tty;
+    let _ = write!(writer, "{prompt}");
+    let _ = writer.flush();
+    let mut line = String::new();
+    let result = std::io::BufReader::new(&tty).read_line(&mut line);
+    // SAFETY: restores the settings read above, also when reading failed.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+    result.map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
