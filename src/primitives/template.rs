@@ -28,7 +28,17 @@ pub fn render_text(name: &str, text: &str, context: &Value) -> Result<String, St
     let mut environment = environment();
     environment.add_template(name, text).map_err(|e| describe(name, &e))?;
     let template = environment.get_template(name).map_err(|e| describe(name, &e))?;
-    template.render(minijinja::value::Serde(context)).map_err(|e| describe(name, &e))
+    let out = template.render(minijinja::value::Serde(context)).map_err(|e| describe(name, &e))?;
+    Ok(with_source_trailing_newlines(text, out))
+}
+
+/// Ansible's rule for the end of the file: if the source ends with more newlines than the output, the output
+/// gets the missing ones (so `...{% endif %}\n` still ends with its newline, which trim_blocks alone would eat).
+fn with_source_trailing_newlines(source: &str, mut out: String) -> String {
+    let trailing = |text: &str| text.len() - text.trim_end_matches('\n').len();
+    let missing = trailing(source).saturating_sub(trailing(&out));
+    out.extend(std::iter::repeat_n('\n', missing));
+    out
 }
 
 /// Compiles a template without rendering it: its syntax errors (`name:line: ...`), or the top-level names it
@@ -44,10 +54,16 @@ pub fn undeclared_names(name: &str, text: &str) -> Result<std::collections::Hash
 pub fn environment<'source>() -> minijinja::Environment<'source> {
     let mut environment = minijinja::Environment::new();
     environment.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    // Jinja2's block handling (no trim_blocks: a template missing a newline would glue config lines
-    // together, an extra blank line is harmless), but the file's last newline is kept, as Ansible does.
+    // Ansible's block handling: trim_blocks (a tag's own newline is not output), no lstrip_blocks, and
+    // Jinja2's default of dropping the source's last newline, which `render_text` then puts back as Ansible
+    // does, so templates written for Ansible render the same files here.
     environment.set_syntax(
-        minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("a valid syntax config"),
+        minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(false)
+            .keep_trailing_newline(false)
+            .build()
+            .expect("a valid syntax config"),
     );
     environment.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     environment
@@ -109,6 +125,14 @@ mod tests {
         let error = render_text("t.j2", "ok\n{{ missing }}\n", &serde_json::json!({})).unwrap_err();
         assert!(error.starts_with("t.j2:2: "), "{error}");
         assert!(error.contains("undefined"), "{error}");
+    }
+
+    #[test]
+    fn block_tags_on_their_own_line_output_nothing_and_the_last_newline_stays() {
+        let text = "a\n{% if x %}\n  b\n{% endif %}\n";
+        assert_eq!(render_text("t", text, &serde_json::json!({"x": true})).unwrap(), "a\n  b\n");
+        assert_eq!(render_text("t", text, &serde_json::json!({"x": false})).unwrap(), "a\n");
+        assert_eq!(render_text("t", "a{% if x %}b{% endif %}\n\n", &serde_json::json!({"x": true})).unwrap(), "ab\n\n");
     }
 
     #[test]
