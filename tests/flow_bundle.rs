@@ -215,6 +215,61 @@ fn the_runtime_stage_runs_for_real_from_the_bundle_and_images_go_through_the_reg
     }
 }
 
+/// The mirror profile in --check, on a lab host whose facts say it is another distro (given by the inventory):
+/// each distro's repo file points at the right tree of the mirror (the vault trees for end-of-life CentOS).
+#[test]
+fn the_mirror_profile_plans_each_distros_repo_paths() {
+    require_lab!();
+    let lab = lab();
+    let cases = [
+        (
+            "{ os_id: centos, os_like: \"rhel fedora\", os_version: \"7\", kernel: 3.10.0-1160.el7.x86_64, pkg_mgr: yum, container: \"false\", virt: kvm }",
+            vec![
+                "baseurl=https://mirrors.aliyun.com/centos-vault/7.9.2009/os/$basearch/",
+                "baseurl=https://mirrors.aliyun.com/epel-archive/7/$basearch/",
+            ],
+        ),
+        (
+            "{ os_id: centos, os_like: \"rhel fedora\", os_version: \"8\", kernel: 4.18.0-500.el8.x86_64, pkg_mgr: dnf, container: \"false\", virt: kvm }",
+            vec!["baseurl=https://mirrors.aliyun.com/centos-vault/8-stream/BaseOS/$basearch/os/"],
+        ),
+        (
+            "{ os_id: rocky, os_like: \"rhel centos fedora\", os_version: \"8.9\", kernel: 4.18.0-513.el8.x86_64, pkg_mgr: dnf, container: \"false\", virt: kvm }",
+            vec!["baseurl=https://mirrors.aliyun.com/rocky/$releasever/BaseOS/$basearch/os/"],
+        ),
+    ];
+    for (facts, wanted) in cases {
+        let test = Test::new();
+        let inventory = std::fs::read_to_string(lab.inventory()).unwrap().replace(
+            &format!("address: \"{}\"", lab.address("k8s-node01")),
+            &format!("address: \"{}\"\n          runbook_facts: {facts}", lab.address("k8s-node01")),
+        );
+        assert!(inventory.contains("runbook_facts"));
+        let path = test.path().join("distro.yaml");
+        std::fs::write(&path, inventory).unwrap();
+        let profile = support::repo_root().join("playbooks/vars/mirrors-china.yaml");
+        let mut test = test.inventory_file(&path).shipped("playbooks/prepare-hosts.rhai").args(&[
+            "--check",
+            "--diff",
+            "--limit",
+            "k8s-node01",
+            "--tags",
+            "mirror",
+            "-e",
+            &format!("@{}", profile.display()),
+        ]);
+        for (name, value) in SECRETS {
+            test = test.env(name, value);
+        }
+        let run = test.run();
+        for line in wanted {
+            assert!(run.stdout.contains(line), "{facts}: the plan lacks {line}:\n{}", run.stdout);
+        }
+        assert!(!run.stdout.contains("/centos/7/"), "{}", run.stdout);
+    }
+    assert_eq!(lab.ssh("k8s-node01", "test -e /etc/yum.repos.d/runbook-mirror.repo").0, 1, "--check wrote a file");
+}
+
 fn wait_for(limit: Duration, mut ready: impl FnMut() -> bool) {
     let started = Instant::now();
     while !ready() {
