@@ -128,15 +128,11 @@ fn the_runtime_stage_runs_for_real_from_the_bundle_and_images_go_through_the_reg
     require_lab!();
     let bundle = bundle();
     let lab = lab();
-    let image = manifest(&bundle)["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["kind"] == "images")
-        .unwrap()["images"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let image =
+        manifest(&bundle)["artifacts"].as_array().unwrap().iter().find(|a| a["kind"] == "images").unwrap()["images"][0]
+            .as_str()
+            .unwrap()
+            .to_string();
     let short = image.rsplit('/').next().unwrap().to_string();
 
     // The lab has no way out: only the bundle can provide these.
