@@ -48,12 +48,17 @@ pub fn start_detached(name: &LabName, dir: &LabDir) -> LabResult<Child> {
     let log_err = log.try_clone().map_err(|error| LabError::io("duplicating the log", error))?;
     let mut command = Command::new(exe);
     command.args(["lab", "supervise", "--name", name.as_str()]).stdin(Stdio::null()).stdout(log).stderr(log_err);
-    // SAFETY: setsid is async-signal-safe; it detaches the supervisor from our terminal and process group.
+    // SAFETY: setsid and close_range are async-signal-safe system calls. setsid detaches the supervisor from our
+    // terminal and process group. The supervisor and its hosts outlive this command: descriptors it inherited
+    // (a caller's `flock` lock, a test harness's pipes) must not live on in them, or that lock is held and that
+    // pipe stays open until `lab down`. Marked close-on-exec rather than closed, so std's exec-error pipe works.
     unsafe {
         command.pre_exec(|| {
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+            libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC);
             Ok(())
         });
     }
