@@ -27,7 +27,8 @@ pub use facts::derive as derive_facts;
 pub use file_writer::{FILE_OPTIONS, unified_diff};
 pub use run::RUN_OPTIONS;
 pub use sysctl::SYSCTL_OPTIONS;
-pub use template::{
+// The template environment lives in `crate::template`; these names stay for the pre-flight and lint.
+pub use crate::template::{
     CONTEXT_NAMES as TEMPLATE_CONTEXT_NAMES, environment as template_environment, render_text,
     undeclared_names as template_undeclared_names,
 };
