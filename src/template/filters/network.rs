@@ -201,7 +201,7 @@ pub fn ipaddr(value: &Value, query: Option<Value>) -> Result<Value, Error> {
             let mut out = Vec::new();
             for item in value.try_iter()? {
                 let answer = query_one(&item.to_string(), &query)?;
-                if !(answer.kind() == ValueKind::Bool && !answer.is_true()) {
+                if answer.kind() != ValueKind::Bool || answer.is_true() {
                     out.push(answer);
                 }
             }
