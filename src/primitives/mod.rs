@@ -32,8 +32,10 @@ pub use reboot::reboot;
 pub use remote_host::{InventoryHost, RemoteHost};
 pub use run::{RUN_OPTIONS, run};
 pub use sysctl::{SYSCTL_OPTIONS, sysctl};
-pub use template::{
-    CONTEXT_NAMES as TEMPLATE_CONTEXT_NAMES, environment as template_environment, render_text, template,
+pub use template::template;
+// The template environment lives in `crate::template`; these names stay for the pre-flight and lint.
+pub use crate::template::{
+    CONTEXT_NAMES as TEMPLATE_CONTEXT_NAMES, environment as template_environment, render_text,
     undeclared_names as template_undeclared_names,
 };
 pub use upload::upload;

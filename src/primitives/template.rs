@@ -5,6 +5,7 @@ use super::file_writer::{FileSpec, put_file};
 use super::primitive_error::PrimitiveError;
 use super::remote_host::RemoteHost;
 use super::step::{Step, StepOutcome};
+use crate::template::{HostView, ansible_variables, render_text};
 
 /// `h.template(src, dest, vars, opts)`: renders a Jinja2 template (minijinja, strict: an undefined variable
 /// is an error naming template:line and the host), then writes it as `write` does.
@@ -17,93 +18,24 @@ pub fn template(
 ) -> Result<Map, PrimitiveError> {
     let spec = FileSpec::from_options(dest, options, "template")?;
     let step = Step::new(host, "template", dest);
-    match render(host, source, vars) {
+    match render(host, source, dest, vars) {
         Ok(text) => put_file(step, text.as_bytes(), &spec),
         Err(message) => Err(step.fail(message, StepOutcome::default())),
     }
 }
 
 /// Renders a template file for a host; errors read `templates/x.j2:12: message`.
-pub fn render(host: &dyn RemoteHost, source: &str, vars: &Map) -> Result<String, String> {
+pub fn render(host: &dyn RemoteHost, source: &str, dest: &str, vars: &Map) -> Result<String, String> {
     let path = host.local_file(source);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read template {}: {e}", path.display()))?;
-    let context = context(host, vars)?;
+    let context = context(host, source, dest, vars)?;
     render_text(source, &text, &context)
 }
 
-pub fn render_text(name: &str, text: &str, context: &Value) -> Result<String, String> {
-    let mut environment = environment();
-    environment.add_template(name, text).map_err(|e| describe(name, &e))?;
-    let template = environment.get_template(name).map_err(|e| describe(name, &e))?;
-    let out = template.render(minijinja::value::Serde(context)).map_err(|e| describe(name, &e))?;
-    Ok(with_source_trailing_newlines(text, out))
-}
-
-/// Ansible's rule for the end of the file: if the source ends with more newlines than the output, the output
-/// gets the missing ones (so `...{% endif %}\n` still ends with its newline, which trim_blocks alone would eat).
-fn with_source_trailing_newlines(source: &str, mut out: String) -> String {
-    let trailing = |text: &str| text.len() - text.trim_end_matches('\n').len();
-    let missing = trailing(source).saturating_sub(trailing(&out));
-    out.extend(std::iter::repeat_n('\n', missing));
-    out
-}
-
-/// Compiles a template without rendering it: its syntax errors (`name:line: ...`), or the top-level names it
-/// reads that it does not define itself (what the context must provide). For the pre-flight check.
-pub fn undeclared_names(name: &str, text: &str) -> Result<std::collections::HashSet<String>, String> {
-    let mut environment = environment();
-    environment.add_template(name, text).map_err(|e| describe(name, &e))?;
-    let template = environment.get_template(name).map_err(|e| describe(name, &e))?;
-    Ok(template.undeclared_variables(false))
-}
-
-/// The template environment `template` renders with (lint and the pre-flight compile templates in the same one).
-pub fn environment<'source>() -> minijinja::Environment<'source> {
-    let mut environment = minijinja::Environment::new();
-    environment.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    // Ansible's block handling: trim_blocks (a tag's own newline is not output), no lstrip_blocks, and
-    // Jinja2's default of dropping the source's last newline, which `render_text` then puts back as Ansible
-    // does, so templates written for Ansible render the same files here.
-    environment.set_syntax(
-        minijinja::syntax::SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(false)
-            .keep_trailing_newline(false)
-            .build()
-            .expect("a valid syntax config"),
-    );
-    environment.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    environment
-}
-
-fn describe(name: &str, error: &minijinja::Error) -> String {
-    let line = error.line().map(|line| format!(":{line}")).unwrap_or_default();
-    let detail = error.detail().map(|d| format!(": {d}")).unwrap_or_default();
-    format!("{}{line}: {}{detail}", error.name().unwrap_or(name), error.kind())
-}
-
-/// Names every template context has, whatever the host: see [`context`].
-pub const CONTEXT_NAMES: &[&str] = &["inventory_hostname", "host", "groups", "hostvars", "facts"];
-
-/// What a template sees: the host's vars, the vars passed, and Ansible's usual names.
-fn context(host: &dyn RemoteHost, vars: &Map) -> Result<Value, String> {
-    let mut context = serde_json::Map::new();
-    for (key, value) in host.vars() {
-        context.insert(key.clone(), value.clone());
-    }
-    let passed: Value =
-        rhai::serde::from_dynamic(&Dynamic::from(vars.clone())).map_err(|e| format!("template vars: {e}"))?;
-    if let Value::Object(passed) = passed {
-        context.extend(passed);
-    }
-    context.insert("inventory_hostname".into(), Value::String(host.name().to_string()));
-    context.insert(
-        "host".into(),
-        serde_json::json!({ "name": host.name(), "address": host.address(), "groups": host.groups() }),
-    );
-    let groups: serde_json::Map<String, Value> =
-        host.inventory_groups().into_iter().map(|(group, members)| (group, serde_json::json!(members))).collect();
-    context.insert("groups".into(), Value::Object(groups));
+/// What a template sees: Ansible's variables for the host (`inventory_hostname`, `group_names`, `groups`,
+/// `hostvars`, `ansible_managed`, `omit`, `ansible_facts` / `ansible_*` once facts are gathered), runbook's own
+/// names (`host`, `facts`, `playbook_dir`, `template_*`), then the host's vars and the vars passed, which win.
+fn context(host: &dyn RemoteHost, source: &str, dest: &str, vars: &Map) -> Result<Value, String> {
     let hostvars: serde_json::Map<String, Value> = host
         .inventory_hosts()
         .into_iter()
@@ -114,36 +46,38 @@ fn context(host: &dyn RemoteHost, vars: &Map) -> Result<Value, String> {
             (other.name, Value::Object(vars))
         })
         .collect();
-    context.insert("hostvars".into(), Value::Object(hostvars));
-    if let Some(facts) = host.facts() {
-        let facts: Value = rhai::serde::from_dynamic(&Dynamic::from(facts)).unwrap_or(Value::Null);
+    let facts = host.facts().map(|facts| rhai::serde::from_dynamic(&Dynamic::from(facts)).unwrap_or(Value::Null));
+    let groups = host.inventory_groups();
+    let view = HostView { name: host.name(), groups: &groups, hostvars, facts: facts.clone() };
+    let mut context = ansible_variables(&view);
+    context.insert(
+        "host".into(),
+        serde_json::json!({ "name": host.name(), "address": host.address(), "groups": host.groups() }),
+    );
+    if let Some(facts) = facts {
         context.insert("facts".into(), facts);
+    }
+    // `local_file("")` ends in a separator; Ansible's playbook_dir does not.
+    let playbook_dir = host.local_file("").display().to_string();
+    let playbook_dir = playbook_dir.strip_suffix('/').filter(|dir| !dir.is_empty()).unwrap_or(&playbook_dir);
+    let fullpath = host.local_file(source).display().to_string();
+    context.insert("playbook_dir".into(), Value::String(playbook_dir.to_string()));
+    context.insert("template_path".into(), Value::String(source.to_string()));
+    context.insert("template_fullpath".into(), Value::String(fullpath));
+    context.insert("template_destpath".into(), Value::String(dest.to_string()));
+    context.insert("template_host".into(), Value::String(controller_hostname()));
+    for (key, value) in host.vars() {
+        context.insert(key.clone(), value.clone());
+    }
+    let passed: Value =
+        rhai::serde::from_dynamic(&Dynamic::from(vars.clone())).map_err(|e| format!("template vars: {e}"))?;
+    if let Value::Object(passed) = passed {
+        context.extend(passed);
     }
     Ok(Value::Object(context))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::render_text;
-
-    #[test]
-    fn undefined_variables_name_the_template_line() {
-        let error = render_text("t.j2", "ok\n{{ missing }}\n", &serde_json::json!({})).unwrap_err();
-        assert!(error.starts_with("t.j2:2: "), "{error}");
-        assert!(error.contains("undefined"), "{error}");
-    }
-
-    #[test]
-    fn block_tags_on_their_own_line_output_nothing_and_the_last_newline_stays() {
-        let text = "a\n{% if x %}\n  b\n{% endif %}\n";
-        assert_eq!(render_text("t", text, &serde_json::json!({"x": true})).unwrap(), "a\n  b\n");
-        assert_eq!(render_text("t", text, &serde_json::json!({"x": false})).unwrap(), "a\n");
-        assert_eq!(render_text("t", "a{% if x %}b{% endif %}\n\n", &serde_json::json!({"x": true})).unwrap(), "ab\n\n");
-    }
-
-    #[test]
-    fn renders_without_html_escaping_and_keeps_the_last_newline() {
-        let out = render_text("t.j2", "{{ a }}\n", &serde_json::json!({"a": "<x & 'y'>"})).unwrap();
-        assert_eq!(out, "<x & 'y'>\n");
-    }
+/// The controller's host name, as Ansible's `template_host`.
+fn controller_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
 }

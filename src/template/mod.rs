@@ -1,0 +1,147 @@
+//! Jinja2 as Ansible renders it: one environment (minijinja with Ansible's block handling, end-of-file rule,
+//! filters, tests, lookups and Python methods) shared by the template primitive, the pre-flight and lint, so
+//! a template that renders under `ansible -m template` renders the same bytes here and is checked the same way.
+
+mod chained;
+#[cfg(test)]
+mod documented;
+mod filters;
+mod lookups;
+mod output;
+mod overrides;
+mod python_random;
+mod tests;
+mod variables;
+pub mod yaml;
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+pub use overrides::Overrides;
+pub use variables::{CONTEXT_NAMES, HostView, ansible_facts, ansible_variables, omit};
+
+/// The environment templates compile in, with Ansible's default block handling.
+pub fn environment<'source>() -> minijinja::Environment<'source> {
+    environment_with(&Overrides::default())
+}
+
+/// The environment with a template's `#jinja2:` first-line overrides applied.
+pub fn environment_with<'source>(overrides: &Overrides) -> minijinja::Environment<'source> {
+    let mut environment = minijinja::Environment::new();
+    environment.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // Ansible's block handling: trim_blocks (a tag's own newline is not output), no lstrip_blocks, and
+    // Jinja2's default of dropping the source's last newline, which `render_text` then puts back as Ansible
+    // does, so templates written for Ansible render the same files here.
+    environment.set_syntax(overrides.syntax());
+    environment.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    environment.set_formatter(output::format);
+    minijinja_contrib::add_to_environment(&mut environment);
+    environment.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    filters::register(&mut environment);
+    tests::register(&mut environment);
+    lookups::register(&mut environment);
+    environment.add_function(chained::FUNCTION, chained::lookup_path);
+    environment
+}
+
+/// Renders template source as Ansible's `template` module does; errors read `name:line: message`.
+pub fn render_text(name: &str, text: &str, context: &Value) -> Result<String, String> {
+    let (body, overrides) = Overrides::split(text).map_err(|e| format!("{name}:1: {e}"))?;
+    let body = chained::rewrite(body);
+    let mut environment = environment_with(&overrides);
+    environment.add_template(name, &body).map_err(|e| describe(name, &e))?;
+    let template = environment.get_template(name).map_err(|e| describe(name, &e))?;
+    let out = template.render(minijinja::value::Serde(context)).map_err(|e| describe(name, &e))?;
+    Ok(with_source_trailing_newlines(text, out))
+}
+
+/// Ansible's rule for the end of the file: if the source ends with more newlines than the output, the output
+/// gets the missing ones (so `...{% endif %}\n` still ends with its newline, which trim_blocks alone would eat).
+fn with_source_trailing_newlines(source: &str, mut out: String) -> String {
+    let trailing = |text: &str| text.len() - text.trim_end_matches('\n').len();
+    let missing = trailing(source).saturating_sub(trailing(&out));
+    out.extend(std::iter::repeat_n('\n', missing));
+    out
+}
+
+/// Compiles a template without rendering it: its syntax errors (`name:line: ...`), or the top-level names it
+/// reads that it does not define itself (what the context must provide). For the pre-flight check.
+pub fn undeclared_names(name: &str, text: &str) -> Result<HashSet<String>, String> {
+    let (body, overrides) = Overrides::split(text).map_err(|e| format!("{name}:1: {e}"))?;
+    let body = chained::rewrite(body);
+    let mut environment = environment_with(&overrides);
+    environment.add_template(name, &body).map_err(|e| describe(name, &e))?;
+    let template = environment.get_template(name).map_err(|e| describe(name, &e))?;
+    let mut names = template.undeclared_variables(false);
+    // A name set by `{% set %}` in a branch (say inside `{% if %}`) is still the template's own: Jinja2 reads
+    // it from the template, and only the render knows whether the branch ran.
+    for assigned in assigned_names(&body) {
+        names.remove(&assigned);
+    }
+    // Names the environment provides (lookup, query, range, ...) are not the context's to supply.
+    names.retain(|name| environment.globals().all(|(global, _)| global != name.as_str()));
+    Ok(names)
+}
+
+/// Every name a `{% set name = ... %}` / `{% set a, b = ... %}` / `{% set name %}` assigns, anywhere.
+fn assigned_names(text: &str) -> Vec<String> {
+    static SET: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let set = SET.get_or_init(|| {
+        regex::Regex::new(r"\{%[-+]?\s*set\s+([A-Za-z_][A-Za-z0-9_]*(?:\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*)").unwrap()
+    });
+    set.captures_iter(text).flat_map(|c| c[1].split(',').map(|n| n.trim().to_string()).collect::<Vec<_>>()).collect()
+}
+
+fn describe(name: &str, error: &minijinja::Error) -> String {
+    let line = error.line().map(|line| format!(":{line}")).unwrap_or_default();
+    let detail = error.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    format!("{}{line}: {}{detail}", error.name().unwrap_or(name), error.kind())
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::{render_text, undeclared_names};
+    use serde_json::json;
+
+    #[test]
+    fn undefined_variables_name_the_template_line() {
+        let error = render_text("t.j2", "ok\n{{ missing }}\n", &json!({})).unwrap_err();
+        assert!(error.starts_with("t.j2:2: "), "{error}");
+        assert!(error.contains("undefined"), "{error}");
+    }
+
+    #[test]
+    fn renders_without_html_escaping_and_keeps_the_last_newline() {
+        let out = render_text("t.j2", "{{ a }}\n", &json!({"a": "<x & 'y'>"})).unwrap();
+        assert_eq!(out, "<x & 'y'>\n");
+    }
+
+    #[test]
+    fn block_tags_on_their_own_line_output_nothing_as_with_trim_blocks() {
+        let text = "a\n{% if x %}\n  b\n{% endif %}\nc\n";
+        assert_eq!(render_text("t", text, &json!({"x": true})).unwrap(), "a\n  b\nc\n");
+        assert_eq!(render_text("t", text, &json!({"x": false})).unwrap(), "a\nc\n");
+    }
+
+    #[test]
+    fn the_source_trailing_newlines_are_kept_as_ansible_keeps_them() {
+        assert_eq!(render_text("t", "a\n{% if x %}\nb\n{% endif %}\n", &json!({"x": true})).unwrap(), "a\nb\n");
+        assert_eq!(render_text("t", "a{% if x %}b{% endif %}\n", &json!({"x": true})).unwrap(), "ab\n");
+        assert_eq!(render_text("t", "a\n\n\n", &json!({})).unwrap(), "a\n\n\n");
+        assert_eq!(render_text("t", "a", &json!({})).unwrap(), "a");
+    }
+
+    #[test]
+    fn a_jinja2_first_line_overrides_the_block_handling() {
+        let text = "#jinja2: trim_blocks: False, lstrip_blocks: True\na\n  {% if x %}\nb\n{% endif %}\n";
+        assert_eq!(render_text("t", text, &json!({"x": true})).unwrap(), "a\n\nb\n");
+    }
+
+    #[test]
+    fn a_name_set_inside_an_if_is_not_undeclared() {
+        let names =
+            undeclared_names("t", "{% if a %}{% set b = 1 %}{% endif %}{{ b }}{{ lookup('env', 'X') }}").unwrap();
+        assert_eq!(names, ["a".to_string()].into_iter().collect());
+    }
+}
