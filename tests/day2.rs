@@ -135,7 +135,7 @@ fn position(calls: &[String], needle: &str) -> usize {
 
 fn no_change(run: &Run, hosts: &[&str]) {
     for host in hosts {
-        assert_eq!(run.recap(host)["changed"], 0, "{host} changed:\n{}", run.stdout);
+        assert_eq!(run.recap(host)["changed"].as_u64().unwrap_or(0), 0, "{host} changed:\n{}", run.stdout);
     }
 }
 

@@ -207,7 +207,12 @@ fn the_runtime_stage_runs_for_real_from_the_bundle_and_images_go_through_the_reg
     // A rerun of the whole real part changes nothing.
     let again = flow(lab, &bundle, "prepare,chrony,ha,docker,registry,images").json_log().run();
     for host in &lab.hosts {
-        assert_eq!(again.recap(host)["changed"], 0, "{host} changed on the rerun:\n{}", again.stdout);
+        assert_eq!(
+            again.recap(host)["changed"].as_u64().unwrap_or(0),
+            0,
+            "{host} changed on the rerun:\n{}",
+            again.stdout
+        );
     }
 }
 

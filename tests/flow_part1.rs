@@ -128,7 +128,12 @@ fn part_one_prepares_every_host_and_the_api_entry_fails_over() {
     for playbook in ["playbooks/prepare-hosts.rhai", "playbooks/chrony.rhai", "playbooks/ha-lb.rhai"] {
         let run = shipped(lab, playbook).json_log().run();
         for host in &lab.hosts {
-            assert_eq!(run.recap(host)["changed"], 0, "{playbook} changed {host} on the second run:\n{}", run.stdout);
+            assert_eq!(
+                run.recap(host)["changed"].as_u64().unwrap_or(0),
+                0,
+                "{playbook} changed {host} on the second run:\n{}",
+                run.stdout
+            );
         }
     }
     let hosts_file = lab.sh(lab.host(0), "cat /etc/hosts");

@@ -908,7 +908,7 @@ fn join_command_and_certificate_key_flow_from_the_first_master_to_the_others() {
     // A rerun: everyone has joined, so no token is made, nothing runs, nothing changes.
     let run = Test::new().args(&args).json_log().run();
     for host in &lab.hosts {
-        assert_eq!(run.recap(host)["changed"], 0, "{host} changed on the rerun:\n{}", run.stdout);
+        assert_eq!(run.recap(host)["changed"].as_u64().unwrap_or(0), 0, "{host} changed on the rerun:\n{}", run.stdout);
     }
     assert_eq!(lab.sh("k8s-master01", "grep -c ' start token create' /var/log/kubeadm-standin.log").trim(), "1");
     for host in MASTERS[1..].iter().chain(WORKERS) {
@@ -995,7 +995,7 @@ fn harbor_api_steps_create_once_then_only_read_and_repair_drift() {
     // A rerun only reads.
     let run = with_secrets(Test::new()).args(&args).json_log().run();
     for host in HARBORS {
-        assert_eq!(run.recap(host)["changed"], 0, "{host}: {}", run.stdout);
+        assert_eq!(run.recap(host)["changed"].as_u64().unwrap_or(0), 0, "{host}: {}", run.stdout);
         assert_eq!(writes(&harbor_requests_received(lab, host)), Vec::<String>::new(), "{host}");
     }
 

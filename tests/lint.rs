@@ -154,7 +154,7 @@ fn template_missing() {
 
 #[test]
 fn template_syntax() {
-    check("template-syntax", &[], &["templates/broken.j2:2:11 template-syntax"], 1);
+    check("template-syntax", &[], &["templates/broken.j2:2:9 template-syntax"], 1);
 }
 
 #[test]

@@ -68,8 +68,10 @@ impl TemplateChecker {
         };
         let globals: BTreeSet<&str> = environment.globals().map(|(name, _)| name).collect();
         let guarded = guarded_names(&source);
-        let variables = template
-            .undeclared_variables(false)
+        // The names a render needs, as the template module computes them for run (a `{% set %}` in a branch and
+        // `a.b | default()` chains are the template's own business), so lint and run agree.
+        let variables = crate::primitives::template_undeclared_names(&name, &source)
+            .unwrap_or_else(|_| template.undeclared_variables(false))
             .into_iter()
             .filter(|name| {
                 !globals.contains(name.as_str()) && !guarded.contains(name) && !BUILT_INS.contains(&name.as_str())
