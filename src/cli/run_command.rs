@@ -21,7 +21,7 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(code) => code,
         Err(message) if message.contains("error[") => {
             // The pre-flight's findings, already in lint's form (file:line:col: error[rule]: ...).
-            eprint!("{message}\n");
+            eprintln!("{message}");
             exit_code::USAGE
         }
         Err(message) => {
