@@ -39,14 +39,10 @@ pub fn run(args: ExecArgs) -> i32 {
         start_at_task: None,
         verbose: args.verbose,
         log_json: args.log_json,
-        host_key_checking: args.host_key_checking,
         idempotence: false,
         retry_failed: false,
-        connect_timeout: args.connect_timeout,
         list_hosts: args.list_hosts,
-        connect_retries: args.connect_retries,
-        ask_pass: args.ask_pass,
-        ask_become_pass: args.ask_become_pass,
+        connection: args.connection,
     };
     let code = run_command::run(run);
     let _ = std::fs::remove_dir_all(&folder);

@@ -100,30 +100,17 @@ pub struct RunArgs {
     /// Write one JSON event per line to this file.
     #[arg(long = "log-json", value_name = "FILE")]
     pub log_json: Option<PathBuf>,
-    /// How to treat host keys: strict (known_hosts must match), accept-new (record unknown keys), off.
-    #[arg(long = "host-key-checking", value_enum, default_value_t = HostKeyChecking::Strict)]
-    pub host_key_checking: HostKeyChecking,
     /// Run the playbook twice and fail (exit 2) if the second run changes anything.
     #[arg(long)]
     pub idempotence: bool,
     /// Only run on the hosts that failed or were unreachable in the last run.
     #[arg(long = "retry-failed")]
     pub retry_failed: bool,
-    /// Seconds to wait for a host's SSH connection.
-    #[arg(long = "timeout", default_value_t = 10)]
-    pub connect_timeout: u64,
     /// Print the hosts the run would target (after --limit) and stop; nothing is connected.
     #[arg(long = "list-hosts")]
     pub list_hosts: bool,
-    /// Times a failed connect is tried again (refused, no route, timeout, handshake cut), with backoff.
-    #[arg(long = "connect-retries", default_value_t = 2, value_name = "N")]
-    pub connect_retries: u32,
-    /// Ask for the SSH login password once, without echo (else RUNBOOK_SSH_PASSWORD).
-    #[arg(short = 'k', long = "ask-pass")]
-    pub ask_pass: bool,
-    /// Ask for the sudo password once, without echo (else RUNBOOK_BECOME_PASSWORD).
-    #[arg(short = 'K', long = "ask-become-pass")]
-    pub ask_become_pass: bool,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -154,22 +141,29 @@ pub struct ExecArgs {
     /// Write one JSON event per line to this file.
     #[arg(long = "log-json", value_name = "FILE")]
     pub log_json: Option<PathBuf>,
-    /// How to treat host keys, as for `run`.
+    /// Print the hosts the pattern selects and stop; nothing is connected.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// How `run` and `exec` reach hosts: one definition, so the two commands take the same flags.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectionArgs {
+    /// How to treat host keys: strict (known_hosts must match), accept-new (record unknown keys), off.
     #[arg(long = "host-key-checking", value_enum, default_value_t = HostKeyChecking::Strict)]
     pub host_key_checking: HostKeyChecking,
     /// Seconds to wait for a host's SSH connection.
     #[arg(long = "timeout", default_value_t = 10)]
     pub connect_timeout: u64,
-    /// Print the hosts the pattern selects and stop; nothing is connected.
-    #[arg(long = "list-hosts")]
-    pub list_hosts: bool,
-    /// Times a failed connect is tried again, as for `run`.
+    /// Times a failed connect is tried again (refused, no route, timeout, handshake cut), with backoff.
     #[arg(long = "connect-retries", default_value_t = 2, value_name = "N")]
     pub connect_retries: u32,
-    /// Ask for the SSH login password once, as for `run`.
+    /// Ask for the SSH login password once, without echo (else RUNBOOK_SSH_PASSWORD).
     #[arg(short = 'k', long = "ask-pass")]
     pub ask_pass: bool,
-    /// Ask for the sudo password once, as for `run`.
+    /// Ask for the sudo password once, without echo (else RUNBOOK_BECOME_PASSWORD).
     #[arg(short = 'K', long = "ask-become-pass")]
     pub ask_become_pass: bool,
 }

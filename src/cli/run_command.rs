@@ -57,16 +57,16 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         print!("{}", list_hosts(&args.playbook, &selected));
         return Ok(exit_code::OK);
     }
-    let host_key_policy = match args.host_key_checking {
+    let host_key_policy = match args.connection.host_key_checking {
         HostKeyChecking::Strict => HostKeyPolicy::Strict,
         HostKeyChecking::AcceptNew => HostKeyPolicy::AcceptNew,
         HostKeyChecking::Off => HostKeyPolicy::Off,
     };
-    let ssh_password = match args.ask_pass {
+    let ssh_password = match args.connection.ask_pass {
         true => Some(password_prompt::ask("SSH password: ")?),
         false => None,
     };
-    let become_password = match args.ask_become_pass {
+    let become_password = match args.connection.ask_become_pass {
         true => Some(password_prompt::ask("BECOME password: ")?),
         false => std::env::var("RUNBOOK_BECOME_PASSWORD").ok().filter(|p| !p.is_empty()),
     };
@@ -93,8 +93,8 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         selected: selected.clone(),
         options,
         host_key_policy,
-        connect_timeout: Duration::from_secs(args.connect_timeout),
-        connect_retries: args.connect_retries,
+        connect_timeout: Duration::from_secs(args.connection.connect_timeout),
+        connect_retries: args.connection.connect_retries,
         ssh_password: ssh_password.clone(),
         become_password: become_password.clone(),
         reporter,
