@@ -59,7 +59,8 @@ fn options_at_depth(inventory: &Inventory, host: &Host, settings: &ConnectSettin
         Some(name) => named_secret(inventory, name),
         None => settings.become_password.clone(),
     };
-    options.become_ = Become { user: connection.become_user.clone(), password: become_password };
+    options.become_ =
+        Become { user: connection.become_user.clone(), password: become_password, method: connection.become_method };
     if let Some(password) = &settings.ssh_password {
         options.password = Some(password.clone());
     }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::yaml_source::Vars;
+use crate::transport::BecomeMethod;
 
 /// A connection variable with an unusable value: which one, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,8 @@ pub struct Connection {
     pub become_: bool,
     /// `become_user` | `ansible_become_user`.
     pub become_user: Option<String>,
+    /// `become_method` | `ansible_become_method`: `sudo` (the default) or `su`.
+    pub become_method: BecomeMethod,
     /// Jump hosts, `[user@]host[:port]` separated by commas: `jump`, else `ProxyJump` / `-J` in
     /// `ansible_ssh_common_args` then `ansible_ssh_extra_args` (the first one given wins, as in ssh).
     /// A hop named like an inventory host is reached as that host.
@@ -113,16 +116,17 @@ impl Connection {
         if let Some(chain) = &jump {
             crate::transport::parse_jump_chain(chain).map_err(|why| wrong(source, format!("`{source}`: {why}")))?;
         }
-        // Only sudo is built; saying so beats running commands as the wrong user.
-        if let Some(method) = string(vars, &["become_method", "ansible_become_method"])?
-            && method != "sudo"
-        {
-            let name = if vars.contains_key("become_method") { "become_method" } else { "ansible_become_method" };
-            return Err(wrong(
-                name,
-                format!("`{name}: {method}` is not supported: runbook becomes another user with sudo only"),
-            ));
-        }
+        // Only sudo and su are built; saying so beats running commands as the wrong user.
+        let become_method = match string(vars, &["become_method", "ansible_become_method"])? {
+            None => BecomeMethod::Sudo,
+            Some(method) => BecomeMethod::parse(&method).ok_or_else(|| {
+                let name = if vars.contains_key("become_method") { "become_method" } else { "ansible_become_method" };
+                wrong(
+                    name,
+                    format!("`{name}: {method}` is not supported: runbook becomes another user with sudo or su only"),
+                )
+            })?,
+        };
         Ok(Connection {
             jump,
             proxy_command,
@@ -135,6 +139,7 @@ impl Connection {
                 .map(|p| resolve_path(&p, base_dir)),
             become_: boolean(vars, &["become", "ansible_become"])?.unwrap_or(false),
             become_user: string(vars, &["become_user", "ansible_become_user"])?,
+            become_method,
         })
     }
 
@@ -157,6 +162,9 @@ impl Connection {
         vars.insert("become".into(), Value::from(self.become_));
         if let Some(become_user) = &self.become_user {
             vars.insert("become_user".into(), Value::from(become_user.clone()));
+        }
+        if self.become_method != BecomeMethod::Sudo {
+            vars.insert("become_method".into(), Value::from(self.become_method.name()));
         }
         if let Some(jump) = &self.jump {
             vars.insert("jump".into(), Value::from(jump.clone()));
@@ -306,6 +314,17 @@ mod tests {
             Connection::from_vars("m1", &vars(json!({"ansible_ssh_common_args": "-o 'ProxyJump=a"})), Path::new("/"))
                 .unwrap_err();
         assert_eq!(err.message, "`ansible_ssh_common_args`: unbalanced quotes");
+    }
+
+    #[test]
+    fn become_method_sudo_or_su() {
+        let method = |value: Value| Connection::from_vars("m1", &vars(value), Path::new("/")).map(|c| c.become_method);
+        assert_eq!(method(json!({})), Ok(BecomeMethod::Sudo));
+        assert_eq!(method(json!({"ansible_become_method": "su"})), Ok(BecomeMethod::Su));
+        assert_eq!(method(json!({"become_method": "sudo", "ansible_become_method": "su"})), Ok(BecomeMethod::Sudo));
+        let err = method(json!({"ansible_become_method": "doas"})).unwrap_err();
+        assert_eq!(err.variable, "ansible_become_method");
+        assert!(err.message.contains("sudo or su only"), "{}", err.message);
     }
 
     #[test]

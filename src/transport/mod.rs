@@ -23,7 +23,7 @@ mod shell_quote;
 mod ssh_session;
 mod transport_error;
 
-pub use become_handshake::Become;
+pub use become_handshake::{Become, BecomeMethod};
 pub use connect_options::{ConnectOptions, HostKeyPolicy};
 pub use connection::Connection;
 pub use jump_chain::{JumpHop, parse_jump_chain};
