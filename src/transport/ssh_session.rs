@@ -3,6 +3,7 @@
 //!
 //! Targets and jump hosts go through the same code, so a jump host's key is checked exactly like any other.
 
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -178,8 +179,24 @@ async fn authenticate(
                 continue;
             }
         };
+        let key = Arc::new(key);
+        // OpenSSH's convention: a user certificate sits next to its key as `<key>-cert.pub`, and is offered
+        // before the plain key (a host that trusts the CA need not list the key in authorized_keys).
+        let cert_path = PathBuf::from(format!("{}-cert.pub", path.display()));
+        if cert_path.exists() {
+            match russh::keys::load_openssh_certificate(&cert_path) {
+                Err(error) => tried.push(format!("{} (unreadable: {error})", cert_path.display())),
+                Ok(cert) => {
+                    let validity = certificate_validity(cert.valid_after(), cert.valid_before(), unix_now());
+                    tried.push(format!("{}{validity}", cert_path.display()));
+                    if handle.authenticate_openssh_cert(&user, key.clone(), cert).await.map_err(protocol)?.success() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
         tried.push(path.display().to_string());
-        let key = PrivateKeyWithHashAlg::new(Arc::new(key), rsa_hash);
+        let key = PrivateKeyWithHashAlg::new(key, rsa_hash);
         if handle.authenticate_publickey(&user, key).await.map_err(protocol)?.success() {
             return Ok(());
         }
@@ -213,4 +230,41 @@ async fn authenticate(
         tried.push("no key found: set `key` in the inventory, load ssh-agent, or create ~/.ssh/id_ed25519".into());
     }
     Err(ConnectError::Auth { user, tried: tried.join(", ") })
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Why a certificate's validity window may be the reason it was refused, for the message that lists what was
+/// tried: ` (certificate expired 3 h ago)`, ` (certificate not valid for another 10 min)`, or nothing when `now`
+/// is inside the window.
+fn certificate_validity(valid_after: u64, valid_before: u64, now: u64) -> String {
+    let span = |secs: u64| match secs {
+        0..120 => format!("{secs} s"),
+        120..7_200 => format!("{} min", secs / 60),
+        7_200..172_800 => format!("{} h", secs / 3_600),
+        _ => format!("{} days", secs / 86_400),
+    };
+    if now >= valid_before {
+        format!(" (certificate expired {} ago)", span(now - valid_before))
+    } else if now < valid_after {
+        format!(" (certificate not valid for another {})", span(valid_after - now))
+    } else {
+        String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_outside_its_window_says_so() {
+        assert_eq!(certificate_validity(0, u64::MAX, 1_000), "");
+        assert_eq!(certificate_validity(0, 1_000, 1_000), " (certificate expired 0 s ago)");
+        assert_eq!(certificate_validity(0, 1_000, 1_000 + 3 * 3_600), " (certificate expired 3 h ago)");
+        assert_eq!(certificate_validity(0, 1_000, 1_000 + 9 * 86_400), " (certificate expired 9 days ago)");
+        assert_eq!(certificate_validity(1_600, u64::MAX, 1_000), " (certificate not valid for another 10 min)");
+    }
 }
