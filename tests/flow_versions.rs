@@ -13,7 +13,7 @@ use support::{Lab, Test};
 
 static LAB: OnceLock<Lab> = OnceLock::new();
 
-/// Four hosts are enough for the HA entry: both ha hosts, and one master and one harbor as backends.
+/// Five hosts are enough: both ha hosts, and one of each other group (backends, the flow's roles).
 fn lab() -> &'static Lab {
     let full = std::fs::read_to_string(support::repo_root().join("playbooks/inventory.yaml")).unwrap();
     let vars = &full[..full.find("  children:\n    masters:").expect("the inventory's groups")];
@@ -21,11 +21,12 @@ fn lab() -> &'static Lab {
         "{vars}  children:\n    masters:\n      hosts:\n        k8s-master01:\n          address: 172.31.3.101\n    \
          ha:\n      hosts:\n        k8s-ha01:\n          address: 172.31.3.104\n        k8s-ha02:\n          \
          address: 172.31.3.105\n    harbor:\n      hosts:\n        k8s-harbor01:\n          address: 172.31.3.106\n    \
-         k8s:\n      children:\n        masters:\n"
+         nodes:\n      hosts:\n        k8s-node01:\n          address: 172.31.3.108\n    \
+         k8s:\n      children:\n        masters:\n        nodes:\n    chrony_servers:\n      children:\n        ha:\n"
     );
     let source = std::env::temp_dir().join("runbook-t-fl2-inventory.yaml");
     std::fs::write(&source, small).unwrap();
-    Lab::fresh_from(&LAB, "t-fl2", source.to_str().unwrap(), "10.255.61.0/24", 4)
+    Lab::fresh_from(&LAB, "t-fl2", source.to_str().unwrap(), "10.255.61.0/24", 5)
 }
 
 fn ha_lb(lab: &Lab, password: &str, extra: &[&str]) -> Test {
@@ -399,4 +400,109 @@ fn networkmanager_is_kept_where_it_brings_up_the_hosts_network() {
     prepare(&["-e", "networkmanager=disable"]);
     assert_eq!(state().split_whitespace().collect::<Vec<_>>(), ["disabled", "inactive"]);
     lab.sh(host, "rm -f /usr/local/bin/nmcli /etc/systemd/system/NetworkManager.service && systemctl daemon-reload");
+}
+
+/// `--check` of the whole flow names every external source it would fetch from (the summary at the end, also in
+/// the JSON log): for each of the guide's distros (facts given on the command line) with the mirror profile, the
+/// mirror's trees (CentOS 7 on the vault tree and EPEL's archive); with a complete bundle none; with a partial
+/// one only what the bundle lacks (each artifact falls back on its own).
+#[test]
+fn check_lists_the_external_urls_the_flow_would_fetch_from() {
+    require_lab!();
+    let lab = lab();
+    let flow = |extra: &[&str]| {
+        let run = Test::new()
+            .lab(lab)
+            .shipped("playbooks/ha-cluster.rhai")
+            .env("RUNBOOK_SECRET_HAPROXY_STATS_PASSWORD", "pw-urls-1")
+            .env("RUNBOOK_SECRET_KEEPALIVED_AUTH_PASS", "pw-u2")
+            .env("RUNBOOK_SECRET_HARBOR_ADMIN_PASSWORD", "pw-urls-3")
+            .env("RUNBOOK_SECRET_HARBOR_DB_PASSWORD", "pw-urls-4")
+            .args(&["--check", "--tags", "urls"])
+            .args(extra)
+            .json_log()
+            .run();
+        let printed: Vec<String> = run
+            .events()
+            .iter()
+            .filter(|e| e["event"] == "print")
+            .map(|e| e["message"].as_str().unwrap().to_string())
+            .collect();
+        assert!(printed.iter().any(|m| m.starts_with("External URLs")), "no summary in the JSON log:\n{}", run.stdout);
+        let urls: BTreeSet<String> = run
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("  ") && l.contains("  ("))
+            .map(|l| l.trim().split("  (").next().unwrap().to_string())
+            .collect();
+        (run, urls)
+    };
+    let profile = format!("@{}", support::repo_root().join("playbooks/vars/mirrors-china.yaml").display());
+    let distros = [
+        (
+            r#""os_id": "centos", "os_like": "rhel fedora", "os_version": "7", "kernel": "3.10.0-1160.el7.x86_64", "pkg_mgr": "yum""#,
+            vec![
+                "https://mirrors.aliyun.com/centos-vault/7.9.2009/",
+                "https://mirrors.aliyun.com/epel-archive/7/",
+                "https://mirrors.aliyun.com/docker-ce/linux/centos/",
+                "https://mirrors.aliyun.com/kubernetes-new/core/stable/v1.25/rpm/",
+            ],
+        ),
+        (
+            r#""os_id": "rocky", "os_like": "rhel centos fedora", "os_version": "8.9", "kernel": "4.18.0-513.el8.x86_64", "pkg_mgr": "dnf""#,
+            vec![
+                "https://mirrors.aliyun.com/rocky/8/",
+                "https://mirrors.aliyun.com/kubernetes-new/core/stable/v1.25/rpm/",
+            ],
+        ),
+        (
+            r#""os_id": "ubuntu", "os_like": "debian", "os_version": "20.04", "kernel": "5.4.0-150-generic", "pkg_mgr": "apt""#,
+            vec![
+                "https://mirrors.aliyun.com/ubuntu/",
+                "https://mirrors.aliyun.com/docker-ce/linux/ubuntu/",
+                "https://mirrors.aliyun.com/kubernetes-new/core/stable/v1.25/deb/",
+            ],
+        ),
+        (
+            r#""os_id": "ubuntu", "os_like": "debian", "os_version": "22.04", "kernel": "5.15.0-88-generic", "pkg_mgr": "apt""#,
+            vec!["https://mirrors.aliyun.com/ubuntu/", "https://mirrors.aliyun.com/docker-ce/linux/ubuntu/gpg"],
+        ),
+    ];
+    for (facts, wanted) in distros {
+        let (run, urls) = flow(&["-e", &format!(r#"{{"runbook_facts": {{{facts}}}}}"#), "-e", &profile]);
+        for url in wanted {
+            assert!(urls.contains(url), "{facts}: {url} not listed:\n{}", run.stdout);
+        }
+        for url in &urls {
+            assert!(
+                url.starts_with("https://mirrors.aliyun.com/")
+                    || url.starts_with("registry.aliyuncs.com/")
+                    || url.starts_with("https://docker.m.daocloud.io")
+                    || url.starts_with("https://github.com/")
+                    || url.starts_with("https://raw.githubusercontent.com/"),
+                "{facts}: {url} is not the profile's:\n{}",
+                run.stdout
+            );
+            assert!(!url.contains("/centos/7") && !url.starts_with("distro:"), "{facts}: {url}");
+        }
+    }
+
+    // The Debian bundle (the lab's own distro), made complete with the files a full bundle carries: nothing.
+    let vars = "@/var/cache/runbook/bundle/bundle-vars.yaml";
+    assert!(std::path::Path::new(&vars[1..]).is_file(), "no bundle: run scripts/install-deps");
+    let complete = r#"{"k8s_bundle_packages": ["kubeadm_1.25.0_amd64.deb"], "cni_manifest_bundle": "calico.yaml", "registry_kind": "registry"}"#;
+    let (run, urls) = flow(&["-e", vars, "-e", complete]);
+    assert!(urls.is_empty(), "{}", run.stdout);
+    assert!(run.stdout.contains("External URLs: none"), "{}", run.stdout);
+    // Without the Kubernetes packages and the CNI manifest: exactly those come from upstream.
+    let (run, urls) = flow(&["-e", vars, "-e", r#"{"registry_kind": "registry"}"#]);
+    let wanted: BTreeSet<String> = [
+        "https://pkgs.k8s.io/core:/stable:/v1.25/deb/",
+        "https://pkgs.k8s.io/core:/stable:/v1.25/deb/Release.key",
+        "https://raw.githubusercontent.com/projectcalico/calico/v3.24.1/manifests/calico.yaml",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(urls, wanted, "{}", run.stdout);
 }
