@@ -399,15 +399,25 @@ fn the_bastion_going_down_mid_run_makes_its_hosts_unreachable_and_direct_hosts_f
         &[("direct1", ""), ("far1", "jump: bastion"), ("far2", "jump: bastion"), ("bastion", "")],
     );
     let playbook = r#"
-task("first", hosts(), |h| { h.run("echo first-$(hostname)"); });
+task("first", hosts(), |h| { h.run("echo first-$(hostname); touch /tmp/rb-first-done"); });
 task("wait", hosts(), |h| { h.run("sleep 4"); });
 task("last", hosts(), |h| { h.run("echo last-$(hostname)"); });
 "#;
-    // The bastion's leg on the near bridge is cut once the first task is done: to the controller the bastion
-    // is gone (no RST, no FIN), exactly like a power cut.
+    // The bastion's leg on the near bridge is cut once the first task is done on both far hosts (seen inside
+    // their containers, which the controller cannot reach by network): to the controller the bastion is gone
+    // (no RST, no FIN), exactly like a power cut. Waiting for the task, not a fixed delay, keeps the test
+    // right on a loaded machine where connecting alone can take seconds.
+    let marker = |host: &str| format!("/proc/{}/root/tmp/rb-first-done", netns_pid(FAR, host));
+    let markers = [marker("far1"), marker("far2")];
+    for marker in &markers {
+        let _ = std::fs::remove_file(marker);
+    }
     let link = bastion_near_veth(topology);
     let cutter = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(2));
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !markers.iter().all(|m| Path::new(m).exists()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let (ok, error) = ip(&["link", "set", &link, "down"]);
         assert!(ok, "{error}");
         link
