@@ -59,7 +59,7 @@ fn refresh_inventory(name: &LabName, state: &LabState, path: &std::path::Path) -
     }
     let subnet = LabSubnet::parse(&state.subnet)?;
     let hosts = state.hosts.iter().map(|host| (host.name.clone(), host.address)).collect();
-    let map = AddressMap::from_hosts(hosts, subnet);
+    let map = AddressMap::running(hosts, &source.hosts, subnet);
     let connection = LabConnection {
         key: state.user_dir.join("id_ed25519").display().to_string(),
         known_hosts: state.user_dir.join("known_hosts").display().to_string(),
