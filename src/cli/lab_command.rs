@@ -10,6 +10,7 @@ pub fn run(command: LabCommand) -> i32 {
             inventory: args.inventory,
             hosts: args.hosts,
             subnet: args.subnet,
+            light: args.light,
         })
         .map(|summary| print_summary(&summary)),
         LabCommand::Status(select) => lab::status(&select.name).map(|table| print!("{table}")),

@@ -254,9 +254,13 @@ pub struct LabUpArgs {
     /// Number of anonymous hosts (lab-h01, lab-h02, ...).
     #[arg(long)]
     pub hosts: Option<u32>,
-    /// Subnet of the lab bridge.
+    /// Subnet of the lab bridge (a /22 holds 1000 hosts).
     #[arg(long, default_value = "10.250.0.0/24")]
     pub subnet: String,
+    /// Light hosts: a real sshd each in its own namespaces and overlay root, no systemd (~3 MiB a host, for
+    /// hundreds or thousands of hosts; no services, no reboot).
+    #[arg(long)]
+    pub light: bool,
 }
 
 #[derive(Args, Debug)]

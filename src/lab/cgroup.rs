@@ -89,7 +89,7 @@ pub fn remove_lab(lab: &str) -> LabResult<()> {
     for dir in lab_dirs(lab) {
         for entry in WalkDir::new(&dir).contents_first(true).into_iter().flatten() {
             if entry.file_type().is_dir() {
-                fs::remove_dir(entry.path())
+                remove_when_empty(entry.path())
                     .map_err(|error| LabError::io(format!("removing cgroup {}", entry.path().display()), error))?;
             }
         }
@@ -99,6 +99,20 @@ pub fn remove_lab(lab: &str) -> LabResult<()> {
         }
     }
     Ok(())
+}
+
+/// A cgroup whose last processes were just killed stays busy for a moment while the kernel finishes their exit
+/// (a light host's whole PID namespace dies at once): retried for a few seconds.
+fn remove_when_empty(path: &Path) -> std::io::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match fs::remove_dir(path) {
+            Err(error) if error.raw_os_error() == Some(libc::EBUSY) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Memory the host uses, without page cache it could drop: what `docker stats` shows. None when unknown.

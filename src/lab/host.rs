@@ -39,6 +39,8 @@ pub fn prepare(upper: &Path, host: &HostState, subnet: &LabSubnet, lab_public_ke
         make_dir(&upper.join(dir), 0o755)?;
     }
     make_dir(&upper.join("root"), 0o700)?;
+    // sshd's privilege separation directory: systemd makes it on a booted host, a light host has no systemd.
+    make_dir(&upper.join("run/sshd"), 0o755)?;
     make_dir(&upper.join("root/.ssh"), 0o700)?;
 
     let machine_id = upper.join("etc/machine-id");

@@ -208,6 +208,23 @@ impl AddressMap {
         Ok(AddressMap { hosts, by_source: BTreeMap::new(), source_prefixes: HashSet::new(), subnet })
     }
 
+    /// Hosts placed already (a running lab whose inventory is written again from `source`): each keeps its
+    /// running address, and the source's addresses and /24s map as in [`AddressMap::new`], so address-valued
+    /// variables (a VIP) map too.
+    pub fn running(hosts: Vec<(String, Ipv4Addr)>, source: &[SourceHost], subnet: LabSubnet) -> Self {
+        let mut by_source = BTreeMap::new();
+        let mut source_prefixes = HashSet::new();
+        for host in source {
+            let Some(address) = host.address else { continue };
+            let [a, b, c, _] = address.octets();
+            source_prefixes.insert([a, b, c]);
+            if let Some((_, lab)) = hosts.iter().find(|(name, _)| *name == host.name) {
+                by_source.insert(address, *lab);
+            }
+        }
+        AddressMap { hosts, by_source, source_prefixes, subnet }
+    }
+
     /// Hosts placed already (a lab booted again as it was): nothing else maps.
     pub fn from_hosts(hosts: Vec<(String, Ipv4Addr)>, subnet: LabSubnet) -> Self {
         AddressMap { hosts, by_source: BTreeMap::new(), source_prefixes: HashSet::new(), subnet }
@@ -370,6 +387,19 @@ all:
 
     fn subnet() -> LabSubnet {
         LabSubnet::parse("10.250.0.0/24").unwrap()
+    }
+
+    #[test]
+    fn a_running_lab_maps_the_source_addresses_and_subnets() {
+        let source = SourceInventory::parse(
+            "all:\n  hosts:\n    a: {ansible_host: 172.31.3.101}\n    b: {ansible_host: 172.31.3.102}\n  vars:\n    vip: 172.31.3.188\n",
+        )
+        .unwrap();
+        let running =
+            vec![("a".to_string(), Ipv4Addr::new(10, 250, 0, 101)), ("b".into(), Ipv4Addr::new(10, 250, 0, 12))];
+        let map = AddressMap::running(running, &source.hosts, subnet());
+        assert_eq!(map.map_text("vip 172.31.3.188, b 172.31.3.102"), "vip 10.250.0.188, b 10.250.0.12");
+        assert_eq!(map.map_text("elsewhere 172.31.4.1"), "elsewhere 172.31.4.1");
     }
 
     #[test]

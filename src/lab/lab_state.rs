@@ -12,6 +12,8 @@ use super::lab_name::LabName;
 /// Where every lab keeps its machine state.
 pub const LABS_ROOT: &str = "/var/lib/runbook/labs";
 
+pub const NEIGHBOUR_MARKER: &str = "neighbour-limits-raised";
+
 /// One host of a lab.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct HostState {
@@ -32,6 +34,9 @@ pub struct LabState {
     /// `.runbook/<name>` where `up` ran: inventory, key, known_hosts.
     pub user_dir: PathBuf,
     pub hosts: Vec<HostState>,
+    /// Light hosts (sshd in namespaces, see `light_host`) rather than systemd-nspawn containers.
+    #[serde(default)]
+    pub light: bool,
 }
 
 /// The files of one lab under [`LABS_ROOT`].
@@ -64,6 +69,11 @@ impl LabDir {
     /// The host's overlay upper directory: everything it changed relative to the base.
     pub fn upper(&self, host: &str) -> PathBuf {
         self.host_dir(host).join("upper")
+    }
+
+    /// Present while this lab needs the raised neighbour table limits (see `neighbour_limits`).
+    pub fn neighbour_marker(&self) -> PathBuf {
+        self.root.join(NEIGHBOUR_MARKER)
     }
 
     pub fn host_pid_file(&self, host: &str) -> PathBuf {

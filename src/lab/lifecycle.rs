@@ -12,8 +12,11 @@ use super::host;
 use super::lab_error::{LabError, LabResult};
 use super::lab_inventory::{self, AddressMap, LabConnection, SourceInventory};
 use super::lab_name::LabName;
-use super::lab_state::{HostState, LABS_ROOT, LabDir, LabState, process_matches, read_pid, write_atomic};
+use super::lab_state::{
+    HostState, LABS_ROOT, LabDir, LabState, NEIGHBOUR_MARKER, process_matches, read_pid, write_atomic,
+};
 use super::lab_subnet::LabSubnet;
+use super::neighbour_limits;
 use super::preflight::{self, IP, NSPAWN, SSH, SSH_KEYGEN};
 use super::readiness;
 use super::status;
@@ -26,6 +29,8 @@ pub struct UpOptions {
     pub inventory: Option<PathBuf>,
     pub hosts: Option<u32>,
     pub subnet: String,
+    /// Light hosts: sshd in namespaces instead of systemd-nspawn containers (see `light_host`).
+    pub light: bool,
 }
 
 /// Raised before booting: every host's systemd shares the machine's per-user inotify limits, and at the default
@@ -54,7 +59,7 @@ fn refresh_inventory(name: &LabName, state: &LabState, path: &std::path::Path) -
     }
     let subnet = LabSubnet::parse(&state.subnet)?;
     let hosts = state.hosts.iter().map(|host| (host.name.clone(), host.address)).collect();
-    let map = AddressMap::from_hosts(hosts, subnet);
+    let map = AddressMap::running(hosts, &source.hosts, subnet);
     let connection = LabConnection {
         key: state.user_dir.join("id_ed25519").display().to_string(),
         known_hosts: state.user_dir.join("known_hosts").display().to_string(),
@@ -69,7 +74,6 @@ fn refresh_inventory(name: &LabName, state: &LabState, path: &std::path::Path) -
 pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
     let started = Instant::now();
     preflight::require_root("up")?;
-    preflight::require_tools(&[NSPAWN, IP, SSH, SSH_KEYGEN])?;
     let name = LabName::parse(&options.name)?;
     let subnet = LabSubnet::parse(&options.subnet)?;
     let dir = LabDir::new(&name);
@@ -100,6 +104,16 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
             elapsed: started.elapsed(),
             already_running: true,
         });
+    }
+    // A lab booted again as it was keeps its kind; otherwise the caller says.
+    let light = match (&options.inventory, options.hosts, &previous) {
+        (None, None, Some(state)) => state.light,
+        _ => options.light,
+    };
+    if light {
+        preflight::require_tools(&[preflight::UNSHARE, IP, SSH, SSH_KEYGEN])?;
+    } else {
+        preflight::require_tools(&[NSPAWN, IP, SSH, SSH_KEYGEN])?;
     }
     if previous.is_some() || bridge::exists(&name.bridge()) {
         // Whatever an earlier run left behind (a crash, a reboot of the machine) goes before booting again.
@@ -161,8 +175,7 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
         .map(|(host, address)| HostState { name: host.clone(), machine: name.machine(host), address: *address })
         .collect();
     let mut known_hosts = String::new();
-    for host in &hosts {
-        let host_key = host::prepare(&dir.upper(&host.name), host, &subnet, &public_key)?;
+    for (host, host_key) in hosts.iter().zip(prepare_all(&dir, &hosts, &subnet, &public_key)?) {
         known_hosts.push_str(&format!("{} {host_key}\n", host.address));
     }
     write_atomic(&user_dir.join("known_hosts"), known_hosts.as_bytes())?;
@@ -177,14 +190,44 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
         base,
         user_dir: user_dir.clone(),
         hosts,
+        light,
     };
     dir.save(&state)?;
 
     bridge::ensure(&bridge_name, &subnet)?;
+    if light && !state.base.join("usr/sbin/sshd").exists() {
+        return Err(LabError::ToolMissing { tool: preflight::SSHD.name, package: preflight::SSHD.package });
+    }
+    if let Some(warning) = neighbour_limits::raise(state.hosts.len(), &dir.neighbour_marker()) {
+        eprintln!("warning: {warning}");
+    }
     raise_inotify_limits();
     let mut child = supervisor::start_detached(&name, &dir)?;
     wait_ready(&state, &dir, Some(&mut child))?;
     Ok(LabSummary { state, inventory, elapsed: started.elapsed(), already_running: false })
+}
+
+/// Writes every host's identity; ssh-keygen per host is most of the time for a big lab, so a few run at once.
+fn prepare_all(dir: &LabDir, hosts: &[HostState], subnet: &LabSubnet, public_key: &str) -> LabResult<Vec<String>> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+    let chunk = hosts.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let jobs: Vec<_> = hosts
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|host| host::prepare(&dir.upper(&host.name), host, subnet, public_key))
+                        .collect::<LabResult<Vec<String>>>()
+                })
+            })
+            .collect();
+        let mut keys = Vec::with_capacity(hosts.len());
+        for job in jobs {
+            keys.extend(job.join().expect("preparing hosts does not panic")?);
+        }
+        Ok(keys)
+    })
 }
 
 fn check_host_names(path: &Path, source: &SourceInventory) -> LabResult<()> {
@@ -340,9 +383,10 @@ fn teardown(name: &LabName, dir: &LabDir, state: Option<&LabState>) -> LabResult
     }
     let _ = fs::remove_file(dir.supervisor_pid_file());
 
-    // Hosts whose supervisor is gone: nspawn processes booting from this lab's directory.
+    // Hosts whose supervisor is gone: nspawn (or a light host's unshare) processes booting from this lab's directory.
     let marker = dir.root.display().to_string();
-    let orphans: Vec<i32> = nspawn_pids().into_iter().filter(|pid| process_matches(*pid, &marker)).collect();
+    let orphans: Vec<i32> =
+        pids_of(&["systemd-nspawn", "unshare"]).into_iter().filter(|pid| process_matches(*pid, &marker)).collect();
     if !orphans.is_empty() {
         orphans.iter().for_each(|pid| signal(*pid, libc::SIGTERM));
         if !wait_gone(&orphans, Duration::from_secs(15)) {
@@ -358,6 +402,7 @@ fn teardown(name: &LabName, dir: &LabDir, state: Option<&LabState>) -> LabResult
     let bridge_name = state.map_or_else(|| name.bridge(), |state| state.bridge.clone());
     bridge::remove(&bridge_name)?;
     cgroup::remove_lab(name.as_str())?;
+    neighbour_limits::restore(&dir.neighbour_marker(), NEIGHBOUR_MARKER);
     if let Some(state) = state {
         for host in &state.hosts {
             let _ = fs::remove_file(dir.host_pid_file(&host.name));
@@ -389,8 +434,8 @@ fn wait_gone(pids: &[i32], timeout: Duration) -> bool {
     }
 }
 
-/// Every systemd-nspawn process on the machine.
-pub fn nspawn_pids() -> Vec<i32> {
+/// Every process on the machine whose program is one of `programs`.
+pub fn pids_of(programs: &[&str]) -> Vec<i32> {
     fs::read_dir("/proc")
         .into_iter()
         .flatten()
@@ -398,7 +443,11 @@ pub fn nspawn_pids() -> Vec<i32> {
         .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
             fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
-                cmdline.split(|byte| *byte == 0).next().is_some_and(|argv0| argv0.ends_with(b"systemd-nspawn"))
+                cmdline.split(|byte| *byte == 0).next().is_some_and(|argv0| {
+                    programs
+                        .iter()
+                        .any(|program| argv0 == program.as_bytes() || argv0.ends_with(format!("/{program}").as_bytes()))
+                })
             })
         })
         .collect()

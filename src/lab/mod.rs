@@ -9,7 +9,9 @@
 //! Layout: `base_image` (the cached root filesystem), `bridge` and `cgroup` (what the lab puts on the machine),
 //! `host` (one host's identity and nspawn command), `supervisor` (keeps hosts running, restarts on reboot),
 //! `lab_inventory` (which hosts, which addresses, the lab inventory), `lifecycle` (up and down),
-//! `status` (status and ssh), `lab_state` (what is on disk).
+//! `status` (status and ssh), `lab_state` (what is on disk). `light_host` is the other kind of host (`--light`):
+//! sshd alone in its own namespaces, for labs of hundreds or thousands of hosts; `neighbour_limits` raises the
+//! machine's ARP table limits for such labs.
 
 mod base_image;
 mod bridge;
@@ -21,6 +23,8 @@ mod lab_name;
 mod lab_state;
 mod lab_subnet;
 mod lifecycle;
+mod light_host;
+mod neighbour_limits;
 mod preflight;
 mod readiness;
 mod status;

@@ -18,6 +18,8 @@ pub const IP: Tool = Tool { name: "ip", package: "iproute2" };
 pub const SSH: Tool = Tool { name: "ssh", package: "openssh-client" };
 pub const SSH_KEYGEN: Tool = Tool { name: "ssh-keygen", package: "openssh-client" };
 pub const IPTABLES: Tool = Tool { name: "iptables", package: "iptables" };
+pub const UNSHARE: Tool = Tool { name: "unshare", package: "util-linux" };
+pub const SSHD: Tool = Tool { name: "sshd", package: "openssh-server (in the lab base image)" };
 
 /// Linux and root: what every command that changes the machine needs.
 pub fn require_root(command: &'static str) -> LabResult<()> {
@@ -52,11 +54,26 @@ fn is_executable(path: &Path) -> bool {
 
 /// Runs a tool to completion; its stdout on success, its stderr in the error otherwise.
 pub fn run(tool: &Tool, args: &[&str]) -> LabResult<String> {
+    run_with_input(tool, args, None)
+}
+
+/// [`run`], with `input` on the tool's stdin (e.g. `ip -batch -`).
+pub fn run_with_input(tool: &Tool, args: &[&str], input: Option<&str>) -> LabResult<String> {
+    use std::io::Write;
+    use std::process::Stdio;
     let program = find(tool)?;
-    let output = Command::new(&program)
+    let io_error = |error| LabError::io(format!("running {}", tool.name), error);
+    let mut child = Command::new(&program)
         .args(args)
-        .output()
-        .map_err(|error| LabError::io(format!("running {}", tool.name), error))?;
+        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io_error)?;
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(text.as_bytes()).map_err(io_error)?;
+    }
+    let output = child.wait_with_output().map_err(io_error)?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {

@@ -4,6 +4,8 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::preflight::{self, SSH};
@@ -56,7 +58,11 @@ pub fn wait_for_host(address: Ipv4Addr, key: &Path, known_hosts: &Path, deadline
     Err(last)
 }
 
-/// Waits for every host in parallel; the hosts that did not come up, each with why.
+/// At most this many hosts are checked at once: each check is an `ssh` process, and 1000 of them at once cost
+/// gigabytes and starve the hosts that are booting.
+const PARALLEL_CHECKS: usize = 64;
+
+/// Waits for every host, [`PARALLEL_CHECKS`] at a time; the hosts that did not come up, each with why.
 pub fn wait_for_all(
     hosts: &[(String, Ipv4Addr)],
     key: &Path,
@@ -64,20 +70,20 @@ pub fn wait_for_all(
     timeout: Duration,
 ) -> Vec<(String, String)> {
     let deadline = Instant::now() + timeout;
+    let next = AtomicUsize::new(0);
+    let failed = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        let waits: Vec<_> = hosts
-            .iter()
-            .map(|(name, address)| {
-                scope.spawn(move || (name.clone(), wait_for_host(*address, key, known_hosts, deadline)))
-            })
-            .collect();
-        waits
-            .into_iter()
-            .filter_map(|wait| match wait.join() {
-                Ok((_, Ok(()))) => None,
-                Ok((name, Err(reason))) => Some((name, reason)),
-                Err(_) => Some(("?".into(), "waiting thread panicked".into())),
-            })
-            .collect()
-    })
+        for _ in 0..PARALLEL_CHECKS.min(hosts.len()) {
+            scope.spawn(|| {
+                while let Some((name, address)) = hosts.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if let Err(reason) = wait_for_host(*address, key, known_hosts, deadline) {
+                        failed.lock().unwrap_or_else(PoisonError::into_inner).push((name.clone(), reason));
+                    }
+                }
+            });
+        }
+    });
+    let mut failed = failed.into_inner().unwrap_or_else(PoisonError::into_inner);
+    failed.sort_by_key(|(name, _)| hosts.iter().position(|(host, _)| host == name));
+    failed
 }

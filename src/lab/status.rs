@@ -19,9 +19,11 @@ fn load(name: &str) -> LabResult<(LabName, LabDir, LabState)> {
     Ok((name, dir, state))
 }
 
-/// Whether the host's nspawn runs (it may be between a reboot's exit and its new start for a moment).
+/// Whether the host's nspawn (or a light host's `unshare`) runs (it may be between a reboot's exit and its new
+/// start for a moment). Both name the host's upper directory on their command line.
 pub fn host_running(dir: &LabDir, host: &str) -> bool {
-    read_pid(&dir.host_pid_file(host)).is_some_and(|pid| process_matches(pid, "systemd-nspawn"))
+    let upper = dir.upper(host).display().to_string();
+    read_pid(&dir.host_pid_file(host)).is_some_and(|pid| process_matches(pid, &upper))
 }
 
 /// The `lab status` table.

@@ -1,8 +1,9 @@
 //! The process that keeps a lab's hosts running after `lab up` returns: it owns every host's nspawn, starts a
 //! host again when it reboots (nspawn exits 133), lets a host that powered off stay off, and on SIGTERM powers
-//! every host off in order.
+//! every host off in order. Light hosts (`--light`) are started all at once and killed at once instead.
 
 use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,6 +16,8 @@ use super::lab_error::{LabError, LabResult};
 use super::lab_name::LabName;
 use super::lab_state::{HostState, LabDir, LabState, write_atomic};
 use super::lab_subnet::LabSubnet;
+use super::light_host;
+use super::preflight;
 
 /// How long hosts get to power off after SIGTERM before they are killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -75,6 +78,8 @@ fn append(path: &Path) -> LabResult<File> {
 
 struct Supervised<'a> {
     host: &'a HostState,
+    /// The host's place in the lab: names a light host's veth.
+    index: usize,
     child: Option<Child>,
     reboots: Vec<Instant>,
 }
@@ -94,21 +99,37 @@ pub fn supervise(name: &LabName) -> LabResult<()> {
     write_atomic(&dir.supervisor_pid_file(), std::process::id().to_string().as_bytes())?;
     log(&format!("supervising lab {} ({} hosts on {} {subnet})", state.name, state.hosts.len(), state.bridge));
 
-    let mut hosts: Vec<Supervised<'_>> =
-        state.hosts.iter().map(|host| Supervised { host, child: None, reboots: Vec::new() }).collect();
-    for supervised in &mut hosts {
-        if STOP.load(Ordering::SeqCst) {
-            break;
+    let mut hosts: Vec<Supervised<'_>> = state
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(index, host)| Supervised { host, index, child: None, reboots: Vec::new() })
+        .collect();
+    if state.light {
+        boot_light(&state, &dir, &subnet, hosts.iter_mut().collect());
+    } else {
+        for supervised in &mut hosts {
+            if STOP.load(Ordering::SeqCst) {
+                break;
+            }
+            supervised.child = boot(&state, &dir, supervised.host);
         }
-        supervised.child = boot(&state, &dir, supervised.host);
     }
     while !STOP.load(Ordering::SeqCst) {
         std::thread::sleep(POLL);
         if START_STOPPED.swap(false, Ordering::SeqCst) {
-            for supervised in hosts.iter_mut().filter(|supervised| supervised.child.is_none()) {
+            let stopped: Vec<&mut Supervised<'_>> =
+                hosts.iter_mut().filter(|supervised| supervised.child.is_none()).collect();
+            for supervised in &stopped {
                 log(&format!("{}: starting again (lab up)", supervised.host.name));
-                supervised.reboots.clear();
-                supervised.child = boot(&state, &dir, supervised.host);
+            }
+            if state.light {
+                boot_light(&state, &dir, &subnet, stopped);
+            } else {
+                for supervised in stopped {
+                    supervised.reboots.clear();
+                    supervised.child = boot(&state, &dir, supervised.host);
+                }
             }
         }
         for supervised in &mut hosts {
@@ -136,10 +157,63 @@ pub fn supervise(name: &LabName) -> LabResult<()> {
             }
         }
     }
-    stop_all(&dir, &mut hosts);
+    stop_all(&dir, &mut hosts, state.light);
     let _ = std::fs::remove_file(dir.supervisor_pid_file());
     log("all hosts stopped; supervisor exits");
     Ok(())
+}
+
+/// Starts light hosts all at once: each `unshare` mounts its root while one `ip -batch` makes every veth (one
+/// process for 1000 hosts, not 2000), then each host is told to go on and becomes sshd.
+fn boot_light(state: &LabState, dir: &LabDir, subnet: &LabSubnet, hosts: Vec<&mut Supervised<'_>>) {
+    let mut started = Vec::new();
+    for supervised in hosts {
+        if STOP.load(Ordering::SeqCst) {
+            break;
+        }
+        match try_boot_light(state, dir, subnet, supervised.host) {
+            Ok(child) => {
+                supervised.child = Some(child);
+                started.push(supervised);
+            }
+            Err(error) => log(&format!("{}: could not start: {error}", supervised.host.name)),
+        }
+    }
+    let plugs: Vec<(String, u32)> = started
+        .iter()
+        .filter_map(|supervised| {
+            let pid = supervised.child.as_ref()?.id();
+            Some((light_host::veth_name(&state.name, supervised.index), pid))
+        })
+        .collect();
+    // `-force` goes on past a failing line; a host whose veth is missing fails its own `ip` and exits.
+    let batch = light_host::veth_batch(&state.bridge, &plugs);
+    if let Err(error) = preflight::run_with_input(&preflight::IP, &["-force", "-batch", "-"], Some(&batch)) {
+        log(&format!("some veths could not be made: {error}"));
+    }
+    for supervised in started {
+        if let Some(child) = &mut supervised.child
+            && let Some(mut stdin) = child.stdin.take()
+        {
+            // A host that died meanwhile has no reader: its exit is seen by the supervise loop.
+            let _ = stdin.write_all(b"go\n");
+        }
+    }
+}
+
+fn try_boot_light(state: &LabState, dir: &LabDir, subnet: &LabSubnet, host: &HostState) -> LabResult<Child> {
+    let procs = cgroup::create(&state.name, &host.name)?;
+    let console = append(&dir.host_log(&host.name))?;
+    let console_err = console.try_clone().map_err(|error| LabError::io("duplicating the console log", error))?;
+    let mut command = light_host::command(&state.base, dir, &host.name, host.address, subnet)?;
+    command.stdin(Stdio::piped()).stdout(console).stderr(console_err);
+    // SAFETY: join_self only opens and writes files (async-signal-safe); the paths were built before fork.
+    unsafe {
+        command.pre_exec(move || cgroup::join_self(&procs));
+    }
+    let child = command.spawn().map_err(|error| LabError::io("starting a light host", error))?;
+    write_atomic(&dir.host_pid_file(&host.name), child.id().to_string().as_bytes())?;
+    Ok(child)
 }
 
 fn boot(state: &LabState, dir: &LabDir, host: &HostState) -> Option<Child> {
@@ -167,13 +241,15 @@ fn try_boot(state: &LabState, dir: &LabDir, host: &HostState) -> LabResult<Child
     Ok(child)
 }
 
-/// SIGTERM makes nspawn power its host off in order; what is still running after the timeout is killed.
-fn stop_all(dir: &LabDir, hosts: &mut [Supervised<'_>]) {
+/// SIGTERM makes nspawn power its host off in order; what is still running after the timeout is killed. A light
+/// host has nothing to power off: its `unshare` is killed, and the kernel ends the rest of its namespaces.
+fn stop_all(dir: &LabDir, hosts: &mut [Supervised<'_>], light: bool) {
     log("stopping all hosts");
+    let signal = if light { libc::SIGKILL } else { libc::SIGTERM };
     for supervised in hosts.iter() {
         if let Some(child) = &supervised.child {
             // SAFETY: kill with a pid we own and have not reaped.
-            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            unsafe { libc::kill(child.id() as i32, signal) };
         }
     }
     let deadline = Instant::now() + STOP_TIMEOUT;

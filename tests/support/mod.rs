@@ -56,6 +56,11 @@ impl Lab {
         cell.get_or_init(|| Lab::up(name, &["--hosts", &count.to_string(), "--subnet", subnet], Some(count)))
     }
 
+    /// A light lab (`lab up --light`: sshd in namespaces, no systemd) of `count` anonymous hosts.
+    pub fn light(name: &'static str, count: usize, subnet: &str) -> Lab {
+        Lab::up(name, &["--light", "--hosts", &count.to_string(), "--subnet", subnet], Some(count))
+    }
+
     /// A fresh lab mirroring an inventory of the repository (purged first: tests of a whole flow need clean
     /// hosts).
     pub fn fresh_from(
