@@ -167,48 +167,28 @@ fn same_value(a: &str, b: &str) -> bool {
     a.split_whitespace().eq(b.split_whitespace())
 }
 
-/// Where the running kernel keeps a key: dots are folders, and a slash in a key stands for a dot in a name.
-fn proc_path(key: &str) -> String {
-    let path: String = key
-        .chars()
-        .map(|c| {
-            if c == '.' {
-                '/'
-            } else if c == '/' {
-                '.'
-            } else {
-                c
-            }
-        })
-        .collect();
-    format!("/proc/sys/{path}")
-}
-
-/// For each key: read it from /proc/sys with the shell's own `read` (no process; dash's `read` returns 1 on
-/// /proc files although it read the line, so a value read counts as success), compare it field by field
-/// (the shell's word splitting does what `same_value` does) and, where `applying` and different or unreadable,
-/// set it with `sysctl -w` and read it back — `sysctl`'s exit code is not trusted. Lines: `C<TAB>ok|err<TAB>..`
-/// per key, then `A<TAB>ok|err<TAB>..` for a key it set.
+/// For each key: read it (`sysctl -n`: /proc/sys files cannot be read a byte at a time, as the shell's `read`
+/// does), compare it field by field (the shell's word splitting does what `same_value` does) and, where
+/// `applying` and different or unreadable, set it with `sysctl -w` and read it back — `sysctl`'s exit code is not
+/// trusted. Lines: `C<TAB>ok|err<TAB>..` per key, then `A<TAB>ok|err<TAB>..` for a key it set.
 fn keys_script(keys: &[(String, String)], applying: &[bool]) -> String {
-    let mut script = String::from("set -f; v=\n");
+    let mut script = String::from("set -f\n");
     for ((key, value), apply) in keys.iter().zip(applying) {
         let wanted: Vec<&str> = value.split_whitespace().collect();
-        script.push_str(&format!("k={}; p={}; w={}\n", quote(key), quote(&proc_path(key)), quote(&wanted.join(" "))));
-        script.push_str(
-            "if [ ! -e \"$p\" ]; then r=1; printf 'C\\terr\\tnot present in this kernel\\n'\n\
-             elif { IFS= read -r v < \"$p\"; } 2>/dev/null || [ -n \"$v\" ]; then set -- $v; v=\"$*\"; \
-             if [ \"$v\" = \"$w\" ]; then r=0; else r=1; fi; printf 'C\\tok\\t%s\\n' \"$v\"\n\
-             else r=1; printf 'C\\terr\\tcannot read %s\\n' \"$p\"; fi\n",
-        );
+        let k = quote(key);
+        script.push_str(&format!("w={}\n", quote(&wanted.join(" "))));
+        script.push_str(&format!(
+            "if v=$(sysctl -n -- {k} 2>&1); then set -- $v; v=\"$*\"; if [ \"$v\" = \"$w\" ]; then r=0; else r=1; fi; \
+             printf 'C\\tok\\t%s\\n' \"$v\"; else r=1; set -- $v; printf 'C\\terr\\t%s\\n' \"$*\"; fi\n"
+        ));
         if *apply {
             script.push_str(&format!(
-                "if [ $r = 1 ]; then e=$(sysctl -w -- {} 2>&1 >/dev/null) || true; v=; \
-                 if [ -z \"$e\" ] && {{ {{ IFS= read -r v < \"$p\"; }} 2>/dev/null || [ -n \"$v\" ]; }}; then set -- $v; printf 'A\\tok\\t%s\\n' \"$*\"; \
-                 else set -- $e; printf 'A\\terr\\t%s\\n' \"${{*:-cannot read $p back}}\"; fi; fi\n",
+                "if [ $r = 1 ]; then e=$(sysctl -w -- {} 2>&1 >/dev/null) || true; \
+                 if v=$(sysctl -n -- {k} 2>&1); then if [ -n \"$e\" ]; then set -- $e; printf 'A\\terr\\t%s\\n' \"$*\"; \
+                 else set -- $v; printf 'A\\tok\\t%s\\n' \"$*\"; fi; else set -- $v; printf 'A\\terr\\t%s\\n' \"$*\"; fi; fi\n",
                 quote(&format!("{key}={value}"))
             ));
         }
-        script.push_str("v=\n");
     }
     script
 }
