@@ -447,3 +447,48 @@ fn a_misspelt_variable_known_only_at_run_time_fails_the_host_naming_the_key_and_
     assert!(out.contains("site.rhai:2:"), "{out}");
     assert_eq!(lab.ssh(lab.host(0), "test -e /root/t-strict").0, 1, "nothing may be written with an empty value");
 }
+
+#[test]
+fn validate_keeps_the_old_file_byte_identical_when_it_fails_and_unchanged_steps_are_one_round_trip() {
+    require_lab!();
+    let lab = lab();
+    let path = "/etc/sudoers.d/t-validate";
+    lab.clean(path);
+    let host = lab.host(4);
+    lab.sh(host, &format!("printf 'root ALL=(ALL) ALL\\n' > {path}; chmod 440 {path}"));
+    let checksum = || lab.sh(host, &format!("sha256sum {path}"));
+    let before = checksum();
+    let write = |content: &str| {
+        format!(
+            r#"task("sudoers", host("{host}"), |h| h.write({content:?}, "{path}", #{{ mode: "0440", validate: "visudo -cf %s" }}));"#
+        )
+    };
+    Test::new()
+        .lab(lab)
+        .playbook(&write("root ALL=(ALL) ALL\nthis is not sudoers\n"))
+        .code(2)
+        .stdout_has("validation failed")
+        .stdout_has("syntax error")
+        .run();
+    assert_eq!(checksum(), before, "a failing validate changed the file");
+    assert_eq!(lab.sh(host, "ls -A /etc/sudoers.d | grep -c runbook || true").trim(), "0", "no temp file left");
+    // As Ansible, --check does not run the validator: nothing is written to run it on.
+    Test::new().lab(lab).playbook(&write("%sudo ALL=(ALL) ALL\n")).args(&["--check"]).run();
+    assert_eq!(checksum(), before, "--check changed the file");
+    Test::new().lab(lab).playbook(&write("%sudo ALL=(ALL) ALL\n")).run();
+    assert_eq!(lab.sh(host, &format!("cat {path}")), "%sudo ALL=(ALL) ALL\n");
+    assert_eq!(lab.sh(host, &format!("stat -c %a {path}")).trim(), "440");
+
+    // -vv prints each command sent (`$ ...`): an unchanged file and unchanged sysctl keys are one each.
+    let unchanged = Test::new().lab(lab).playbook(&write("%sudo ALL=(ALL) ALL\n")).args(&["-vv"]).run();
+    assert_eq!(unchanged.stdout.matches("$ ").count(), 1, "{}", unchanged.stdout);
+    lab.clean("/etc/sysctl.d/t-validate.conf");
+    let sysctl = format!(
+        r#"task("sysctl", host("{host}"), |h| h.sysctl(#{{ "net.ipv4.tcp_keepalive_probes": 4 }}, #{{ file: "/etc/sysctl.d/t-validate.conf" }}));"#
+    );
+    let applied = Test::new().lab(lab).playbook(&sysctl).args(&["-vv"]).run();
+    assert_eq!(applied.stdout.matches("$ ").count(), 1, "{}", applied.stdout);
+    assert_eq!(lab.sh(host, "sysctl -n net.ipv4.tcp_keepalive_probes").trim(), "4");
+    let again = Test::new().lab(lab).playbook(&sysctl).args(&["-vv"]).run();
+    assert_eq!(again.stdout.matches("$ ").count(), 1, "{}", again.stdout);
+}

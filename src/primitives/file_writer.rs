@@ -9,7 +9,7 @@ use super::step::{Options, Step, StepOutcome};
 use crate::report::Status;
 use crate::transport::{RemoteCommand, quote};
 
-pub const FILE_OPTIONS: &[&str] = &["mode", "owner", "group", "backup", "sensitive", "mkdir"];
+pub const FILE_OPTIONS: &[&str] = &["mode", "owner", "group", "backup", "sensitive", "mkdir", "validate"];
 
 /// Content up to this size travels inside the shell as base64 (one round trip for the whole replace);
 /// larger content is streamed on its own channel.
@@ -24,6 +24,8 @@ pub struct FileSpec {
     pub backup: bool,
     pub sensitive: bool,
     pub mkdir: bool,
+    /// A command that must accept the new content (`%s`: the temp file) before it replaces the old.
+    pub validate: Option<String>,
 }
 
 impl FileSpec {
@@ -40,6 +42,14 @@ impl FileSpec {
         if !dest.starts_with('/') {
             return Err(format!("{primitive}: destination must be an absolute path, not \"{dest}\"").into());
         }
+        if dest.ends_with('/') {
+            return Err(format!("{primitive}: destination must name a file, not a folder (\"{dest}\")").into());
+        }
+        let validate = options.string("validate")?;
+        if validate.as_deref().is_some_and(|command| !command.contains("%s")) {
+            // As Ansible: a validator that does not look at the new file would check the old one.
+            return Err(format!("{primitive}: option `validate` must contain %s (the file to check)").into());
+        }
         Ok(FileSpec {
             dest: dest.to_string(),
             mode,
@@ -48,6 +58,7 @@ impl FileSpec {
             backup: options.bool("backup")?,
             sensitive: options.bool("sensitive")?,
             mkdir: options.bool("mkdir")?,
+            validate,
         })
     }
 }
@@ -65,81 +76,205 @@ fn parse_mode(value: &Dynamic) -> Option<u32> {
     u32::from_str_radix(text, 8).ok()
 }
 
-/// What is on the host now.
+/// What was on the host when the step's script looked, from its first output line.
 struct Current {
     exists: bool,
     mode: u32,
     owner: String,
     group: String,
-    sha256: String,
     parent_exists: bool,
 }
 
-fn inspect(host: &dyn RemoteHost, dest: &str) -> Result<Current, HostError> {
-    let q = quote(dest);
-    let script = format!(
-        "if [ -f {q} ]; then stat -c '%a %U %G' -- {q} && sha256sum < {q} | cut -c1-64; \
-         elif [ -e {q} ]; then echo 'not-a-file'; exit 3; \
-         else echo absent; if [ -d \"$(dirname -- {q})\" ]; then echo parent; fi; fi"
-    );
-    let output = host.query(script)?;
-    let text = output.stdout_text();
-    if output.rc == 3 {
-        return Err(HostError::Failed(format!("{dest} exists and is not a regular file")));
-    }
-    if output.rc != 0 {
-        return Err(HostError::Failed(format!("cannot inspect {dest}: {}", output.stderr_text().trim())));
-    }
-    let mut lines = text.lines();
-    let first = lines.next().unwrap_or("");
-    if first == "absent" {
-        return Ok(Current {
-            exists: false,
-            mode: 0,
-            owner: String::new(),
-            group: String::new(),
-            sha256: String::new(),
-            parent_exists: lines.next() == Some("parent"),
+/// Content up to this size travels with the compare-and-replace script itself, so a step is one round trip
+/// whether or not the file changes; larger content is only sent once a first look says it is needed.
+const ONE_TRIP_LIMIT: usize = 256 * 1024;
+
+/// How the content reaches the script.
+enum Payload<'a> {
+    /// In the script (a base64 heredoc, decoded only on the branch that replaces).
+    Inline(&'a [u8]),
+    /// Already on the host, in the temp file (streamed on its own channel).
+    Streamed,
+    /// Not sent: the script only looks and reports (--check, or a first look before a large upload).
+    Probe,
+}
+
+/// The one remote script of a file step: look (checksum, and mode/owner/group when asked for), report, and —
+/// unless it only looks — replace atomically when needed. Everything the step does on the host is here, so an
+/// unchanged file costs one round trip and one `sha256sum` (plus one `stat` when mode/owner/group are given).
+///
+/// Its stdout: `S <exists> <sha256|-> <mode:owner:group|-> <parent exists>`, then (when the old content was
+/// asked for) the old file and a marker line, then `R ok|would|meta|changed`. Exit codes: 3 the destination is
+/// not a regular file, 4 the validator refused the new content (its output on stderr), 5 the folder is
+/// missing, anything else a failure with the message on stderr.
+pub(crate) struct FileScript {
+    pub script: String,
+    marker: String,
+}
+
+impl FileScript {
+    fn new(spec: &FileSpec, sha256: &str, payload: Payload, want_old: bool, nonce: u64) -> FileScript {
+        let marker = format!("RUNBOOK_OLD_{nonce:016x}");
+        let dir = match spec.dest.rfind('/') {
+            Some(0) | None => "/".to_string(),
+            Some(at) => spec.dest[..at].to_string(),
+        };
+        let temp = format!("{}/.runbook.{nonce:016x}", dir.trim_end_matches('/'));
+        let metadata_wanted = spec.mode.is_some() || spec.owner.is_some() || spec.group.is_some();
+        let mut s = String::from("set -e\n");
+        s.push_str(&format!("f={}; d={}; h={sha256}; e=0; s=-; m=-; p=1\n", quote(&spec.dest), quote(&dir)));
+        let temp_line = format!("t={}\ntrap 'rm -f \"$t\"' EXIT\n", quote(&temp));
+        if matches!(payload, Payload::Streamed) {
+            // Whatever this script decides, the streamed temp file does not outlive it.
+            s.push_str(&temp_line);
+        }
+        s.push_str("if [ -f \"$f\" ]; then\n  e=1; s=$(sha256sum < \"$f\"); s=${s%% *}\n");
+        if metadata_wanted {
+            s.push_str("  m=$(stat -c '%a:%U:%G' -- \"$f\")\n");
+        }
+        s.push_str(
+            "elif [ -e \"$f\" ]; then echo \"$f exists and is not a regular file\" >&2; exit 3\n\
+             elif [ ! -d \"$d\" ]; then p=0\nfi\n\
+             printf 'S %s %s %s %s\\n' \"$e\" \"$s\" \"$m\" \"$p\"\n\
+             c=0; if [ \"$s\" != \"$h\" ]; then c=1; fi\nx=0\n",
+        );
+        if metadata_wanted {
+            // A case pattern of quoted words matches literally: names cannot act as globs.
+            let pattern = format!(
+                "{}:{}:{}",
+                spec.mode.map_or("*".to_string(), |mode| quote(&format!("{mode:o}"))),
+                spec.owner.as_deref().map_or("*".to_string(), quote),
+                spec.group.as_deref().map_or("*".to_string(), quote),
+            );
+            s.push_str(&format!("if [ $e = 1 ]; then case \"$m\" in {pattern}) ;; *) x=1 ;; esac; fi\n"));
+        }
+        if want_old {
+            s.push_str(&format!("if [ $c = 1 ] && [ $e = 1 ]; then cat -- \"$f\"; fi\nprintf '\\n{marker}\\n'\n"));
+        }
+        s.push_str("if [ $c = 0 ] && [ $x = 0 ]; then echo 'R ok'; exit 0; fi\n");
+        let content = match payload {
+            Payload::Probe => {
+                s.push_str("echo 'R would'\nexit 0\n");
+                return FileScript { script: s, marker };
+            }
+            Payload::Inline(content) => Some(content),
+            Payload::Streamed => None,
+        };
+        s.push_str(&format!("if [ $c = 0 ]; then\n{}echo 'R meta'; exit 0\nfi\n", metadata_commands("\"$f\"", spec)));
+        if spec.mkdir {
+            s.push_str("if [ $p = 0 ]; then mkdir -p -- \"$d\"; fi\n");
+        } else {
+            s.push_str("if [ $p = 0 ]; then exit 5; fi\n");
+        }
+        if content.is_some() {
+            s.push_str(&temp_line);
+        }
+        match content {
+            Some(content) => {
+                // Created 0600 and never over an existing name (noclobber opens with O_EXCL).
+                let encoded = base64::engine::general_purpose::STANDARD.encode(content);
+                s.push_str(&format!("(umask 077; set -C; base64 -d > \"$t\") <<'RUNBOOK_EOF_{nonce:016x}'\n"));
+                for chunk in encoded.as_bytes().chunks(76) {
+                    s.push_str(std::str::from_utf8(chunk).unwrap());
+                    s.push('\n');
+                }
+                s.push_str(&format!("RUNBOOK_EOF_{nonce:016x}\n"));
+            }
+            None => s.push_str("[ -f \"$t\" ]\n"),
+        }
+        // The temp file starts 0600. A mode given in the options is set straight away: going through the old
+        // file's mode or 0644 first would leave a secret meant to be 0600 readable by others for a moment.
+        s.push_str(match spec.mode {
+            Some(_) => "if [ $e = 1 ]; then chown --reference=\"$f\" \"$t\" 2>/dev/null || true; fi\n",
+            None => {
+                "if [ $e = 1 ]; then chmod --reference=\"$f\" \"$t\"; chown --reference=\"$f\" \"$t\" 2>/dev/null || true; \
+                 else chmod 644 \"$t\"; fi\n"
+            }
         });
+        s.push_str(&metadata_commands("\"$t\"", spec));
+        s.push_str(
+            "v=$(sha256sum < \"$t\"); if [ \"${v%% *}\" != \"$h\" ]; then echo 'content arrived damaged' >&2; exit 1; fi\n",
+        );
+        if let Some(validate) = &spec.validate {
+            let command = validate.replace("%s", &quote(&temp));
+            s.push_str(&format!(
+                "if ! o=$( (eval {}) 2>&1 </dev/null); then printf '%s\\n' \"$o\" >&2; exit 4; fi\n",
+                quote(&command)
+            ));
+        }
+        s.push_str("sync \"$t\" 2>/dev/null || true\n");
+        if spec.backup {
+            s.push_str("if [ $e = 1 ]; then cp -p -- \"$f\" \"$f.$(date +%Y%m%d%H%M%S)~\"; fi\n");
+        }
+        s.push_str("mv -f -- \"$t\" \"$f\"\ntrap - EXIT\necho 'R changed'\n");
+        FileScript { script: s, marker }
     }
-    let mut fields = first.split_whitespace();
-    let mode = u32::from_str_radix(fields.next().unwrap_or("0"), 8).unwrap_or(0);
-    Ok(Current {
-        exists: true,
-        mode,
-        owner: fields.next().unwrap_or("").to_string(),
-        group: fields.next().unwrap_or("").to_string(),
-        sha256: lines.next().unwrap_or("").trim().to_string(),
-        parent_exists: true,
-    })
+}
+
+/// What the script reported, and whatever the caller's own script printed after it.
+struct Reply {
+    current: Current,
+    sha256: Option<String>,
+    old: Option<Vec<u8>>,
+    outcome: String,
+    rest: String,
+}
+
+fn parse_reply(stdout: &[u8], marker: &str, want_old: bool) -> Result<Reply, String> {
+    let bad = || format!("unexpected output: {}", String::from_utf8_lossy(stdout).trim());
+    let newline = stdout.iter().position(|b| *b == b'\n').ok_or_else(bad)?;
+    let state = std::str::from_utf8(&stdout[..newline]).map_err(|_| bad())?;
+    let mut after = &stdout[newline + 1..];
+    let fields: Vec<&str> = state.split(' ').collect();
+    if fields.len() != 5 || fields[0] != "S" {
+        return Err(bad());
+    }
+    let mut old = None;
+    if want_old {
+        let end = format!("\n{marker}\n");
+        let at = after.windows(end.len()).position(|w| w == end.as_bytes()).ok_or_else(bad)?;
+        old = Some(after[..at].to_vec());
+        after = &after[at + end.len()..];
+    }
+    let text = String::from_utf8_lossy(after);
+    let (outcome, rest) = text.split_once('\n').ok_or_else(bad)?;
+    let outcome = outcome.strip_prefix("R ").ok_or_else(bad)?.to_string();
+    let mut metadata = fields[3].splitn(3, ':');
+    let current = Current {
+        exists: fields[1] == "1",
+        mode: u32::from_str_radix(metadata.next().unwrap_or("0"), 8).unwrap_or(0),
+        owner: metadata.next().unwrap_or("").to_string(),
+        group: metadata.next().unwrap_or("").to_string(),
+        parent_exists: fields[4] == "1",
+    };
+    let sha256 = (fields[2] != "-").then(|| fields[2].to_string());
+    Ok(Reply { current, sha256, old, outcome, rest: rest.to_string() })
 }
 
 /// Puts `content` at `spec.dest`, only if it differs, atomically: a temp file in the same folder, fsync,
-/// mode and owner, then rename. A run killed half-way leaves the old file (the shell only runs the replace
-/// once it has received all of it). Returns the result map of the primitive.
+/// checksum verified, validated when asked, mode and owner, then rename. A run killed half-way leaves the old
+/// file (the shell only runs the replace once it has received all of it). Returns the result map of the
+/// primitive.
 pub fn put_file(step: Step, content: &[u8], spec: &FileSpec) -> Result<Map, PrimitiveError> {
+    put_file_then(step, content, spec, "").map(|(result, _)| result)
+}
+
+/// `put_file`, with `then` (shell code of the caller) run in the same round trip once the file is in place
+/// (or found unchanged; in --check, after the look). Returns the result map and what `then` printed.
+pub fn put_file_then(step: Step, content: &[u8], spec: &FileSpec, then: &str) -> Result<(Map, String), PrimitiveError> {
     let host = step.host;
-    let current = match inspect(host, &spec.dest) {
-        Ok(current) => current,
-        Err(HostError::Failed(message)) => return Err(step.fail(message, StepOutcome::default())),
-        Err(unreachable) => return Err(unreachable.into()),
-    };
     let sha256 = hex::encode(Sha256::digest(content));
-    let content_changes = !current.exists || current.sha256 != sha256;
-    let mode_changes = spec.mode.is_some_and(|mode| !current.exists || current.mode != mode);
-    let owner_changes = current.exists
-        && (spec.owner.as_ref().is_some_and(|o| *o != current.owner)
-            || spec.group.as_ref().is_some_and(|g| *g != current.group));
-    // In --check, a folder that an earlier step would create is not there yet: the plan says what this step
-    // would do once it is, rather than failing a host a real run would not fail.
-    let folder_planned = !current.exists && !current.parent_exists && host.check_mode() && host.planned_changes();
-    if !current.exists && !current.parent_exists && !spec.mkdir && !folder_planned {
-        return Err(step.fail(
-            format!("the folder of {} does not exist (pass `mkdir: true` to create it)", spec.dest),
-            StepOutcome::default(),
-        ));
-    }
-    let changed = content_changes || mode_changes || owner_changes;
+    let want_old = host.diff_mode() && !spec.sensitive;
+    let check = host.check_mode();
+    let nonce: u64 = rand::random();
+    let small = content.len() <= ONE_TRIP_LIMIT;
+    let payload = if check || !small { Payload::Probe } else { Payload::Inline(content) };
+    let first = FileScript::new(spec, &sha256, payload, want_old, nonce);
+    // `then` must run whatever the file part did: the file part runs in a subshell of its own, so its `exit`
+    // ends only that part, and a failure stops the script with the file part's code.
+    let script = |file: &FileScript| {
+        if then.is_empty() { file.script.clone() } else { format!("(\n{}) || exit $?\n{then}", file.script) }
+    };
     let result = |changed: bool| {
         let mut map = Map::new();
         map.insert("changed".into(), Dynamic::from(changed));
@@ -147,47 +282,84 @@ pub fn put_file(step: Step, content: &[u8], spec: &FileSpec) -> Result<Map, Prim
         map.insert("sha256".into(), Dynamic::from(sha256.clone()));
         map
     };
+    let run = |file: &FileScript, step: &Step| -> Result<Result<Reply, (String, i32)>, PrimitiveError> {
+        let output = step.host.exec(&RemoteCommand::new(script(file))).map_err(PrimitiveError::from)?;
+        match output.rc {
+            0 => parse_reply(&output.stdout, &file.marker, want_old).map(Ok).map_err(PrimitiveError::from),
+            rc => Ok(Err((output.stderr_text().trim().to_string(), rc))),
+        }
+    };
+    let failure = |message: String, rc: i32| match rc {
+        4 => format!("validation failed (`{}`): {message}", spec.validate.as_deref().unwrap_or("")),
+        5 => format!("the folder of {} does not exist (pass `mkdir: true` to create it)", spec.dest),
+        _ if message.is_empty() => format!("cannot write {} (exit code {rc})", spec.dest),
+        _ => message,
+    };
+    let mut reply = match run(&first, &step)? {
+        Ok(reply) => reply,
+        Err((message, rc)) => return Err(step.fail(failure(message, rc), StepOutcome::default())),
+    };
+    let changed = reply.outcome != "ok";
+    let content_changes = reply.sha256.as_deref() != Some(sha256.as_str());
+    let diff = |reply: &Reply| {
+        (host.diff_mode() && changed).then(|| {
+            if spec.sensitive {
+                "(sensitive: diff hidden)".to_string()
+            } else if content_changes {
+                unified_diff(&spec.dest, reply.old.as_deref().unwrap_or_default(), content)
+            } else {
+                describe_metadata(&reply.current, spec)
+            }
+        })
+    };
     if !changed {
         step.finish(Status::Ok, StepOutcome::default());
-        return Ok(result(false));
+        return Ok((result(false), reply.rest));
     }
-
-    let diff = if host.diff_mode() {
-        Some(if spec.sensitive {
-            "(sensitive: diff hidden)".to_string()
-        } else if content_changes {
-            let old =
-                if current.exists { host.query(format!("cat -- {}", quote(&spec.dest)))?.stdout } else { Vec::new() };
-            unified_diff(&spec.dest, &old, content)
+    // In --check, a folder that an earlier step would create is not there yet: the plan says what this step
+    // would do once it is, rather than failing a host a real run would not fail.
+    let no_folder = !reply.current.exists && !reply.current.parent_exists && !spec.mkdir;
+    let folder_planned = no_folder && check && host.planned_changes();
+    if no_folder && !folder_planned {
+        let message = failure(String::new(), 5);
+        return Err(step.fail(message, StepOutcome { diff: diff(&reply), ..StepOutcome::default() }));
+    }
+    if check {
+        let message = if folder_planned {
+            "check mode: would write (its folder does not exist yet: an earlier step would create it)"
+        } else if reply.current.exists {
+            "check mode: would change"
         } else {
-            describe_metadata(&current, spec)
-        })
-    } else {
-        None
-    };
-
-    if host.check_mode() {
-        let message = if folder_planned && !spec.mkdir {
-            "check mode: would write (its folder does not exist yet: an earlier step would create it)".to_string()
-        } else if current.exists {
-            "check mode: would change".to_string()
-        } else {
-            "check mode: would create".to_string()
+            "check mode: would create"
         };
-        step.finish(Status::Changed, StepOutcome { diff, message: Some(message), ..StepOutcome::default() });
-        return Ok(result(true));
+        let outcome = StepOutcome { diff: diff(&reply), message: Some(message.into()), ..StepOutcome::default() };
+        step.finish(Status::Changed, outcome);
+        return Ok((result(true), reply.rest));
     }
-
-    let applied =
-        if content_changes { replace(host, content, &sha256, spec, &current) } else { set_metadata(host, spec) };
-    match applied {
-        Ok(()) => {
-            step.finish(Status::Changed, StepOutcome { diff, ..StepOutcome::default() });
-            Ok(result(true))
-        }
-        Err(HostError::Failed(message)) => Err(step.fail(message, StepOutcome { diff, ..StepOutcome::default() })),
-        Err(unreachable) => Err(unreachable.into()),
+    let diff = diff(&reply);
+    if reply.outcome == "would" {
+        // Large content: the first look said it is needed; now send it and replace.
+        let payload = if content.len() > INLINE_LIMIT {
+            if let Err(error) = stream_to_temp(host, content, spec, nonce) {
+                return match error {
+                    HostError::Failed(message) => Err(step.fail(message, StepOutcome { diff, ..Default::default() })),
+                    unreachable => Err(unreachable.into()),
+                };
+            }
+            Payload::Streamed
+        } else {
+            Payload::Inline(content)
+        };
+        let second = FileScript::new(spec, &sha256, payload, false, nonce);
+        reply = match run(&second, &step)? {
+            Ok(reply) => reply,
+            Err((message, rc)) => {
+                return Err(step.fail(failure(message, rc), StepOutcome { diff, ..StepOutcome::default() }));
+            }
+        };
     }
+    step.finish(Status::Changed, StepOutcome { diff, ..StepOutcome::default() });
+    Ok((result(true), reply.rest))
 }
 
 /// chmod/chown lines for the temp file or the file itself.
@@ -207,84 +379,20 @@ fn metadata_commands(target: &str, spec: &FileSpec) -> String {
     script
 }
 
-fn set_metadata(host: &dyn RemoteHost, spec: &FileSpec) -> Result<(), HostError> {
-    let script = format!("set -e\n{}", metadata_commands(&quote(&spec.dest), spec));
-    let output = host.query(script)?;
+/// Content too large for the script travels on a channel of its own into the temp file the script expects.
+/// A connection lost half-way ends stdin early, which `cat` cannot tell from the end of the data: a short
+/// temp file is removed here rather than left beside the destination.
+fn stream_to_temp(host: &dyn RemoteHost, content: &[u8], spec: &FileSpec, nonce: u64) -> Result<(), HostError> {
+    let script = format!(
+        "set -e; d=$(dirname -- {dest}); {mkdir} umask 077; t=\"$d/.runbook.{nonce:016x}\"; cat > \"$t\"; \
+         [ \"$(stat -c %s \"$t\")\" = {len} ] || {{ rm -f \"$t\"; echo 'upload cut short' >&2; exit 1; }}",
+        dest = quote(&spec.dest),
+        mkdir = if spec.mkdir { "mkdir -p -- \"$d\";" } else { "" },
+        len = content.len()
+    );
+    let output = host.exec_streaming(&script, content)?;
     if output.rc != 0 {
-        return Err(HostError::Failed(output.stderr_text().trim().to_string()));
-    }
-    Ok(())
-}
-
-fn replace(
-    host: &dyn RemoteHost,
-    content: &[u8],
-    sha256: &str,
-    spec: &FileSpec,
-    current: &Current,
-) -> Result<(), HostError> {
-    let dest = quote(&spec.dest);
-    let nonce: u64 = rand::random();
-    let mut script = String::from("set -e\n");
-    script.push_str(&format!("d=$(dirname -- {dest})\n"));
-    if spec.mkdir {
-        script.push_str("mkdir -p -- \"$d\"\n");
-    }
-    let streamed = content.len() > INLINE_LIMIT;
-    if streamed {
-        // Already written by the upload channel under this name.
-        script.push_str(&format!("t=\"$d/.runbook.{nonce:016x}\"\n"));
-    } else {
-        script.push_str("t=$(mktemp \"$d/.runbook.XXXXXX\")\n");
-    }
-    script.push_str("trap 'rm -f \"$t\"' EXIT\n");
-    if !streamed {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(content);
-        script.push_str(&format!("base64 -d > \"$t\" <<'RUNBOOK_EOF_{nonce:016x}'\n"));
-        for chunk in encoded.as_bytes().chunks(76) {
-            script.push_str(std::str::from_utf8(chunk).unwrap());
-            script.push('\n');
-        }
-        script.push_str(&format!("RUNBOOK_EOF_{nonce:016x}\n"));
-    }
-    // The temp file starts 0600 (mktemp, or umask 077 when streamed). A mode given in the options is set
-    // straight away: going through the old file's mode or 0644 first would leave a secret meant to be 0600
-    // readable by others for a moment.
-    match (spec.mode, current.exists) {
-        (Some(_), true) => script.push_str(&format!("chown --reference={dest} \"$t\" 2>/dev/null || true\n")),
-        (Some(_), false) => {}
-        (None, true) => script.push_str(&format!(
-            "chmod --reference={dest} \"$t\"\nchown --reference={dest} \"$t\" 2>/dev/null || true\n"
-        )),
-        (None, false) => script.push_str("chmod 644 \"$t\"\n"),
-    }
-    script.push_str(&metadata_commands("\"$t\"", spec));
-    script.push_str(&format!(
-        "[ \"$(sha256sum < \"$t\" | cut -c1-64)\" = {sha256} ] || {{ echo 'content arrived damaged' >&2; exit 1; }}\n"
-    ));
-    script.push_str("sync \"$t\" 2>/dev/null || true\n");
-    if spec.backup && current.exists {
-        script.push_str(&format!("cp -p -- {dest} {dest}.$(date +%Y%m%d%H%M%S)~\n"));
-    }
-    script.push_str(&format!("mv -f -- \"$t\" {dest}\ntrap - EXIT\n"));
-
-    if streamed {
-        let connection_script = format!(
-            // A connection lost half-way ends stdin early, which `cat` cannot tell from the end of the data:
-            // a short temp file is removed here rather than left beside the destination.
-            "set -e; d=$(dirname -- {dest}); {} umask 077; t=\"$d/.runbook.{nonce:016x}\"; cat > \"$t\"; \
-             [ \"$(stat -c %s \"$t\")\" = {len} ] || {{ rm -f \"$t\"; echo 'upload cut short' >&2; exit 1; }}",
-            if spec.mkdir { "mkdir -p -- \"$d\";" } else { "" },
-            len = content.len()
-        );
-        let output = host.exec_streaming(&connection_script, content)?;
-        if output.rc != 0 {
-            return Err(HostError::Failed(format!("upload failed: {}", output.stderr_text().trim())));
-        }
-    }
-    let output = host.exec(&RemoteCommand::new(script))?;
-    if output.rc != 0 {
-        return Err(HostError::Failed(output.stderr_text().trim().to_string()));
+        return Err(HostError::Failed(format!("upload failed: {}", output.stderr_text().trim())));
     }
     Ok(())
 }

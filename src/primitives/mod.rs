@@ -14,6 +14,8 @@ mod primitive_error;
 mod read;
 mod reboot;
 mod remote_host;
+#[cfg(test)]
+mod round_trip_tests;
 mod run;
 mod step;
 mod sysctl;

@@ -34,17 +34,29 @@ pub fn run(host: &dyn RemoteHost, command: &str, options: &Map) -> Result<Map, P
     let step = Step::new(host, "run", command);
     // Guards are read-only: they run in --check too, so the plan is accurate.
     let guard = guard_script(&options)?;
-    if let Some((script, reason)) = guard {
-        let mut probe = remote.clone();
-        probe.script = script;
-        probe.stdin = None;
-        probe.timeout = None;
-        let output = host.exec(&probe)?;
-        // The work is already done: ok, as Ansible reports a `creates` that exists (`skipped` is for steps
-        // that `when`, tags or --limit leave out).
-        if output.rc == 0 {
-            step.finish(Status::Ok, StepOutcome { message: Some(reason), ..StepOutcome::default() });
-            return Ok(result(0, "", "", false, true));
+    let mut skip_marker = None;
+    if let Some((script, reason)) = &guard {
+        if host.check_mode() && !check_safe {
+            let mut probe = remote.clone();
+            probe.script = script.clone();
+            probe.stdin = None;
+            probe.timeout = None;
+            let output = host.exec(&probe)?;
+            // The work is already done: ok, as Ansible reports a `creates` that exists (`skipped` is for steps
+            // that `when`, tags or --limit leave out).
+            if output.rc == 0 {
+                step.finish(Status::Ok, StepOutcome { message: Some(reason.clone()), ..StepOutcome::default() });
+                return Ok(result(0, "", "", false, true));
+            }
+        } else {
+            // Guard and command in one round trip: the guard decides on the host, and says so with a marker
+            // no command prints (a fresh random nonce); it reads no stdin, so the command still gets all of it.
+            let marker = format!("RUNBOOK_SKIP_{:016x}", rand::random::<u64>());
+            remote.script = format!(
+                "if ( {script} ) </dev/null; then printf '%s\\n' {marker}; exit 0; fi\neval {}",
+                quote(&remote.script)
+            );
+            skip_marker = Some((marker, reason.clone()));
         }
     }
 
@@ -57,6 +69,13 @@ pub fn run(host: &dyn RemoteHost, command: &str, options: &Map) -> Result<Map, P
     }
 
     let output = host.exec(&remote)?;
+    if let Some((marker, reason)) = skip_marker
+        && output.rc == 0
+        && output.stdout.strip_suffix(b"\n") == Some(marker.as_bytes())
+    {
+        step.finish(Status::Ok, StepOutcome { message: Some(reason), ..StepOutcome::default() });
+        return Ok(result(0, "", "", false, true));
+    }
     let stdout = output.stdout_text();
     let stderr = output.stderr_text();
     let outcome =

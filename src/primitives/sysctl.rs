@@ -1,7 +1,6 @@
 use rhai::{Dynamic, Map};
 
-use super::file_writer::{FileSpec, put_file};
-use super::host_error::HostError;
+use super::file_writer::{FileSpec, put_file_then};
 use super::primitive_error::PrimitiveError;
 use super::remote_host::RemoteHost;
 use super::step::{Options, Step, StepOutcome};
@@ -12,7 +11,7 @@ pub const SYSCTL_OPTIONS: &[&str] = &["file", "persist_only"];
 const DEFAULT_FILE: &str = "/etc/sysctl.d/99-runbook.conf";
 
 /// `h.sysctl(#{ key: value }, opts)`: persists the keys to a file, applies each, and reads each back —
-/// `sysctl`'s exit code is not trusted (an "Invalid argument" can exit 0).
+/// `sysctl`'s exit code is not trusted (an "Invalid argument" can exit 0). File and keys are one round trip.
 pub fn sysctl(host: &dyn RemoteHost, keys: &Map, options: &Map) -> Result<Map, PrimitiveError> {
     let parsed = Options::new(options, "sysctl", SYSCTL_OPTIONS)?;
     let file = parsed.string("file")?.unwrap_or_else(|| DEFAULT_FILE.to_string());
@@ -42,11 +41,21 @@ pub fn sysctl(host: &dyn RemoteHost, keys: &Map, options: &Map) -> Result<Map, P
 
     let content: String = desired.iter().map(|(key, value)| format!("{key} = {value}\n")).collect();
     let spec = FileSpec::from_options(&file, &Map::new(), "sysctl")?;
-    let file_result = put_file(Step::new(host, "write", file.clone()), content.as_bytes(), &spec)?;
+    // The file and the keys in one round trip: the keys' script runs right after the file part.
+    let applying: Vec<bool> = desired.iter().map(|(key, _)| !persist_only(key) && !host.check_mode()).collect();
+    let (file_result, keys_output) = put_file_then(
+        Step::new(host, "write", file.clone()),
+        content.as_bytes(),
+        &spec,
+        &keys_script(&desired, &applying),
+    )?;
     let file_changed = file_result["changed"].as_bool().unwrap_or(false);
 
     let step = Step::new(host, "sysctl", desired.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(" "));
-    let current = read_keys(host, &desired)?;
+    let (current, mut applied) = match parse_keys(&keys_output, &desired, &applying) {
+        Ok(parsed) => parsed,
+        Err(message) => return Err(step.fail(message, StepOutcome::default())),
+    };
 
     let mut report = Map::new();
     let mut changes = Vec::new();
@@ -83,7 +92,10 @@ pub fn sysctl(host: &dyn RemoteHost, keys: &Map, options: &Map) -> Result<Map, P
     let diff = (host.diff_mode() && !changes.is_empty()).then(|| changes.join("\n"));
     let mut failures = Vec::new();
     if !to_apply.is_empty() && !host.check_mode() {
-        let after = apply_keys(host, &to_apply)?;
+        let after: Vec<Result<String, String>> = to_apply
+            .iter()
+            .map(|(key, _)| applied.remove(key).unwrap_or_else(|| Err("not applied".to_string())))
+            .collect();
         for ((key, value), result) in to_apply.iter().zip(after) {
             let entry = report.get_mut(key.as_str()).and_then(|e| {
                 e.write_lock::<Map>().map(|mut m| match &result {
@@ -155,51 +167,60 @@ fn same_value(a: &str, b: &str) -> bool {
     a.split_whitespace().eq(b.split_whitespace())
 }
 
-/// Reads keys from /proc/sys (what the running kernel holds); one round trip for all keys.
-fn read_keys(host: &dyn RemoteHost, keys: &[(String, String)]) -> Result<Vec<Result<String, String>>, HostError> {
-    let mut script = String::new();
-    for (key, _) in keys {
+/// For each key: read it (`sysctl -n`: /proc/sys files cannot be read a byte at a time, as the shell's `read`
+/// does), compare it field by field (the shell's word splitting does what `same_value` does) and, where
+/// `applying` and different or unreadable, set it with `sysctl -w` and read it back — `sysctl`'s exit code is not
+/// trusted. Lines: `C<TAB>ok|err<TAB>..` per key, then `A<TAB>ok|err<TAB>..` for a key it set.
+fn keys_script(keys: &[(String, String)], applying: &[bool]) -> String {
+    let mut script = String::from("set -f\n");
+    for ((key, value), apply) in keys.iter().zip(applying) {
+        let wanted: Vec<&str> = value.split_whitespace().collect();
+        let k = quote(key);
+        script.push_str(&format!("w={}\n", quote(&wanted.join(" "))));
         script.push_str(&format!(
-            "v=$(sysctl -n -- {} 2>&1) && printf 'ok\\t%s\\n' \"$v\" || printf 'err\\t%s\\n' \"$v\"\n",
-            quote(key)
+            "if v=$(sysctl -n -- {k} 2>&1); then set -- $v; v=\"$*\"; if [ \"$v\" = \"$w\" ]; then r=0; else r=1; fi; \
+             printf 'C\\tok\\t%s\\n' \"$v\"; else r=1; set -- $v; printf 'C\\terr\\t%s\\n' \"$*\"; fi\n"
         ));
+        if *apply {
+            script.push_str(&format!(
+                "if [ $r = 1 ]; then e=$(sysctl -w -- {} 2>&1 >/dev/null) || true; \
+                 if v=$(sysctl -n -- {k} 2>&1); then if [ -n \"$e\" ]; then set -- $e; printf 'A\\terr\\t%s\\n' \"$*\"; \
+                 else set -- $v; printf 'A\\tok\\t%s\\n' \"$*\"; fi; else set -- $v; printf 'A\\terr\\t%s\\n' \"$*\"; fi; fi\n",
+                quote(&format!("{key}={value}"))
+            ));
+        }
     }
-    parse_lines(host, script, keys.len())
+    script
 }
 
-/// Writes each key to /proc/sys and reads it back; one round trip.
-fn apply_keys(host: &dyn RemoteHost, keys: &[(String, String)]) -> Result<Vec<Result<String, String>>, HostError> {
-    let mut script = String::new();
-    for (key, value) in keys {
-        let assignment = quote(&format!("{key}={value}"));
-        script.push_str(&format!(
-            "e=$(sysctl -w -- {assignment} 2>&1 >/dev/null); v=$(sysctl -n -- {k} 2>&1) && \
-             {{ if [ -n \"$e\" ]; then printf 'err\\t%s\\n' \"$(echo $e)\"; else printf 'ok\\t%s\\n' \"$v\"; fi; }} || printf 'err\\t%s\\n' \"$(echo $v)\"\n",
-            k = quote(key)
-        ));
-    }
-    parse_lines(host, script, keys.len())
-}
+type KeyValues = (Vec<Result<String, String>>, std::collections::HashMap<String, Result<String, String>>);
 
-fn parse_lines(
-    host: &dyn RemoteHost,
-    script: String,
-    expected: usize,
-) -> Result<Vec<Result<String, String>>, HostError> {
-    let output = host.query(script)?;
-    let text = output.stdout_text();
-    let results: Vec<Result<String, String>> = text
-        .lines()
-        .map(|line| match line.split_once('\t') {
-            Some(("ok", value)) => Ok(value.to_string()),
-            Some((_, reason)) => Err(explain(reason)),
-            None => Err(line.to_string()),
-        })
-        .collect();
-    if results.len() != expected {
-        return Err(HostError::Failed(format!("sysctl: unexpected output: {}", text.trim())));
+/// What the keys' script printed: each key's value before, and the value read back of each key it set.
+fn parse_keys(output: &str, keys: &[(String, String)], applying: &[bool]) -> Result<KeyValues, String> {
+    let mut lines = output.lines();
+    let mut current = Vec::new();
+    let mut applied = std::collections::HashMap::new();
+    let bad = || format!("sysctl: unexpected output: {}", output.trim());
+    let value = |line: Option<&str>, tag: &str| -> Result<Result<String, String>, String> {
+        let line = line.ok_or_else(bad)?;
+        match line.strip_prefix(tag).and_then(|rest| rest.split_once('\t')) {
+            Some(("ok", value)) => Ok(Ok(value.to_string())),
+            Some((_, reason)) => Ok(Err(explain(reason))),
+            None => Err(bad()),
+        }
+    };
+    for ((key, value_wanted), apply) in keys.iter().zip(applying) {
+        let now = value(lines.next(), "C\t")?;
+        let differs = match &now {
+            Ok(old) => !same_value(old, value_wanted),
+            Err(_) => true,
+        };
+        if *apply && differs {
+            applied.insert(key.clone(), value(lines.next(), "A\t")?);
+        }
+        current.push(now);
     }
-    Ok(results)
+    Ok((current, applied))
 }
 
 /// sysctl's messages, said plainly.
@@ -207,7 +228,7 @@ fn explain(reason: &str) -> String {
     let reason = reason.trim().trim_start_matches("sysctl: ");
     if reason.contains("cannot stat") || reason.contains("No such file") {
         "not present in this kernel".to_string()
-    } else if reason.contains("permission denied") || reason.contains("Read-only") {
+    } else if reason.to_lowercase().contains("permission denied") || reason.contains("Read-only") {
         format!("read-only here ({reason})")
     } else {
         reason.to_string()
