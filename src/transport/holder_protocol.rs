@@ -66,6 +66,9 @@ impl HeldTarget {
 
     /// The options the holder connects with; `host_name` only names the host in messages.
     pub fn options(&self, host_name: &str, settings: &HeldSettings, jumps: &JumpPool) -> ConnectOptions {
+        // Field by field from the default: never a password here, and whatever else `Become` learns to carry
+        // keeps its default rather than breaking this.
+        let become_ = Become { user: self.become_user.clone(), ..Become::default() };
         ConnectOptions {
             host_name: host_name.to_string(),
             address: self.address.clone(),
@@ -77,7 +80,7 @@ impl HeldTarget {
             host_key_policy: policy_of(&self.host_key_policy),
             connect_timeout: Duration::from_millis(settings.connect_timeout_ms),
             become_root: self.become_root,
-            become_: Become { user: self.become_user.clone(), password: None },
+            become_,
             jump: self.jump.as_ref().map(|jump| Box::new(jump.options(&jump.label(), settings, jumps))),
             proxy_command: self.proxy_command.clone(),
             connect_retries: settings.connect_retries,
