@@ -4,6 +4,7 @@
 
 mod completions_command;
 mod exec_command;
+mod hold_command;
 mod init_command;
 mod inventory_command;
 mod lab_command;
@@ -61,6 +62,9 @@ pub enum Command {
     Man(man_command::ManArgs),
     /// Run one shell command on the hosts of a pattern (Ansible's ad hoc `ansible web -a uptime`).
     Exec(ExecArgs),
+    /// Internal: the connection holder that `--persist` starts (keeps SSH connections between runs).
+    #[command(hide = true)]
+    Hold(hold_command::HoldArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -166,6 +170,9 @@ pub struct ConnectionArgs {
     /// Ask for the sudo password once, without echo (else RUNBOOK_BECOME_PASSWORD).
     #[arg(short = 'K', long = "ask-become-pass")]
     pub ask_become_pass: bool,
+    /// Keep the SSH connections open this long after the run (60, 60s, 10m), for the next run to reuse.
+    #[arg(long = "persist", value_name = "TIME", env = "RUNBOOK_PERSIST", value_parser = crate::transport::parse_persist)]
+    pub persist: Option<std::time::Duration>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,6 +320,7 @@ pub fn main() -> i32 {
         Command::Completions(args) => completions_command::run(args),
         Command::Man(args) => man_command::run(args),
         Command::Exec(args) => exec_command::run(args),
+        Command::Hold(args) => hold_command::run(args),
     }
 }
 

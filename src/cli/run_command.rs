@@ -57,6 +57,9 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         print!("{}", list_hosts(&args.playbook, &selected));
         return Ok(exit_code::OK);
     }
+    if let Some(persist) = args.connection.persist {
+        crate::transport::enable_connection_holder(persist)?;
+    }
     let host_key_policy = match args.connection.host_key_checking {
         HostKeyChecking::Strict => HostKeyPolicy::Strict,
         HostKeyChecking::AcceptNew => HostKeyPolicy::AcceptNew,

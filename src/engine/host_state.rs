@@ -69,6 +69,13 @@ impl HostState {
         }
     }
 
+    /// At the end of the run: closes the connection, or leaves it to the connection holder (`--persist`).
+    pub async fn finish(&self) {
+        if let Some(connection) = self.connection.lock().await.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(3), connection.finish()).await;
+        }
+    }
+
     pub fn plan_change(&self) {
         self.planned_changes.store(true, Ordering::SeqCst);
     }

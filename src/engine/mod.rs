@@ -145,7 +145,7 @@ pub fn run(request: RunRequest) -> RunOutcome {
             .values()
             .map(|host| {
                 let host = host.clone();
-                tokio::spawn(async move { host.disconnect().await })
+                tokio::spawn(async move { host.finish().await })
             })
             .collect();
         for handle in closing {

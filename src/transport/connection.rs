@@ -8,6 +8,7 @@ use tokio::sync::Semaphore;
 
 use super::connect_options::ConnectOptions;
 use super::connect_pacer;
+use super::held_connection::HeldConnection;
 use super::remote_command::{CommandOutput, RemoteCommand};
 use super::remote_shell::RemoteShell;
 use super::shell_quote::quote;
@@ -73,7 +74,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for ProgressReader<R> {
 /// One authenticated SSH connection to a host, kept for the whole run.
 pub struct Connection {
     options: ConnectOptions,
-    handle: Handle,
+    link: Link,
     idle_shells: Mutex<Vec<RemoteShell>>,
     shell_slots: Semaphore,
     exec_slots: Semaphore,
@@ -81,11 +82,20 @@ pub struct Connection {
     is_root: bool,
 }
 
+/// Where the commands go: over this process's own SSH connection, or through the connection holder's.
+enum Link {
+    Direct(Handle),
+    Held(HeldConnection),
+}
+
 impl Connection {
     /// Connects and logs in, retrying a transient failure (refused, no route, timeout, a handshake cut
     /// short) `connect_retries` times with a growing, jittered pause: sshd restarting or a link still coming
     /// up should not cost a host its run.
     pub async fn connect(options: ConnectOptions) -> Result<Connection, ConnectError> {
+        if let Some(held) = HeldConnection::connect(&options).await {
+            return held.map(|held| Connection::over(options, Link::Held(held)));
+        }
         let mut attempt = 0;
         loop {
             let error = match Self::connect_once(options.clone()).await {
@@ -113,15 +123,7 @@ impl Connection {
 
     async fn connect_inner(options: ConnectOptions) -> Result<Connection, ConnectError> {
         let handle = ssh_session::open(&options).await?;
-
-        let connection = Connection {
-            is_root: options.user == "root",
-            options,
-            handle,
-            idle_shells: Mutex::new(Vec::new()),
-            shell_slots: Semaphore::new(MAX_SHELLS),
-            exec_slots: Semaphore::new(MAX_EXEC_CHANNELS),
-        };
+        let connection = Connection::over(options, Link::Direct(handle));
         // Open the first shell now: it proves the login works (and `sudo -n` when becoming root), so a host
         // that cannot run commands is unreachable at connect time, not half-way through a task.
         let shell = connection.open_shell().await.map_err(|error| match error {
@@ -134,13 +136,31 @@ impl Connection {
         Ok(connection)
     }
 
+    fn over(options: ConnectOptions, link: Link) -> Connection {
+        Connection {
+            is_root: options.user == "root",
+            options,
+            link,
+            idle_shells: Mutex::new(Vec::new()),
+            shell_slots: Semaphore::new(MAX_SHELLS),
+            exec_slots: Semaphore::new(MAX_EXEC_CHANNELS),
+        }
+    }
+
+    fn handle(&self) -> Result<&Handle, TransportError> {
+        match &self.link {
+            Link::Direct(handle) => Ok(handle),
+            Link::Held(_) => Err(TransportError::Local("a held connection has no SSH session here".into())),
+        }
+    }
+
     pub fn options(&self) -> &ConnectOptions {
         &self.options
     }
 
     async fn open_shell(&self) -> Result<RemoteShell, TransportError> {
         let channel = self
-            .handle
+            .handle()?
             .channel_open_session()
             .await
             .map_err(|e| TransportError::Disconnected(format!("cannot open a channel: {e}")))?;
@@ -157,6 +177,9 @@ impl Connection {
 
     /// Runs a command in one of the host's persistent shells.
     pub async fn exec(&self, command: &RemoteCommand) -> Result<CommandOutput, TransportError> {
+        if let Link::Held(held) = &self.link {
+            return held.exec(command).await;
+        }
         let _slot = self.shell_slots.acquire().await.map_err(|e| TransportError::Local(e.to_string()))?;
         let idle = self.idle_shells.lock().unwrap().pop();
         let mut shell = match idle {
@@ -182,6 +205,9 @@ impl Connection {
         script: &str,
         input: R,
     ) -> Result<CommandOutput, TransportError> {
+        if let Link::Held(held) = &self.link {
+            return held.exec_streaming(script, input).await;
+        }
         let _slot = self.exec_slots.acquire().await.map_err(|e| TransportError::Local(e.to_string()))?;
         // While the session is busy pushing a large upload into a dead link, russh's keepalive cannot run (its
         // loop waits on the socket, which the kernel keeps retrying for many minutes): the transfer watches
@@ -204,7 +230,7 @@ impl Connection {
         progress: &Progress,
     ) -> Result<CommandOutput, TransportError> {
         let disconnected = |e: russh::Error| TransportError::Disconnected(e.to_string());
-        let mut channel = self.handle.channel_open_session().await.map_err(disconnected)?;
+        let mut channel = self.handle()?.channel_open_session().await.map_err(disconnected)?;
         let start = self.become_().map(|become_| become_.start(&format!("exec /bin/sh -c {}", quote(script))));
         let command = start.as_ref().map_or(script, |start| start.command.as_str());
         channel.exec(true, command).await.map_err(disconnected)?;
@@ -229,16 +255,31 @@ impl Connection {
         Ok(output)
     }
 
-    /// Drops every shell; the next command opens a new one. Used after a reboot.
+    /// Drops every shell; the next command opens a new one. Used after a reboot (a held connection is
+    /// dropped by the holder too).
     pub async fn close(&self) {
+        let handle = match &self.link {
+            Link::Direct(handle) => handle,
+            Link::Held(held) => return held.forget().await,
+        };
         let shells: Vec<RemoteShell> = std::mem::take(&mut *self.idle_shells.lock().unwrap());
         for shell in shells {
             shell.close().await;
         }
-        let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+        let _ = handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+    }
+
+    /// At the end of a run: closes the connection, unless the holder keeps it for the next run.
+    pub async fn finish(&self) {
+        if let Link::Direct(_) = &self.link {
+            self.close().await;
+        }
     }
 
     pub fn is_closed(&self) -> bool {
-        self.handle.is_closed()
+        match &self.link {
+            Link::Direct(handle) => handle.is_closed(),
+            Link::Held(held) => held.is_closed(),
+        }
     }
 }

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 /// Why a host could not be reached. Each variant says what to do about it: these are read by operators at 3 am.
-#[derive(Debug, thiserror::Error, Clone)]
+#[derive(Debug, thiserror::Error, Clone, serde::Serialize, serde::Deserialize)]
 pub enum ConnectError {
     #[error("connection to {address}:{port} refused (is sshd running?)")]
     Refused { address: String, port: u16 },
