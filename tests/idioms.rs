@@ -283,3 +283,314 @@ fn a_ported_playbook_converges_a_host_to_the_state_the_ansible_original_does() {
     assert_eq!(ours, theirs, "runbook's host (left) and Ansible's (right) differ");
     assert!(ours.contains("shared/old.pid absent") && ours.contains("appsvc:x:2501:2501:"), "{ours}");
 }
+
+/// The tests below share the `/root/t-hd-*` files of the lab's hosts: they run one at a time (libtest runs
+/// them on threads).
+fn t_hd_files() -> std::sync::MutexGuard<'static, ()> {
+    static FILES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    FILES.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The handlers playbook of the tests below: `bump` appends a line on the host each time it runs, so the file
+/// counts the runs. Two tasks notify it (by the option and by `h.notify`), guarded by marker files so a second
+/// run changes nothing; `fail_on` makes a later task fail on one host.
+fn handlers_playbook(fail_on: &str) -> String {
+    format!(
+        r#"
+        handler("bump", |h| h.run("echo ran >> /root/t-hd-runs"));
+        handler("never", |h| h.run("echo ran >> /root/t-hd-never"));
+        task("config", hosts(), |h| h.run("touch /root/t-hd-m1", #{{ creates: "/root/t-hd-m1", notify: "bump" }}));
+        task("more config", hosts(), |h| {{
+            let r = h.run("touch /root/t-hd-m2", #{{ creates: "/root/t-hd-m2" }});
+            if r.changed {{ h.notify("bump"); }}
+        }});
+        task("later", hosts(), |h| {{
+            if h.name == "{fail_on}" {{ throw "a later task failed"; }}
+        }});
+        "#
+    )
+}
+
+fn handler_hosts(run: &support::Run, handler: &str) -> Vec<String> {
+    let task = format!("handler: {handler}");
+    let mut hosts: Vec<String> = run
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "host_result" && e["task"] == task.as_str())
+        .map(|e| e["host"].as_str().unwrap().to_string())
+        .collect();
+    hosts.sort();
+    hosts
+}
+
+fn runs_of(lab: &Lab, host: &str) -> usize {
+    lab.ssh(host, "cat /root/t-hd-runs").1.lines().count()
+}
+
+#[test]
+fn a_handler_notified_by_two_of_three_hosts_runs_on_those_two_once() {
+    require_lab!();
+    let _one_at_a_time = t_hd_files();
+    let lab = lab();
+    lab.clean("/root/t-hd-*");
+    // The third host already has both markers: nothing changes there, nothing notifies.
+    let (h1, h2, h3) = (lab.host(0), lab.host(1), lab.host(2));
+    lab.sh(h3, "touch /root/t-hd-m1 /root/t-hd-m2");
+    let playbook = handlers_playbook("nobody");
+
+    // --check: the handler would run on the two hosts, and nothing runs.
+    let run = Test::new().lab(lab).playbook(&playbook).args(&["--check"]).json_log().run();
+    assert_eq!(handler_hosts(&run, "bump"), vec![h1.to_string(), h2.to_string()]);
+    let planned: Vec<_> = run.events().into_iter().filter(|e| e["task"] == "handler: bump").collect();
+    assert!(planned.iter().filter(|e| e["event"] == "host_result").all(|e| e["message"] == "check mode: would run"));
+    for host in &lab.hosts {
+        assert_eq!(lab.ssh(host, "test -e /root/t-hd-runs").0, 1, "--check ran the handler on {host}");
+    }
+
+    let run = Test::new().lab(lab).playbook(&playbook).json_log().stdout_has("handler: bump").run();
+    assert_eq!(handler_hosts(&run, "bump"), vec![h1.to_string(), h2.to_string()]);
+    assert_eq!(handler_hosts(&run, "never"), Vec::<String>::new());
+    assert_eq!((runs_of(lab, h1), runs_of(lab, h2), runs_of(lab, h3)), (1, 1, 0), "once per notified host");
+    // The handler's results are in the recap like any task's: one more change on the notified hosts.
+    assert_eq!(run.recap(h1)["changed"], 3);
+    assert_eq!(run.recap(h3)["changed"], 0);
+
+    // A second run changes nothing, so no handler runs.
+    let run = Test::new().lab(lab).playbook(&playbook).json_log().stdout_lacks("handler: bump").run();
+    assert!(handler_hosts(&run, "bump").is_empty());
+    assert_eq!((runs_of(lab, h1), runs_of(lab, h2), runs_of(lab, h3)), (1, 1, 0));
+}
+
+#[test]
+fn a_failure_after_a_notify_keeps_the_handler_pending_unless_force_handlers() {
+    require_lab!();
+    let _one_at_a_time = t_hd_files();
+    let lab = lab();
+    let (h1, h2, h3) = (lab.host(0), lab.host(1), lab.host(2));
+    let playbook = handlers_playbook(h2);
+
+    lab.clean("/root/t-hd-*");
+    let run = Test::new().lab(lab).playbook(&playbook).json_log().code(2).run();
+    assert_eq!(handler_hosts(&run, "bump"), vec![h1.to_string(), h3.to_string()]);
+    assert_eq!(runs_of(lab, h2), 0, "the failed host's handler stays pending");
+    let warned = run
+        .events()
+        .into_iter()
+        .any(|e| e["event"] == "warning" && e["host"] == h2 && e["message"].as_str().unwrap().contains("\"bump\""));
+    assert!(warned, "the run says which notified handler was left on {h2}: {}", run.stdout);
+
+    lab.clean("/root/t-hd-*");
+    let run = Test::new().lab(lab).playbook(&playbook).args(&["--force-handlers"]).json_log().code(2).run();
+    assert_eq!(handler_hosts(&run, "bump"), vec![h1.to_string(), h2.to_string(), h3.to_string()]);
+    assert_eq!((runs_of(lab, h1), runs_of(lab, h2), runs_of(lab, h3)), (1, 1, 1));
+}
+
+#[test]
+fn flush_handlers_runs_them_mid_play_and_an_unknown_handler_is_refused_before_any_change() {
+    require_lab!();
+    let _one_at_a_time = t_hd_files();
+    let lab = lab();
+    let host = lab.host(0);
+    lab.clean("/root/t-hd-*");
+    // flush_handlers() runs the pending ones there and then; the later task sees the handler's work.
+    let run = Test::new()
+        .lab(lab)
+        .playbook(
+            r#"
+            handler("bump", |h| h.run("echo ran >> /root/t-hd-runs"));
+            task("config", hosts(), #{ notify: "bump" }, |h| h.write("x\n", "/root/t-hd-m1"));
+            flush_handlers();
+            task("after", hosts(), |h| h.run("test -s /root/t-hd-runs", #{ check_safe: true }));
+            "#,
+        )
+        .args(&["--limit", host])
+        .json_log()
+        .run();
+    assert_eq!(handler_hosts(&run, "bump"), vec![host.to_string()]);
+    assert_eq!(runs_of(lab, host), 1, "flushed once, not again at the end");
+
+    // A misspelt handler is lint's error, with its place and a suggestion, and nothing is run.
+    lab.clean("/root/t-hd-*");
+    Test::new()
+        .lab(lab)
+        .playbook(
+            "handler(\"restart nginx\", |h| h.run(\"echo ran >> /root/t-hd-runs\"));\n\
+             task(\"config\", hosts(), |h| h.write(\"x\\n\", \"/root/t-hd-m1\", #{ notify: \"restart ngnix\" }));\n",
+        )
+        .code(1)
+        .stderr_has("site.rhai:2:")
+        .stderr_has("error[unknown-handler]")
+        .stderr_has("did you mean `restart nginx`?")
+        .run();
+    for host in &lab.hosts {
+        assert_eq!(lab.ssh(host, "test -e /root/t-hd-m1").0, 1, "{host} was changed");
+    }
+}
+
+#[test]
+fn local_run_runs_on_the_controller_and_under_check_only_when_check_safe() {
+    require_lab!();
+    let _one_at_a_time = t_hd_files();
+    let lab = lab();
+    let host = lab.host(0);
+    let playbook = r#"
+        let probe = local_run("echo from-the-controller; hostname", #{ check_safe: true });
+        let made = local_run("touch made-here", #{ creates: "made-here" });
+        task("per host", hosts(), |h| {
+            local_run(`echo ${h.name} >> hosts-seen`, #{ env: #{ X: "1" } });
+            h.write(probe.stdout, "/root/t-hd-probe")
+        });
+    "#;
+    let test = Test::new().lab(lab).playbook(playbook).args(&["--limit", host, "--check"]).json_log();
+    let dir = test.path().to_path_buf();
+    let run = test.run();
+    assert!(!dir.join("made-here").exists(), "--check ran a local_run that is not check_safe");
+    assert!(!dir.join("hosts-seen").exists(), "--check ran a local_run inside a task");
+    let planned = run.events().into_iter().any(|e| {
+        e["event"] == "host_result"
+            && e["host"] == "localhost"
+            && e["steps"][0]["message"] == "check mode: would run"
+            && e["steps"][0]["target"] == "touch made-here"
+    });
+    assert!(planned, "--check says the local_run would run: {}", run.stdout);
+    // The check_safe probe ran even under --check: its output was there for the plan.
+    let probed = run.events().into_iter().any(|e| {
+        e["event"] == "host_result"
+            && e["host"] == "localhost"
+            && e["steps"][0]["stdout"].as_str().is_some_and(|out| out.starts_with("from-the-controller\n"))
+    });
+    assert!(probed, "{}", run.stdout);
+
+    // For real: the command ran on the controller (in the playbook's folder), once per host inside a task.
+    lab.clean("/root/t-hd-*");
+    let test = Test::new().lab(lab).playbook(playbook).args(&["--limit", host]);
+    let dir = test.path().to_path_buf();
+    test.run();
+    assert!(dir.join("made-here").exists());
+    assert_eq!(std::fs::read_to_string(dir.join("hosts-seen")).unwrap(), format!("{host}\n"));
+    let controller = String::from_utf8(Command::new("hostname").output().unwrap().stdout).unwrap();
+    assert_eq!(lab.sh(host, "cat /root/t-hd-probe"), format!("from-the-controller\n{controller}"));
+}
+
+#[test]
+fn list_tasks_names_the_tasks_with_their_tags_and_connects_to_nothing() {
+    require_lab!();
+    let _one_at_a_time = t_hd_files();
+    let lab = lab();
+    lab.clean("/root/t-hd-listed");
+    let test = Test::new()
+        .lab(lab)
+        .file("stage.rhai", r#"task("join", hosts(), #{ tags: ["join"] }, |h| h.run("touch /root/t-hd-listed"));"#)
+        .playbook(
+            r#"
+            handler("bump", |h| h.run("touch /root/t-hd-listed"));
+            task("prepare", hosts(), #{ tags: ["prep", "always"] }, |h| h.run("touch /root/t-hd-listed"));
+            include("stage.rhai", #{ tags: ["cluster"] });
+            task("debug dump", hosts(), #{ tags: ["never", "debug"] }, |h| h.run("touch /root/t-hd-listed"));
+            "#,
+        )
+        .args(&["--list-tasks"]);
+    let run = test.run();
+    assert_eq!(
+        run.stdout,
+        "\nplaybook: site.rhai\n\n  tasks:\n    prepare\tTAGS: [prep, always]\n    join\tTAGS: [join, cluster]\n"
+    );
+    let run = Test::new()
+        .lab(lab)
+        .playbook(r#"task("a", hosts(), #{ tags: ["x"] }, |h| h.run("touch /root/t-hd-listed")); task("b", hosts(), |h| ());"#)
+        .args(&["--list-tasks", "--tags", "x", "--list-hosts", "--limit", lab.host(0)])
+        .run();
+    assert!(run.stdout.contains(&format!("  hosts (1):\n    {}\n", lab.host(0))), "{}", run.stdout);
+    assert!(run.stdout.ends_with("  tasks:\n    a\tTAGS: [x]\n"), "{}", run.stdout);
+    for host in &lab.hosts {
+        assert_eq!(lab.ssh(host, "test -e /root/t-hd-listed").0, 1, "{host} was touched");
+    }
+}
+
+#[test]
+fn tasks_and_templates_read_facts_by_ansible_names_without_asking() {
+    require_lab!();
+    let _one_at_a_time = t_hd_files();
+    let lab = lab();
+    let host = lab.host(0);
+    lab.clean("/root/t-hd-*");
+    Test::new()
+        .lab(lab)
+        .file("facts.j2", "{{ ansible_distribution }} {{ ansible_facts.os_family }} {{ inventory_hostname }}\n")
+        .playbook(
+            r#"
+            task("template first", hosts(), |h| h.template("facts.j2", "/root/t-hd-facts-template"));
+            task("then a task", hosts(), |h| {
+                let v = h.vars;
+                h.write(`${v.inventory_hostname} ${v.ansible_hostname} ${v.ansible_facts.os_family} ${v.group_names.len() >= 0}`,
+                        "/root/t-hd-facts-task")
+            });
+            "#,
+        )
+        .args(&["--limit", host])
+        .run();
+    let hostname = lab.sh(host, "hostname");
+    assert_eq!(lab.sh(host, "cat /root/t-hd-facts-template"), format!("Debian Debian {host}\n"));
+    assert_eq!(lab.sh(host, "cat /root/t-hd-facts-task"), format!("{host} {} Debian true", hostname.trim()));
+}
+
+#[test]
+fn max_fail_percentage_and_any_errors_fatal_stop_the_play_as_ansible_does() {
+    require_lab!();
+    let _one_at_a_time = t_hd_files();
+    let lab = lab();
+    let (h1, h2, h3) = (lab.host(0), lab.host(1), lab.host(2));
+    // `fail` hosts fail the first task; the second task leaves a marker where it ran.
+    let playbook = |options: &str, fail: &[&str]| {
+        format!(
+            r#"
+            let fail = {fail:?};
+            task("rollout", hosts(), #{{ {options} }}, |h| {{
+                if h.name in fail {{ throw "broken"; }}
+                h.run("touch /root/t-hd-rolled", #{{ creates: "/root/t-hd-rolled" }});
+            }});
+            task("after", hosts(), |h| h.run("touch /root/t-hd-after", #{{ creates: "/root/t-hd-after" }}));
+            "#
+        )
+    };
+    let marked = |file: &str| -> Vec<&str> {
+        lab.hosts.iter().map(String::as_str).filter(|host| lab.ssh(host, &format!("test -e {file}")).0 == 0).collect()
+    };
+
+    // 1 of 3 failed (33%) is not over 40%: the play goes on without it.
+    lab.clean("/root/t-hd-*");
+    Test::new().lab(lab).playbook(&playbook("max_fail_percentage: 40", &[h2])).code(2).run();
+    assert_eq!(marked("/root/t-hd-after"), vec![h1, h3]);
+    // 2 of 3 (67%) is: nothing runs after the task, on any host.
+    lab.clean("/root/t-hd-*");
+    Test::new()
+        .lab(lab)
+        .playbook(&playbook("max_fail_percentage: 40", &[h1, h2]))
+        .code(2)
+        .stdout_has("max_fail_percentage 40")
+        .run();
+    assert!(marked("/root/t-hd-after").is_empty());
+    assert_eq!(marked("/root/t-hd-rolled"), vec![h3]);
+
+    // any_errors_fatal with serial: 1: the first batch's failure stops the rollout before the next batch.
+    lab.clean("/root/t-hd-*");
+    Test::new()
+        .lab(lab)
+        .playbook(&playbook("serial: 1, any_errors_fatal: true", &[h1]))
+        .code(2)
+        .stdout_has(&format!("rollout: batch 1/3: {h1}"))
+        .stdout_lacks("batch 2/3")
+        .run();
+    assert!(marked("/root/t-hd-rolled").is_empty(), "later batches must not start");
+    assert!(marked("/root/t-hd-after").is_empty());
+    // Per batch: with serial 1 and 50%, each batch is judged alone, so one failed host of three stops it.
+    lab.clean("/root/t-hd-*");
+    Test::new()
+        .lab(lab)
+        .playbook(&playbook("serial: 1, max_fail_percentage: 50", &[h2]))
+        .code(2)
+        .stdout_has(&format!("rollout: batch 2/3: {h2}"))
+        .stdout_lacks("batch 3/3")
+        .run();
+    assert_eq!(marked("/root/t-hd-rolled"), vec![h1]);
+}

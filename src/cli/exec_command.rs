@@ -42,6 +42,8 @@ pub fn run(args: ExecArgs) -> i32 {
         idempotence: false,
         retry_failed: false,
         list_hosts: args.list_hosts,
+        force_handlers: false,
+        list_tasks: false,
         connection: args.connection,
     };
     let code = run_command::run(run);

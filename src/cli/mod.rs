@@ -113,6 +113,13 @@ pub struct RunArgs {
     /// Print the hosts the run would target (after --limit) and stop; nothing is connected.
     #[arg(long = "list-hosts")]
     pub list_hosts: bool,
+    /// Print the tasks the run would go through (with their tags, after --tags/--skip-tags) and stop; nothing
+    /// is connected.
+    #[arg(long = "list-tasks")]
+    pub list_tasks: bool,
+    /// Run notified handlers on hosts that failed after the notification too.
+    #[arg(long = "force-handlers")]
+    pub force_handlers: bool,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }

@@ -53,8 +53,13 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     // contacted. A mistake lint can see stops the run here, with lint's message, and nothing has changed.
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     crate::lint::preflight(&args.playbook, &inventory, &selected, &args.tags, color)?;
-    if args.list_hosts {
-        print!("{}", list_hosts(&args.playbook, &selected));
+    if args.list_hosts || args.list_tasks {
+        if args.list_hosts {
+            print!("{}", list_hosts(&args.playbook, &selected));
+        }
+        if args.list_tasks {
+            print!("{}", crate::lint::list_tasks(&args.playbook, &args.tags, &args.skip_tags));
+        }
         return Ok(exit_code::OK);
     }
     if let Some(persist) = args.connection.persist {
@@ -82,6 +87,7 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         skip_tags: args.skip_tags.clone(),
         start_at_task: args.start_at_task.clone(),
         verbosity: args.verbose,
+        force_handlers: args.force_handlers,
     };
     let redactor = Redactor::new();
     let reporter = make_reporter(args, &redactor)?;

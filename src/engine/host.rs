@@ -8,6 +8,7 @@ use rhai::{Dynamic, Map};
 use super::host_state::HostState;
 use super::runtime::{INTERRUPT_GRACE, Runtime};
 use super::step_recorder;
+use super::vars_map::{Fallback, VarsMap};
 use crate::primitives::{HostError, InventoryHost, RemoteHost};
 use crate::report::{Event, Status, StepReport};
 use crate::transport::{CommandOutput, RemoteCommand};
@@ -34,6 +35,45 @@ impl Host {
 
     pub fn vars_map(&self) -> Map {
         to_map(&self.state.vars)
+    }
+
+    /// `h.vars`: the inventory's vars, over Ansible's names for the host (`inventory_hostname`, `group_names`,
+    /// and — read on first use, which gathers the facts once — `ansible_facts` and every `ansible_*` fact), so
+    /// a ported task reads `h.vars.ansible_distribution` without calling `h.facts()` first.
+    pub fn vars_view(&self) -> VarsMap {
+        let mut map = Map::new();
+        for (key, value) in self.ansible_names(None) {
+            map.insert(key.as_str().into(), rhai::serde::to_dynamic(&value).unwrap_or(Dynamic::UNIT));
+        }
+        map.extend(self.vars_map());
+        let host = self.clone();
+        let fallback: Fallback = Arc::new(move |key: &str| {
+            if key != "ansible_facts" && !key.starts_with("ansible_") {
+                return Ok(None);
+            }
+            let facts = crate::primitives::gather_facts(&host).map_err(|error| error.message().to_string())?;
+            let facts = rhai::serde::from_dynamic(&Dynamic::from(facts)).unwrap_or(serde_json::Value::Null);
+            Ok(host
+                .ansible_names(Some(facts))
+                .get(key)
+                .map(|value| rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT)))
+        });
+        VarsMap::new(format!("host {}", self.state.name), map).with_fallback(fallback)
+    }
+
+    /// Ansible's variables for this host that cost nothing to know (no `hostvars`: h.vars is read often).
+    fn ansible_names(&self, facts: Option<serde_json::Value>) -> serde_json::Map<String, serde_json::Value> {
+        let view = crate::template::HostView {
+            name: &self.state.name,
+            groups: &self.runtime.groups,
+            hostvars: serde_json::Map::new(),
+            facts,
+        };
+        let mut names = crate::template::ansible_variables(&view);
+        for heavy in ["hostvars", "groups", "omit", "ansible_managed"] {
+            names.remove(heavy);
+        }
+        names
     }
 
     /// Runs `work` on the host's connection the way every remote command runs: shown with -vv, refused after
@@ -120,8 +160,18 @@ impl RemoteHost for Host {
         self.runtime.block_on(self.state.disconnect());
     }
 
+    /// The facts, gathered on first use: a template reads `ansible_distribution` without a prior `h.facts()`.
+    /// (Gathering asks this first for the cache: the flag answers that question with `None`.)
     fn facts(&self) -> Option<Map> {
-        self.state.facts.lock().unwrap().clone()
+        if let Some(facts) = self.state.facts.lock().unwrap().clone() {
+            return Some(facts);
+        }
+        if GATHERING.with(|gathering| gathering.replace(true)) {
+            return None;
+        }
+        let gathered = crate::primitives::gather_facts(self).ok();
+        GATHERING.with(|gathering| gathering.set(false));
+        gathered
     }
 
     fn keep_facts(&self, facts: Map) {
@@ -175,6 +225,11 @@ impl RemoteHost for Host {
         let host = value.clone().try_cast::<Host>()?;
         Some(Arc::new(host))
     }
+}
+
+thread_local! {
+    /// This thread is gathering a host's facts (see `RemoteHost::facts`).
+    static GATHERING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// A script as -vv shows it: file content that a primitive inlines as a base64 heredoc is left out. It is

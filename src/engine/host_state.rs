@@ -26,6 +26,8 @@ pub struct HostState {
     pub health: Mutex<HostHealth>,
     /// --check: a step reported it would change this host (what later steps' missing preconditions may be).
     planned_changes: AtomicBool,
+    /// Handlers notified on this host and not run yet (Ansible's pending notifications).
+    notified: Mutex<indexmap::IndexSet<String>>,
 }
 
 impl HostState {
@@ -45,6 +47,7 @@ impl HostState {
             facts: Mutex::new(None),
             health: Mutex::new(HostHealth::Active),
             planned_changes: AtomicBool::new(false),
+            notified: Mutex::new(indexmap::IndexSet::new()),
         }
     }
 
@@ -86,6 +89,29 @@ impl HostState {
 
     pub fn is_active(&self) -> bool {
         *self.health.lock().unwrap() == HostHealth::Active
+    }
+
+    /// Failed in a task (not unreachable): --force-handlers still runs its pending handlers.
+    pub fn has_failed(&self) -> bool {
+        matches!(*self.health.lock().unwrap(), HostHealth::Failed { .. })
+    }
+
+    pub fn notify(&self, handler: &str) {
+        self.notified.lock().unwrap().insert(handler.to_string());
+    }
+
+    /// Whether `handler` was pending here; it no longer is.
+    pub fn take_notified(&self, handler: &str) -> bool {
+        self.notified.lock().unwrap().shift_remove(handler)
+    }
+
+    pub fn is_notified(&self, handler: &str) -> bool {
+        self.notified.lock().unwrap().contains(handler)
+    }
+
+    /// The handlers still pending here, in the order they were notified.
+    pub fn pending_handlers(&self) -> Vec<String> {
+        self.notified.lock().unwrap().iter().cloned().collect()
     }
 
     pub fn set_health(&self, health: HostHealth) {

@@ -6,8 +6,10 @@
 
 mod connect_plan;
 mod fatal_stop;
+mod handlers;
 mod host;
 mod host_state;
+mod local_run;
 mod module_resolver;
 mod playbook;
 mod primitive_bindings;

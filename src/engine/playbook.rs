@@ -40,6 +40,8 @@ pub fn build_engine(runtime: &Arc<Runtime>) -> Engine {
     vars_map::register(&mut engine);
     register_globals(&mut engine, runtime);
     super::primitive_bindings::register(&mut engine, runtime);
+    super::handlers::register(&mut engine, runtime);
+    super::local_run::register(&mut engine, runtime);
     engine
 }
 
@@ -48,7 +50,7 @@ fn register_host_type(engine: &mut Engine) {
         .register_type_with_name::<Host>("Host")
         .register_get("name", |h: &mut Host| h.state.name.clone())
         .register_get("address", |h: &mut Host| h.state.address.clone())
-        .register_get("vars", |h: &mut Host| VarsMap::new(format!("host {}", h.state.name), h.vars_map()))
+        .register_get("vars", |h: &mut Host| h.vars_view())
         .register_get("groups", |h: &mut Host| {
             h.state.groups.iter().map(|g| Dynamic::from(g.clone())).collect::<Array>()
         })
@@ -270,9 +272,18 @@ pub fn run_file(runtime: &Arc<Runtime>, file: &PathBuf) -> Result<(), String> {
     // What can be found wrong without a host was found before the run started (cli's pre-flight, lint's
     // analysis): from here on, errors are the ones only a run can find.
     let ast = compile(&engine, &scope, &text, file)?;
-    engine
-        .run_ast_with_scope(&mut scope, &ast)
-        .map_err(|error| script_error::describe(&error, &file.display().to_string()))
+    let describe = |error: Box<EvalAltResult>| script_error::describe(&error, &file.display().to_string());
+    let outcome = engine.run_ast_with_scope(&mut scope, &ast);
+    // The end of the play flushes the handlers still pending; after a script error or a fatal stop only
+    // with --force-handlers (Ansible's rule), never after Ctrl-C.
+    if !runtime.is_interrupted() && (outcome.is_ok() || runtime.options.force_handlers) {
+        let flushed = super::handlers::flush(runtime, &super::task_runner::Caller::After(&engine, &ast));
+        super::handlers::report_left(runtime);
+        outcome.map_err(describe)?;
+        return flushed.map_err(describe);
+    }
+    super::handlers::report_left(runtime);
+    outcome.map_err(describe)
 }
 
 #[cfg(test)]

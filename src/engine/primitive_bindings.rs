@@ -38,22 +38,42 @@ fn adapt<T>(result: std::result::Result<T, PrimitiveError>) -> Result<T> {
     result.map_err(script_error)
 }
 
+/// A primitive called with an options map that may say `notify:`. The engine takes it out (the primitive
+/// knows nothing of handlers and refuses options it does not have), and notifies when the result changed.
+fn notifying(
+    host: &Host,
+    options: &Map,
+    call: impl FnOnce(&Host, &Map) -> std::result::Result<Map, PrimitiveError>,
+) -> Result<Map> {
+    let (options, handlers) = super::handlers::take_notify(options)?;
+    for handler in &handlers {
+        super::handlers::check_declared(&host.runtime, handler)?;
+    }
+    let result = adapt(call(host, &options))?;
+    if result.get("changed").and_then(|changed| changed.as_bool().ok()) == Some(true) {
+        handlers.iter().for_each(|handler| host.state.notify(handler));
+    }
+    Ok(result)
+}
+
 pub fn register(engine: &mut Engine, runtime: &Arc<Runtime>) {
     engine.register_fn("run", |h: &mut Host, cmd: &str| adapt(primitives::run(h, cmd, &Map::new())));
-    engine.register_fn("run", |h: &mut Host, cmd: &str, opts: Map| adapt(primitives::run(h, cmd, &opts)));
+    engine.register_fn("run", |h: &mut Host, cmd: &str, opts: Map| {
+        notifying(h, &opts, |h, o| primitives::run(h, cmd, o))
+    });
     engine.register_fn("read", |h: &mut Host, path: &str| adapt(primitives::read(h, path)));
     engine.register_fn("exists", |h: &mut Host, path: &str| adapt(primitives::exists(h, path)));
     engine.register_fn("write", |h: &mut Host, content: &str, dest: &str| {
         adapt(primitives::write(h, content, dest, &Map::new()))
     });
     engine.register_fn("write", |h: &mut Host, content: &str, dest: &str, opts: Map| {
-        adapt(primitives::write(h, content, dest, &opts))
+        notifying(h, &opts, |h, o| primitives::write(h, content, dest, o))
     });
     engine.register_fn("upload", |h: &mut Host, src: &str, dest: &str| {
         adapt(primitives::upload(h, src, dest, &Map::new()))
     });
     engine.register_fn("upload", |h: &mut Host, src: &str, dest: &str, opts: Map| {
-        adapt(primitives::upload(h, src, dest, &opts))
+        notifying(h, &opts, |h, o| primitives::upload(h, src, dest, o))
     });
     engine.register_fn("template", |h: &mut Host, src: &str, dest: &str| {
         adapt(primitives::template(h, src, dest, &Map::new(), &Map::new()))
@@ -62,17 +82,19 @@ pub fn register(engine: &mut Engine, runtime: &Arc<Runtime>) {
         adapt(primitives::template(h, src, dest, &vars, &Map::new()))
     });
     engine.register_fn("template", |h: &mut Host, src: &str, dest: &str, vars: Map, opts: Map| {
-        adapt(primitives::template(h, src, dest, &vars, &opts))
+        notifying(h, &opts, |h, o| primitives::template(h, src, dest, &vars, o))
     });
     engine.register_fn("wait_port", |h: &mut Host, port: i64| adapt(primitives::wait_port(h, port, &Map::new())));
     engine.register_fn("wait_port", |h: &mut Host, port: i64, opts: Map| adapt(primitives::wait_port(h, port, &opts)));
     engine.register_fn("sysctl", |h: &mut Host, keys: Map| adapt(primitives::sysctl(h, &keys, &Map::new())));
-    engine.register_fn("sysctl", |h: &mut Host, keys: Map, opts: Map| adapt(primitives::sysctl(h, &keys, &opts)));
+    engine.register_fn("sysctl", |h: &mut Host, keys: Map, opts: Map| {
+        notifying(h, &opts, |h, o| primitives::sysctl(h, &keys, o))
+    });
     engine.register_fn("fetch", |h: &mut Host, remote: &str, local: &str| {
         adapt(primitives::fetch(h, remote, local, &Map::new()))
     });
     engine.register_fn("fetch", |h: &mut Host, remote: &str, local: &str, opts: Map| {
-        adapt(primitives::fetch(h, remote, local, &opts))
+        notifying(h, &opts, |h, o| primitives::fetch(h, remote, local, o))
     });
     engine.register_fn("reboot", |h: &mut Host| adapt(primitives::reboot(h, 300)));
     engine.register_fn("reboot", |h: &mut Host, timeout: i64| adapt(primitives::reboot(h, timeout)));

@@ -23,6 +23,8 @@ pub struct RunOptions {
     pub skip_tags: Vec<String>,
     pub start_at_task: Option<String>,
     pub verbosity: u8,
+    /// Run notified handlers on hosts that failed after the notification too (Ansible's --force-handlers).
+    pub force_handlers: bool,
 }
 
 /// Everything a run shares between the script thread and the host threads.
@@ -51,6 +53,8 @@ pub struct Runtime {
     pub(super) include_tags: Mutex<Vec<String>>,
     /// Set when a `fatal` task stopped the run (a host failure, not a script error).
     pub(super) fatal_stop: AtomicBool,
+    /// Handlers the playbook declared, in declaration order (the order they run in).
+    pub(super) handlers: Mutex<IndexMap<String, rhai::FnPtr>>,
     recap: Mutex<RecapBuilder>,
 }
 
@@ -86,6 +90,7 @@ impl Runtime {
             task_names: Mutex::new(Vec::new()),
             include_tags: Mutex::new(Vec::new()),
             fatal_stop: AtomicBool::new(false),
+            handlers: Mutex::new(IndexMap::new()),
             recap: Mutex::new(recap),
         }
     }

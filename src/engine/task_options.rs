@@ -10,6 +10,12 @@ pub struct TaskOptions {
     pub fatal: bool,
     pub ignore_errors: bool,
     pub when: bool,
+    /// Handlers to notify on each host the task changed.
+    pub notify: Vec<String>,
+    /// Ansible's `max_fail_percentage`: stop the play when more than this share of a batch failed.
+    pub max_fail_percentage: Option<f64>,
+    /// Ansible's `any_errors_fatal`: one failed host stops the play for all, before the next batch starts.
+    pub any_errors_fatal: bool,
 }
 
 /// Batch size of a task: how many hosts run it at the same time at most.
@@ -41,6 +47,20 @@ impl TaskOptions {
                 "ignore_errors" => options.ignore_errors = boolean(key, value)?,
                 "when" => options.when = boolean(key, value)?,
                 "tags" => options.tags = strings(key, value)?,
+                "notify" => options.notify = strings(key, value)?,
+                "any_errors_fatal" => options.any_errors_fatal = boolean(key, value)?,
+                "max_fail_percentage" => {
+                    let percent = value
+                        .as_int()
+                        .map(|n| n as f64)
+                        .or_else(|_| value.as_float())
+                        .ok()
+                        .filter(|percent| (0.0..=100.0).contains(percent))
+                        .ok_or_else(|| {
+                            format!("task option `max_fail_percentage` must be a number from 0 to 100, not {value}")
+                        })?;
+                    options.max_fail_percentage = Some(percent);
+                }
                 other => {
                     return Err(format!("unknown task option `{other}` (known: {})", TASK_OPTION_NAMES.join(", ")));
                 }
@@ -145,6 +165,18 @@ mod tests {
         assert_eq!(TaskOptions::parse(&map).unwrap().serial.unwrap().batch_size(10), 2);
         map.insert("serial".into(), Dynamic::from("x"));
         assert!(TaskOptions::parse(&map).unwrap_err().contains("serial"));
+    }
+
+    #[test]
+    fn failure_policy_options_are_checked() {
+        let mut map = Map::new();
+        map.insert("max_fail_percentage".into(), Dynamic::from(30_i64));
+        map.insert("any_errors_fatal".into(), Dynamic::TRUE);
+        let options = TaskOptions::parse(&map).unwrap();
+        assert_eq!(options.max_fail_percentage, Some(30.0));
+        assert!(options.any_errors_fatal);
+        map.insert("max_fail_percentage".into(), Dynamic::from(130_i64));
+        assert!(TaskOptions::parse(&map).unwrap_err().contains("0 to 100"));
     }
 
     #[test]

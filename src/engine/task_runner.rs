@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use rhai::{Dynamic, EvalAltResult, FnPtr, Map, NativeCallContext};
+use rhai::{AST, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext};
 
 use super::host::Host;
 use super::host_state::HostHealth;
@@ -11,6 +11,22 @@ use super::script_error;
 use super::step_recorder;
 use super::task_options::{TaskOptions, selected_by_tags};
 use crate::report::{Event, HostResult, Status, StepReport};
+
+/// How a host closure is called: from inside the script (a task, `flush_handlers()`), or after the script
+/// ended (the handlers still pending at the end of the playbook).
+pub(super) enum Caller<'c, 'a> {
+    Within(&'c NativeCallContext<'a>),
+    After(&'c Engine, &'c AST),
+}
+
+impl Caller<'_, '_> {
+    fn call(&self, body: &FnPtr, host: &Host) -> Result<Dynamic, Box<EvalAltResult>> {
+        match self {
+            Caller::Within(context) => body.call_within_context::<Dynamic>(context, (Dynamic::from(host.clone()),)),
+            Caller::After(engine, ast) => body.call::<Dynamic>(engine, ast, (Dynamic::from(host.clone()),)),
+        }
+    }
+}
 
 /// `task(name, hosts, opts, closure)`: runs the closure on every host at once (bounded by --forks and
 /// `serial`), waits for all, reports each host, and hands the closures' return values back to the script.
@@ -42,6 +58,9 @@ pub fn run_task(
     if !options.when {
         return skipped(runtime, name, "`when` is false");
     }
+    for handler in &options.notify {
+        super::handlers::check_declared(runtime, handler)?;
+    }
     let mut hosts: Vec<Host> = hosts
         .into_iter()
         .filter(|host| runtime.selected.contains(&host.state.name) && host.state.is_active())
@@ -62,18 +81,34 @@ pub fn run_task(
     let mut returned = Map::new();
     let mut failures = Vec::new();
     let batch_size = options.serial.map(|serial| serial.batch_size(total)).unwrap_or(total);
-    for batch in hosts.chunks(batch_size) {
+    let batches = total.div_ceil(batch_size);
+    let mut policy_stop = None;
+    for (number, batch) in hosts.chunks(batch_size).enumerate() {
         if runtime.is_interrupted() {
             break;
         }
-        let results = run_batch(context, runtime, name, batch, &options, &body, &done, total);
+        // A rolling update says which hosts each batch holds, as ansible-playbook's per-batch play headers do.
+        if options.serial.is_some() {
+            let names: Vec<&str> = batch.iter().map(|h| h.state.name.as_str()).collect();
+            let message = format!("{name}: batch {}/{batches}: {}", number + 1, names.join(", "));
+            runtime.emit(Event::Print { host: None, message });
+        }
+        let results = run_batch(&Caller::Within(context), runtime, name, batch, &options, &body, &done, total);
+        let mut batch_failures = 0;
         for (host, outcome) in batch.iter().zip(results) {
             match outcome {
                 Some(value) => {
                     returned.insert(host.state.name.as_str().into(), value);
                 }
-                None => failures.push(host.state.name.clone()),
+                None => {
+                    batch_failures += 1;
+                    failures.push(host.state.name.clone());
+                }
             }
+        }
+        policy_stop = failure_policy_stop(&options, batch_failures, batch.len());
+        if policy_stop.is_some() {
+            break;
         }
         // A batch that failed entirely stops the rolling update, as Ansible's serial does.
         if options.serial.is_some() && batch.iter().all(|h| failures.contains(&h.state.name)) {
@@ -84,10 +119,30 @@ pub fn run_task(
     if runtime.is_interrupted() {
         return Err("interrupted".into());
     }
+    if let Some(reason) = policy_stop {
+        runtime.warn(None, &format!("task \"{name}\": {reason}: stopping the play for every host"));
+        return Err(super::fatal_stop::FatalStop { task: name.to_string(), hosts: failures }.into_error());
+    }
     if options.fatal && !failures.is_empty() {
         return Err(super::fatal_stop::FatalStop { task: name.to_string(), hosts: failures }.into_error());
     }
     Ok(returned)
+}
+
+/// Whether a batch's failures stop the play, by Ansible's rules: `any_errors_fatal` on any failure;
+/// `max_fail_percentage` when the failed share of the batch is strictly greater than it.
+fn failure_policy_stop(options: &TaskOptions, failed: usize, batch: usize) -> Option<String> {
+    if failed == 0 {
+        return None;
+    }
+    if options.any_errors_fatal {
+        return Some(format!("{failed} host(s) failed and any_errors_fatal is set"));
+    }
+    let limit = options.max_fail_percentage?;
+    let percent = failed as f64 * 100.0 / batch.max(1) as f64;
+    (percent > limit).then(|| {
+        format!("{failed} of {batch} host(s) in the batch failed ({percent:.0}% > max_fail_percentage {limit})")
+    })
 }
 
 /// A closure's captured variables reach it as Rhai *shared* values, and Rhai write-locks a shared value for the
@@ -96,7 +151,7 @@ pub fn run_task(
 /// detected" — whatever the method's receiver type. Host handles and function pointers are immutable to the
 /// script, so every captured value that holds one is handed to the host closures as a plain copy: calls and
 /// reads on it need no lock. Captured values without one (counters, lists the closures fill) stay shared.
-fn detach_host_handles(body: &FnPtr) -> FnPtr {
+pub(super) fn detach_host_handles(body: &FnPtr) -> FnPtr {
     detach_curried(body, 0)
 }
 
@@ -189,8 +244,8 @@ fn skipped(runtime: &Runtime, name: &str, reason: &str) -> Result<Map, Box<EvalA
 
 /// Runs one batch; returns each host's closure value, or None where the host failed.
 #[allow(clippy::too_many_arguments)]
-fn run_batch(
-    context: &NativeCallContext,
+pub(super) fn run_batch(
+    caller: &Caller,
     runtime: &Arc<Runtime>,
     name: &str,
     batch: &[Host],
@@ -211,7 +266,7 @@ fn run_batch(
                     if runtime.is_interrupted() {
                         break;
                     }
-                    let value = run_on_host(context, runtime, name, host, options, body);
+                    let value = run_on_host(caller, runtime, name, host, options, body);
                     *results[index].lock().unwrap() = value;
                     let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
                     runtime.emit(Event::TaskProgress { task: name.to_string(), done: finished, total });
@@ -223,7 +278,7 @@ fn run_batch(
 }
 
 fn run_on_host(
-    context: &NativeCallContext,
+    caller: &Caller,
     runtime: &Arc<Runtime>,
     name: &str,
     host: &Host,
@@ -244,7 +299,7 @@ fn run_on_host(
     }
 
     let previous = step_recorder::begin();
-    let outcome = body.call_within_context::<Dynamic>(context, (Dynamic::from(host.clone()),));
+    let outcome = caller.call(body, host);
     let record = step_recorder::end(previous);
     let changed = record.steps.iter().any(|step| step.status == Status::Changed);
     match outcome {
@@ -258,6 +313,10 @@ fn run_on_host(
             } else {
                 Status::Ok
             };
+            // Ansible's `notify:` on a task: the handlers hear of it only when the task changed the host.
+            if changed {
+                options.notify.iter().for_each(|handler| state.notify(handler));
+            }
             report(status, None, None, record.steps);
             Some(value)
         }
@@ -281,5 +340,27 @@ fn run_on_host(
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TaskOptions, failure_policy_stop};
+
+    #[test]
+    fn the_failure_policy_is_ansibles() {
+        let options = |percent: Option<f64>, fatal: bool| TaskOptions {
+            when: true,
+            max_fail_percentage: percent,
+            any_errors_fatal: fatal,
+            ..TaskOptions::default()
+        };
+        assert!(failure_policy_stop(&options(None, false), 3, 3).is_none(), "no policy: the play goes on");
+        assert!(failure_policy_stop(&options(None, true), 0, 3).is_none());
+        assert!(failure_policy_stop(&options(None, true), 1, 3).is_some());
+        // Strictly greater: 1 of 4 is 25%, not over 25%.
+        assert!(failure_policy_stop(&options(Some(25.0), false), 1, 4).is_none());
+        assert!(failure_policy_stop(&options(Some(25.0), false), 2, 4).is_some());
+        assert!(failure_policy_stop(&options(Some(0.0), false), 1, 10).is_some());
     }
 }

@@ -8,17 +8,33 @@
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map};
 
+/// Where a missing key may still come from: a host's `h.vars` answers Ansible's fact names (`ansible_*`)
+/// by gathering the facts on first use. `Ok(None)`: not one of its names.
+pub type Fallback = std::sync::Arc<dyn Fn(&str) -> Result<Option<Dynamic>, String> + Send + Sync>;
+
 /// A map of variables that refuses to read a key it does not have.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct VarsMap {
     /// Whose variables, for the error: "host web1", "the playbook's `vars`", "the facts of host web1".
     owner: String,
     map: Map,
+    fallback: Option<Fallback>,
+}
+
+impl std::fmt::Debug for VarsMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VarsMap").field("owner", &self.owner).field("map", &self.map).finish()
+    }
 }
 
 impl VarsMap {
     pub fn new(owner: impl Into<String>, map: Map) -> VarsMap {
-        VarsMap { owner: owner.into(), map }
+        VarsMap { owner: owner.into(), map, fallback: None }
+    }
+
+    pub fn with_fallback(mut self, fallback: Fallback) -> VarsMap {
+        self.fallback = Some(fallback);
+        self
     }
 
     pub fn map(&self) -> &Map {
@@ -29,6 +45,11 @@ impl VarsMap {
     pub fn read(&self, key: &str) -> Result<Dynamic, Box<EvalAltResult>> {
         if let Some(value) = self.map.get(key) {
             return Ok(value.clone());
+        }
+        if let Some(fallback) = &self.fallback
+            && let Some(value) = fallback(key)?
+        {
+            return Ok(value);
         }
         let hint = crate::did_you_mean::did_you_mean(key, self.map.keys().map(|k| k.as_str()))
             .map(|near| format!(" (did you mean `{near}`?)"))

@@ -176,6 +176,7 @@ fn analyse(analysis: &Analysis) -> (Vec<Finding>, usize) {
             findings.extend(variable_checks::check(file, &file_facts.var_reads, inventory, analysis.selected));
         }
     }
+    findings.extend(unknown_handlers(&order, &facts));
     files += template_files.len();
     findings.extend(templates_checker.into_findings());
     findings.extend(unknown_tags(analysis.tags, &facts));
@@ -212,6 +213,56 @@ pub fn preflight(
         render(&findings, Format::Human { color }),
         summary(&findings, files + 1)
     ))
+}
+
+/// `run --list-tasks`, in ansible-playbook's layout: every task the playbook (and what it includes) would run
+/// under --tags/--skip-tags, in source order, with its tags (an include's tags added). Read from the syntax
+/// tree, so nothing runs and no host is contacted; a task whose name or tags are computed says so.
+pub fn list_tasks(playbook: &Path, tags: &[String], skip_tags: &[String]) -> String {
+    let engine = AnalysisEngine::new();
+    let mut modules = ModuleTable::default();
+    let mut out = format!("\nplaybook: {}\n\n  tasks:\n", playbook.display());
+    let mut seen = HashSet::new();
+    outline_into(&engine, &mut modules, playbook, &[], tags, skip_tags, &mut seen, &mut out);
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn outline_into(
+    engine: &AnalysisEngine,
+    modules: &mut ModuleTable,
+    file: &Path,
+    inherited: &[String],
+    only: &[String],
+    skip: &[String],
+    seen: &mut HashSet<PathBuf>,
+    out: &mut String,
+) {
+    if !seen.insert(canonical(file)) {
+        return;
+    }
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return;
+    };
+    let facts = script_checks::check_script(engine, modules, file, &text);
+    for item in facts.outline {
+        match item {
+            script_checks::OutlineItem::Task { name, tags } => {
+                let mut all = tags;
+                all.extend(inherited.iter().cloned());
+                if !crate::engine::selected_by_tags(&all, only, skip) {
+                    continue;
+                }
+                let name = name.unwrap_or_else(|| "(a name computed at run time)".to_string());
+                out.push_str(&format!("    {name}\tTAGS: [{}]\n", all.join(", ")));
+            }
+            script_checks::OutlineItem::Include { path, tags } => {
+                let mut all = inherited.to_vec();
+                all.extend(tags);
+                outline_into(engine, modules, &path, &all, only, skip, seen, out);
+            }
+        }
+    }
 }
 
 /// The playbooks (`*.rhai`) and templates (`*.j2`) to check, in a stable order.
@@ -297,6 +348,33 @@ fn duplicate_tasks(file: &Path, facts: &HashMap<PathBuf, ScriptFacts>) -> Vec<Fi
                     first.insert(&task.name, (path, task.line));
                 }
             }
+        }
+    }
+    findings
+}
+
+/// Literal notifications of a handler that no file of this lint declares. Declarations are pooled over every
+/// file read (a stage file notifies what the playbook including it declares), so only a name declared nowhere
+/// is reported.
+fn unknown_handlers(order: &[PathBuf], facts: &HashMap<PathBuf, ScriptFacts>) -> Vec<Finding> {
+    let declared: BTreeSet<&str> =
+        order.iter().flat_map(|file| facts[file].handlers.iter().map(|handler| handler.name.as_str())).collect();
+    let mut findings = Vec::new();
+    for file in order {
+        for notified in facts[file].notified.iter().filter(|n| !declared.contains(n.name.as_str())) {
+            let hint = lint_finding::did_you_mean_hint(&notified.name, declared.iter().copied()).unwrap_or_else(|| {
+                format!("declare it at the top level: handler(\"{}\", |h| {{ ... }});", notified.name)
+            });
+            findings.push(
+                Finding::new(
+                    file,
+                    notified.line,
+                    notified.column,
+                    Rule::UnknownHandler,
+                    format!("no handler \"{}\" is declared", notified.name),
+                )
+                .hint(hint),
+            );
         }
     }
     findings

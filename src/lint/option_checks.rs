@@ -8,6 +8,7 @@ use rhai::{Expr, Ident};
 use super::lint_finding::{Finding, did_you_mean_hint};
 use super::rules::Rule;
 use crate::engine::TASK_OPTION_NAMES;
+use crate::primitives::catalog::{NOTIFY_OPTION, NOTIFYING_PRIMITIVES};
 
 /// What the literal task options say about tags.
 #[derive(Debug, Default)]
@@ -41,7 +42,7 @@ pub fn check_task_options(
         }
         let wrong = match name {
             "serial" => serial_problem(value),
-            "run_once" | "fatal" | "ignore_errors" | "when" => literal_type(value)
+            "run_once" | "fatal" | "ignore_errors" | "when" | "any_errors_fatal" => literal_type(value)
                 .filter(|kind| *kind != "a boolean")
                 .map(|kind| format!("task option `{name}` must be true or false, not {kind}")),
             "tags" => tags_problem(value, &mut tags),
@@ -61,9 +62,11 @@ pub fn check_primitive_options(
     entries: &[(Ident, Expr)],
     allowed: &[&str],
 ) -> Vec<Finding> {
+    // `notify:` is the engine's, taken out before the primitive sees its options.
+    let engine_option = |key: &str| key == NOTIFY_OPTION && NOTIFYING_PRIMITIVES.contains(&primitive);
     entries
         .iter()
-        .filter(|(key, _)| !allowed.contains(&key.name.as_str()))
+        .filter(|(key, _)| !allowed.contains(&key.name.as_str()) && !engine_option(key.name.as_str()))
         .map(|(key, _)| {
             let known = allowed.join(", ");
             Finding::at(

@@ -53,6 +53,8 @@ pub enum Rule {
     RunWithoutGuard,
     /// A password, token or secret written as a literal value.
     LiteralSecret,
+    /// A literal `notify` (option or `h.notify(...)`) naming a handler no `handler(...)` declares.
+    UnknownHandler,
 }
 
 impl Rule {
@@ -81,6 +83,7 @@ impl Rule {
         Rule::SysctlKey,
         Rule::RunWithoutGuard,
         Rule::LiteralSecret,
+        Rule::UnknownHandler,
     ];
 
     pub fn id(self) -> &'static str {
@@ -109,6 +112,7 @@ impl Rule {
             Rule::SysctlKey => "sysctl-key",
             Rule::RunWithoutGuard => "run-without-guard",
             Rule::LiteralSecret => "literal-secret",
+            Rule::UnknownHandler => "unknown-handler",
         }
     }
 

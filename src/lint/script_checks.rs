@@ -15,7 +15,7 @@ use super::option_checks::{check_primitive_options, check_task_options, task_opt
 use super::rules::Rule;
 use super::secret_names::{is_literal_secret_value, is_secret_name};
 use super::sysctl_checks::SysctlMaps;
-use crate::primitives::catalog::{INCLUDE_OPTIONS, options_of};
+use crate::primitives::catalog::{INCLUDE_OPTIONS, LOCAL_RUN_OPTIONS, options_of};
 
 /// Options of `h.run` that make it report ok when there is nothing to do (or read-only).
 const RUN_GUARDS: &[&str] = &["creates", "removes", "unless", "onlyif", "check_safe"];
@@ -100,6 +100,21 @@ pub struct ScriptFacts {
     pub templates: Vec<TemplateCall>,
     /// Literal variable reads the inventory must satisfy.
     pub var_reads: Vec<VarRead>,
+    /// Handlers declared with a literal name (`handler("x", ...)`).
+    pub handlers: Vec<NameRef>,
+    /// Literal handler names notified (`notify:` options, `h.notify("x")`).
+    pub notified: Vec<NameRef>,
+    /// Tasks and includes in source order, with their literal tags: what `run --list-tasks` prints.
+    pub outline: Vec<OutlineItem>,
+}
+
+/// One entry of a playbook's outline.
+#[derive(Debug, Clone)]
+pub enum OutlineItem {
+    /// A task: its literal name (`None` when computed) and literal tags.
+    Task { name: Option<String>, tags: Vec<String> },
+    /// `include("file")` (found) and the tags it adds to the file's tasks.
+    Include { path: PathBuf, tags: Vec<String> },
 }
 
 /// A closure passed to `task`: who runs it and whether the task is conditional (`when:`).
@@ -388,6 +403,15 @@ impl Walker<'_> {
                     self.task_bodies.insert(name, TaskBody { hosts, conditional });
                 }
             }
+            // A handler's body runs on whichever hosts notified it, and only when something changed: conditional,
+            // like a task with `when` (a restart in it needs no guard).
+            Some(ASTNode::Expr(Expr::FnCall(call, _))) | Some(ASTNode::Stmt(Stmt::FnCall(call, _)))
+                if call.name == "handler" && !call.is_qualified() && call.args.len() == 2 =>
+            {
+                if let Some(name) = closure_name(&call.args[1]) {
+                    self.task_bodies.insert(name, TaskBody { hosts: HostSet::All, conditional: true });
+                }
+            }
             _ => {}
         }
     }
@@ -504,20 +528,28 @@ impl Walker<'_> {
         let args = &call.args;
         match (name, args.len()) {
             ("task", 3 | 4) => {
+                let mut listed_tags = Vec::new();
                 if let Expr::StringConstant(task, at) = &args[0] {
                     self.facts.tasks.push(name_ref(task, *at));
                 }
                 if args.len() == 4 {
                     match map_entries(&args[2]) {
                         Some(entries) => {
+                            self.notified_in(entries);
                             let (findings, tags) = check_task_options(&self.file, entries, task_option_names(), "task");
                             self.facts.findings.extend(findings);
+                            listed_tags = tags.tags.clone();
                             self.facts.tags.extend(tags.tags);
                             self.facts.dynamic_tags |= tags.dynamic;
                         }
                         None => self.facts.dynamic_tags = true,
                     }
                 }
+                let name = match &args[0] {
+                    Expr::StringConstant(task, _) => Some(task.to_string()),
+                    _ => None,
+                };
+                self.facts.outline.push(OutlineItem::Task { name, tags: listed_tags });
             }
             ("group", 1) => {
                 if let Expr::StringConstant(group, at) = &args[0] {
@@ -529,10 +561,26 @@ impl Walker<'_> {
                     self.facts.hosts.push(name_ref(host, *at));
                 }
             }
+            ("local_run", 2) => {
+                if let Some(entries) = map_entries(&args[1]) {
+                    self.facts.findings.extend(check_primitive_options(&self.file, name, entries, LOCAL_RUN_OPTIONS));
+                }
+            }
+            ("handler", 2) => {
+                if let Expr::StringConstant(handler, at) = &args[0] {
+                    self.facts.handlers.push(name_ref(handler, *at));
+                }
+            }
             ("include", 1 | 2) => {
                 if let Expr::StringConstant(included, at) = &args[0] {
                     let path = self.dir.join(included.as_str());
                     if path.is_file() {
+                        let tags = args
+                            .get(1)
+                            .and_then(map_entries)
+                            .map(|entries| check_task_options(&self.file, entries, INCLUDE_OPTIONS, "include").1.tags)
+                            .unwrap_or_default();
+                        self.facts.outline.push(OutlineItem::Include { path: path.clone(), tags });
                         self.facts.includes.push(path);
                     } else {
                         let message = format!("cannot find included file \"{included}\"");
@@ -567,6 +615,7 @@ impl Walker<'_> {
         for index in 0..args.len() {
             if let (Some(names), Some(entries)) = (options_of(name, true, args.len(), index), options(index)) {
                 self.facts.findings.extend(check_primitive_options(&self.file, name, entries, names));
+                self.notified_in(entries);
             }
         }
         match (name, args.len()) {
@@ -588,12 +637,34 @@ impl Walker<'_> {
                     self.sysctl.add(&target, entries);
                 }
             }
+            ("notify", 1) => {
+                if let Expr::StringConstant(handler, at) = &args[0] {
+                    self.facts.notified.push(name_ref(handler, *at));
+                }
+            }
             ("in_group", 1) => {
                 if let Expr::StringConstant(group, at) = &args[0] {
                     self.facts.groups.push(name_ref(group, *at));
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The literal handler names of a `notify:` entry (a name or an array of names).
+    fn notified_in(&mut self, entries: &[(Ident, Expr)]) {
+        for (_, value) in entries.iter().filter(|(key, _)| key.name == "notify") {
+            match value {
+                Expr::StringConstant(handler, at) => self.facts.notified.push(name_ref(handler, *at)),
+                Expr::Array(items, _) => {
+                    for item in items.iter() {
+                        if let Expr::StringConstant(handler, at) = item {
+                            self.facts.notified.push(name_ref(handler, *at));
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
     }
 

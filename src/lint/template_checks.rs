@@ -74,7 +74,11 @@ impl TemplateChecker {
             .unwrap_or_else(|_| template.undeclared_variables(false))
             .into_iter()
             .filter(|name| {
-                !globals.contains(name.as_str()) && !guarded.contains(name) && !BUILT_INS.contains(&name.as_str())
+                // `ansible_facts` and the `ansible_*` facts: `template` gathers the facts on first use.
+                !globals.contains(name.as_str())
+                    && !guarded.contains(name)
+                    && !BUILT_INS.contains(&name.as_str())
+                    && !name.starts_with("ansible_")
             })
             .collect();
         Some(Compiled { variables, source })

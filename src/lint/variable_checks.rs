@@ -47,6 +47,12 @@ fn host_read(
     selected: Option<&[String]>,
     set: &HostSet,
 ) -> Option<Finding> {
+    // Ansible's names for a host are in every h.vars (the `ansible_*` facts gathered on first read).
+    if read.name.starts_with("ansible_")
+        || ["inventory_hostname", "inventory_hostname_short", "group_names"].contains(&read.name.as_str())
+    {
+        return None;
+    }
     let Targets { hosts, every, who } = targets(inventory, selected, set)?;
     let missing: Vec<&str> =
         hosts.iter().filter(|host| !host.vars.contains_key(&read.name)).map(|host| host.name.as_str()).collect();

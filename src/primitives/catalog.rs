@@ -11,7 +11,25 @@ use super::sysctl::SYSCTL_OPTIONS;
 use super::wait_port::WAIT_PORT_OPTIONS;
 
 /// Options of `task(name, hosts, #{ ... }, |h| ...)`.
-pub const TASK_OPTIONS: &[&str] = &["serial", "run_once", "tags", "fatal", "ignore_errors", "when"];
+pub const TASK_OPTIONS: &[&str] = &[
+    "serial",
+    "run_once",
+    "tags",
+    "fatal",
+    "ignore_errors",
+    "when",
+    "notify",
+    "max_fail_percentage",
+    "any_errors_fatal",
+];
+/// Options of `local_run(cmd, opts)`: `h.run`'s, less `sudo` (the controller runs as the operator).
+pub const LOCAL_RUN_OPTIONS: &[&str] =
+    &["creates", "removes", "unless", "onlyif", "timeout", "env", "stdin", "cwd", "ok_codes", "check_safe"];
+/// The option every primitive that reports `changed` accepts besides its own: the engine takes it out of the
+/// map before the primitive sees it, and notifies those handlers when the result says `changed`.
+pub const NOTIFY_OPTION: &str = "notify";
+/// The primitives that take [`NOTIFY_OPTION`] (the ones with an options map whose result has `changed`).
+pub const NOTIFYING_PRIMITIVES: &[&str] = &["run", "write", "upload", "template", "sysctl", "fetch"];
 /// Options of `include(file, #{ ... })`.
 pub const INCLUDE_OPTIONS: &[&str] = &["tags"];
 
@@ -64,6 +82,9 @@ pub const FUNCTIONS: &[Function] = &[
     global("warn", &[1]),
     global("wait_port", &[2, 3]),
     global("inventory_group", &[1]),
+    global("handler", &[2]),
+    global("flush_handlers", &[0]),
+    with_options(global("local_run", &[1, 2]), 1, LOCAL_RUN_OPTIONS),
     // Rhai's own `trim` returns nothing; runbook's returns the trimmed string too.
     // Called as `text.trim()`: the string is its one parameter.
     global("trim", &[1]),
@@ -80,6 +101,7 @@ pub const FUNCTIONS: &[Function] = &[
     host("reboot", &[0, 1]),
     host("facts", &[0]),
     host("in_group", &[1]),
+    host("notify", &[1]),
     host("to_string", &[0]),
     host("to_debug", &[0]),
     // The strict variables map.
