@@ -20,8 +20,7 @@ const HOST: &str = "web1.example.com";
 const ENV_VAR: (&str, &str) = ("RUNBOOK_COMPAT_TEST_VAR", "from the environment");
 
 /// Templates runbook does not render as Ansible does yet, and why.
-const NOT_YET: &[(&str, &str)] =
-    &[("34-string-format.j2", "Python's `%` string formatting has no minijinja equivalent")];
+const NOT_YET: &[(&str, &str)] = &[];
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/templates")

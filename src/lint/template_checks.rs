@@ -53,7 +53,8 @@ impl TemplateChecker {
     fn compile(&mut self, path: &Path, source: String) -> Option<Compiled> {
         let environment = crate::primitives::template_environment();
         let name = path.display().to_string();
-        let template = match environment.template_from_named_str(&name, &source) {
+        let compiled_source = crate::primitives::template_source(&source);
+        let template = match environment.template_from_named_str(&name, &compiled_source) {
             Ok(template) => template,
             Err(error) => {
                 let line = error.line().unwrap_or(0);

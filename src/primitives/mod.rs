@@ -37,8 +37,8 @@ pub use sysctl::{SYSCTL_OPTIONS, sysctl};
 pub use template::template;
 // The template environment lives in `crate::template`; these names stay for the pre-flight and lint.
 pub use crate::template::{
-    CONTEXT_NAMES as TEMPLATE_CONTEXT_NAMES, environment as template_environment, render_text,
-    undeclared_names as template_undeclared_names,
+    CONTEXT_NAMES as TEMPLATE_CONTEXT_NAMES, environment as template_environment, minijinja_source as template_source,
+    render_text, undeclared_names as template_undeclared_names,
 };
 pub use upload::upload;
 pub use wait_port::{WAIT_PORT_OPTIONS, wait_from_controller, wait_port};

@@ -38,7 +38,10 @@ documented! {
     hash_md5: "{{ 'test1' | hash('md5') }}" => "5a105e8b9d40e1329780d62ea2265d8a";
     checksum: "{{ 'test2' | checksum }}" => "109f4b3c50d7b0df729d299bc6f8e9ef9066971f";
     md5: "{{ 'test1' | md5 }}" => "5a105e8b9d40e1329780d62ea2265d8a";
-    password_hash: "{{ 'secret' | password_hash('sha512', 'mysalt') }}" => "$6$mysalt$UX6P1VKOf6dr0s2pg4pLNvIUB6hLXvP6M5f/Yj9hJgMPdAJ4oArvk5YUD9/XWtk1JOpVwt/JTsczMJr8sFVML1";
+    // Ansible 2.19 hashes through passlib, whose default is 656000 rounds (crypt(3)'s was 5000: `rounds=5000`).
+    password_hash: "{{ 'secret' | password_hash('sha512', 'mysalt') }}" => "$6$rounds=656000$mysalt$cDA0t8lm/qt.LT6DzpoHxJ.NwTpx.WTkOPwhseSva8pRixDSH2./ffedCjAMbTX1Uo1QNT7jJPJ6FIzU2i59K/";
+    password_hash_5000: "{{ 'secret' | password_hash('sha512', 'mysalt', rounds=5000) }}" => "$6$mysalt$UX6P1VKOf6dr0s2pg4pLNvIUB6hLXvP6M5f/Yj9hJgMPdAJ4oArvk5YUD9/XWtk1JOpVwt/JTsczMJr8sFVML1";
+    urlsplit: "{{ 'http://user:password@www.acme.com:9000/dir/index.html?query=term#fragment' | urlsplit('hostname') }}" => "www.acme.com";
     combine: "{{ {'a': 1, 'b': 2} | combine({'b': 3}) }}" => "{'a': 1, 'b': 3}";
     combine_recursive: "{{ {'a': {'x': 1}} | combine({'a': {'y': 2}}, recursive=true) }}" => "{'a': {'x': 1, 'y': 2}}";
     dict2items: "{{ {'a': 1} | dict2items }}" => "[{'key': 'a', 'value': 1}]";

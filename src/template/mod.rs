@@ -7,9 +7,13 @@ mod chained;
 mod documented;
 mod filters;
 mod lookups;
+mod mutable_dict;
+mod mutable_list;
 mod output;
 mod overrides;
+mod percent_format;
 mod python_random;
+mod python_syntax;
 mod tests;
 mod variables;
 pub mod yaml;
@@ -37,23 +41,38 @@ pub fn environment_with<'source>(overrides: &Overrides) -> minijinja::Environmen
     environment.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     environment.set_formatter(output::format);
     minijinja_contrib::add_to_environment(&mut environment);
-    environment.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    environment.set_unknown_method_callback(mutable_list::python_method);
     filters::register(&mut environment);
     tests::register(&mut environment);
     lookups::register(&mut environment);
     environment.add_function(chained::FUNCTION, chained::lookup_path);
+    environment.add_function(python_syntax::PERCENT, percent_format::percent);
+    environment.add_function(python_syntax::LIST, mutable_list::new);
+    environment.add_function(python_syntax::DICT, mutable_dict::new);
     environment
 }
 
 /// Renders template source as Ansible's `template` module does; errors read `name:line: message`.
 pub fn render_text(name: &str, text: &str, context: &Value) -> Result<String, String> {
     let (body, overrides) = Overrides::split(text).map_err(|e| format!("{name}:1: {e}"))?;
-    let body = chained::rewrite(body);
+    let body = prepared(body, &overrides);
     let mut environment = environment_with(&overrides);
     environment.add_template(name, &body).map_err(|e| describe(name, &e))?;
     let template = environment.get_template(name).map_err(|e| describe(name, &e))?;
     let out = template.render(minijinja::value::Serde(context)).map_err(|e| describe(name, &e))?;
     Ok(with_source_trailing_newlines(text, out))
+}
+
+/// A template's text as minijinja must compile it (Python syntax brought in, lines kept), for lint's syntax
+/// check, so that lint accepts what a render accepts.
+pub fn minijinja_source(text: &str) -> String {
+    prepared(text, &Overrides::default())
+}
+
+/// The template body with the Python syntax Jinja2 accepts brought to minijinja (`chained.rs`,
+/// `python_syntax.rs`); lines stay where they were.
+fn prepared(body: &str, overrides: &Overrides) -> String {
+    python_syntax::rewrite(&chained::rewrite(body), &overrides.syntax())
 }
 
 /// Ansible's rule for the end of the file: if the source ends with more newlines than the output, the output
@@ -69,7 +88,7 @@ fn with_source_trailing_newlines(source: &str, mut out: String) -> String {
 /// reads that it does not define itself (what the context must provide). For the pre-flight check.
 pub fn undeclared_names(name: &str, text: &str) -> Result<HashSet<String>, String> {
     let (body, overrides) = Overrides::split(text).map_err(|e| format!("{name}:1: {e}"))?;
-    let body = chained::rewrite(body);
+    let body = prepared(body, &overrides);
     let mut environment = environment_with(&overrides);
     environment.add_template(name, &body).map_err(|e| describe(name, &e))?;
     let template = environment.get_template(name).map_err(|e| describe(name, &e))?;

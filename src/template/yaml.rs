@@ -12,11 +12,10 @@ const BEST_WIDTH: usize = 80;
 /// `Some(true)` = flow style everywhere.
 pub fn dump(value: &Value, indent: usize, flow: Option<bool>) -> String {
     let mut emitter = Emitter { out: String::new(), column: 0, whitespace: true, indention: true, best_indent: indent };
-    let top_plain_scalar = emitter.node(value, 0, flow, Context::Top);
+    // A plain scalar alone (`abc`) ends here: Ansible's dumper is libyaml's emitter, which (unlike pure-Python
+    // PyYAML's `abc\n...\n`) writes no `...` document end after it.
+    emitter.node(value, 0, flow, Context::Top);
     emitter.line_break();
-    if top_plain_scalar {
-        emitter.out.push_str("...\n");
-    }
     emitter.out
 }
 
@@ -106,7 +105,7 @@ impl Emitter {
         self.indention = self.indention && indention;
     }
 
-    /// Writes a node whose container is at `indent`; true if it was a plain scalar (for the `...` end marker).
+    /// Writes a node whose container is at `indent`; true if it was a plain scalar.
     fn node(&mut self, value: &Value, indent: usize, flow: Option<bool>, context: Context) -> bool {
         let child_indent = if context == Context::Top { 0 } else { indent + self.best_indent };
         match value {
@@ -506,7 +505,9 @@ mod tests {
             dump(&json!({"a": "yes", "b": "1.5", "c": "x: y", "d": "", "e": "plain text"}), 2, Some(false)),
             "a: 'yes'\nb: '1.5'\nc: 'x: y'\nd: ''\ne: plain text\n"
         );
-        assert_eq!(dump(&json!("abc"), 2, None), "abc\n...\n");
+        assert_eq!(dump(&json!("abc"), 2, None), "abc\n");
+        assert_eq!(dump(&json!(5), 2, None), "5\n");
+        assert_eq!(dump(&json!(null), 2, None), "null\n");
         assert_eq!(dump(&json!("a\nb"), 2, None), "'a\n\n  b'\n");
     }
 }

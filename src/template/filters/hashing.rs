@@ -40,8 +40,54 @@ pub fn sha1(value: &Value) -> Result<String, Error> {
     hash(value, Some("sha1".into()))
 }
 
-/// `password_hash('sha512', salt, rounds=N)`: `$6$salt$...` (or `$5$` for sha256), as crypt(3) writes it;
-/// without a salt, a random 16-character one.
+/// The crypt(3) schemes `password_hash` writes, with Ansible 2.19's defaults (it always hashes through
+/// passlib, `ansible/utils/encrypt.py`): the salt alphabet and longest salt, and the rounds used when none are
+/// given (passlib's, written into the hash as `rounds=N$`).
+#[derive(Clone, Copy, PartialEq)]
+enum Scheme {
+    Md5,
+    Sha256,
+    Sha512,
+    Bcrypt,
+}
+
+impl Scheme {
+    fn named(name: &str) -> Result<Scheme, Error> {
+        Ok(match name {
+            "md5" | "md5_crypt" => Scheme::Md5,
+            "sha256" | "sha256_crypt" => Scheme::Sha256,
+            "sha512" | "sha512_crypt" => Scheme::Sha512,
+            "blowfish" | "bcrypt" => Scheme::Bcrypt,
+            other => {
+                return Err(invalid(format!(
+                    "password_hash: {other} is not in the list of supported passlib algorithms: md5, blowfish, \
+                     sha256, sha512"
+                )));
+            }
+        })
+    }
+
+    fn passlib_name(self) -> &'static str {
+        match self {
+            Scheme::Md5 => "md5_crypt",
+            Scheme::Sha256 => "sha256_crypt",
+            Scheme::Sha512 => "sha512_crypt",
+            Scheme::Bcrypt => "bcrypt",
+        }
+    }
+
+    fn salt_size(self) -> usize {
+        match self {
+            Scheme::Md5 => 8,
+            Scheme::Sha256 | Scheme::Sha512 => 16,
+            Scheme::Bcrypt => 22,
+        }
+    }
+}
+
+/// `password_hash('sha512', salt, rounds=N)` as Ansible writes it: `$6$rounds=656000$salt$...`, `$5$...`,
+/// `$1$salt$...` (md5_crypt), `$2b$12$...` (bcrypt, `ident='2a'|'2b'|'2y'`); without a salt, a random one
+/// (`salt_size=N` long).
 pub fn password_hash(
     value: &Value,
     kind: Option<String>,
@@ -49,35 +95,132 @@ pub fn password_hash(
     kwargs: Kwargs,
 ) -> Result<String, Error> {
     let kind = kwargs.get::<Option<String>>("hashtype")?.or(kind).unwrap_or_else(|| "sha512".into());
-    let salt = kwargs.get::<Option<String>>("salt")?.or(salt);
-    let rounds = kwargs.get::<Option<usize>>("rounds")?;
+    let salt = kwargs.get::<Option<String>>("salt")?.or(salt).filter(|s| !s.is_empty());
+    let rounds = kwargs.get::<Option<u32>>("rounds")?.filter(|r| *r != 0);
+    let salt_size = kwargs.get::<Option<usize>>("salt_size")?;
+    let ident = kwargs.get::<Option<String>>("ident")?;
     kwargs.assert_all_used()?;
-    let salt = salt.unwrap_or_else(random_salt);
+    let scheme = Scheme::named(&kind)?;
+    let name = scheme.passlib_name();
+    let salt = salt.unwrap_or_else(|| random_salt(salt_size.unwrap_or(scheme.salt_size())));
+    if !salt.bytes().all(|b| SALT_ALPHABET.contains(&b)) {
+        return Err(invalid(format!("password_hash: invalid characters in {name} salt")));
+    }
+    if scheme == Scheme::Bcrypt && salt.len() != 22 {
+        return Err(invalid(format!("password_hash: {name} salt must be 22 characters, not {}", salt.len())));
+    }
+    if salt.len() > scheme.salt_size() {
+        return Err(invalid(format!(
+            "password_hash: salt too large ({name} requires <= {} chars)",
+            scheme.salt_size()
+        )));
+    }
     let password = text_of(value);
-    let prefix_rounds = rounds.filter(|r| *r != 5000).map(|r| format!("rounds={r}$")).unwrap_or_default();
-    let params_rounds = rounds.unwrap_or(5000);
-    match kind.as_str() {
-        "sha512" | "sha512_crypt" => {
-            let params =
-                sha_crypt::Sha512Params::new(params_rounds).map_err(|e| invalid(format!("password_hash: {e:?}")))?;
-            let hashed = sha_crypt::sha512_crypt_b64(password.as_bytes(), salt.as_bytes(), &params)
-                .map_err(|e| invalid(format!("password_hash: {e:?}")))?;
-            Ok(format!("$6${prefix_rounds}{salt}${hashed}"))
+    let failed = |e: &dyn std::fmt::Debug| invalid(format!("password_hash: could not hash the secret: {e:?}"));
+    match scheme {
+        Scheme::Md5 => {
+            if rounds.is_some() {
+                return Err(invalid("password_hash: md5_crypt takes no rounds".to_string()));
+            }
+            Ok(format!("$1${salt}${}", md5_crypt(password.as_bytes(), salt.as_bytes())))
         }
-        "sha256" | "sha256_crypt" => {
-            let params =
-                sha_crypt::Sha256Params::new(params_rounds).map_err(|e| invalid(format!("password_hash: {e:?}")))?;
-            let hashed = sha_crypt::sha256_crypt_b64(password.as_bytes(), salt.as_bytes(), &params)
-                .map_err(|e| invalid(format!("password_hash: {e:?}")))?;
-            Ok(format!("$5${prefix_rounds}{salt}${hashed}"))
+        Scheme::Sha256 | Scheme::Sha512 => {
+            let sha512 = scheme == Scheme::Sha512;
+            let rounds = rounds.unwrap_or(if sha512 { 656_000 } else { 535_000 });
+            // crypt(3) leaves the default 5000 rounds out of the string, and passlib with it.
+            let written = if rounds == 5000 { String::new() } else { format!("rounds={rounds}$") };
+            let hashed = if sha512 {
+                let params = sha_crypt::Sha512Params::new(rounds as usize).map_err(|e| failed(&e))?;
+                sha_crypt::sha512_crypt_b64(password.as_bytes(), salt.as_bytes(), &params).map_err(|e| failed(&e))?
+            } else {
+                let params = sha_crypt::Sha256Params::new(rounds as usize).map_err(|e| failed(&e))?;
+                sha_crypt::sha256_crypt_b64(password.as_bytes(), salt.as_bytes(), &params).map_err(|e| failed(&e))?
+            };
+            Ok(format!("${}${written}{salt}${hashed}", if sha512 { 6 } else { 5 }))
         }
-        other => Err(invalid(format!("password_hash: unsupported hash type {other:?} (sha512, sha256)"))),
+        Scheme::Bcrypt => {
+            let version = match ident.as_deref().unwrap_or("2b") {
+                "2a" => bcrypt::Version::TwoA,
+                "2b" => bcrypt::Version::TwoB,
+                "2y" => bcrypt::Version::TwoY,
+                other => return Err(invalid(format!("password_hash: invalid bcrypt ident {other:?} (2a, 2b, 2y)"))),
+            };
+            let parts = bcrypt::hash_with_salt(password.as_bytes(), rounds.unwrap_or(12), bcrypt_salt(&salt))
+                .map_err(|e| failed(&e))?;
+            Ok(parts.format_for_version(version))
+        }
     }
 }
 
-fn random_salt() -> String {
-    const ALPHABET: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    (0..16).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
+/// crypt(3)'s salt characters, which passlib requires.
+const SALT_ALPHABET: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+fn random_salt(size: usize) -> String {
+    (0..size).map(|_| SALT_ALPHABET[rand::random_range(0..SALT_ALPHABET.len())] as char).collect()
+}
+
+/// bcrypt's 22-character salt as its 16 bytes (bcrypt's own base64 alphabet; the last character's 4 unused
+/// bits are dropped, as passlib's `repair_unused` does).
+fn bcrypt_salt(salt: &str) -> [u8; 16] {
+    const BCRYPT64: &[u8] = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let (mut bytes, mut bits, mut used) = ([0u8; 16], 0u32, 0u32);
+    let mut at = 0;
+    for c in salt.bytes() {
+        let six = BCRYPT64.iter().position(|&b| b == c).unwrap_or(0) as u32;
+        bits = (bits << 6) | six;
+        used += 6;
+        if used >= 8 && at < 16 {
+            used -= 8;
+            bytes[at] = (bits >> used) as u8;
+            at += 1;
+        }
+        bits &= (1 << used) - 1;
+    }
+    bytes
+}
+
+/// md5_crypt (`$1$`, Poul-Henning Kamp's FreeBSD scheme, as passlib and glibc compute it). No maintained crate
+/// has it without pulling in a second copy of the hash crates, and it is short: 1000 rounds of MD5.
+fn md5_crypt(password: &[u8], salt: &[u8]) -> String {
+    let alternate = md5::compute([password, salt, password].concat()).0;
+    let mut context = md5::Context::new();
+    context.consume(password);
+    context.consume(b"$1$");
+    context.consume(salt);
+    for chunk in (0..password.len()).step_by(16) {
+        context.consume(&alternate[..(password.len() - chunk).min(16)]);
+    }
+    let mut length = password.len();
+    while length > 0 {
+        context.consume(if length & 1 == 1 { &[0u8][..] } else { &password[..1] });
+        length >>= 1;
+    }
+    let mut digest = context.finalize().0;
+    for round in 0..1000 {
+        let mut context = md5::Context::new();
+        context.consume(if round & 1 == 1 { password } else { &digest[..] });
+        if round % 3 != 0 {
+            context.consume(salt);
+        }
+        if round % 7 != 0 {
+            context.consume(password);
+        }
+        context.consume(if round & 1 == 1 { &digest[..] } else { password });
+        digest = context.finalize().0;
+    }
+    let mut out = String::with_capacity(22);
+    let mut push = |value: u32, count: usize| {
+        let mut value = value;
+        for _ in 0..count {
+            out.push(SALT_ALPHABET[(value & 0x3f) as usize] as char);
+            value >>= 6;
+        }
+    };
+    for (a, b, c) in [(0, 6, 12), (1, 7, 13), (2, 8, 14), (3, 9, 15), (4, 10, 5)] {
+        push(((digest[a] as u32) << 16) | ((digest[b] as u32) << 8) | digest[c] as u32, 4);
+    }
+    push(digest[11] as u32, 2);
+    out
 }
 
 #[cfg(test)]
@@ -94,18 +237,47 @@ mod tests {
         );
     }
 
+    fn hashed(kind: &str, salt: &str, kwargs: Vec<(&str, Value)>) -> Result<String, Error> {
+        password_hash(&Value::from("s3cr3t pass"), Some(kind.into()), Some(salt.into()), Kwargs::from_iter(kwargs))
+    }
+
+    // Expected: ansible-core 2.19.14 with passlib 1.7.4, `ansible.utils.encrypt.do_encrypt(...)`.
     #[test]
-    fn password_hash_is_crypt_sha512() {
-        // `python3 -c 'import crypt; print(crypt.crypt("secret", "$6$mysalt"))'`
+    fn password_hash_matches_ansible_with_passlib() {
+        let rounds = |n: u32| vec![("rounds", Value::from(n))];
         assert_eq!(
-            password_hash(
-                &Value::from("secret"),
-                Some("sha512".into()),
-                Some("mysalt".into()),
-                Kwargs::from_iter(Vec::<(&str, Value)>::new())
-            )
-            .unwrap(),
-            "$6$mysalt$UX6P1VKOf6dr0s2pg4pLNvIUB6hLXvP6M5f/Yj9hJgMPdAJ4oArvk5YUD9/XWtk1JOpVwt/JTsczMJr8sFVML1"
+            hashed("sha512", "mysalt", rounds(5000)).unwrap(),
+            "$6$mysalt$isrxFfVnGXldgNk41MuIaVkwRKCl8iBq6izyD5GlmNCALHwV0EHzh/6B1FE5sFtyHcRkLNUI1.6eukcEv9i4T0"
         );
+        assert_eq!(
+            hashed("sha256", "abc", rounds(1000)).unwrap(),
+            "$5$rounds=1000$abc$f8N/fywx7.cwrPza178ZKxeXBhY9W58Vbm.QQ6Q4ReD"
+        );
+        assert_eq!(
+            hashed("sha512", "mysalt1234", vec![]).unwrap(),
+            "$6$rounds=656000$mysalt1234$XuQMKdGX.08B53o8yPdSFrsDQydA/akrTRoPpVjtME.esFHQIZItNDJW7Y/8J3t2gSXZNnZHDROz3mrgU42xe/"
+        );
+        assert_eq!(hashed("md5", "mysalt12", vec![]).unwrap(), "$1$mysalt12$NZV/2P2/A6YdJQHL3EqCD1");
+        assert_eq!(
+            hashed("bcrypt", "abcdefghijklmnopqrstuv", rounds(4)).unwrap(),
+            "$2b$04$abcdefghijklmnopqrstuu7vCgabQJkW2WZVy9GOWGTnQEeu5g7jG"
+        );
+        let two_a = vec![("rounds", Value::from(5)), ("ident", Value::from("2a"))];
+        assert_eq!(
+            hashed("blowfish", "abcdefghijklmnopqrstuv", two_a).unwrap(),
+            "$2a$05$abcdefghijklmnopqrstuupnUf3YWbVMO1u.PDDqOi2.6DaNC3SVq"
+        );
+    }
+
+    #[test]
+    fn password_hash_rejects_what_passlib_rejects() {
+        let message = |r: Result<String, Error>| r.unwrap_err().to_string();
+        assert!(message(hashed("md5", "abcdefghij", vec![])).contains("salt too large (md5_crypt requires <= 8"));
+        assert!(message(hashed("sha512", "bad$salt", vec![])).contains("invalid characters in sha512_crypt salt"));
+        assert!(message(hashed("sha1", "abc", vec![])).contains("not in the list of supported passlib algorithms"));
+        let random =
+            password_hash(&Value::from("x"), Some("md5".into()), None, Kwargs::from_iter(Vec::<(&str, Value)>::new()))
+                .unwrap();
+        assert_eq!(random.len(), "$1$12345678$".len() + 22, "{random}");
     }
 }

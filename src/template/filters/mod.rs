@@ -5,6 +5,7 @@ mod data;
 mod hashing;
 mod network;
 mod text;
+mod url;
 
 use minijinja::value::Value;
 use minijinja::{Environment, Error, ErrorKind};
@@ -57,6 +58,7 @@ pub fn register(env: &mut Environment) {
         "md5" => hashing::md5,
         "sha1" => hashing::sha1,
         "password_hash" => hashing::password_hash,
+        "urlsplit" => url::urlsplit,
     }
     // Jinja2's own `tojson` sorts keys and escapes for HTML, unlike minijinja's.
     env.add_filter("tojson", data::tojson);
