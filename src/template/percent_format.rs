@@ -387,7 +387,7 @@ mod tests {
 
     #[test]
     fn floats_as_c_prints_them() {
-        assert_eq!(fmt("%05.2f", 3.14159.into()), "03.14");
+        assert_eq!(fmt("%05.2f", 3.14659.into()), "03.15");
         assert_eq!(fmt("%f", 1.5.into()), "1.500000");
         assert_eq!(fmt("%.0f %#.0f", tuple(vec![2.0.into(), 2.0.into()])), "2 2.");
         assert_eq!(fmt("%e", 1500.0.into()), "1.500000e+03");

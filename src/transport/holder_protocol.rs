@@ -12,7 +12,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::become_handshake::Become;
+use super::become_handshake::{Become, BecomeMethod};
 use super::connect_options::{ConnectOptions, HostKeyPolicy};
 use super::jump_pool::JumpPool;
 use super::remote_command::{CommandOutput, RemoteCommand};
@@ -33,6 +33,8 @@ pub struct HeldTarget {
     pub host_key_policy: String,
     pub become_root: bool,
     pub become_user: Option<String>,
+    /// sudo or su: two runs that become differently never share a connection's shells.
+    pub become_method: String,
     pub proxy_command: Option<String>,
     pub jump: Option<Box<HeldTarget>>,
 }
@@ -59,6 +61,7 @@ impl HeldTarget {
             host_key_policy: policy_name(options.host_key_policy).to_string(),
             become_root: options.become_root,
             become_user: options.become_.user.clone(),
+            become_method: options.become_.method.name().to_string(),
             proxy_command: options.proxy_command.clone(),
             jump,
         })
@@ -68,7 +71,11 @@ impl HeldTarget {
     pub fn options(&self, host_name: &str, settings: &HeldSettings, jumps: &JumpPool) -> ConnectOptions {
         // Field by field from the default: never a password here, and whatever else `Become` learns to carry
         // keeps its default rather than breaking this.
-        let become_ = Become { user: self.become_user.clone(), ..Become::default() };
+        let become_ = Become {
+            user: self.become_user.clone(),
+            method: BecomeMethod::parse(&self.become_method).unwrap_or_default(),
+            ..Become::default()
+        };
         ConnectOptions {
             host_name: host_name.to_string(),
             address: self.address.clone(),
