@@ -399,14 +399,16 @@ fn the_bastion_going_down_mid_run_makes_its_hosts_unreachable_and_direct_hosts_f
         &[("direct1", ""), ("far1", "jump: bastion"), ("far2", "jump: bastion"), ("bastion", "")],
     );
     let playbook = r#"
-task("first", hosts(), |h| { h.run("echo first-$(hostname); touch /tmp/rb-first-done"); });
-task("wait", hosts(), |h| { h.run("sleep 4"); });
+task("first", hosts(), |h| { h.run("echo first-$(hostname)"); });
+task("wait", hosts(), |h| { h.run("touch /tmp/rb-first-done; sleep 4"); });
 task("last", hosts(), |h| { h.run("echo last-$(hostname)"); });
 "#;
-    // The bastion's leg on the near bridge is cut once the first task is done on both far hosts (seen inside
-    // their containers, which the controller cannot reach by network): to the controller the bastion is gone
-    // (no RST, no FIN), exactly like a power cut. Waiting for the task, not a fixed delay, keeps the test
-    // right on a loaded machine where connecting alone can take seconds.
+    // The bastion's leg on the near bridge is cut once the second task has started on both far hosts (seen
+    // inside their containers, which the controller cannot reach by network): the first task's results are
+    // back by then (tasks run one after another), and to the controller the bastion is gone (no RST, no FIN),
+    // exactly like a power cut. Waiting for the task, not a fixed delay, keeps the test right on a loaded
+    // machine where connecting alone can take seconds; a marker written by the first task itself could be
+    // seen before its result had travelled back, and the cut would lose it.
     let marker = |host: &str| format!("/proc/{}/root/tmp/rb-first-done", netns_pid(FAR, host));
     let markers = [marker("far1"), marker("far2")];
     for marker in &markers {

@@ -14,6 +14,7 @@ use tokio::io::AsyncWriteExt;
 use super::runtime::{INTERRUPT_GRACE, Runtime};
 use super::step_recorder;
 use crate::primitives::catalog::LOCAL_RUN_OPTIONS;
+use crate::primitives::run_result;
 use crate::report::{Status, StepReport};
 
 type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
@@ -177,11 +178,11 @@ fn local_run(runtime: &Runtime, command: &str, map: &Map) -> Result<Map> {
     }
     if !reasons.is_empty() {
         record(Status::Ok, None, Some(format!("nothing to do: {}", reasons.join(" or "))));
-        return Ok(result(0, "", "", false, true));
+        return Ok(run_result(0, "", "", false, true));
     }
     if runtime.options.check && !options.check_safe {
         record(Status::Changed, None, Some("check mode: would run".into()));
-        return Ok(result(0, "", "", true, true));
+        return Ok(run_result(0, "", "", true, true));
     }
 
     let output = execute(runtime, command, &cwd, &options.env, options.stdin.as_deref(), options.timeout)?;
@@ -200,7 +201,7 @@ fn local_run(runtime: &Runtime, command: &str, map: &Map) -> Result<Map> {
     }
     let changed = !options.check_safe;
     record(if changed { Status::Changed } else { Status::Ok }, Some(&output), None);
-    Ok(result(output.rc, &output.stdout, &output.stderr, changed, false))
+    Ok(run_result(output.rc, &output.stdout, &output.stderr, changed, false))
 }
 
 /// `sh -c command` on the controller, given up after `timeout` (rc 124, as `timeout(1)` says) and
@@ -258,14 +259,4 @@ fn execute(
             ).into()),
         }
     })
-}
-
-fn result(rc: i32, stdout: &str, stderr: &str, changed: bool, skipped: bool) -> Map {
-    let mut map = Map::new();
-    map.insert("rc".into(), Dynamic::from(rc as i64));
-    map.insert("stdout".into(), Dynamic::from(stdout.to_string()));
-    map.insert("stderr".into(), Dynamic::from(stderr.to_string()));
-    map.insert("changed".into(), Dynamic::from(changed));
-    map.insert("skipped".into(), Dynamic::from(skipped));
-    map
 }

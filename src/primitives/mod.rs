@@ -32,7 +32,7 @@ pub use primitive_error::PrimitiveError;
 pub use read::{exists, read};
 pub use reboot::reboot;
 pub use remote_host::{InventoryHost, RemoteHost};
-pub use run::{RUN_OPTIONS, run};
+pub use run::{RUN_OPTIONS, run, run_result};
 pub use sysctl::{SYSCTL_OPTIONS, sysctl};
 pub use template::template;
 // The template environment lives in `crate::template`; these names stay for the pre-flight and lint.

@@ -46,7 +46,7 @@ pub fn run(host: &dyn RemoteHost, command: &str, options: &Map) -> Result<Map, P
             // that `when`, tags or --limit leave out).
             if output.rc == 0 {
                 step.finish(Status::Ok, StepOutcome { message: Some(reason.clone()), ..StepOutcome::default() });
-                return Ok(result(0, "", "", false, true));
+                return Ok(run_result(0, "", "", false, true));
             }
         } else {
             // Guard and command in one round trip: the guard decides on the host, and says so with a marker
@@ -65,7 +65,7 @@ pub fn run(host: &dyn RemoteHost, command: &str, options: &Map) -> Result<Map, P
             Status::Changed,
             StepOutcome { message: Some("check mode: would run".into()), ..StepOutcome::default() },
         );
-        return Ok(result(0, "", "", true, true));
+        return Ok(run_result(0, "", "", true, true));
     }
 
     let output = host.exec(&remote)?;
@@ -74,7 +74,7 @@ pub fn run(host: &dyn RemoteHost, command: &str, options: &Map) -> Result<Map, P
         && output.stdout.strip_suffix(b"\n") == Some(marker.as_bytes())
     {
         step.finish(Status::Ok, StepOutcome { message: Some(reason), ..StepOutcome::default() });
-        return Ok(result(0, "", "", false, true));
+        return Ok(run_result(0, "", "", false, true));
     }
     let stdout = output.stdout_text();
     let stderr = output.stderr_text();
@@ -90,7 +90,7 @@ pub fn run(host: &dyn RemoteHost, command: &str, options: &Map) -> Result<Map, P
     }
     let changed = !check_safe;
     step.finish(if changed { Status::Changed } else { Status::Ok }, outcome);
-    Ok(result(output.rc, &stdout, &stderr, changed, false))
+    Ok(run_result(output.rc, &stdout, &stderr, changed, false))
 }
 
 /// One shell test combining `creates`, `removes`, `unless` and `onlyif`: exit 0 means "skip".
@@ -119,7 +119,8 @@ fn guard_script(options: &Options) -> Result<Option<(String, String)>, Primitive
     Ok(Some((tests.join(" || "), format!("nothing to do: {}", reasons.join(" or ")))))
 }
 
-fn result(rc: i32, stdout: &str, stderr: &str, changed: bool, skipped: bool) -> Map {
+/// The map `h.run` returns, and `local_run` on the controller with it: one shape for both.
+pub fn run_result(rc: i32, stdout: &str, stderr: &str, changed: bool, skipped: bool) -> Map {
     let mut map = Map::new();
     map.insert("rc".into(), Dynamic::from(rc as i64));
     map.insert("stdout".into(), Dynamic::from(stdout.to_string()));

@@ -7,6 +7,7 @@
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Error, ErrorKind};
 
+use super::filters::data::type_debug;
 use super::output::{python_repr, python_str};
 
 /// `lhs % rhs` as Python computes it.
@@ -24,25 +25,15 @@ fn error(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, message.into())
 }
 
-fn type_name(value: &Value) -> &'static str {
-    match value.kind() {
-        ValueKind::None | ValueKind::Undefined => "NoneType",
-        ValueKind::Bool => "bool",
-        ValueKind::Number if value.is_integer() => "int",
-        ValueKind::Number => "float",
-        ValueKind::String => "str",
-        ValueKind::Seq if value.is_tuple() => "tuple",
-        ValueKind::Seq | ValueKind::Iterable => "list",
-        ValueKind::Map => "dict",
-        _ => "object",
-    }
-}
-
 /// Python's `a % b` on numbers: the result has the sign of the divisor.
 fn modulo(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
     let numeric = |v: &Value| matches!(v.kind(), ValueKind::Number | ValueKind::Bool);
     if !numeric(lhs) || !numeric(rhs) {
-        return Err(error(format!("unsupported operand type(s) for %: '{}' and '{}'", type_name(lhs), type_name(rhs))));
+        return Err(error(format!(
+            "unsupported operand type(s) for %: '{}' and '{}'",
+            type_debug(lhs),
+            type_debug(rhs)
+        )));
     }
     if let (Some(a), Some(b)) = (integer(lhs), integer(rhs)) {
         if b == 0 {
@@ -210,7 +201,9 @@ fn convert(conversion: char, at: usize, spec: &Spec, value: &Value) -> Result<St
                     .map(String::from)
                     .ok_or_else(|| error("%c arg not in range(0x110000)"))?,
                 (_, Some(s)) if s.chars().count() == 1 => s.to_string(),
-                _ => return Err(error(format!("%c requires an int or a unicode character, not {}", type_name(value)))),
+                _ => {
+                    return Err(error(format!("%c requires an int or a unicode character, not {}", type_debug(value))));
+                }
             };
             (String::new(), text, false)
         }
@@ -232,7 +225,7 @@ fn convert(conversion: char, at: usize, spec: &Spec, value: &Value) -> Result<St
                     } else {
                         "an integer is required"
                     };
-                    return Err(error(format!("%{conversion} format: {what}, not {}", type_name(value))));
+                    return Err(error(format!("%{conversion} format: {what}, not {}", type_debug(value))));
                 }
             };
             let mut digits = match conversion {
@@ -256,7 +249,7 @@ fn convert(conversion: char, at: usize, spec: &Spec, value: &Value) -> Result<St
         }
         'e' | 'E' | 'f' | 'F' | 'g' | 'G' => {
             let Some(f) = float(value) else {
-                return Err(error(format!("must be real number, not {}", type_name(value))));
+                return Err(error(format!("must be real number, not {}", type_debug(value))));
             };
             let body = float_body(f.abs(), conversion, spec.precision.unwrap_or(6), spec.alternate);
             (sign_of(f.is_sign_negative() && !f.is_nan(), spec), body, f.is_finite())

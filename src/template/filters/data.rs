@@ -374,6 +374,7 @@ pub fn type_debug(value: &Value) -> &'static str {
         ValueKind::Number if value.is_integer() => "int",
         ValueKind::Number => "float",
         ValueKind::String => "str",
+        ValueKind::Seq if value.is_tuple() => "tuple",
         ValueKind::Seq | ValueKind::Iterable => "list",
         ValueKind::Map => "dict",
         _ => "object",

@@ -1,7 +1,7 @@
 //! Ansible's filters, by family, registered under their short names and their `ansible.builtin.` /
 //! `ansible.utils.` names (both spellings appear in roles).
 
-mod data;
+pub(crate) mod data;
 mod hashing;
 mod network;
 mod text;
