@@ -174,6 +174,10 @@ impl RemoteHost for Host {
         gathered
     }
 
+    fn gathered_facts(&self) -> Option<Map> {
+        self.state.facts.lock().unwrap().clone()
+    }
+
     fn keep_facts(&self, facts: Map) {
         *self.state.facts.lock().unwrap() = Some(facts);
     }

@@ -47,8 +47,10 @@ pub trait RemoteHost: Send + Sync {
     /// Drops the connection; the next command connects again (after a reboot).
     fn reconnect(&self);
 
-    /// Facts gathered earlier in the run, if any.
+    /// The host's facts: gathered on first use (one round trip, once per run), kept after that.
     fn facts(&self) -> Option<Map>;
+    /// Facts already gathered earlier in the run, if any, never gathering: for a step that only may use them.
+    fn gathered_facts(&self) -> Option<Map>;
     fn keep_facts(&self, facts: Map);
 
     /// Reports a finished step: the engine adds it to the host's task result.

@@ -106,6 +106,9 @@ impl RemoteHost for ShellHost {
     fn facts(&self) -> Option<Map> {
         None
     }
+    fn gathered_facts(&self) -> Option<Map> {
+        None
+    }
     fn keep_facts(&self, _facts: Map) {}
     fn record(&self, step: StepReport) {
         self.steps.lock().unwrap().push(step);

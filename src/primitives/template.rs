@@ -5,7 +5,7 @@ use super::file_writer::{FileSpec, put_file};
 use super::primitive_error::PrimitiveError;
 use super::remote_host::RemoteHost;
 use super::step::{Step, StepOutcome};
-use crate::template::{HostView, ansible_variables, render_text};
+use crate::template::{HostView, ansible_variables, render_text, undeclared_names};
 
 /// `h.template(src, dest, vars, opts)`: renders a Jinja2 template (minijinja, strict: an undefined variable
 /// is an error naming template:line and the host), then writes it as `write` does.
@@ -28,14 +28,14 @@ pub fn template(
 pub fn render(host: &dyn RemoteHost, source: &str, dest: &str, vars: &Map) -> Result<String, String> {
     let path = host.local_file(source);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read template {}: {e}", path.display()))?;
-    let context = context(host, source, dest, vars)?;
+    let context = context(host, source, &text, dest, vars)?;
     render_text(source, &text, &context)
 }
 
 /// What a template sees: Ansible's variables for the host (`inventory_hostname`, `group_names`, `groups`,
 /// `hostvars`, `ansible_managed`, `omit`, `ansible_facts` / `ansible_*` once facts are gathered), runbook's own
 /// names (`host`, `facts`, `playbook_dir`, `template_*`), then the host's vars and the vars passed, which win.
-fn context(host: &dyn RemoteHost, source: &str, dest: &str, vars: &Map) -> Result<Value, String> {
+fn context(host: &dyn RemoteHost, source: &str, text: &str, dest: &str, vars: &Map) -> Result<Value, String> {
     let hostvars: serde_json::Map<String, Value> = host
         .inventory_hosts()
         .into_iter()
@@ -46,7 +46,11 @@ fn context(host: &dyn RemoteHost, source: &str, dest: &str, vars: &Map) -> Resul
             (other.name, Value::Object(vars))
         })
         .collect();
-    let facts = host.facts().map(|facts| rhai::serde::from_dynamic(&Dynamic::from(facts)).unwrap_or(Value::Null));
+    // Facts cost a round trip to gather: only a template that reads them pays it (a template that compiles
+    // badly gathers too, so that the render reports the template's error, not a missing fact).
+    let reads_facts = undeclared_names(source, text).map_or(true, |names| names.iter().any(|name| names_facts(name)));
+    let facts = if reads_facts { host.facts() } else { host.gathered_facts() };
+    let facts = facts.map(|facts| rhai::serde::from_dynamic(&Dynamic::from(facts)).unwrap_or(Value::Null));
     let groups = host.inventory_groups();
     let view = HostView { name: host.name(), groups: &groups, hostvars, facts: facts.clone() };
     let mut context = ansible_variables(&view);
@@ -80,4 +84,11 @@ fn context(host: &dyn RemoteHost, source: &str, dest: &str, vars: &Map) -> Resul
 /// The controller's host name, as Ansible's `template_host`.
 fn controller_hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+}
+
+/// Whether a name a template reads can only be answered with the host's facts: runbook's `facts`, Ansible's
+/// `ansible_facts` and `ansible_*` fact names, and the maps that carry them (`hostvars`, `vars`).
+fn names_facts(name: &str) -> bool {
+    matches!(name, "facts" | "ansible_facts" | "hostvars" | "vars")
+        || (name.starts_with("ansible_") && name != "ansible_managed")
 }
