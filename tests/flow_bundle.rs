@@ -241,10 +241,12 @@ fn the_mirror_profile_plans_each_distros_repo_paths() {
     ];
     for (facts, wanted) in cases {
         let test = Test::new();
-        let inventory = std::fs::read_to_string(lab.inventory()).unwrap().replace(
-            &format!("address: \"{}\"", lab.address("k8s-node01")),
-            &format!("address: \"{}\"\n          runbook_facts: {facts}", lab.address("k8s-node01")),
-        );
+        let inventory = std::fs::read_to_string(lab.inventory()).unwrap();
+        // The override goes beside the host's address line, at that line's indentation.
+        let address = format!("address: \"{}\"", lab.address("k8s-node01"));
+        let line = inventory.lines().find(|line| line.trim_start() == address).expect("k8s-node01's address line");
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let inventory = inventory.replace(line, &format!("{line}\n{indent}runbook_facts: {facts}"));
         assert!(inventory.contains("runbook_facts"));
         let path = test.path().join("distro.yaml");
         std::fs::write(&path, inventory).unwrap();

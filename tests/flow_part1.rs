@@ -269,11 +269,15 @@ fn a_centos7_host_plans_the_kernel_upgrade_ipvs_tools_and_modules_in_order() {
     for rpm in ["kernel-ml-4.19.12-1.el7.elrepo.x86_64.rpm", "kernel-ml-devel-4.19.12-1.el7.elrepo.x86_64.rpm"] {
         std::fs::write(bundle.join(rpm), "not a real rpm").unwrap();
     }
-    let inventory = std::fs::read_to_string(lab.inventory()).unwrap().replace(
-        &format!("address: \"{}\"", lab.address("k8s-node01")),
+    let inventory = std::fs::read_to_string(lab.inventory()).unwrap();
+    // The override goes beside the host's address line, at that line's indentation.
+    let address = format!("address: \"{}\"", lab.address("k8s-node01"));
+    let line = inventory.lines().find(|line| line.trim_start() == address).expect("k8s-node01's address line");
+    let indent = &line[..line.len() - line.trim_start().len()];
+    let inventory = inventory.replace(
+        line,
         &format!(
-            "address: \"{}\"\n          runbook_facts: {{ os_id: centos, os_like: \"rhel fedora\", os_version: \"7\", kernel: 3.10.0-1160.el7.x86_64, pkg_mgr: yum, container: \"false\", virt: kvm }}",
-            lab.address("k8s-node01")
+            "{line}\n{indent}runbook_facts: {{ os_id: centos, os_like: \"rhel fedora\", os_version: \"7\", kernel: 3.10.0-1160.el7.x86_64, pkg_mgr: yum, container: \"false\", virt: kvm }}"
         ),
     );
     assert!(inventory.contains("runbook_facts"), "the override went in");

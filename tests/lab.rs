@@ -201,11 +201,13 @@ fn an_inventory_lab_maps_host_addresses_and_the_vip() {
     assert_eq!(written["all"]["vars"]["user"], "root");
     let key = written["all"]["vars"]["key"].as_str().unwrap();
     assert!(Path::new(key).is_absolute() && Path::new(key).exists(), "key {key}");
-    let ha = &written["all"]["children"]["ha"];
-    assert_eq!(ha["hosts"]["k8s-ha01"]["address"], "10.252.0.104");
-    assert_eq!(ha["hosts"]["k8s-ha02"]["address"], "10.252.0.105");
-    assert_eq!(ha["vars"]["peers"], "10.252.0.104 10.252.0.105");
-    assert_eq!(written["all"]["children"]["masters"]["hosts"]["k8s-master01"]["ansible_host"], "10.252.0.101");
+    // Hosts carry their merged vars under `all: hosts:`; groups keep their members.
+    let hosts = &written["all"]["hosts"];
+    assert_eq!(hosts["k8s-ha01"]["address"], "10.252.0.104");
+    assert_eq!(hosts["k8s-ha02"]["address"], "10.252.0.105");
+    assert_eq!(hosts["k8s-ha01"]["peers"], "10.252.0.104 10.252.0.105");
+    assert_eq!(hosts["k8s-master01"]["ansible_host"], "10.252.0.101");
+    assert_eq!(written["all"]["children"]["ha"]["hosts"], serde_json::json!({"k8s-ha01": null, "k8s-ha02": null}));
 
     for (name, address) in
         [("k8s-ha01", "10.252.0.104"), ("k8s-ha02", "10.252.0.105"), ("k8s-master01", "10.252.0.101")]
@@ -220,6 +222,67 @@ fn an_inventory_lab_maps_host_addresses_and_the_vip() {
     let ports = bridge_ports("rb-t-inv");
     check(&lab.down(), "lab down --purge");
     assert_gone(&lab, &ports);
+}
+
+/// `lab up -i` reads the inventory with `runbook run`'s loader: a host range, `ansible_host`, `group_vars/`
+/// beside the inventory; `runbook run -i` the lab's inventory then reaches every host.
+#[test]
+fn a_lab_from_a_host_range_is_reached_by_run() {
+    require_root!();
+    let temp = tempfile::tempdir().unwrap();
+    let lab = Lab { name: "t-li1", cwd: temp.path().to_path_buf() };
+    let _ = lab.down();
+    std::fs::write(
+        temp.path().join("inventory.yaml"),
+        "all:\n  children:\n    web:\n      hosts:\n        web[01:03]:\n    db:\n      hosts:\n        \
+         db1: {ansible_host: 172.31.9.41, ansible_port: 2222, ansible_user: ops}\n",
+    )
+    .unwrap();
+    std::fs::create_dir(temp.path().join("group_vars")).unwrap();
+    std::fs::write(temp.path().join("group_vars/all.yml"), "vip: 172.31.9.200\n").unwrap();
+    let up = runbook(&lab.cwd, &["lab", "up", "--name", "t-li1", "-i", "inventory.yaml", "--subnet", "10.250.80.0/24"]);
+    check(&up, "lab up -i with a host range");
+
+    let written = std::fs::read_to_string(lab.user_dir().join("inventory.yaml")).unwrap();
+    let written: Value = serde_saphyr::from_str(&written).expect("the lab inventory is valid YAML");
+    let hosts = &written["all"]["hosts"];
+    assert_eq!(hosts["db1"]["ansible_host"], "10.250.80.41", "{written:#?}");
+    assert_eq!(hosts["web01"]["address"], "10.250.80.10");
+    assert_eq!(hosts["web03"]["address"], "10.250.80.12");
+    assert_eq!(hosts["web02"]["vip"], "10.250.80.200", "group_vars/ beside the inventory map too");
+
+    std::fs::write(
+        temp.path().join("site.rhai"),
+        r#"task("mark", hosts(), |h| h.run("echo " + h.vars.vip + " > /root/t-li-vip"));"#,
+    )
+    .unwrap();
+    let lab_inventory = lab.user_dir().join("inventory.yaml").display().to_string();
+    check(&runbook(&lab.cwd, &["run", "site.rhai", "-i", &lab_inventory]), "runbook run -i the lab inventory");
+    for (name, address) in
+        [("web01", "10.250.80.10"), ("web02", "10.250.80.11"), ("web03", "10.250.80.12"), ("db1", "10.250.80.41")]
+    {
+        let output = lab.ssh(address, "hostname; cat /root/t-li-vip");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), format!("{name}\n10.250.80.200\n"), "{name}");
+    }
+
+    let ports = bridge_ports("rb-t-li1");
+    check(&lab.down(), "lab down --purge");
+    assert_gone(&lab, &ports);
+}
+
+/// A broken inventory fails `lab up` with the loader's `file:line:col`, before anything is created.
+#[test]
+fn lab_up_reports_inventory_errors_where_they_are() {
+    require_root!();
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(temp.path().join("inventory.yaml"), "all:\n  hosts:\n    web[01:03]:\n  hostz:\n    a:\n").unwrap();
+    let output =
+        runbook(temp.path(), &["lab", "up", "--name", "t-li2", "-i", "inventory.yaml", "--subnet", "10.250.81.0/24"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("inventory.yaml:4:"), "{stderr}");
+    assert!(stderr.contains("hostz"), "{stderr}");
+    assert!(!link_exists("rb-t-li2"), "no bridge for a refused inventory");
 }
 
 #[test]

@@ -27,6 +27,9 @@ pub enum LabError {
     NoHosts,
     #[error("{path}: {message}")]
     Inventory { path: PathBuf, message: String },
+    /// The inventory loader's own error, `file:line:col: message`, as `runbook run` reports it.
+    #[error("{0}")]
+    Loader(crate::inventory::InventoryError),
     #[error(
         "lab `{0}` does not exist (no state under /var/lib/runbook/labs/{0}); start it with `runbook lab up --name {0} ...`"
     )]

@@ -1,8 +1,10 @@
 //! The lab's view of an inventory: which hosts to boot, where each lands on the lab subnet, and the inventory
 //! file a playbook run against the lab uses.
 //!
-//! Parsing stays minimal on purpose (host names, groups, the address var): the full inventory semantics live in
-//! `crate::inventory`; the lab only needs to mirror the file's shape with its addresses moved onto the bridge.
+//! The hosts, their groups and their addresses come from `crate::inventory`, the loader `runbook run` uses, so
+//! host ranges, INI files, `group_vars/`/`host_vars/` and the `address`-over-`ansible_host` precedence are the
+//! same in the lab as in a run, and a broken inventory fails with the loader's `file:line:col`. The lab only
+//! moves the addresses onto its bridge.
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::Ipv4Addr;
@@ -14,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::lab_error::LabError;
 use super::lab_subnet::LabSubnet;
+use crate::inventory::Inventory;
 
 /// Connection variables the lab sets itself; a source inventory's own values would point at the real fleet.
 const CONNECTION_VARS: &[&str] = &[
@@ -24,9 +27,13 @@ const CONNECTION_VARS: &[&str] = &[
     "key",
     "ansible_ssh_private_key_file",
     "known_hosts",
+    "ansible_ssh_known_hosts_file",
     "ansible_password",
     "ansible_ssh_pass",
 ];
+
+/// The two names of a host's address; `runbook run` takes `address` when both are set.
+const ADDRESS_VARS: &[&str] = &["address", "ansible_host"];
 
 /// First host number used when a host's own host part cannot be kept.
 const FIRST_ALLOCATED: u32 = 10;
@@ -40,88 +47,30 @@ pub struct SourceHost {
     pub address: Option<Ipv4Addr>,
 }
 
-/// A source inventory: the YAML document, and its hosts in order of first appearance.
+/// A source inventory as `runbook run` loads it, and its hosts in inventory order.
 #[derive(Debug, Clone)]
 pub struct SourceInventory {
-    pub document: Value,
+    pub inventory: Inventory,
     pub hosts: Vec<SourceHost>,
 }
 
 impl SourceInventory {
     pub fn load(path: &Path) -> Result<Self, LabError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| LabError::io(format!("reading inventory {}", path.display()), source))?;
-        Self::parse(&text).map_err(|message| LabError::Inventory { path: path.to_path_buf(), message })
+        let inventory = Inventory::load(path).map_err(LabError::Loader)?;
+        Self::from_inventory(inventory)
+            .map_err(|message| LabError::Inventory { path: path.to_path_buf(), message: message.into() })
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let document: Value = serde_saphyr::from_str(text).map_err(|error| error.to_string())?;
-        let Value::Object(root) = &document else {
-            return Err("expected a mapping of groups at the top (Ansible YAML inventory: `all: {hosts: ...}`)".into());
-        };
-        let mut hosts = Vec::new();
-        let mut seen = HashSet::new();
-        for (name, group) in root {
-            collect_group(name, group, &mut hosts, &mut seen)?;
-        }
+    pub fn from_inventory(inventory: Inventory) -> Result<Self, &'static str> {
+        let hosts: Vec<SourceHost> = inventory
+            .hosts()
+            // The address `runbook run` connects to; a DNS name cannot be kept, so that host gets an allocated one.
+            .map(|host| SourceHost { name: host.name.clone(), address: host.connection.address.parse().ok() })
+            .collect();
         if hosts.is_empty() {
-            return Err("the inventory has no hosts".into());
+            return Err("the inventory has no hosts");
         }
-        Ok(SourceInventory { document, hosts })
-    }
-}
-
-fn collect_group(
-    group_name: &str,
-    group: &Value,
-    hosts: &mut Vec<SourceHost>,
-    seen: &mut HashSet<String>,
-) -> Result<(), String> {
-    let group = match group {
-        Value::Null => return Ok(()),
-        Value::Object(group) => group,
-        _ => {
-            return Err(format!("group `{group_name}`: expected a mapping with hosts/children/vars"));
-        }
-    };
-    match group.get("hosts") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(members)) => {
-            for (name, vars) in members {
-                let address = host_address(vars)
-                    .map_err(|message| format!("host `{name}` in group `{group_name}`: {message}"))?;
-                if seen.insert(name.clone()) {
-                    hosts.push(SourceHost { name: name.clone(), address });
-                } else if let Some(address) = address {
-                    let known = hosts.iter_mut().find(|host| &host.name == name).expect("seen host");
-                    known.address.get_or_insert(address);
-                }
-            }
-        }
-        Some(_) => {
-            return Err(format!("group `{group_name}`: `hosts` must be a mapping of host names"));
-        }
-    }
-    match group.get("children") {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::Object(children)) => {
-            children.iter().try_for_each(|(name, child)| collect_group(name, child, hosts, seen))
-        }
-        Some(_) => Err(format!("group `{group_name}`: `children` must be a mapping of group names")),
-    }
-}
-
-fn host_address(vars: &Value) -> Result<Option<Ipv4Addr>, String> {
-    let Value::Object(vars) = vars else {
-        return Ok(None);
-    };
-    let Some(value) = vars.get("ansible_host").or_else(|| vars.get("address")) else {
-        return Ok(None);
-    };
-    match value {
-        // A DNS name cannot be kept in the lab: the host gets an allocated address instead.
-        Value::String(text) => Ok(text.parse().ok()),
-        _ => Err(format!("address `{value}` is not a string")),
+        Ok(SourceInventory { inventory, hosts })
     }
 }
 
@@ -279,15 +228,56 @@ pub struct LabConnection {
     pub known_hosts: String,
 }
 
-/// The lab inventory for a source inventory: same groups and vars, addresses on the lab subnet.
+/// The lab inventory for a source inventory: the same hosts, groups and variables, addresses on the lab subnet.
+///
+/// Each host carries its variables as the loader merged them (group vars, `group_vars/` and `host_vars/` files
+/// included, since the lab inventory lives elsewhere and those folders are not beside it); `all`'s own vars stay
+/// under `all: vars:` where a playbook reads them as global vars. Groups keep their members and children.
 pub fn lab_inventory(source: &SourceInventory, map: &AddressMap, connection: &LabConnection) -> Value {
-    let mut document = source.document.clone();
-    map.map_value(&mut document);
-    if let Value::Object(root) = &mut document {
-        for group in root.values_mut() {
-            set_host_addresses(group, map);
-        }
+    let inventory = &source.inventory;
+    let mut global: Map<String, Value> = inventory.global_vars().into_iter().collect();
+    for var in CONNECTION_VARS.iter().chain(ADDRESS_VARS) {
+        global.shift_remove(*var);
     }
+    let mut hosts = Map::new();
+    for host in inventory.hosts() {
+        let mut vars: Map<String, Value> =
+            host.vars.iter().map(|(name, value)| (name.clone(), value.clone())).collect();
+        let named: Vec<&str> = ADDRESS_VARS.iter().copied().filter(|var| vars.contains_key(*var)).collect();
+        for var in CONNECTION_VARS.iter().chain(ADDRESS_VARS) {
+            vars.shift_remove(*var);
+        }
+        if let Some(address) = map.address_of(&host.name) {
+            let names = if named.is_empty() { vec!["address"] } else { named };
+            for var in names {
+                vars.insert(var.to_string(), Value::String(address.to_string()));
+            }
+        }
+        hosts.insert(host.name.clone(), Value::Object(vars));
+    }
+    let listed = inventory.list_json(None);
+    let mut groups = Map::new();
+    for name in inventory.group_names() {
+        if name == "all" || name == "ungrouped" {
+            continue;
+        }
+        let mut group = Map::new();
+        for part in ["hosts", "children"] {
+            if let Some(Value::Array(members)) = listed.get(name).and_then(|entry| entry.get(part)) {
+                let members = members.iter().filter_map(Value::as_str).map(|member| (member.to_string(), Value::Null));
+                group.insert(part.to_string(), Value::Object(members.collect()));
+            }
+        }
+        groups.insert(name.to_string(), if group.is_empty() { Value::Null } else { Value::Object(group) });
+    }
+    let mut all = Map::new();
+    all.insert("vars".into(), Value::Object(global));
+    all.insert("hosts".into(), Value::Object(hosts));
+    if !groups.is_empty() {
+        all.insert("children".into(), Value::Object(groups));
+    }
+    let mut document = serde_json::json!({ "all": Value::Object(all) });
+    map.map_value(&mut document);
     add_connection_vars(&mut document, connection);
     document
 }
@@ -302,34 +292,6 @@ pub fn anonymous_inventory(map: &AddressMap, connection: &LabConnection) -> Valu
     let mut document = serde_json::json!({ "all": { "children": { "lab": { "hosts": hosts } } } });
     add_connection_vars(&mut document, connection);
     document
-}
-
-fn set_host_addresses(group: &mut Value, map: &AddressMap) {
-    let Value::Object(group) = group else { return };
-    if let Some(Value::Object(vars)) = group.get_mut("vars") {
-        CONNECTION_VARS.iter().for_each(|var| {
-            vars.shift_remove(*var);
-        });
-    }
-    if let Some(Value::Object(hosts)) = group.get_mut("hosts") {
-        for (name, vars) in hosts.iter_mut() {
-            let Some(address) = map.address_of(name) else {
-                continue;
-            };
-            if !vars.is_object() {
-                *vars = Value::Object(Map::new());
-            }
-            let vars = vars.as_object_mut().expect("made an object");
-            CONNECTION_VARS.iter().for_each(|var| {
-                vars.shift_remove(*var);
-            });
-            let key = if vars.contains_key("ansible_host") { "ansible_host" } else { "address" };
-            vars.insert(key.to_string(), Value::String(address.to_string()));
-        }
-    }
-    if let Some(Value::Object(children)) = group.get_mut("children") {
-        children.values_mut().for_each(|child| set_host_addresses(child, map));
-    }
 }
 
 fn add_connection_vars(document: &mut Value, connection: &LabConnection) {
@@ -385,16 +347,19 @@ all:
         m1:
 "#;
 
+    fn parse(text: &str) -> SourceInventory {
+        SourceInventory::from_inventory(Inventory::parse(text, Path::new("inventory.yaml")).unwrap()).unwrap()
+    }
+
     fn subnet() -> LabSubnet {
         LabSubnet::parse("10.250.0.0/24").unwrap()
     }
 
     #[test]
     fn a_running_lab_maps_the_source_addresses_and_subnets() {
-        let source = SourceInventory::parse(
+        let source = parse(
             "all:\n  hosts:\n    a: {ansible_host: 172.31.3.101}\n    b: {ansible_host: 172.31.3.102}\n  vars:\n    vip: 172.31.3.188\n",
-        )
-        .unwrap();
+        );
         let running =
             vec![("a".to_string(), Ipv4Addr::new(10, 250, 0, 101)), ("b".into(), Ipv4Addr::new(10, 250, 0, 12))];
         let map = AddressMap::running(running, &source.hosts, subnet());
@@ -404,7 +369,7 @@ all:
 
     #[test]
     fn collects_hosts_in_order_with_addresses() {
-        let inventory = SourceInventory::parse(INVENTORY).unwrap();
+        let inventory = parse(INVENTORY);
         let names: Vec<_> = inventory.hosts.iter().map(|host| host.name.as_str()).collect();
         assert_eq!(names, ["m1", "m2", "n1", "n2"]);
         assert_eq!(inventory.hosts[0].address, Some(Ipv4Addr::new(172, 31, 3, 101)));
@@ -413,7 +378,7 @@ all:
 
     #[test]
     fn keeps_host_part_and_allocates_on_clash_or_absence() {
-        let inventory = SourceInventory::parse(INVENTORY).unwrap();
+        let inventory = parse(INVENTORY);
         let map = AddressMap::new(&inventory.hosts, subnet()).unwrap();
         assert_eq!(map.address_of("m1"), Some(Ipv4Addr::new(10, 250, 0, 101)));
         assert_eq!(map.address_of("m2"), Some(Ipv4Addr::new(10, 250, 0, 102)));
@@ -431,7 +396,7 @@ all:
 
     #[test]
     fn maps_literals_inside_strings_only_in_source_prefixes() {
-        let inventory = SourceInventory::parse(INVENTORY).unwrap();
+        let inventory = parse(INVENTORY);
         let map = AddressMap::new(&inventory.hosts, subnet()).unwrap();
         assert_eq!(map.map_text("vip 172.31.3.188/24"), "vip 10.250.0.188/24");
         assert_eq!(map.map_text("172.31.3.104 172.31.3.105"), "10.250.0.104 10.250.0.105");
@@ -443,7 +408,7 @@ all:
 
     #[test]
     fn writes_the_lab_inventory() {
-        let inventory = SourceInventory::parse(INVENTORY).unwrap();
+        let inventory = parse(INVENTORY);
         let map = AddressMap::new(&inventory.hosts, subnet()).unwrap();
         let connection = LabConnection { key: "/k".into(), known_hosts: "/kh".into() };
         let lab = lab_inventory(&inventory, &map, &connection);
@@ -454,14 +419,65 @@ all:
         assert_eq!(lab["all"]["vars"]["ntp"], "server 10.250.0.101 iburst");
         assert_eq!(lab["all"]["vars"]["user"], "root");
         assert_eq!(lab["all"]["vars"]["key"], "/k");
-        let masters = &lab["all"]["children"]["masters"];
-        assert_eq!(masters["hosts"]["m1"]["ansible_host"], "10.250.0.101");
-        assert_eq!(masters["hosts"]["m2"]["address"], "10.250.0.102");
-        assert_eq!(masters["vars"]["peers"][1], "10.250.0.102");
-        assert_eq!(masters["vars"]["listen"], "10.250.0.104 10.250.0.105");
-        let nodes = &lab["all"]["children"]["nodes"];
-        assert_eq!(nodes["hosts"]["n1"]["address"], "10.250.0.10");
-        assert_eq!(nodes["hosts"]["n2"]["address"], "10.250.0.11");
+        let hosts = &lab["all"]["hosts"];
+        assert_eq!(hosts["m1"]["ansible_host"], "10.250.0.101");
+        assert_eq!(hosts["m2"]["address"], "10.250.0.102");
+        assert_eq!(hosts["m1"]["peers"][1], "10.250.0.102");
+        assert_eq!(hosts["m2"]["listen"], "10.250.0.104 10.250.0.105");
+        assert_eq!(hosts["n1"]["address"], "10.250.0.10");
+        assert_eq!(hosts["n2"]["address"], "10.250.0.11");
+        assert!(hosts["m1"].get("user").is_none(), "the source's user must not reach the lab host");
+
+        // Loaded back as `runbook run` loads it: same hosts, groups and lab addresses, reached as root.
+        let loaded = Inventory::parse(&text, Path::new("lab.yaml")).unwrap();
+        let names: Vec<_> = loaded.hosts().map(|host| host.name.as_str()).collect();
+        assert_eq!(names, ["m1", "m2", "n1", "n2"]);
+        let m1 = loaded.host("m1").unwrap();
+        assert_eq!(m1.groups, ["masters", "nodes"]);
+        assert_eq!(m1.connection.address, "10.250.0.101");
+        assert_eq!(m1.connection.user.as_deref(), Some("root"));
+        assert_eq!(loaded.host("n2").unwrap().connection.address, "10.250.0.11");
+        assert_eq!(loaded.host("n2").unwrap().groups, ["nodes"]);
+    }
+
+    #[test]
+    fn host_ranges_and_address_precedence_are_the_loaders() {
+        // `address` wins over `ansible_host` in `runbook run`, so the lab keeps that host's `address` octet.
+        let inventory = parse(
+            "all:\n  children:\n    web:\n      hosts:\n        web[01:03]:\n          ansible_host: 192.168.7.20\n\
+             \x20   db:\n      hosts:\n        db1: {ansible_host: 192.168.7.30, address: 192.168.7.31}\n\
+             \x20     vars:\n        vip: 192.168.7.200\n",
+        );
+        let names: Vec<_> = inventory.hosts.iter().map(|host| host.name.as_str()).collect();
+        assert_eq!(names, ["web01", "web02", "web03", "db1"]);
+        assert_eq!(inventory.hosts[3].address, Some(Ipv4Addr::new(192, 168, 7, 31)));
+        let map = AddressMap::new(&inventory.hosts, subnet()).unwrap();
+        assert_eq!(map.address_of("web01"), Some(Ipv4Addr::new(10, 250, 0, 20)));
+        assert_eq!(map.address_of("web02"), Some(Ipv4Addr::new(10, 250, 0, 10)));
+        assert_eq!(map.address_of("db1"), Some(Ipv4Addr::new(10, 250, 0, 31)));
+        let connection = LabConnection { key: "/k".into(), known_hosts: "/kh".into() };
+        let lab = lab_inventory(&inventory, &map, &connection);
+        assert_eq!(lab["all"]["hosts"]["web03"]["ansible_host"], "10.250.0.11");
+        assert_eq!(lab["all"]["hosts"]["db1"]["address"], "10.250.0.31");
+        assert_eq!(lab["all"]["hosts"]["db1"]["ansible_host"], "10.250.0.31");
+        assert_eq!(lab["all"]["hosts"]["db1"]["vip"], "10.250.0.200");
+        let loaded = Inventory::parse(&to_yaml(&lab, "").unwrap(), Path::new("lab.yaml")).unwrap();
+        assert_eq!(loaded.select("web").unwrap(), ["web01", "web02", "web03"]);
+    }
+
+    #[test]
+    fn ini_inventories_load_too() {
+        let ini = "[web]\nw1 ansible_host=172.16.5.21\nw2 ansible_host=172.16.5.22 ansible_port=2222\n\n\
+                   [web:vars]\nvip=172.16.5.100\n";
+        let inventory =
+            SourceInventory::from_inventory(Inventory::parse_ini(ini, Path::new("hosts.ini")).unwrap()).unwrap();
+        let map = AddressMap::new(&inventory.hosts, subnet()).unwrap();
+        assert_eq!(map.address_of("w2"), Some(Ipv4Addr::new(10, 250, 0, 22)));
+        let connection = LabConnection { key: "/k".into(), known_hosts: "/kh".into() };
+        let lab = lab_inventory(&inventory, &map, &connection);
+        assert_eq!(lab["all"]["hosts"]["w1"]["vip"], "10.250.0.100");
+        assert!(lab["all"]["hosts"]["w2"].get("ansible_port").is_none(), "the lab's sshd listens on 22");
+        assert_eq!(lab["all"]["children"]["web"]["hosts"], serde_json::json!({"w1": null, "w2": null}));
     }
 
     #[test]
@@ -477,9 +493,8 @@ all:
     }
 
     #[test]
-    fn rejects_bad_shapes() {
-        assert!(SourceInventory::parse("- a\n- b\n").is_err());
-        assert!(SourceInventory::parse("all:\n  hosts: [a, b]\n").is_err());
-        assert!(SourceInventory::parse("all: {}\n").is_err());
+    fn an_inventory_without_hosts_is_refused() {
+        let empty = Inventory::parse("all: {}\n", Path::new("inventory.yaml")).unwrap();
+        assert!(SourceInventory::from_inventory(empty).is_err());
     }
 }
