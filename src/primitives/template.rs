@@ -48,8 +48,15 @@ fn context(host: &dyn RemoteHost, source: &str, text: &str, dest: &str, vars: &M
         .collect();
     // Facts cost a round trip to gather: only a template that reads them pays it (a template that compiles
     // badly gathers too, so that the render reports the template's error, not a missing fact).
-    let reads_facts = undeclared_names(source, text).map_or(true, |names| names.iter().any(|name| names_facts(name)));
-    let facts = if reads_facts { host.facts() } else { host.gathered_facts() };
+    // Facts already gathered are simply used: the template is compiled a second time only to decide whether to
+    // gather them.
+    let reads_facts =
+        || undeclared_names(source, text).map_or(true, |names| names.iter().any(|name| names_facts(name)));
+    let facts = match host.gathered_facts() {
+        Some(facts) => Some(facts),
+        None if reads_facts() => host.facts(),
+        None => None,
+    };
     let facts = facts.map(|facts| rhai::serde::from_dynamic(&Dynamic::from(facts)).unwrap_or(Value::Null));
     let groups = host.inventory_groups();
     let view = HostView { name: host.name(), groups: &groups, hostvars, facts: facts.clone() };
