@@ -252,14 +252,16 @@ fn the_ha_entry_is_written_for_the_installed_haproxy_and_keepalived() {
                 &format!("haproxy_installed_version={haproxy}"),
                 "-e",
                 &format!("keepalived_installed_version={keepalived}"),
+                // key=value: a string, as Ansible's -e gives it; the stage takes it as the number it spells.
                 "-e",
-                r#"{"haproxy_maxconn": 5000}"#,
+                "haproxy_maxconn=5000",
             ],
         )
         .run();
         let config = read("/etc/haproxy/haproxy.cfg");
         assert!(config.contains(&format!("# Written for haproxy {haproxy}.")), "{config}");
         assert!(!config.contains("strict-limits"), "{config}");
+        assert!(config.contains("    maxconn 5000\n"), "{config}");
         let words: fn(&str) -> Vec<String> = if quoting { haproxy16_words } else { haproxy15_words };
         assert_haproxy_keywords(&config, &keywords(haproxy_words), words);
         let auth = config.lines().find(|l| l.contains("stats auth")).unwrap();
