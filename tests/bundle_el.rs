@@ -17,15 +17,23 @@ use std::time::{Duration, Instant};
 
 use support::repo_root;
 
+const KERNEL: &str = "kernel-ml-4.19.12-1.el7.elrepo.x86_64.rpm";
+const KERNEL_DEVEL: &str = "kernel-ml-devel-4.19.12-1.el7.elrepo.x86_64.rpm";
+
 /// One spec per version group, each package a subpackage: one rpmbuild run per group.
 /// (name, requires, provides)
 type Package<'a> = (&'a str, &'a [&'a str], &'a [&'a str]);
 
 fn build_rpms(dest: &Path, group: &str, version: &str, packages: &[Package]) {
+    build_rpms_as(dest, group, version, "1", "BuildArch: noarch\n", packages);
+}
+
+/// `arch`: a BuildArch line, or "" for the machine's (x86_64, as the guide's kernel-ml rpms).
+fn build_rpms_as(dest: &Path, group: &str, version: &str, release: &str, arch: &str, packages: &[Package]) {
     let top = dest.join(format!(".build-{group}-{version}"));
     std::fs::create_dir_all(top.join("SPECS")).unwrap();
     let mut spec = format!(
-        "Name: rb-{group}\nVersion: {version}\nRelease: 1\nSummary: stand-ins\nLicense: MIT\nBuildArch: noarch\n\
+        "Name: rb-{group}\nVersion: {version}\nRelease: {release}\nSummary: stand-ins\nLicense: MIT\n{arch}\
          %description\nstand-ins for tests/bundle_el.rs\n"
     );
     for (name, requires, provides) in packages {
@@ -146,6 +154,9 @@ fn mirror_tree(root: &Path) {
             ("python3-libs", &[], &[]),
             ("container-selinux", &[], &[]),
             ("iptables", &[], &[]),
+            // What the kernel-ml rpm needs (the builder resolves the dependencies of the rpm files it fetches too).
+            ("linux-firmware", &[], &[]),
+            ("dracut", &[], &[]),
             // Not needed by anything the flow installs: must stay out of the bundle.
             ("emacs", &[], &[]),
         ],
@@ -182,6 +193,15 @@ fn mirror_tree(root: &Path) {
     createrepo(&k8s);
     let files = root.join("files");
     std::fs::create_dir_all(&files).unwrap();
+    // The guide's elrepo kernel, fetched as files (not from a repository), as prepare-hosts.rhai installs them.
+    build_rpms_as(
+        &files,
+        "kernel",
+        "4.19.12",
+        "1.el7.elrepo",
+        "",
+        &[("kernel-ml", &["linux-firmware", "dracut"], &[]), ("kernel-ml-devel", &[], &[])],
+    );
     for (name, text) in [
         ("cri-dockerd-0.2.5.amd64.tgz", "cri-dockerd 0.2.5\n"),
         ("docker-compose-linux-x86_64", "#!/bin/sh\necho 'Docker Compose version v2.10.2'\n"),
@@ -221,6 +241,8 @@ fn bundle_el(out: &Path, work: &Path, port: u16) -> std::process::Output {
         // The stand-in rpms are not signed (the real Docker CE and Kubernetes ones are checked against their keys).
         .env("BUNDLE_GPGCHECK", "0")
         .env("BUNDLE_IMAGES", "0")
+        .env("BUNDLE_KERNEL", "1")
+        .env("KERNEL_ML_URL", format!("http://127.0.0.1:{port}/files/{{file}}"))
         .output()
         .unwrap();
     assert!(
@@ -267,6 +289,8 @@ fn bundle_el_gathers_a_self_contained_rpm_repository_and_the_release_files() {
         "vim-enhanced-1.0-1.noarch.rpm",
         "perl-Git-1.0-1.noarch.rpm",
         "openssl-libs-1.0-1.noarch.rpm",
+        "linux-firmware-1.0-1.noarch.rpm",
+        "dracut-1.0-1.noarch.rpm",
     ] {
         assert!(rpms.contains(&wanted.to_string()), "{wanted} not in the bundle: {rpms:?}");
     }
@@ -284,6 +308,8 @@ fn bundle_el_gathers_a_self_contained_rpm_repository_and_the_release_files() {
         "docker-compose-linux-x86_64",
         "harbor-offline-installer-v2.6.0.tgz",
         "calico.yaml",
+        KERNEL,
+        KERNEL_DEVEL,
     ] {
         assert_eq!(
             std::fs::read(out.join(file)).unwrap(),
@@ -357,6 +383,8 @@ fn bundle_el_gathers_a_self_contained_rpm_repository_and_the_release_files() {
          conntrack libseccomp python3 docker-ce-20.10.17 docker-ce-cli-20.10.17 kubeadm-1.25.0 kubelet-1.25.0 kubectl-1.25.0",
         root.display()
     );
+    // The kernel rpms as prepare-hosts.rhai installs them (files given to yum/dnf), their dependencies from the bundle.
+    let install = format!("{install} {} {}", out.join(KERNEL).display(), out.join(KERNEL_DEVEL).display());
     let run = Command::new("sh").args(["-c", &install]).output().unwrap();
     assert!(
         run.status.success(),
@@ -367,12 +395,23 @@ fn bundle_el_gathers_a_self_contained_rpm_repository_and_the_release_files() {
     let query = Command::new("rpm")
         .arg("--root")
         .arg(&root)
-        .args(["-q", "--qf", "%{NAME} %{VERSION}\\n", "docker-ce", "kubeadm", "kubelet", "containerd.io", "haproxy"])
+        .args([
+            "-q",
+            "--qf",
+            "%{NAME} %{VERSION}\\n",
+            "docker-ce",
+            "kubeadm",
+            "kubelet",
+            "containerd.io",
+            "haproxy",
+            "kernel-ml",
+            "dracut",
+        ])
         .output()
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&query.stdout),
-        "docker-ce 20.10.17\nkubeadm 1.25.0\nkubelet 1.25.0\ncontainerd.io 1.6.8\nhaproxy 1.0\n"
+        "docker-ce 20.10.17\nkubeadm 1.25.0\nkubelet 1.25.0\ncontainerd.io 1.6.8\nhaproxy 1.0\nkernel-ml 4.19.12\ndracut 1.0\n"
     );
     // The control: without `--disablerepo='*'` dnf reads the unreachable repo beside it and fails.
     let without = Command::new("sh")
