@@ -176,6 +176,8 @@ fn mirror_tree(root: &Path) {
     }
     build_rpms(&docker, "containerd", "1.6.8", &[("containerd.io", &[], &[])]);
     createrepo(&docker);
+    // CentOS 7's $releasever path: the same stand-ins.
+    std::os::unix::fs::symlink("8", root.join("docker-ce/linux/centos/7")).unwrap();
     let k8s = root.join("k8s");
     for version in ["1.25.0", "1.26.0"] {
         build_rpms(
@@ -223,7 +225,7 @@ fn vars_for(port: u16) -> String {
     )
 }
 
-fn bundle_el(out: &Path, work: &Path, port: u16) -> std::process::Output {
+fn bundle_el(out: &Path, work: &Path, port: u16, distro: &str) -> std::process::Output {
     let repos = work.join("repos.d");
     std::fs::create_dir_all(&repos).unwrap();
     std::fs::write(
@@ -235,7 +237,7 @@ fn bundle_el(out: &Path, work: &Path, port: u16) -> std::process::Output {
     std::fs::write(&vars, vars_for(port)).unwrap();
     let output = Command::new(repo_root().join("scripts/bundle-el"))
         .arg(out)
-        .env("BUNDLE_DISTRO", "rocky-8")
+        .env("BUNDLE_DISTRO", distro)
         .env("BUNDLE_REPOS_DIR", &repos)
         .env("BUNDLE_VARS", &vars)
         // The stand-in rpms are not signed (the real Docker CE and Kubernetes ones are checked against their keys).
@@ -269,7 +271,7 @@ fn bundle_el_gathers_a_self_contained_rpm_repository_and_the_release_files() {
     let mirror = Mirror::start(&mirror_root);
     let port = mirror.port;
     let started = Instant::now();
-    bundle_el(&out, &work, port);
+    bundle_el(&out, &work, port, "rocky-8");
     eprintln!("bundle-el: {:.1} s", started.elapsed().as_secs_f64());
 
     // The repository: the closure of what the flow installs, at the pins, and nothing else.
@@ -346,9 +348,36 @@ fn bundle_el_gathers_a_self_contained_rpm_repository_and_the_release_files() {
 
     // A rerun changes nothing (same repository tarball, same manifest).
     let (tar_time, manifest_time) = (mtime(&out.join("rocky-8.tar")), mtime(&out.join("manifest.json")));
-    bundle_el(&out, &work, port);
+    bundle_el(&out, &work, port, "rocky-8");
     assert_eq!(mtime(&out.join("rocky-8.tar")), tar_time, "rerun rebuilt the repository");
     assert_eq!(mtime(&out.join("manifest.json")), manifest_time, "rerun rewrote the manifest");
+
+    // A second EL release into the same folder: both repositories, one manifest, one bundle_distros.
+    bundle_el(&out, &work, port, "centos-7");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["distros"], serde_json::json!(["centos-7", "rocky-8"]));
+    for distro in ["centos-7", "rocky-8"] {
+        let repos: Vec<_> = manifest["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["kind"] == "rpm-repo" && a["distro"] == distro)
+            .collect();
+        assert_eq!(repos.len(), 1, "{distro}: {manifest:#}");
+        assert!(
+            manifest["artifacts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["file"] == format!("{distro}/docker-ce-20.10.17-1.noarch.rpm"))
+        );
+    }
+    let vars = std::fs::read_to_string(out.join("bundle-vars.yaml")).unwrap();
+    assert!(vars.lines().any(|l| l == "bundle_distros: [centos-7, rocky-8]"), "{vars}");
+    let sums = Command::new("sha256sum").args(["-c", "--quiet", "SHA256SUMS"]).current_dir(&out).status().unwrap();
+    assert!(sums.success());
+    assert_eq!(mtime(&out.join("rocky-8.tar")), tar_time, "the other release's repository was rebuilt");
 
     // Offline: the mirror stopped, the repository unpacked and its repo file written as stdlib/bundle.rhai does on
     // a host, dnf installs everything the flow installs on an EL host from the bundle only, at the pins.
