@@ -508,3 +508,158 @@ fn check_lists_the_external_urls_the_flow_would_fetch_from() {
     .collect();
     assert_eq!(urls, wanted, "{}", run.stdout);
 }
+
+/// The whole flow planned (`--check`, facts given) on CentOS 7, Rocky 8, Ubuntu 20.04 and 22.04 hosts with a
+/// complete bundle — the variables scripts/bundle-el writes (the distro's repository carrying Docker CE and the
+/// Kubernetes packages, the release files, the CNI manifest and the images): no external URL, and every package
+/// command reads the bundle's repository only (yum/dnf: `--disablerepo='*'`, the bundle's own reposdir; apt: the
+/// bundle's source list and lists), the host's repo files untouched, the pins kept. The bundle's files are small
+/// stand-ins: a plan only needs their checksums.
+#[test]
+fn check_plans_el_and_ubuntu_installs_from_the_bundle_only() {
+    require_lab!();
+    let lab = lab();
+    let bundle = std::env::temp_dir().join("runbook-t-fl2-bundle");
+    let _ = std::fs::remove_dir_all(&bundle);
+    std::fs::create_dir_all(bundle.join("images")).unwrap();
+    let distros = [
+        (
+            "centos-7",
+            r#""os_id": "centos", "os_like": "rhel fedora", "os_version": "7", "os_major": 7, "os_family": "redhat", "kernel": "3.10.0-1160.el7.x86_64", "pkg_mgr": "yum""#,
+        ),
+        (
+            "rocky-8",
+            r#""os_id": "rocky", "os_like": "rhel centos fedora", "os_version": "8.9", "os_major": 8, "os_family": "redhat", "kernel": "4.18.0-513.el8.x86_64", "pkg_mgr": "dnf""#,
+        ),
+        (
+            "ubuntu-20.04",
+            r#""os_id": "ubuntu", "os_like": "debian", "os_version": "20.04", "os_major": 20, "os_family": "debian", "kernel": "5.4.0-150-generic", "pkg_mgr": "apt""#,
+        ),
+        (
+            "ubuntu-22.04",
+            r#""os_id": "ubuntu", "os_like": "debian", "os_version": "22.04", "os_major": 22, "os_family": "debian", "kernel": "5.15.0-88-generic", "pkg_mgr": "apt""#,
+        ),
+    ];
+    for (distro, _) in &distros {
+        std::fs::write(bundle.join(format!("{distro}.tar")), format!("stand-in repository of {distro}\n")).unwrap();
+    }
+    for file in [
+        "cri-dockerd-0.2.5.amd64.tgz",
+        "docker-compose-linux-x86_64",
+        "harbor-offline-installer-v2.6.0.tgz",
+        "calico.yaml",
+        "images/k8s-images.tar",
+    ] {
+        std::fs::write(bundle.join(file), format!("stand-in {file}\n")).unwrap();
+    }
+    let names: Vec<&str> = distros.iter().map(|d| d.0).collect();
+    let vars = bundle.join("bundle-vars.yaml");
+    std::fs::write(
+        &vars,
+        format!(
+            "bundle_dir: {}\nbundle_distros: [{}]\nbundle_carries: [docker-ce, kubernetes]\n\
+             cni_manifest_bundle: calico.yaml\nk8s_images_bundle: images/k8s-images.tar\n\
+             bundle_images: [\"registry.k8s.io/pause:3.8\"]\n",
+            bundle.display(),
+            names.join(", ")
+        ),
+    )
+    .unwrap();
+    for (distro, facts) in distros {
+        let run = Test::new()
+            .lab(lab)
+            .shipped("playbooks/ha-cluster.rhai")
+            .env("RUNBOOK_SECRET_HAPROXY_STATS_PASSWORD", "pw-elb-1")
+            .env("RUNBOOK_SECRET_KEEPALIVED_AUTH_PASS", "pw-elb2")
+            .env("RUNBOOK_SECRET_HARBOR_ADMIN_PASSWORD", "pw-elb-3")
+            .env("RUNBOOK_SECRET_HARBOR_DB_PASSWORD", "pw-elb-4")
+            .args(&["--check", "--diff", "-e", &format!("@{}", vars.display())])
+            .args(&["-e", &format!(r#"{{"runbook_facts": {{{facts}}}}}"#)])
+            .json_log()
+            .run();
+        assert!(run.stdout.contains("External URLs: none"), "{distro}:\n{}", run.stdout);
+        let el = !distro.starts_with("ubuntu");
+        let only_bundle = if el {
+            format!(
+                "--disablerepo='*' --enablerepo=runbook-bundle --setopt=reposdir=/var/lib/runbook/bundle/{distro}.repos.d"
+            )
+        } else {
+            format!(
+                "-o Dir::Etc::SourceList=/var/lib/runbook/bundle/{distro}.list -o Dir::Etc::SourceParts=/var/lib/runbook/bundle/no-parts \
+                 -o Dir::State::Lists=/var/lib/runbook/bundle/lists"
+            )
+        };
+        let events = run.events();
+        let mut installs = Vec::new();
+        for host in &lab.hosts {
+            for event in events.iter().filter(|e| e["event"] == "host_result" && e["host"] == host.as_str()) {
+                for step in event["steps"].as_array().into_iter().flatten() {
+                    let target = step["target"].as_str().unwrap_or("");
+                    let manager = ["yum ", "dnf ", "apt-get ", "apt-cache "].iter().any(|m| target.contains(m));
+                    if manager && !target.starts_with("apt-mark") {
+                        assert!(target.contains(&only_bundle), "{distro} {host}: reads more than the bundle: {target}");
+                        installs.push(target.to_string());
+                    }
+                    for outside in ["/etc/yum.repos.d", "/etc/apt/sources.list", "/etc/apt/keyrings"] {
+                        assert!(!target.contains(outside), "{distro} {host}: {target}");
+                    }
+                }
+            }
+        }
+        let planned = |text: &str| installs.iter().any(|c| c.contains(text));
+        if el {
+            let mgr = if distro == "centos-7" { "yum" } else { "dnf" };
+            let docker = format!("{mgr} {only_bundle} -y install 'docker-ce-20.10.17' 'docker-ce-cli-20.10.17'");
+            assert!(planned(&docker), "{distro}: no {docker:?} in {installs:#?}");
+            let kube = format!("{mgr} {only_bundle} -y install 'kubeadm-1.25.0' 'kubectl-1.25.0' 'kubelet-1.25.0'");
+            assert!(planned(&kube), "{distro}: no {kube:?} in {installs:#?}");
+            assert!(planned(&format!("{mgr} {only_bundle} -y install 'haproxy' 'keepalived'")), "{installs:#?}");
+            assert!(planned(&format!("{mgr} {only_bundle} -y install 'chrony'")), "{installs:#?}");
+            // The repo file the options name, outside /etc/yum.repos.d, pointing at the unpacked bundle.
+            let repo = format!("/var/lib/runbook/bundle/{distro}.repos.d/runbook-bundle.repo");
+            let diff = events
+                .iter()
+                .filter(|e| e["event"] == "host_result")
+                .flat_map(|e| e["steps"].as_array().cloned().unwrap_or_default())
+                .find(|s| s["target"] == repo.as_str())
+                .unwrap_or_else(|| panic!("{distro}: {repo} not written"))["diff"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert!(diff.contains(&format!("+baseurl=file:///var/lib/runbook/bundle/{distro}\n")), "{diff}");
+            assert!(diff.contains("+[runbook-bundle]\n") && diff.contains("+enabled=1\n"), "{diff}");
+        } else {
+            assert!(planned(&format!("apt-get {only_bundle} update -q")), "{installs:#?}");
+            assert!(planned(&format!("apt-cache {only_bundle} madison 'docker-ce'")), "{installs:#?}");
+            assert!(planned(&format!("apt-cache {only_bundle} madison 'kubeadm'")), "{installs:#?}");
+            assert!(
+                planned(&format!(
+                    "apt-get {only_bundle} install -y -q --no-install-recommends --allow-downgrades --allow-change-held-packages 'docker-ce=20.10.17*' 'docker-ce-cli=20.10.17*'"
+                )),
+                "{installs:#?}"
+            );
+        }
+    }
+    // The same plan without `bundle_carries`: Docker CE and the Kubernetes packages from their repos (each
+    // artifact falls back on its own), the rest still from the bundle.
+    let run = Test::new()
+        .lab(lab)
+        .shipped("playbooks/ha-cluster.rhai")
+        .env("RUNBOOK_SECRET_HAPROXY_STATS_PASSWORD", "pw-elb-1")
+        .env("RUNBOOK_SECRET_KEEPALIVED_AUTH_PASS", "pw-elb2")
+        .env("RUNBOOK_SECRET_HARBOR_ADMIN_PASSWORD", "pw-elb-3")
+        .env("RUNBOOK_SECRET_HARBOR_DB_PASSWORD", "pw-elb-4")
+        .args(&["--check", "-v", "-e", &format!("@{}", vars.display()), "-e", r#"{"bundle_carries": []}"#])
+        .args(&["-e", &format!(r#"{{"runbook_facts": {{{}}}}}"#, distros[1].1)])
+        .run();
+    for url in ["https://download.docker.com/linux/centos/", "https://pkgs.k8s.io/core:/stable:/v1.25/rpm/"] {
+        assert!(run.stdout.contains(url), "{url} not listed:\n{}", run.stdout);
+    }
+    assert!(run.stdout.contains("dnf -y install 'docker-ce-20.10.17' 'docker-ce-cli-20.10.17'"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("--setopt=reposdir=/var/lib/runbook/bundle/rocky-8.repos.d -y install 'chrony'"),
+        "{}",
+        run.stdout
+    );
+    let _ = std::fs::remove_dir_all(&bundle);
+}
