@@ -492,3 +492,69 @@ fn validate_keeps_the_old_file_byte_identical_when_it_fails_and_unchanged_steps_
     let again = Test::new().lab(lab).playbook(&sysctl).args(&["-vv"]).run();
     assert_eq!(again.stdout.matches("$ ").count(), 1, "{}", again.stdout);
 }
+
+#[test]
+fn an_unchanged_line_or_block_edit_is_one_round_trip_and_a_change_two() {
+    require_lab!();
+    let lab = lab();
+    let host = lab.host(8);
+    let path = "/root/t-lineblock.conf";
+    lab.clean(path);
+    lab.sh(host, &format!("printf '# app\\nSELINUX=enforcing\\nport=80\\n' > {path}; chmod 600 {path}"));
+    let playbook = |body: &str| {
+        format!("import \"stdlib/files\" as files;\ntask(\"edit\", host(\"{host}\"), |h| {{\n{body}\n}});\n")
+    };
+    // -vv prints each command sent (`$ ...`); the task's steps come from the JSON log.
+    let run = |body: &str, args: &[&str]| {
+        let mut all = vec!["-vv"];
+        all.extend_from_slice(args);
+        let run = Test::new().lab(lab).playbook(&playbook(body)).args(&all).json_log().run();
+        let steps: Vec<(String, String)> = run
+            .events()
+            .iter()
+            .filter(|e| e["event"] == "host_result")
+            .flat_map(|e| e["steps"].as_array().cloned().unwrap_or_default())
+            .map(|s| (s["primitive"].as_str().unwrap().to_string(), s["status"].as_str().unwrap().to_string()))
+            .collect();
+        (run.stdout.matches("$ ").count(), steps, run.stdout)
+    };
+    let steps = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs.iter().map(|(p, s)| (p.to_string(), s.to_string())).collect()
+    };
+    let block = format!(r#"files::block(h, "{path}", "t-lb", "a = 1\nb = 2", #{{ mode: "0644" }});"#);
+    let line = format!(r#"files::line(h, "{path}", "^SELINUX=", "SELINUX=disabled");"#);
+    let lineinfile =
+        format!(r#"files::lineinfile(h, "{path}", #{{ regexp: "^port=", line: "port=81", insertafter: "^# app" }});"#);
+    let blockinfile =
+        format!(r#"files::blockinfile(h, "{path}", #{{ block: "c = 3", owner: "root", group: "root" }});"#);
+
+    // lineinfile, as before, does not write at all when its line is already there.
+    let ok_write = [("read", "ok"), ("write", "ok")];
+    let read_only = [("read", "ok")];
+    for (body, rerun) in
+        [(&block, &ok_write[..]), (&line, &ok_write), (&lineinfile, &read_only), (&blockinfile, &ok_write)]
+    {
+        // --check with --diff: the read and the write's look, nothing written, the diff shown.
+        let before = lab.sh(host, &format!("sha256sum {path}"));
+        let (trips, planned, out) = run(body, &["--check", "--diff"]);
+        assert_eq!(trips, 2, "{out}");
+        assert_eq!(planned, steps(&[("read", "ok"), ("write", "changed")]), "{out}");
+        assert!(out.contains("(after)"), "no diff: {out}");
+        assert_eq!(lab.sh(host, &format!("sha256sum {path}")), before, "--check changed the file");
+        let (trips, changed, out) = run(body, &[]);
+        assert_eq!((trips, changed), (2, steps(&[("read", "ok"), ("write", "changed")])), "{out}");
+        let (trips, unchanged, out) = run(body, &[]);
+        assert_eq!((trips, unchanged), (1, steps(rerun)), "{out}");
+    }
+    assert_eq!(
+        lab.sh(host, &format!("cat {path}")),
+        "# app\nSELINUX=disabled\nport=81\n# BEGIN t-lb\na = 1\nb = 2\n# END t-lb\n\
+         # BEGIN ANSIBLE MANAGED BLOCK\nc = 3\n# END ANSIBLE MANAGED BLOCK\n"
+    );
+    // The mode is still enforced: changed back on the host, a rerun sets it again (read + the write's script).
+    lab.sh(host, &format!("chmod 600 {path}"));
+    let (trips, fixed, out) = run(&block, &[]);
+    assert_eq!((trips, fixed), (2, steps(&[("read", "ok"), ("write", "changed")])), "{out}");
+    assert_eq!(lab.sh(host, &format!("stat -c %a {path}")).trim(), "644");
+    lab.clean(path);
+}

@@ -62,6 +62,7 @@ pub fn register(engine: &mut Engine, runtime: &Arc<Runtime>) {
         notifying(h, &opts, |h, o| primitives::run(h, cmd, o))
     });
     engine.register_fn("read", |h: &mut Host, path: &str| adapt(primitives::read(h, path)));
+    engine.register_fn("read", |h: &mut Host, path: &str, opts: Map| adapt(primitives::read_with(h, path, &opts)));
     engine.register_fn("exists", |h: &mut Host, path: &str| adapt(primitives::exists(h, path)));
     engine.register_fn("write", |h: &mut Host, content: &str, dest: &str| {
         adapt(primitives::write(h, content, dest, &Map::new()))

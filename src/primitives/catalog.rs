@@ -5,7 +5,8 @@
 //! table cannot drift from the functions a playbook really has.
 
 use super::fetch::FETCH_OPTIONS;
-use super::file_writer::FILE_OPTIONS;
+use super::file_writer::{FILE_OPTIONS, WRITE_OPTIONS};
+use super::read::READ_OPTIONS;
 use super::run::RUN_OPTIONS;
 use super::sysctl::SYSCTL_OPTIONS;
 use super::wait_port::WAIT_PORT_OPTIONS;
@@ -90,9 +91,9 @@ pub const FUNCTIONS: &[Function] = &[
     global("trim", &[1]),
     // Primitives: methods of a host.
     with_options(host("run", &[1, 2]), 1, RUN_OPTIONS),
-    host("read", &[1]),
+    with_options(host("read", &[1, 2]), 1, READ_OPTIONS),
     host("exists", &[1]),
-    with_options(host("write", &[2, 3]), 2, FILE_OPTIONS),
+    with_options(host("write", &[2, 3]), 2, WRITE_OPTIONS),
     with_options(host("upload", &[2, 3]), 2, FILE_OPTIONS),
     with_options(host("template", &[2, 3, 4]), 3, FILE_OPTIONS),
     with_options(host("wait_port", &[1, 2]), 1, WAIT_PORT_OPTIONS),

@@ -10,6 +10,8 @@ use crate::report::Status;
 use crate::transport::{RemoteCommand, quote};
 
 pub const FILE_OPTIONS: &[&str] = &["mode", "owner", "group", "backup", "sensitive", "mkdir", "validate"];
+/// `h.write`'s options: the file options, and `known` (what `h.read(path, opts)` just found at the path).
+pub const WRITE_OPTIONS: &[&str] = &["mode", "owner", "group", "backup", "sensitive", "mkdir", "validate", "known"];
 
 /// Content up to this size travels inside the shell as base64 (one round trip for the whole replace);
 /// larger content is streamed on its own channel.
@@ -30,7 +32,17 @@ pub struct FileSpec {
 
 impl FileSpec {
     pub fn from_options(dest: &str, options: &Map, primitive: &'static str) -> Result<FileSpec, PrimitiveError> {
-        let options = Options::new(options, primitive, FILE_OPTIONS)?;
+        FileSpec::from_options_of(dest, options, primitive, FILE_OPTIONS)
+    }
+
+    /// As [`FileSpec::from_options`], for a primitive that accepts `names` (the file options and its own).
+    pub fn from_options_of(
+        dest: &str,
+        options: &Map,
+        primitive: &'static str,
+        names: &[&str],
+    ) -> Result<FileSpec, PrimitiveError> {
+        let options = Options::new(options, primitive, names)?;
         let mode = match options.raw("mode") {
             None => None,
             Some(value) => Some(parse_mode(value).ok_or_else(|| {
@@ -184,12 +196,17 @@ impl FileScript {
         }
         // The temp file starts 0600. A mode given in the options is set straight away: going through the old
         // file's mode or 0644 first would leave a secret meant to be 0600 readable by others for a moment.
-        s.push_str(match spec.mode {
-            Some(_) => "if [ $e = 1 ]; then chown --reference=\"$f\" \"$t\" 2>/dev/null || true; fi\n",
-            None => {
+        // The old file's owner is only copied when the options do not name both owner and group (the chown
+        // below sets them): one process less per changed file.
+        let inherit_owner = spec.owner.is_none() || spec.group.is_none();
+        s.push_str(match (spec.mode, inherit_owner) {
+            (Some(_), true) => "if [ $e = 1 ]; then chown --reference=\"$f\" \"$t\" 2>/dev/null || true; fi\n",
+            (Some(_), false) => "",
+            (None, true) => {
                 "if [ $e = 1 ]; then chmod --reference=\"$f\" \"$t\"; chown --reference=\"$f\" \"$t\" 2>/dev/null || true; \
                  else chmod 644 \"$t\"; fi\n"
             }
+            (None, false) => "if [ $e = 1 ]; then chmod --reference=\"$f\" \"$t\"; else chmod 644 \"$t\"; fi\n",
         });
         s.push_str(&metadata_commands("\"$t\"", spec));
         s.push_str(
@@ -362,6 +379,52 @@ pub fn put_file_then(step: Step, content: &[u8], spec: &FileSpec, then: &str) ->
     Ok((result(true), reply.rest))
 }
 
+/// Whether what a read just found at `spec.dest` (`h.read(path, opts)`'s map, handed over as `known`) already is
+/// the file the step wants: the same content (by the sha256 of the bytes on the host) and, when the step sets
+/// them, the same mode, owner and group — so the step is ok without asking the host again. Anything the map does
+/// not say (no `stat: true` while a mode is wanted, an absent file) means "not known": the normal script runs and
+/// decides on the host, as it does when the file changed since the read.
+pub fn known_unchanged(known: &Map, spec: &FileSpec, sha256: &str, primitive: &str) -> Result<bool, PrimitiveError> {
+    let text = |key: &str| known.get(key).and_then(|value| value.clone().into_immutable_string().ok());
+    match text("path") {
+        Some(path) if path.as_str() == spec.dest => {}
+        _ => {
+            return Err(PrimitiveError::Usage(format!(
+                "{primitive}: option `known` must be what h.read({:?}, #{{ ... }}) returned for this path",
+                spec.dest
+            )));
+        }
+    }
+    if known.get("exists").and_then(|value| value.as_bool().ok()) != Some(true) {
+        return Ok(false);
+    }
+    if text("sha256").as_deref() != Some(sha256) {
+        return Ok(false);
+    }
+    if let Some(mode) = spec.mode
+        && text("mode").and_then(|found| u32::from_str_radix(&found, 8).ok()) != Some(mode)
+    {
+        return Ok(false);
+    }
+    if spec.owner.is_some() && text("owner").as_deref() != spec.owner.as_deref() {
+        return Ok(false);
+    }
+    if spec.group.is_some() && text("group").as_deref() != spec.group.as_deref() {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// The result of a file step that found nothing to do, recorded without a round trip (see [`known_unchanged`]).
+pub fn unchanged(step: Step, spec: &FileSpec, sha256: &str) -> Map {
+    step.finish(Status::Ok, StepOutcome::default());
+    let mut map = Map::new();
+    map.insert("changed".into(), Dynamic::from(false));
+    map.insert("path".into(), Dynamic::from(spec.dest.clone()));
+    map.insert("sha256".into(), Dynamic::from(sha256.to_string()));
+    map
+}
+
 /// chmod/chown lines for the temp file or the file itself.
 fn metadata_commands(target: &str, spec: &FileSpec) -> String {
     let mut script = String::new();
@@ -434,6 +497,26 @@ mod tests {
         assert_eq!(parse_mode(&Dynamic::from(0o755_i64)), Some(0o755));
         assert_eq!(parse_mode(&Dynamic::from("rw")), None);
         assert_eq!(parse_mode(&Dynamic::from("0999")), None);
+    }
+
+    #[test]
+    fn the_old_owner_is_only_copied_when_the_options_do_not_name_both() {
+        let spec = |mode: Option<u32>, owner: Option<&str>, group: Option<&str>| FileSpec {
+            dest: "/etc/x".into(),
+            mode,
+            owner: owner.map(Into::into),
+            group: group.map(Into::into),
+            backup: false,
+            sensitive: false,
+            mkdir: false,
+            validate: None,
+        };
+        let script = |spec: &FileSpec| FileScript::new(spec, "00", Payload::Inline(b"x"), false, 1).script;
+        assert!(!script(&spec(Some(0o644), Some("root"), Some("adm"))).contains("--reference"));
+        let both = script(&spec(None, Some("root"), Some("adm")));
+        assert!(both.contains("chmod --reference") && !both.contains("chown --reference"), "{both}");
+        assert!(script(&spec(Some(0o644), Some("root"), None)).contains("chown --reference"));
+        assert!(script(&spec(None, None, None)).contains("chown --reference"));
     }
 
     #[test]

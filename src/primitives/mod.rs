@@ -26,10 +26,10 @@ mod write;
 
 pub use facts::{derive as derive_facts, facts as gather_facts};
 pub use fetch::{FETCH_OPTIONS, fetch};
-pub use file_writer::{FILE_OPTIONS, unified_diff};
+pub use file_writer::{FILE_OPTIONS, WRITE_OPTIONS, unified_diff};
 pub use host_error::HostError;
 pub use primitive_error::PrimitiveError;
-pub use read::{exists, read};
+pub use read::{READ_OPTIONS, exists, read, read_with};
 pub use reboot::reboot;
 pub use remote_host::{InventoryHost, RemoteHost};
 pub use run::{RUN_OPTIONS, run, run_result};

@@ -281,3 +281,171 @@ fn a_guarded_run_is_one_round_trip_whether_it_runs_or_not() {
     assert!(failed.message().to_string().contains("exit code 7"), "{failed:?}");
     assert_eq!(host.trips(), 1);
 }
+
+/// A read-edit-write helper of stdlib/files.rhai as the stdlib does it: one `h.read(path, #{ stat, grep })`, the
+/// edit, then `h.write` with the read as `known`.
+fn edit(host: &ShellHost, path: &str, edit: impl Fn(&str, &[i64]) -> String, write: &Map) -> Map {
+    let stat = ["mode", "owner", "group"].iter().any(|key| write.contains_key(*key));
+    let read = options(&[("stat", Dynamic::from(stat)), ("grep", Dynamic::from("^port"))]);
+    let known = super::read::read_with(host, path, &read).unwrap();
+    let content = known["content"].clone().into_string().unwrap_or_default();
+    let matches: Vec<i64> = known["matches"]
+        .clone()
+        .cast::<Map>()
+        .get("^port")
+        .unwrap()
+        .clone()
+        .cast::<rhai::Array>()
+        .iter()
+        .map(|n| n.as_int().unwrap())
+        .collect();
+    let mut write = write.clone();
+    write.insert("known".into(), Dynamic::from(known));
+    super::write::write(host, &edit(&content, &matches), path, &write).unwrap()
+}
+
+/// `port = N` in place of the first line the read found matching ^port, as files::line does.
+fn set_port(port: u32) -> impl Fn(&str, &[i64]) -> String {
+    move |content, matches| {
+        let mut lines: Vec<String> = content.lines().map(str::to_string).collect();
+        match matches.first() {
+            Some(n) => lines[*n as usize - 1] = format!("port = {port}"),
+            None => lines.push(format!("port = {port}")),
+        }
+        lines.join("\n") + "\n"
+    }
+}
+
+#[test]
+fn an_unchanged_edit_is_its_read_alone_and_a_change_is_one_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("app.conf");
+    let path = dest.to_str().unwrap();
+    std::fs::write(&dest, "# app\nport = 80\n").unwrap();
+    let host = ShellHost::new(false, false);
+    let mode = options(&[("mode", Dynamic::from("0640"))]);
+
+    // The mode differs: the read and the write's own script, which sets it.
+    let fixed = edit(&host, path, set_port(80), &mode);
+    assert_eq!((fixed["changed"].as_bool(), host.trips(), mode_of(&dest)), (Ok(true), 2, 0o640));
+    // Nothing differs: the read alone, and a write step reported ok as before.
+    let same = edit(&host, path, set_port(80), &mode);
+    assert_eq!((same["changed"].as_bool(), host.trips()), (Ok(false), 1));
+    let step = host.last();
+    assert_eq!((step.primitive.as_str(), step.status), ("write", Status::Ok));
+    assert_eq!(step.target, path);
+    // New content: read + write; the mode is kept.
+    let changed = edit(&host, path, set_port(81), &mode);
+    assert_eq!((changed["changed"].as_bool(), host.trips()), (Ok(true), 2));
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "# app\nport = 81\n");
+    assert_eq!(mode_of(&dest), 0o640);
+    // Without stat the read cannot vouch for the mode: the write asks the host (which finds it right).
+    let read = super::read::read_with(&host, path, &Map::new()).unwrap();
+    let mut blind = mode.clone();
+    blind.insert("known".into(), Dynamic::from(read));
+    let unsure = super::write::write(&host, "# app\nport = 81\n", path, &blind).unwrap();
+    assert_eq!((unsure["changed"].as_bool(), host.trips()), (Ok(false), 2));
+    // No mode asked for: content alone decides, so the plain read is enough.
+    let plain = edit(&host, path, set_port(81), &Map::new());
+    assert_eq!((plain["changed"].as_bool(), host.trips()), (Ok(false), 1));
+    only(dir.path(), &["app.conf"]);
+}
+
+#[test]
+fn a_known_read_is_only_trusted_for_its_own_path_and_a_missing_file_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("new.conf");
+    let path = dest.to_str().unwrap();
+    let host = ShellHost::new(false, false);
+    let created = edit(&host, path, set_port(80), &Map::new());
+    assert_eq!((created["changed"].as_bool(), host.trips()), (Ok(true), 2));
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "port = 80\n");
+
+    let other = super::read::read_with(&host, path, &Map::new()).unwrap();
+    let mut wrong = Map::new();
+    wrong.insert("known".into(), Dynamic::from(other));
+    let elsewhere = dir.path().join("other.conf");
+    let error = super::write::write(&host, "port = 80\n", elsewhere.to_str().unwrap(), &wrong).unwrap_err();
+    assert!(error.message().to_string().contains("option `known` must be what h.read"), "{error:?}");
+    assert!(!elsewhere.exists());
+    assert_eq!(host.trips(), 1, "the read only");
+}
+
+#[test]
+fn a_file_changed_after_the_read_is_still_handled_on_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("app.conf");
+    let path = dest.to_str().unwrap();
+    std::fs::write(&dest, "port = 80\n").unwrap();
+    let host = ShellHost::new(false, false);
+    let known = super::read::read_with(&host, path, &Map::new()).unwrap();
+    std::fs::write(&dest, "port = 99\n").unwrap();
+    // The edit computed from the read wants "port = 81": the read did not have it, so the script runs.
+    let mut write = Map::new();
+    write.insert("known".into(), Dynamic::from(known));
+    let result = super::write::write(&host, "port = 81\n", path, &write).unwrap();
+    assert_eq!((result["changed"].as_bool(), host.trips()), (Ok(true), 2));
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "port = 81\n");
+}
+
+#[test]
+fn check_and_diff_of_an_edit_stay_honest() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("app.conf");
+    let path = dest.to_str().unwrap();
+    std::fs::write(&dest, "port = 80\n").unwrap();
+    let check = ShellHost::new(true, true);
+    let planned = edit(&check, path, set_port(81), &Map::new());
+    assert_eq!((planned["changed"].as_bool(), check.trips()), (Ok(true), 2));
+    assert!(check.last().diff.unwrap().contains("-port = 80\n+port = 81\n"));
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "port = 80\n", "--check wrote");
+    let same = edit(&check, path, set_port(80), &Map::new());
+    assert_eq!((same["changed"].as_bool(), check.trips(), check.last().diff), (Ok(false), 1, None));
+}
+
+#[test]
+fn the_read_reports_matches_and_attributes_in_one_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("sshd_config");
+    let path = dest.to_str().unwrap();
+    std::fs::write(&dest, "#PermitRootLogin yes\nPort 22\nPermitRootLogin no\n").unwrap();
+    let host = ShellHost::new(false, false);
+    let grep = Dynamic::from(vec![Dynamic::from("^PermitRootLogin"), Dynamic::from("Root"), Dynamic::from("^none$")]);
+    let read = super::read::read_with(&host, path, &options(&[("stat", Dynamic::TRUE), ("grep", grep)])).unwrap();
+    assert_eq!(host.trips(), 1);
+    let matches = read["matches"].clone().cast::<Map>();
+    let lines = |regex: &str| -> Vec<i64> {
+        matches[regex].clone().cast::<rhai::Array>().iter().map(|n| n.as_int().unwrap()).collect()
+    };
+    assert_eq!((lines("^PermitRootLogin"), lines("Root"), lines("^none$")), (vec![3], vec![1, 3], vec![]));
+    assert_eq!(read["mode"].clone().into_string().unwrap(), format!("{:o}", mode_of(&dest)));
+    assert_eq!(read["content"].clone().into_string().unwrap(), std::fs::read_to_string(&dest).unwrap());
+    let absent = super::read::read_with(&host, &format!("{path}.none"), &options(&[("grep", Dynamic::from("x"))]));
+    let absent = absent.unwrap();
+    assert_eq!((absent["exists"].as_bool(), absent["content"].is_unit()), (Ok(false), true));
+    assert_eq!(absent["matches"].clone().cast::<Map>()["x"].clone().cast::<rhai::Array>().len(), 0);
+    let error = super::read::read_with(&host, path, &options(&[("grep", Dynamic::from(3_i64))])).unwrap_err();
+    assert!(error.message().to_string().contains("`grep` must be a string"), "{error:?}");
+}
+
+#[test]
+fn owner_and_group_given_together_are_set_without_copying_the_old_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("owned.conf");
+    std::fs::write(&dest, "old\n").unwrap();
+    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o640);
+    std::fs::set_permissions(&dest, mode).unwrap();
+    let id = |flag: &str| {
+        let out = std::process::Command::new("id").arg(flag).output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let host = ShellHost::new(false, false);
+    let opts = options(&[("owner", Dynamic::from(id("-un"))), ("group", Dynamic::from(id("-gn")))]);
+    let result = super::write::write(&host, "new\n", dest.to_str().unwrap(), &opts).unwrap();
+    assert_eq!((result["changed"].as_bool(), host.trips()), (Ok(true), 1));
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "new\n");
+    assert_eq!(mode_of(&dest), 0o640, "the old file's mode is kept");
+    let again = super::write::write(&host, "new\n", dest.to_str().unwrap(), &opts).unwrap();
+    assert_eq!((again["changed"].as_bool(), host.trips()), (Ok(false), 1));
+    only(dir.path(), &["owned.conf"]);
+}
