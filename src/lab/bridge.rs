@@ -1,6 +1,8 @@
 //! The lab's Linux bridge in the machine's own network namespace: every host's veth joins it, and the bridge's
 //! address is how the controller (the machine itself) reaches the hosts. No route or NAT leads out of it.
 
+use std::path::Path;
+
 use serde_json::Value;
 
 use super::lab_error::{LabError, LabResult};
@@ -59,7 +61,10 @@ pub fn exists(bridge: &str) -> bool {
 /// Creates the bridge with the subnet's first address, or completes one left from an earlier `up`.
 pub fn ensure(bridge: &str, subnet: &LabSubnet) -> LabResult<()> {
     if !exists(bridge) {
-        preflight::run(&IP, &["link", "add", bridge, "type", "bridge"])?;
+        // A fixed address: a bridge without one takes the lowest of its ports' and changes as hosts come and go,
+        // which would make the light hosts' permanent neighbour entry for it wrong (see light_host.rs).
+        let mac = LabSubnet::mac_of(subnet.gateway());
+        preflight::run(&IP, &["link", "add", bridge, "address", &mac, "type", "bridge"])?;
     }
     let wanted = subnet.gateway().to_string();
     let has_address = ip_json(&["-4", "addr", "show", "dev", bridge])?.iter().any(|link| {
@@ -70,6 +75,17 @@ pub fn ensure(bridge: &str, subnet: &LabSubnet) -> LabResult<()> {
     }
     preflight::run(&IP, &["link", "set", bridge, "up"])?;
     Ok(())
+}
+
+/// The bridge's MAC if it was set explicitly (by [`ensure`]) and so stays what it is while ports come and go.
+pub fn fixed_mac(bridge: &str) -> Option<String> {
+    let sys = Path::new("/sys/class/net").join(bridge);
+    // addr_assign_type 3 = NET_ADDR_SET: chosen by whoever made the link, not taken from a port.
+    let assigned = std::fs::read_to_string(sys.join("addr_assign_type")).ok()?;
+    if assigned.trim() != "3" {
+        return None;
+    }
+    Some(std::fs::read_to_string(sys.join("address")).ok()?.trim().to_string())
 }
 
 /// Links still attached to the bridge (host-side veths of hosts that did not clean up).

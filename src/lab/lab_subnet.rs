@@ -56,6 +56,13 @@ impl LabSubnet {
         Ipv4Addr::from(self.network + 1)
     }
 
+    /// A stable, locally administered MAC for a lab address (02:6c = \"l\", then the four octets): the bridge and
+    /// every light host get theirs from their address, so each side can know the other's without asking.
+    pub fn mac_of(address: Ipv4Addr) -> String {
+        let [a, b, c, d] = address.octets();
+        format!("02:6c:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
+    }
+
     /// How many host addresses there are besides the bridge's.
     pub fn room(&self) -> usize {
         (self.size() - 3) as usize

@@ -23,13 +23,16 @@ use super::preflight::{self, UNSHARE};
 /// root, waits until the supervisor has plugged its veth in (a line on stdin), configures the network and
 /// becomes sshd. Everything host-specific comes in as positional parameters, never pasted into the script.
 const SCRIPT: &str = r#"set -e
-base=$1 upper=$2 work=$3 root=$4 name=$5 cidr=$6
+base=$1 upper=$2 work=$3 root=$4 name=$5 cidr=$6 mac=$7 gateway=$8 gateway_mac=$9
 mount -t overlay overlay -o "lowerdir=$base,upperdir=$upper,workdir=$work" "$root"
 mount -t proc proc "$root/proc"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$root/dev/pts"
 echo "$name" > /proc/sys/kernel/hostname
 read -r _ignored
-printf 'link set lo up\naddr add %s dev eth0\nlink set eth0 up\n' "$cidr" | ip -batch -
+{
+    printf 'link set lo up\naddr add %s dev eth0\nlink set eth0 up\n' "$cidr"
+    [ -z "$gateway_mac" ] || printf 'neigh replace %s lladdr %s dev eth0 nud permanent\n' "$gateway" "$gateway_mac"
+} | ip -batch -
 exec chroot "$root" /usr/sbin/sshd -D -e < /dev/null
 "#;
 
@@ -43,7 +46,19 @@ pub fn root_dir(dir: &LabDir, host: &str) -> PathBuf {
 }
 
 /// The command that starts one light host; it waits for a line on its stdin once its veth exists.
-pub fn command(base: &Path, dir: &LabDir, host: &str, address: Ipv4Addr, subnet: &LabSubnet) -> LabResult<Command> {
+///
+/// Neighbours are permanent both ways (the bridge's entry for each host in [`veth_batch`], each host's for the
+/// bridge here, when the bridge's MAC is fixed): otherwise every first packet is an ARP broadcast that the
+/// bridge copies to all its ports in the sender's CPU time — 1000 copies per host on a 1000-host lab, the
+/// quadratic cost a profile of the controller showed (16 % of its CPU). A switch does that in hardware.
+pub fn command(
+    base: &Path,
+    dir: &LabDir,
+    host: &str,
+    address: Ipv4Addr,
+    subnet: &LabSubnet,
+    bridge_mac: Option<&str>,
+) -> LabResult<Command> {
     let unshare = preflight::find(&UNSHARE)?;
     for path in [work_dir(dir, host), root_dir(dir, host)] {
         std::fs::create_dir_all(&path)
@@ -57,7 +72,10 @@ pub fn command(base: &Path, dir: &LabDir, host: &str, address: Ipv4Addr, subnet:
         .arg(work_dir(dir, host))
         .arg(root_dir(dir, host))
         .arg(host)
-        .arg(subnet.with_prefix(address));
+        .arg(subnet.with_prefix(address))
+        .arg(LabSubnet::mac_of(address))
+        .arg(subnet.gateway().to_string())
+        .arg(bridge_mac.unwrap_or(""));
     Ok(command)
 }
 
@@ -68,13 +86,16 @@ pub fn veth_name(lab: &str, index: usize) -> String {
     format!("rbv{:04x}{index:x}", tag & 0xffff)
 }
 
-/// `ip -batch` lines that give each started host (veth name, pid of its `unshare`) a veth on `bridge`, its end
-/// already inside the host's network namespace as eth0.
-pub fn veth_batch(bridge: &str, hosts: &[(String, u32)]) -> String {
+/// `ip -batch` lines that give each started host (veth name, pid of its `unshare`, address) a veth on `bridge`,
+/// its end already inside the host's network namespace as eth0 with the address's MAC, and the bridge a
+/// permanent neighbour entry for it (see [`command`]).
+pub fn veth_batch(bridge: &str, hosts: &[(String, u32, Ipv4Addr)]) -> String {
     let mut batch = String::new();
-    for (veth, pid) in hosts {
-        let _ = writeln!(batch, "link add {veth} type veth peer name eth0 netns {pid}");
+    for (veth, pid, address) in hosts {
+        let mac = LabSubnet::mac_of(*address);
+        let _ = writeln!(batch, "link add {veth} type veth peer name eth0 address {mac} netns {pid}");
         let _ = writeln!(batch, "link set {veth} master {bridge} up");
+        let _ = writeln!(batch, "neigh replace {address} lladdr {mac} dev {bridge} nud permanent");
     }
     batch
 }
@@ -94,7 +115,12 @@ mod tests {
 
     #[test]
     fn batch_plugs_each_host_into_the_bridge() {
-        let batch = veth_batch("rb-x", &[("rbv0001".into(), 42)]);
-        assert_eq!(batch, "link add rbv0001 type veth peer name eth0 netns 42\nlink set rbv0001 master rb-x up\n");
+        let batch = veth_batch("rb-x", &[("rbv0001".into(), 42, Ipv4Addr::new(10, 250, 80, 11))]);
+        assert_eq!(
+            batch,
+            "link add rbv0001 type veth peer name eth0 address 02:6c:0a:fa:50:0b netns 42\n\
+             link set rbv0001 master rb-x up\n\
+             neigh replace 10.250.80.11 lladdr 02:6c:0a:fa:50:0b dev rb-x nud permanent\n"
+        );
     }
 }

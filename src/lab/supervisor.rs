@@ -4,12 +4,14 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::net::Ipv4Addr;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::bridge;
 use super::cgroup;
 use super::host::{self, REBOOT_EXIT_CODE};
 use super::lab_error::{LabError, LabResult};
@@ -167,11 +169,12 @@ pub fn supervise(name: &LabName) -> LabResult<()> {
 /// process for 1000 hosts, not 2000), then each host is told to go on and becomes sshd.
 fn boot_light(state: &LabState, dir: &LabDir, subnet: &LabSubnet, hosts: Vec<&mut Supervised<'_>>) {
     let mut started = Vec::new();
+    let bridge_mac = bridge::fixed_mac(&state.bridge);
     for supervised in hosts {
         if STOP.load(Ordering::SeqCst) {
             break;
         }
-        match try_boot_light(state, dir, subnet, supervised.host) {
+        match try_boot_light(state, dir, subnet, supervised.host, bridge_mac.as_deref()) {
             Ok(child) => {
                 supervised.child = Some(child);
                 started.push(supervised);
@@ -179,11 +182,11 @@ fn boot_light(state: &LabState, dir: &LabDir, subnet: &LabSubnet, hosts: Vec<&mu
             Err(error) => log(&format!("{}: could not start: {error}", supervised.host.name)),
         }
     }
-    let plugs: Vec<(String, u32)> = started
+    let plugs: Vec<(String, u32, Ipv4Addr)> = started
         .iter()
         .filter_map(|supervised| {
             let pid = supervised.child.as_ref()?.id();
-            Some((light_host::veth_name(&state.name, supervised.index), pid))
+            Some((light_host::veth_name(&state.name, supervised.index), pid, supervised.host.address))
         })
         .collect();
     // `-force` goes on past a failing line; a host whose veth is missing fails its own `ip` and exits.
@@ -201,11 +204,17 @@ fn boot_light(state: &LabState, dir: &LabDir, subnet: &LabSubnet, hosts: Vec<&mu
     }
 }
 
-fn try_boot_light(state: &LabState, dir: &LabDir, subnet: &LabSubnet, host: &HostState) -> LabResult<Child> {
+fn try_boot_light(
+    state: &LabState,
+    dir: &LabDir,
+    subnet: &LabSubnet,
+    host: &HostState,
+    bridge_mac: Option<&str>,
+) -> LabResult<Child> {
     let procs = cgroup::create(&state.name, &host.name)?;
     let console = append(&dir.host_log(&host.name))?;
     let console_err = console.try_clone().map_err(|error| LabError::io("duplicating the console log", error))?;
-    let mut command = light_host::command(&state.base, dir, &host.name, host.address, subnet)?;
+    let mut command = light_host::command(&state.base, dir, &host.name, host.address, subnet, bridge_mac)?;
     command.stdin(Stdio::piped()).stdout(console).stderr(console_err);
     // SAFETY: join_self only opens and writes files (async-signal-safe); the paths were built before fork.
     unsafe {
