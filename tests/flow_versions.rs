@@ -566,13 +566,7 @@ fn check_plans_el_and_ubuntu_installs_from_the_bundle_only() {
     )
     .unwrap();
     for (distro, facts) in distros {
-        let run = Test::new()
-            .lab(lab)
-            .shipped("playbooks/ha-cluster.rhai")
-            .env("RUNBOOK_SECRET_HAPROXY_STATS_PASSWORD", "pw-elb-1")
-            .env("RUNBOOK_SECRET_KEEPALIVED_AUTH_PASS", "pw-elb2")
-            .env("RUNBOOK_SECRET_HARBOR_ADMIN_PASSWORD", "pw-elb-3")
-            .env("RUNBOOK_SECRET_HARBOR_DB_PASSWORD", "pw-elb-4")
+        let run = whole_flow_with_secrets(lab)
             .args(&["--check", "--diff", "-e", &format!("@{}", vars.display())])
             .args(&["-e", &format!(r#"{{"runbook_facts": {{{facts}}}}}"#)])
             .json_log()
@@ -642,13 +636,7 @@ fn check_plans_el_and_ubuntu_installs_from_the_bundle_only() {
     }
     // The same plan without `bundle_carries`: Docker CE and the Kubernetes packages from their repos (each
     // artifact falls back on its own), the rest still from the bundle.
-    let run = Test::new()
-        .lab(lab)
-        .shipped("playbooks/ha-cluster.rhai")
-        .env("RUNBOOK_SECRET_HAPROXY_STATS_PASSWORD", "pw-elb-1")
-        .env("RUNBOOK_SECRET_KEEPALIVED_AUTH_PASS", "pw-elb2")
-        .env("RUNBOOK_SECRET_HARBOR_ADMIN_PASSWORD", "pw-elb-3")
-        .env("RUNBOOK_SECRET_HARBOR_DB_PASSWORD", "pw-elb-4")
+    let run = whole_flow_with_secrets(lab)
         .args(&["--check", "-v", "-e", &format!("@{}", vars.display()), "-e", r#"{"bundle_carries": []}"#])
         .args(&["-e", &format!(r#"{{"runbook_facts": {{{}}}}}"#, distros[1].1)])
         .run();
@@ -662,4 +650,15 @@ fn check_plans_el_and_ubuntu_installs_from_the_bundle_only() {
         run.stdout
     );
     let _ = std::fs::remove_dir_all(&bundle);
+}
+
+/// The whole shipped flow on the lab, with the secrets it asks for given in the environment.
+fn whole_flow_with_secrets(lab: &Lab) -> Test {
+    Test::new()
+        .lab(lab)
+        .shipped("playbooks/ha-cluster.rhai")
+        .env("RUNBOOK_SECRET_HAPROXY_STATS_PASSWORD", "pw-elb-1")
+        .env("RUNBOOK_SECRET_KEEPALIVED_AUTH_PASS", "pw-elb2")
+        .env("RUNBOOK_SECRET_HARBOR_ADMIN_PASSWORD", "pw-elb-3")
+        .env("RUNBOOK_SECRET_HARBOR_DB_PASSWORD", "pw-elb-4")
 }
