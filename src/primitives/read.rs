@@ -16,23 +16,8 @@ pub const READ_OPTIONS: &[&str] = &["stat", "grep"];
 /// `h.read(path)`: the file's content, or `()` when it does not exist. Read-only, so it runs in --check too;
 /// stdlib modules build "edit a file" on it (read, change in Rhai, `h.write`).
 pub fn read(host: &dyn RemoteHost, path: &str) -> Result<Dynamic, PrimitiveError> {
-    let quoted = quote(path);
-    let output = host.query(format!("if [ -e {quoted} ]; then cat -- {quoted}; else exit {ABSENT}; fi"))?;
-    let step = Step::new(host, "read", path);
-    match output.rc {
-        0 => {
-            step.finish(Status::Ok, StepOutcome::default());
-            Ok(Dynamic::from(String::from_utf8_lossy(&output.stdout).into_owned()))
-        }
-        ABSENT => {
-            step.finish(Status::Ok, StepOutcome { message: Some("absent".into()), ..StepOutcome::default() });
-            Ok(Dynamic::UNIT)
-        }
-        rc => {
-            Err(step
-                .fail(output.stderr_text().trim().to_string(), StepOutcome { rc: Some(rc), ..StepOutcome::default() }))
-        }
-    }
+    let mut found = read_with(host, path, &Map::new())?;
+    Ok(found.remove("content").unwrap_or(Dynamic::UNIT))
 }
 
 /// `h.read(path, #{ stat, grep })`: everything a read-edit-write helper needs to decide, in one round trip — a
