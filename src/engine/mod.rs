@@ -9,6 +9,7 @@ mod fatal_stop;
 mod handlers;
 mod host;
 mod host_state;
+mod local_file;
 mod local_run;
 mod module_resolver;
 mod playbook;

@@ -42,6 +42,7 @@ pub fn build_engine(runtime: &Arc<Runtime>) -> Engine {
     super::primitive_bindings::register(&mut engine, runtime);
     super::handlers::register(&mut engine, runtime);
     super::local_run::register(&mut engine, runtime);
+    super::local_file::register(&mut engine, runtime);
     engine
 }
 

@@ -86,6 +86,7 @@ pub const FUNCTIONS: &[Function] = &[
     global("handler", &[2]),
     global("flush_handlers", &[0]),
     with_options(global("local_run", &[1, 2]), 1, LOCAL_RUN_OPTIONS),
+    global("local_exists", &[1]),
     // Rhai's own `trim` returns nothing; runbook's returns the trimmed string too.
     // Called as `text.trim()`: the string is its one parameter.
     global("trim", &[1]),
