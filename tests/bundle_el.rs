@@ -6,7 +6,7 @@
 //! installed into an empty root with the bundle's repository only — the options stdlib/bundle.rhai gives
 //! yum/dnf — which proves the bundle self-contained and the pins kept.
 //!
-//! Needs root, dnf, createrepo_c, rpmbuild and rpm (scripts/install-deps installs them); fails when one is missing.
+//! Needs root, dnf, createrepo_c, rpmbuild and rpm (scripts/install-deps --for-tests installs them); fails when one is missing.
 
 mod support;
 
@@ -63,7 +63,7 @@ fn build_rpms_as(dest: &Path, group: &str, version: &str, release: &str, arch: &
         .args(["--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm"])
         .arg(&path)
         .status()
-        .expect("rpmbuild runs (scripts/install-deps installs rpm)");
+        .expect("rpmbuild runs (scripts/install-deps --for-tests installs rpm)");
     assert!(status.success(), "rpmbuild {group} {version}");
     std::fs::remove_dir_all(&top).unwrap();
 }
@@ -77,7 +77,10 @@ fn require_tools() {
     assert!(support::is_root(), "tests/bundle_el.rs needs root (dnf installs into an empty root)");
     for tool in ["dnf", "createrepo_c", "rpmbuild", "rpm", "rpm2cpio", "python3"] {
         let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap();
-        assert!(found.status.success(), "{tool} is missing: run scripts/install-deps (Debian: dnf createrepo-c rpm)");
+        assert!(
+            found.status.success(),
+            "{tool} is missing: run scripts/install-deps --for-tests (Debian: dnf createrepo-c rpm)"
+        );
     }
 }
 

@@ -493,13 +493,15 @@ fn reset_needs_its_confirmation_then_tears_down_and_reruns_clean() {
 /// would use its certificates), the etcdctl stand-in out of the way.
 fn real_etcd(lab: &Lab) {
     let debs: Vec<PathBuf> = std::fs::read_dir(DEBS)
-        .unwrap_or_else(|e| panic!("{DEBS}: {e}: run scripts/install-deps (it downloads etcd-server and etcd-client)"))
+        .unwrap_or_else(|e| {
+            panic!("{DEBS}: {e}: run scripts/install-deps --for-tests (it downloads etcd-server and etcd-client)")
+        })
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "deb"))
         .collect();
     assert!(
         ["etcd-server_", "etcd-client_"].iter().all(|n| debs.iter().any(|p| p.display().to_string().contains(n))),
-        "{DEBS} lacks etcd-server/etcd-client .debs: run scripts/install-deps"
+        "{DEBS} lacks etcd-server/etcd-client .debs: run scripts/install-deps --for-tests"
     );
     let initial: Vec<String> = MASTERS.iter().map(|m| format!("{m}=http://{}:2380", lab.address(m))).collect();
     for m in MASTERS {

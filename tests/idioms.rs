@@ -239,7 +239,7 @@ fn a_ported_playbook_converges_a_host_to_the_state_the_ansible_original_does() {
     require_lab!();
     assert!(
         Path::new(ANSIBLE_PLAYBOOK).is_file(),
-        "{ANSIBLE_PLAYBOOK} is missing: run scripts/install-deps (it installs ansible-core for this comparison)"
+        "{ANSIBLE_PLAYBOOK} is missing: run scripts/install-deps --for-tests (it installs ansible-core for this comparison)"
     );
     let lab = lab();
     let (ansible_host, runbook_host) = (lab.host(1), lab.host(2));

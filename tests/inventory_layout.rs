@@ -1,6 +1,6 @@
 //! Inventories laid out the Ansible way — `group_vars/`, `host_vars/` (files and folders) beside the inventory
 //! and beside the playbook, INI inventories — checked against the real `ansible-inventory` (ansible-core from
-//! PyPI, installed by scripts/install-deps in /opt/runbook-test-tools). Without it these tests fail: the whole
+//! PyPI, installed by scripts/install-deps --for-tests in /opt/runbook-test-tools). Without it these tests fail: the whole
 //! point is the comparison.
 
 mod support;
@@ -36,7 +36,7 @@ fn runbook_inventory(dir: &Path, args: &[&str]) -> String {
 fn ansible_host(dir: &Path, inventory: &str, host: &str) -> Value {
     assert!(
         Path::new(ANSIBLE_INVENTORY).is_file(),
-        "{ANSIBLE_INVENTORY} is missing: run scripts/install-deps (it installs ansible-core for this comparison)"
+        "{ANSIBLE_INVENTORY} is missing: run scripts/install-deps --for-tests (it installs ansible-core for this comparison)"
     );
     let home = tempfile::tempdir().unwrap();
     let text = stdout_of(

@@ -2,7 +2,7 @@
 //! code: the SARIF log is validated against the OASIS SARIF 2.1.0 schema and parsed into the 2.1.0 object
 //! model by independent Python libraries (tests/support/read_sarif.py), and the `.pre-commit-hooks.yaml` hook
 //! is run by `pre-commit` itself from a git commit. The tools come from /opt/runbook-test-tools
-//! (scripts/install-deps); a missing tool fails the test.
+//! (scripts/install-deps --for-tests); a missing tool fails the test.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -19,7 +19,7 @@ fn tool(name: &str) -> PathBuf {
     let path = Path::new(TOOLS).join(name);
     assert!(
         path.is_file(),
-        "{} is missing: run scripts/install-deps (it installs scripts/test-tools.txt)",
+        "{} is missing: run scripts/install-deps --for-tests (it installs scripts/test-tools.txt)",
         path.display()
     );
     path

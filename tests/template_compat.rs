@@ -1,6 +1,6 @@
 //! Templates render exactly as Ansible renders them: every template in tests/fixtures/templates/templates is
 //! rendered by the real ansible-core (the `template` module, through `ansible-playbook` on a local connection,
-//! from the venv scripts/install-deps creates) and by runbook's template environment with the same variables,
+//! from the venv scripts/install-deps --for-tests creates) and by runbook's template environment with the same variables,
 //! inventory and host, and the two outputs must be byte-identical.
 //!
 //! The templates were written for this test to cover what the templates of kubespray, kubeasz and well-known
@@ -81,7 +81,7 @@ fn workspace() -> tempfile::TempDir {
 fn render_with_ansible(dir: &Path, names: &[String]) -> BTreeMap<String, Vec<u8>> {
     assert!(
         Path::new(ANSIBLE_PLAYBOOK).exists(),
-        "{ANSIBLE_PLAYBOOK} is missing: run scripts/install-deps (it installs ansible-core into /opt/runbook-test-tools)"
+        "{ANSIBLE_PLAYBOOK} is missing: run scripts/install-deps --for-tests (it installs ansible-core into /opt/runbook-test-tools)"
     );
     let extra = json!({ "compat_out_dir": dir.join("ansible-out"), "compat_templates": names });
     let output = Command::new(ANSIBLE_PLAYBOOK)
