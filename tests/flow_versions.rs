@@ -227,7 +227,13 @@ fn the_ha_entry_is_written_for_the_installed_haproxy_and_keepalived() {
     // The lab's own versions, read on the host: 2.x grammar (quotes), the real `keepalived -t`.
     let password = "stats 'pw' $x #1";
     let run = ha_lb(lab, password, &[]).run();
-    assert!(run.stdout.contains("keepalived -t -f /etc/keepalived/.keepalived.conf.runbook"), "{}", run.stdout);
+    assert!(run.stdout.contains("validated by `keepalived -t -f %s`"), "{}", run.stdout);
+    assert!(run.stdout.contains("validated by `haproxy -c -q -f %s`"), "{}", run.stdout);
+    // The checked candidates live only during their step: the stats password is in the managed file and nowhere
+    // else under /etc.
+    assert_eq!(lab.sh("k8s-ha01", "ls -A /etc/haproxy /etc/keepalived | grep -c runbook || true").trim(), "0");
+    let holders = lab.sh("k8s-ha01", "grep -rlF 'stats auth' /etc || true");
+    assert_eq!(holders.trim(), "/etc/haproxy/haproxy.cfg", "files holding the stats password");
     let config = read("/etc/haproxy/haproxy.cfg");
     assert!(config.contains("# Written for haproxy 2.6."), "{config}");
     let auth = config.lines().find(|l| l.contains("stats auth")).unwrap();
@@ -244,6 +250,10 @@ fn the_ha_entry_is_written_for_the_installed_haproxy_and_keepalived() {
         ("2.0.13", "2.0.19", "haproxy-2.0.0.keywords", "keepalived-2.0.7.keywords", "it's $x #1", true),
     ];
     for (haproxy, keepalived, haproxy_words, keepalived_words, password, quoting) in cases {
+        // A config is checked when it changes: each case starts from none, so its check (or its absence) shows.
+        for ha in ["k8s-ha01", "k8s-ha02"] {
+            lab.sh(ha, "rm -f /etc/keepalived/keepalived.conf");
+        }
         let run = ha_lb(
             lab,
             password,
@@ -270,7 +280,7 @@ fn the_ha_entry_is_written_for_the_installed_haproxy_and_keepalived() {
         let kconfig = read("/etc/keepalived/keepalived.conf");
         assert_keepalived_keywords(&kconfig, &keywords(keepalived_words));
         // -t only where it tests anything (2.0.7 on).
-        let tested = run.stdout.contains("keepalived -t -f");
+        let tested = run.stdout.contains("validated by `keepalived -t -f");
         assert_eq!(tested, keepalived.starts_with('2'), "{keepalived}:\n{}", run.stdout);
         if !tested {
             assert!(run.stdout.contains(&format!("keepalived {keepalived} cannot test a config")), "{}", run.stdout);
@@ -326,7 +336,7 @@ fn the_ha_entry_is_written_for_the_installed_haproxy_and_keepalived() {
         ],
     )
     .run();
-    assert!(machine.stdout.contains("keepalived -t -f"), "{}", machine.stdout);
+    assert!(machine.stdout.contains("validated by `keepalived -t -f"), "{}", machine.stdout);
     let kconfig = read("/etc/keepalived/keepalived.conf");
     assert!(kconfig.contains("vrrp_track_process track_haproxy") && kconfig.contains("track_process {"), "{kconfig}");
     assert_keepalived_keywords(&kconfig, &keywords("keepalived-2.0.11.keywords"));
@@ -661,4 +671,53 @@ fn whole_flow_with_secrets(lab: &Lab) -> Test {
         .env("RUNBOOK_SECRET_KEEPALIVED_AUTH_PASS", "pw-elb2")
         .env("RUNBOOK_SECRET_HARBOR_ADMIN_PASSWORD", "pw-elb-3")
         .env("RUNBOOK_SECRET_HARBOR_DB_PASSWORD", "pw-elb-4")
+}
+
+/// The guide reboots after 4.1.13 and checks the modules and the kernel settings again: what the prepare stage
+/// writes must outlive a reboot, not only hold until one. On a lab host (a container: no kernel modules of its
+/// own, only net.* sysctls writable) that is the module lists for systemd-modules-load and every k8s sysctl the
+/// host can hold, applied again at boot by systemd-sysctl from /etc/sysctl.d/k8s.conf.
+#[test]
+fn ipvs_module_lists_and_k8s_sysctls_persist_across_a_reboot() {
+    require_lab!();
+    let lab = lab();
+    let host = "k8s-node01";
+    Test::new()
+        .lab(lab)
+        .shipped("playbooks/prepare-hosts.rhai")
+        .args(&["--tags", "modules,sysctl", "--limit", host])
+        .run();
+    let file = lab.sh(host, "cat /etc/sysctl.d/k8s.conf");
+    let applied = |lab: &Lab| -> Vec<(String, String)> {
+        file.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .filter(|(k, _)| k.starts_with("net.") && k != "net.netfilter.nf_conntrack_max")
+            .filter_map(|(k, _)| {
+                let (code, value) = lab.ssh(host, &format!("sysctl -n {k}"));
+                (code == 0).then(|| (k, value.split_whitespace().collect::<Vec<_>>().join(" ")))
+            })
+            .collect()
+    };
+    let wanted: Vec<(String, String)> = file
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.split_whitespace().collect::<Vec<_>>().join(" ")))
+        .collect();
+    let before = applied(lab);
+    assert!(before.iter().any(|(k, _)| k == "net.ipv4.ip_forward"), "the host holds net.* keys: {before:?}");
+    for (key, value) in &before {
+        assert!(wanted.contains(&(key.clone(), value.clone())), "{key} = {value} before the reboot, file: {file}");
+    }
+
+    // Back to the kernel's defaults, as a fresh boot starts, so only what the host re-applies at boot counts.
+    lab.sh(host, "sysctl -q -w net.ipv4.ip_forward=0 net.ipv4.tcp_keepalive_time=7200");
+    Test::new().lab(lab).playbook(&format!(r#"task("reboot", [host("{host}")], |h| h.reboot());"#)).run();
+
+    let after = applied(lab);
+    assert_eq!(after, before, "the k8s sysctls after the reboot");
+    let modules = lab.sh(host, "cat /etc/modules-load.d/ipvs.conf /etc/modules-load.d/k8s.conf");
+    for module in ["ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack", "br_netfilter", "overlay"] {
+        assert!(modules.lines().any(|l| l.trim() == module), "{module} is loaded at boot: {modules}");
+    }
 }

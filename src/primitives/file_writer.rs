@@ -375,7 +375,9 @@ pub fn put_file_then(step: Step, content: &[u8], spec: &FileSpec, then: &str) ->
             }
         };
     }
-    step.finish(Status::Changed, StepOutcome { diff, ..StepOutcome::default() });
+    // Which command accepted the new content: the one line that tells a reader the check really ran.
+    let message = spec.validate.as_ref().filter(|_| content_changes).map(|command| format!("validated by `{command}`"));
+    step.finish(Status::Changed, StepOutcome { diff, message, ..StepOutcome::default() });
     Ok((result(true), reply.rest))
 }
 
