@@ -115,3 +115,40 @@ fn a_package_added_to_the_bundle_installs_on_a_lab_host_and_converges() {
     let (_, count, _) = bash(&format!("grep -c '^Package: nginx$' {bundle}/debian-12/Packages"));
     assert_eq!(count.trim(), "0");
 }
+
+/// A file the flow would upload from bundle_dir by name (here the CNI manifest) that is not on the controller
+/// refuses the whole flow before the first stage touches a host, naming the file, the variable and the step.
+#[test]
+fn a_named_bundle_file_missing_on_the_controller_refuses_the_flow_before_any_host_is_touched() {
+    let full = std::fs::read_to_string(repo_root().join("playbooks/inventory.yaml")).unwrap();
+    let addresses: Vec<String> = (101..=110).map(|n| format!("127.0.3.{n}")).collect();
+    let wires = support::Tripwires::on(&addresses.iter().map(String::as_str).collect::<Vec<_>>());
+    // The guide's inventory, each host a listener on loopback.
+    let inventory = full.replace("172.31.3.", "127.0.3.").replacen(
+        "\n  vars:\n",
+        &format!("\n  vars:\n    port: {}\n", wires.port),
+        1,
+    );
+    let bundle = tempfile::tempdir().unwrap();
+    std::fs::write(bundle.path().join("debian-12.tar"), "stand-in\n").unwrap();
+    let test = support::Test::new().file("inventory.yaml", &inventory);
+    let inventory_path = test.path().join("inventory.yaml");
+    let run = test
+        .inventory_file(inventory_path)
+        .shipped("playbooks/ha-cluster.rhai")
+        .args(&[
+            "-e",
+            &format!("bundle_dir={}", bundle.path().display()),
+            "-e",
+            "cni_manifest_bundle=calico.yaml",
+            "--timeout",
+            "2",
+        ])
+        .code(1)
+        .stderr_has("files the flow uploads from bundle_dir are not on the controller")
+        .stderr_has("calico.yaml  (named by cni_manifest_bundle; uploaded by playbooks/kubeadm.rhai, 3.6 cni)")
+        .stderr_has("playbooks/ha-cluster.rhai:")
+        .run();
+    assert!(!run.stdout.contains("unreachable"), "{}", run.stdout);
+    wires.assert_untouched();
+}

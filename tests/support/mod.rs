@@ -369,3 +369,37 @@ impl Default for Test {
         Test::new()
     }
 }
+
+/// Loopback "hosts" that record whether anyone connected: a run refused before any host is touched leaves
+/// them untouched. One listener per address (127.x.y.z all reach this machine), all on one port.
+pub struct Tripwires {
+    listeners: Vec<std::net::TcpListener>,
+    pub port: u16,
+}
+
+impl Tripwires {
+    pub fn on(addresses: &[&str]) -> Tripwires {
+        let first = std::net::TcpListener::bind((addresses[0], 0)).expect("a loopback listener");
+        let port = first.local_addr().unwrap().port();
+        let mut listeners = vec![first];
+        for address in &addresses[1..] {
+            listeners.push(
+                std::net::TcpListener::bind((*address, port)).expect("the same port on another loopback address"),
+            );
+        }
+        for listener in &listeners {
+            listener.set_nonblocking(true).unwrap();
+        }
+        Tripwires { listeners, port }
+    }
+
+    pub fn assert_untouched(&self) {
+        for listener in &self.listeners {
+            match listener.accept() {
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+                Ok((_, from)) => panic!("runbook connected to {} (from {from})", listener.local_addr().unwrap()),
+                Err(error) => panic!("accept: {error}"),
+            }
+        }
+    }
+}
