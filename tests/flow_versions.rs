@@ -502,13 +502,31 @@ fn check_lists_the_external_urls_the_flow_would_fetch_from() {
     // The Debian bundle (the lab's own distro), made complete with the files a full bundle carries: nothing.
     let vars = "@/var/cache/runbook/bundle/bundle-vars.yaml";
     assert!(std::path::Path::new(&vars[1..]).is_file(), "no bundle: run scripts/install-deps");
-    let complete = r#"{"k8s_bundle_packages": ["kubeadm_1.25.0_amd64.deb"], "cni_manifest_bundle": "calico.yaml", "registry_kind": "registry"}"#;
-    let (run, urls) = flow(&["-e", vars, "-e", complete]);
+    // Its repository and image tar, beside stand-ins of what the Debian bundle cannot carry (a plan reads only
+    // their checksums): the release file and the files the variables name must all be on the controller.
+    let full = std::env::temp_dir().join("runbook-t-fl2-full-bundle");
+    let _ = std::fs::remove_dir_all(&full);
+    std::fs::create_dir_all(full.join("images")).unwrap();
+    for real in ["debian-12.tar", "images/lab-images.tar"] {
+        std::os::unix::fs::symlink(std::path::Path::new("/var/cache/runbook/bundle").join(real), full.join(real))
+            .unwrap();
+    }
+    for file in ["kubeadm_1.25.0_amd64.deb", "calico.yaml", "cri-dockerd-0.2.5.amd64.tgz"] {
+        std::fs::write(full.join(file), format!("stand-in {file}\n")).unwrap();
+    }
+    let complete = format!(
+        r#"{{"bundle_dir": "{}", "k8s_bundle_packages": ["kubeadm_1.25.0_amd64.deb"], "cni_manifest_bundle": "calico.yaml", "registry_kind": "registry"}}"#,
+        full.display()
+    );
+    let (run, urls) = flow(&["-e", vars, "-e", &complete]);
     assert!(urls.is_empty(), "{}", run.stdout);
     assert!(run.stdout.contains("External URLs: none"), "{}", run.stdout);
-    // Without the Kubernetes packages and the CNI manifest: exactly those come from upstream.
+    // The Debian bundle as it is (no Kubernetes packages, no CNI manifest, no cri-dockerd): exactly those come
+    // from upstream, each on its own, the rest from the bundle.
     let (run, urls) = flow(&["-e", vars, "-e", r#"{"registry_kind": "registry"}"#]);
+    assert!(run.stdout.contains("Release files: cri-dockerd from upstream"), "{}", run.stdout);
     let wanted: BTreeSet<String> = [
+        "https://github.com/Mirantis/cri-dockerd/releases/download/v0.2.5/cri-dockerd-0.2.5.amd64.tgz",
         "https://pkgs.k8s.io/core:/stable:/v1.25/deb/",
         "https://pkgs.k8s.io/core:/stable:/v1.25/deb/Release.key",
         "https://raw.githubusercontent.com/projectcalico/calico/v3.24.1/manifests/calico.yaml",
