@@ -12,6 +12,11 @@
 use std::path::{Component, Path, PathBuf};
 
 use super::config_file::{ConfigError, ConfigFile};
+use crate::inventory::ConnectionDefaults;
+use crate::transport::{BecomeMethod, HostKeyPolicy};
+
+/// Where Ansible looks for an inventory when nothing names one.
+const ANSIBLE_DEFAULT_INVENTORY: &str = "/etc/ansible/hosts";
 
 /// Keys Ansible uses that runbook has no use for: named in a one-line note so nobody wonders.
 const IGNORED: &[(&str, &str)] = &[
@@ -119,12 +124,14 @@ impl AnsibleConfig {
                 .map(|item| inventory.origin.resolve(item, at))
                 .collect();
         }
-        config.forks = number(setting(&["ANSIBLE_FORKS"], &[("defaults", "forks")]), "a whole number of at least 1", |n| {
-            u32::try_from(n).ok().filter(|n| *n >= 1)
-        })?;
-        config.timeout = number(setting(&["ANSIBLE_TIMEOUT"], &[("defaults", "timeout")]), "a whole number of seconds", |n| {
-            u64::try_from(n).ok()
-        })?;
+        config.forks =
+            number(setting(&["ANSIBLE_FORKS"], &[("defaults", "forks")]), "a whole number of at least 1", |n| {
+                u32::try_from(n).ok().filter(|n| *n >= 1)
+            })?;
+        config.timeout =
+            number(setting(&["ANSIBLE_TIMEOUT"], &[("defaults", "timeout")]), "a whole number of seconds", |n| {
+                u64::try_from(n).ok()
+            })?;
         config.remote_user = setting(&["ANSIBLE_REMOTE_USER"], &[("defaults", "remote_user")]).map(|s| s.value);
         config.private_key_file = setting(&["ANSIBLE_PRIVATE_KEY_FILE"], &[("defaults", "private_key_file")])
             .map(|key| key.origin.resolve(&key.value, at));
@@ -145,10 +152,62 @@ impl AnsibleConfig {
             config.ignored = file
                 .options()
                 .filter(|option| IGNORED.contains(option))
-                .map(|(section, key)| if section == "defaults" { key.to_string() } else { format!("[{section}] {key}") })
+                .map(
+                    |(section, key)| if section == "defaults" { key.to_string() } else { format!("[{section}] {key}") },
+                )
                 .collect();
         }
         Ok(config)
+    }
+
+    /// The inventory sources: `-i` when given, else the config's, else Ansible's default `/etc/ansible/hosts`
+    /// when it exists.
+    pub fn inventory_sources(&self, flags: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+        if !flags.is_empty() {
+            return Ok(flags.to_vec());
+        }
+        if !self.inventory.is_empty() {
+            return Ok(self.inventory.clone());
+        }
+        if Path::new(ANSIBLE_DEFAULT_INVENTORY).exists() {
+            return Ok(vec![PathBuf::from(ANSIBLE_DEFAULT_INVENTORY)]);
+        }
+        Err("no inventory: pass -i INVENTORY, or set `inventory` in ansible.cfg ([defaults]) or ANSIBLE_INVENTORY"
+            .to_string())
+    }
+
+    /// What the inventory takes where its variables say nothing; `host_key_flag` is the command line's
+    /// `--host-key-checking`, which wins over every host's own setting.
+    pub fn connection_defaults(&self, host_key_flag: Option<HostKeyPolicy>) -> Result<ConnectionDefaults, String> {
+        let become_method = match &self.become_method {
+            None => None,
+            Some(method) => Some(BecomeMethod::parse(method).ok_or_else(|| {
+                format!(
+                    "{}: `become_method = {method}` is not supported: runbook becomes another user with sudo or su only",
+                    self.file.as_ref().map_or("ANSIBLE_BECOME_METHOD".to_string(), |f| f.display().to_string())
+                )
+            })?),
+        };
+        Ok(ConnectionDefaults {
+            user: self.remote_user.clone(),
+            key: self.private_key_file.clone(),
+            become_: self.become_,
+            become_user: self.become_user.clone(),
+            become_method,
+            host_key_checking: self.host_key_checking,
+            host_key_policy: host_key_flag,
+        })
+    }
+
+    /// The run's host-key policy where no host says otherwise: the flag, else `host_key_checking = False`
+    /// read as accept-new (what OpenSSH's `StrictHostKeyChecking=no`, which Ansible passes, does with an
+    /// unknown key), else strict.
+    pub fn host_key_policy(&self, host_key_flag: Option<HostKeyPolicy>) -> HostKeyPolicy {
+        match (host_key_flag, self.host_key_checking) {
+            (Some(policy), _) => policy,
+            (None, Some(false)) => HostKeyPolicy::AcceptNew,
+            (None, _) => HostKeyPolicy::Strict,
+        }
     }
 
     /// The one-line note about keys runbook does not use, if the file has any.
@@ -202,7 +261,7 @@ pub fn find(at: &Surroundings) -> (Option<PathBuf>, Option<String>) {
     }
     candidates.push(PathBuf::from("/etc/ansible/ansible.cfg"));
     let found = candidates.into_iter().find(|path| path.is_file() && std::fs::File::open(path).is_ok());
-    let warning = (skipped_cwd && found != from_env).then(|| {
+    let warning = (skipped_cwd && (from_env.is_none() || found != from_env)).then(|| {
         format!(
             "runbook is being run in a world writable directory ({}), ignoring it as an ansible.cfg source \
              (as Ansible does)",
@@ -250,7 +309,11 @@ fn invalid(setting: &Setting, expected: &str) -> String {
 }
 
 /// A whole-number setting, `convert`ed to its type (None: out of range).
-fn number<T>(setting: Option<Setting>, expected: &str, convert: impl Fn(i64) -> Option<T>) -> Result<Option<T>, String> {
+fn number<T>(
+    setting: Option<Setting>,
+    expected: &str,
+    convert: impl Fn(i64) -> Option<T>,
+) -> Result<Option<T>, String> {
     let Some(setting) = setting else { return Ok(None) };
     match setting.value.trim().parse::<i64>().ok().and_then(convert) {
         Some(number) => Ok(Some(number)),
@@ -364,7 +427,9 @@ mod tests {
         assert_eq!(config.become_ask_pass, Some(true));
         assert_eq!(config.ignored, ["roles_path", "[ssh_connection] ssh_args", "[ssh_connection] pipelining"]);
         let note = config.note().unwrap();
-        assert!(note.starts_with("note: /site/ansible.cfg: runbook does not use roles_path, [ssh_connection] ssh_args"));
+        assert!(
+            note.starts_with("note: /site/ansible.cfg: runbook does not use roles_path, [ssh_connection] ssh_args")
+        );
         assert!(!note.contains("unknown_key"), "unknown keys are ignored silently, as Ansible does");
     }
 

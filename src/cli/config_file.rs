@@ -199,8 +199,14 @@ mod tests {
     fn mistakes_name_the_line() {
         assert_eq!(error("forks = 5\n").0, 1);
         assert!(error("forks = 5\n").1.contains("before any [section]"));
-        assert_eq!(error("[defaults]\nforks 5\n"), (2, "expected `key = value` or a [section] header, found \"forks 5\"".into()));
-        assert_eq!(error("[defaults]\nforks=1\nFORKS=2\n"), (3, "option `forks` in section [defaults] already exists".into()));
+        assert_eq!(
+            error("[defaults]\nforks 5\n"),
+            (2, "expected `key = value` or a [section] header, found \"forks 5\"".into())
+        );
+        assert_eq!(
+            error("[defaults]\nforks=1\nFORKS=2\n"),
+            (3, "option `forks` in section [defaults] already exists".into())
+        );
         assert_eq!(error("[a]\n[b]\n[a]\n"), (3, "section [a] already exists".into()));
         assert_eq!(error("[a]\n= 1\n").0, 2);
     }

@@ -50,7 +50,16 @@ fn options_at_depth(inventory: &Inventory, host: &Host, settings: &ConnectSettin
         connection.key.clone(),
         connection.known_hosts.clone(),
     );
-    options.host_key_policy = settings.host_key_policy;
+    // The ssh arguments' keys and known_hosts files come right after the inventory's own, as ssh orders them.
+    let after_key = usize::from(connection.key.is_some());
+    for (index, key) in connection.identity_files.iter().enumerate() {
+        options.keys.insert(after_key + index, key.clone());
+    }
+    let after_known = usize::from(connection.known_hosts.is_some());
+    for (index, file) in connection.known_hosts_files.iter().enumerate() {
+        options.known_hosts.insert(after_known + index, file.clone());
+    }
+    options.host_key_policy = connection.host_key_policy.unwrap_or(settings.host_key_policy);
     options.connect_timeout = settings.connect_timeout;
     options.connect_retries = settings.connect_retries;
     options.jumps = settings.jumps.clone();

@@ -166,7 +166,8 @@ impl Connection {
             known_hosts_files: ssh.known_hosts_files.iter().map(|p| resolve_path(p, base_dir)).collect(),
             host_key_policy,
             become_: boolean(vars, &["become", "ansible_become"])?.or(defaults.become_).unwrap_or(false),
-            become_user: string(vars, &["become_user", "ansible_become_user"])?.or_else(|| defaults.become_user.clone()),
+            become_user: string(vars, &["become_user", "ansible_become_user"])?
+                .or_else(|| defaults.become_user.clone()),
             become_method,
         })
     }
@@ -396,7 +397,11 @@ mod tests {
         let v = vars(json!({"ansible_ssh_extra_args": "-o ServerAliveInterval=30 -o Ciphers=aes128-ctr"}));
         let err = Connection::from_vars("m1", &v, Path::new("/")).unwrap_err();
         assert_eq!(err.variable, "ansible_ssh_extra_args");
-        assert!(err.message.starts_with("`ansible_ssh_extra_args`: `-o Ciphers=aes128-ctr` cannot be honoured"), "{}", err.message);
+        assert!(
+            err.message.starts_with("`ansible_ssh_extra_args`: `-o Ciphers=aes128-ctr` cannot be honoured"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

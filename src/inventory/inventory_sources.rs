@@ -102,8 +102,22 @@ mod tests {
 
     #[test]
     fn what_ansible_skips_in_a_folder() {
-        for name in [".hidden", "group_vars", "host_vars", "vars_plugins", "hosts~", "hosts.bak", "notes.md",
-            "README.txt", "x.retry", "ansible.cfg", "hosts.orig", "a.swp", "x.rst", "y.pyc"] {
+        for name in [
+            ".hidden",
+            "group_vars",
+            "host_vars",
+            "vars_plugins",
+            "hosts~",
+            "hosts.bak",
+            "notes.md",
+            "README.txt",
+            "x.retry",
+            "ansible.cfg",
+            "hosts.orig",
+            "a.swp",
+            "x.rst",
+            "y.pyc",
+        ] {
             assert!(ignored(name), "{name}");
         }
         for name in ["hosts", "hosts.ini", "prod.yaml", "prod.yml", "x.json", "README", "hosts.ini.j2"] {

@@ -51,11 +51,8 @@ pub const ACCEPTED_OPTIONS: &[(&str, &str)] = &[
 ];
 
 /// `-o` options accepted only with these values (anything else would need a feature runbook lacks).
-const ACCEPTED_WHEN: &[(&str, &[&str])] = &[
-    ("forwardagent", &["no", "false"]),
-    ("forwardx11", &["no", "false"]),
-    ("verifyhostkeydns", &["no", "false"]),
-];
+const ACCEPTED_WHEN: &[(&str, &[&str])] =
+    &[("forwardagent", &["no", "false"]), ("forwardx11", &["no", "false"]), ("verifyhostkeydns", &["no", "false"])];
 
 /// Flags without a value that change nothing runbook does: -q -v (verbosity), -C (compression), -T -t (tty),
 /// -a -x -k (forwarding off), -n (stdin).
@@ -136,7 +133,8 @@ impl SshArgs {
             }
             "identityfile" => self.identity_files.push(value.to_string()),
             "userknownhostsfile" | "globalknownhostsfile" => {
-                self.known_hosts_files.extend(value.split_whitespace().filter(|file| *file != "none").map(str::to_string));
+                self.known_hosts_files
+                    .extend(value.split_whitespace().filter(|file| *file != "none").map(str::to_string));
             }
             "stricthostkeychecking" => {
                 let policy = match lower.as_str() {
@@ -207,14 +205,20 @@ mod tests {
     #[test]
     fn what_runbook_cannot_honour_is_refused_by_name() {
         let err = |value: &str| parse(&[value]).unwrap_err();
-        assert!(err("-o Ciphers=aes128-ctr").starts_with("`-o Ciphers=aes128-ctr` cannot be honoured: runbook's SSH client has no Ciphers"));
+        assert!(
+            err("-o Ciphers=aes128-ctr")
+                .starts_with("`-o Ciphers=aes128-ctr` cannot be honoured: runbook's SSH client has no Ciphers")
+        );
         assert!(err("-o ForwardAgent=yes").starts_with("`-o ForwardAgent=yes` cannot"));
         assert!(err("-A").starts_with("`-A` cannot be honoured"));
         assert!(err("-L 8080:localhost:80").starts_with("`-L 8080:localhost:80` cannot be honoured"));
         assert!(err("-F ssh.cfg").contains("-F"));
         assert_eq!(err("-o 'ProxyJump=a"), "unbalanced quotes");
         assert_eq!(err("-o Port=http"), "`Port http`: a port is a number from 1 to 65535");
-        assert_eq!(err("-o StrictHostKeyChecking=maybe"), "`StrictHostKeyChecking maybe`: expected yes, accept-new, no or ask");
+        assert_eq!(
+            err("-o StrictHostKeyChecking=maybe"),
+            "`StrictHostKeyChecking maybe`: expected yes, accept-new, no or ask"
+        );
         assert!(err("bastion").contains("not an ssh option"));
         assert_eq!(err("-p"), "`-p` without a value");
     }
