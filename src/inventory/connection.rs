@@ -149,6 +149,8 @@ impl Connection {
             (None, Some(false)) => Some(HostKeyPolicy::AcceptNew),
             (None, _) => ssh.host_key_policy,
         };
+        // Paths in ssh's own arguments are ssh's: relative to the current folder, as ssh opens them.
+        let ssh_dir = std::env::current_dir().unwrap_or_else(|_| base_dir.to_path_buf());
         let key = string(vars, &["key", "ansible_ssh_private_key_file", "ansible_private_key_file"])?
             .map(|p| resolve_path(&p, base_dir))
             .or_else(|| defaults.key.clone());
@@ -160,10 +162,10 @@ impl Connection {
             user: string(vars, &["user", "ansible_user"])?.or(ssh.user).or_else(|| defaults.user.clone()),
             port: port(vars)?.or(ssh.port),
             key,
-            identity_files: ssh.identity_files.iter().map(|p| resolve_path(p, base_dir)).collect(),
+            identity_files: ssh.identity_files.iter().map(|p| resolve_path(p, &ssh_dir)).collect(),
             known_hosts: string(vars, &["known_hosts", "ansible_ssh_known_hosts_file"])?
                 .map(|p| resolve_path(&p, base_dir)),
-            known_hosts_files: ssh.known_hosts_files.iter().map(|p| resolve_path(p, base_dir)).collect(),
+            known_hosts_files: ssh.known_hosts_files.iter().map(|p| resolve_path(p, &ssh_dir)).collect(),
             host_key_policy,
             become_: boolean(vars, &["become", "ansible_become"])?.or(defaults.become_).unwrap_or(false),
             become_user: string(vars, &["become_user", "ansible_become_user"])?
@@ -379,11 +381,12 @@ mod tests {
             "ansible_ssh_private_key_file": "keys/main",
         }));
         let c = Connection::from_vars("m1", &v, Path::new("/inv")).unwrap();
-        assert_eq!(c.known_hosts_files, [PathBuf::from("/inv/kh")]);
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(c.known_hosts_files, [cwd.join("kh")], "relative to the current folder, as ssh opens it");
         assert_eq!(c.host_key_policy, Some(HostKeyPolicy::Strict));
         assert_eq!((c.port, c.user.as_deref()), (Some(2200), Some("ops")));
         assert_eq!(c.key, Some(PathBuf::from("/inv/keys/main")));
-        assert_eq!(c.identity_files, [PathBuf::from("/inv/keys/extra")]);
+        assert_eq!(c.identity_files, [cwd.join("keys/extra")]);
         // The inventory's own variables win over the ssh arguments.
         let v = vars(json!({"ansible_ssh_common_args": "-p 2200 -l ops", "ansible_port": 22, "ansible_user": "root"}));
         let c = Connection::from_vars("m1", &v, Path::new("/inv")).unwrap();
