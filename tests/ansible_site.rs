@@ -133,7 +133,7 @@ fn inventory_lint_and_run_read_ansible_cfg_and_flags_win() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("hosts (2):"), "{output:?}");
     // lint checks the inventory ansible.cfg names (the playbook and the inventory: 2 files).
     let output = runbook(&["lint", "site.rhai"], &[]);
-    assert!(String::from_utf8_lossy(&output.stdout).contains("No problems found in 2 files"), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("no problems found in 2 files"), "{output:?}");
     // A malformed ansible.cfg stops every command at its line.
     let broken = tempfile::tempdir().unwrap();
     std::fs::write(broken.path().join("ansible.cfg"), "[defaults]\nforks 3\n").unwrap();
