@@ -46,6 +46,8 @@ pub struct Connection {
     pub known_hosts: Option<PathBuf>,
     /// Further known_hosts files: `UserKnownHostsFile` / `GlobalKnownHostsFile` in the ssh arguments.
     pub known_hosts_files: Vec<PathBuf>,
+    /// `-F FILE` in the ssh arguments: read FILE (`/dev/null`: nothing) instead of ~/.ssh/config.
+    pub ssh_config: Option<PathBuf>,
     /// How to treat this host's key when the run does not say: `ansible_host_key_checking`, ansible.cfg's
     /// `host_key_checking`, `StrictHostKeyChecking` in the ssh arguments (`None`: the run's policy).
     pub host_key_policy: Option<HostKeyPolicy>,
@@ -151,6 +153,19 @@ impl Connection {
         };
         // Paths in ssh's own arguments are ssh's: relative to the current folder, as ssh opens them.
         let ssh_dir = std::env::current_dir().unwrap_or_else(|_| base_dir.to_path_buf());
+        // ssh refuses to start without its -F file; so does the inventory, before any host is touched.
+        let ssh_config = ssh.ssh_config.as_deref().map(|file| resolve_path(file, &ssh_dir));
+        if let Some(file) =
+            ssh_config.as_ref().filter(|file| !file.is_file() && file.as_path() != Path::new("/dev/null"))
+        {
+            let variable = SSH_ARG_VARIABLES
+                .iter()
+                .rev()
+                .find(|v| vars.contains_key(**v))
+                .copied()
+                .unwrap_or("ansible_ssh_common_args");
+            return Err(wrong(variable, format!("`{variable}`: `-F {}`: no such ssh config file", file.display())));
+        }
         let key = string(vars, &["key", "ansible_ssh_private_key_file", "ansible_private_key_file"])?
             .map(|p| resolve_path(&p, base_dir))
             .or_else(|| defaults.key.clone());
@@ -167,6 +182,7 @@ impl Connection {
                 .map(|p| resolve_path(&p, base_dir)),
             known_hosts_files: ssh.known_hosts_files.iter().map(|p| resolve_path(p, &ssh_dir)).collect(),
             host_key_policy,
+            ssh_config,
             become_: boolean(vars, &["become", "ansible_become"])?.or(defaults.become_).unwrap_or(false),
             become_user: string(vars, &["become_user", "ansible_become_user"])?
                 .or_else(|| defaults.become_user.clone()),
@@ -196,6 +212,9 @@ impl Connection {
         }
         if !self.known_hosts_files.is_empty() {
             vars.insert("known_hosts_files".into(), paths(&self.known_hosts_files));
+        }
+        if let Some(file) = &self.ssh_config {
+            vars.insert("ssh_config".into(), Value::from(file.display().to_string()));
         }
         if let Some(policy) = self.host_key_policy {
             let name = match policy {
@@ -393,6 +412,16 @@ mod tests {
         assert_eq!((c.port, c.user.as_deref()), (Some(22), Some("root")));
         // An empty value passes nothing.
         assert!(Connection::from_vars("m1", &vars(json!({"ansible_ssh_common_args": ""})), Path::new("/")).is_ok());
+    }
+
+    #[test]
+    fn an_ssh_config_file_must_exist() {
+        let c = Connection::from_vars("m1", &vars(json!({"ansible_ssh_common_args": "-F /dev/null"})), Path::new("/"));
+        assert_eq!(c.unwrap().ssh_config, Some(PathBuf::from("/dev/null")));
+        let v = vars(json!({"ansible_ssh_extra_args": "-F /nonexistent/ssh.cfg"}));
+        let err = Connection::from_vars("m1", &v, Path::new("/")).unwrap_err();
+        assert_eq!(err.variable, "ansible_ssh_extra_args");
+        assert_eq!(err.message, "`ansible_ssh_extra_args`: `-F /nonexistent/ssh.cfg`: no such ssh config file");
     }
 
     #[test]
