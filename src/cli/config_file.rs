@@ -64,7 +64,7 @@ impl ConfigFile {
                 continue;
             }
             if let Some(header) = section_header(value) {
-                if seen_sections.iter().any(|seen| *seen == header) {
+                if seen_sections.contains(&header) {
                     return Err(ConfigError { line: number, message: format!("section [{header}] already exists") });
                 }
                 seen_sections.push(header.clone());

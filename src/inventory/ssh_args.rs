@@ -71,8 +71,7 @@ impl SshArgs {
             let Some(flags) = word.strip_prefix('-').filter(|flags| !flags.is_empty()) else {
                 return Err(format!("`{word}` is not an ssh option (runbook reads only options here)"));
             };
-            let mut chars = flags.char_indices();
-            while let Some((at, flag)) = chars.next() {
+            for (at, flag) in flags.char_indices() {
                 if !FLAGS_WITH_VALUE.contains(flag) {
                     if !ACCEPTED_FLAGS.contains(flag) {
                         return Err(refused(&format!("-{flag}"), &format!("-{flag}")));
