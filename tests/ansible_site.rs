@@ -193,3 +193,62 @@ fn every_ansible_fact_runbook_offers_has_ansibles_value() {
     assert_eq!(compared, 2 * 17, "every name runbook offers, on both hosts");
     lab.sh(routed, "ip route del default");
 }
+
+/// `ansible-inventory --list`'s hostvars for `args`, run in `dir`.
+fn ansible_hostvars(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let temp = tempfile::tempdir().unwrap();
+    let output = Command::new("/opt/runbook-test-tools/bin/ansible-inventory")
+        .current_dir(dir)
+        .env("ANSIBLE_HOME", temp.path())
+        .env("ANSIBLE_LOCAL_TEMP", temp.path())
+        .args(args)
+        .arg("--list")
+        .output()
+        .expect("ansible-inventory runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()["_meta"]["hostvars"].clone()
+}
+
+#[test]
+fn a_folder_and_repeated_sources_merge_as_ansible_merges_them() {
+    require_ansible();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    std::fs::create_dir_all(dir.join("base/group_vars")).unwrap();
+    std::fs::create_dir_all(dir.join("base/nested")).unwrap();
+    std::fs::create_dir_all(dir.join("prod/host_vars")).unwrap();
+    std::fs::write(dir.join("base/10-hosts.ini"), "h0\n[web]\nh0\nh1 a=ini\n[db]\nh2\n[app:children]\nweb\n").unwrap();
+    std::fs::write(dir.join("base/20-more.yaml"), "app:\n  vars: {tier: base, a: group}\n  hosts:\n    h3:\n").unwrap();
+    std::fs::write(dir.join("base/nested/hosts"), "[db]\nh4 b=nested\n").unwrap();
+    std::fs::write(dir.join("base/notes.md"), "not an inventory\n").unwrap();
+    std::fs::write(dir.join("base/old.bak"), "[broken\n").unwrap();
+    std::fs::write(dir.join("base/group_vars/web.yaml"), "g: web\na: web-file\n").unwrap();
+    std::fs::write(dir.join("prod/hosts.yml"), "app:\n  vars: {tier: prod}\n  hosts:\n    h1: {b: prod}\n").unwrap();
+    std::fs::write(dir.join("prod/host_vars/h1.yaml"), "c: prod-host-file\n").unwrap();
+    let sources = ["-i", "base/", "-i", "prod/hosts.yml", "-i", "h9,h10:2222,"];
+    let theirs = ansible_hostvars(dir, &sources);
+    let output = Command::new(RUNBOOK)
+        .current_dir(dir)
+        .args(["inventory"])
+        .args(sources)
+        .arg("--list")
+        .output()
+        .expect("runbook runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut ours = serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()["_meta"]["hostvars"].clone();
+    // ansible-inventory leaves hosts without variables out of hostvars; runbook lists every host.
+    for host in ["h2", "h9"] {
+        assert_eq!(ours.as_object_mut().unwrap().remove(host), Some(serde_json::json!({})), "{host}");
+    }
+    assert_eq!(ours, theirs, "runbook (left) and ansible-inventory (right)");
+    assert_eq!(ours["h1"]["tier"], "prod", "{ours}");
+    // No ansible.cfg and no -i: the error says where an inventory comes from.
+    let output = Command::new(RUNBOOK)
+        .current_dir(dir)
+        .env_remove("ANSIBLE_INVENTORY")
+        .env_remove("ANSIBLE_CONFIG")
+        .args(["inventory", "--graph"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no inventory: pass -i INVENTORY"), "{output:?}");
+}
