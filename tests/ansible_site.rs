@@ -242,6 +242,12 @@ fn a_folder_and_repeated_sources_merge_as_ansible_merges_them() {
     }
     assert_eq!(ours, theirs, "runbook (left) and ansible-inventory (right)");
     assert_eq!(ours["h1"]["tier"], "prod", "{ours}");
+    // lint sees every file of the folder, each finding at its own file:line.
+    std::fs::write(dir.join("base/30-secret.yaml"), "db:\n  vars:\n    db_password: hunter2hunter2\n").unwrap();
+    std::fs::write(dir.join("p.rhai"), "task(\"x\", hosts(), |h| {});\n").unwrap();
+    let output = Command::new(RUNBOOK).current_dir(dir).args(["lint", "-i", "base", "p.rhai"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("base/30-secret.yaml:3:5: warning[literal-secret]"), "{stdout}");
     // No ansible.cfg and no -i: the error says where an inventory comes from.
     let output = Command::new(RUNBOOK)
         .current_dir(dir)

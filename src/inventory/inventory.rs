@@ -785,6 +785,24 @@ impl Inventory {
     }
 }
 
+impl Inventory {
+    /// The variables written in the second and later inventory sources (`-i a -i b`, a folder's other files),
+    /// with the file each is in: [`Self::written_vars`] covers the first source.
+    pub fn more_written_vars(&self) -> Vec<(&Path, &str, &serde_json::Value, Option<Position>)> {
+        let groups = self.groups.values().flat_map(|group| &group.more_vars);
+        let hosts = self.entries.values().flat_map(|entry| &entry.more_vars);
+        groups
+            .chain(hosts)
+            .flat_map(|layer| {
+                let path = self.vars_sources[layer.source - 1].0.as_path();
+                layer.vars.iter().map(move |(name, value)| {
+                    (path, name.as_str(), value, layer.positions.get(name).copied().flatten())
+                })
+            })
+            .collect()
+    }
+}
+
 /// Saphyr locations → our positions, by variable name.
 fn positions(raw: Vec<(String, serde_saphyr::Location)>) -> Vec<(String, Option<Position>)> {
     raw.into_iter().map(|(name, location)| (name, Position::from_location(location))).collect()
