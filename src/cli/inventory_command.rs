@@ -8,6 +8,7 @@ use std::io::{IsTerminal, Write};
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
 use super::InventoryArgs;
+use super::ansible_config::AnsibleConfig;
 use super::exit_code;
 use crate::inventory::{Inventory, InventoryError, merge_extra_vars};
 
@@ -26,7 +27,13 @@ pub fn run(args: InventoryArgs) -> i32 {
 }
 
 fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
-    let mut inventory = Inventory::load(&args.inventory)?;
+    let config = AnsibleConfig::load().map_err(InventoryError::new)?;
+    if let Some(note) = config.note() {
+        eprintln!("{note}");
+    }
+    let sources = config.inventory_sources(&args.inventory).map_err(InventoryError::new)?;
+    let mut inventory = Inventory::load_all(&sources)?;
+    inventory.set_connection_defaults(config.connection_defaults(None).map_err(InventoryError::new)?)?;
     if let Some(dir) = &args.playbook_dir {
         inventory.load_playbook_vars(dir)?;
     }

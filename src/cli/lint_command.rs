@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 
+use super::ansible_config::AnsibleConfig;
 use super::{LintArgs, LintFormat};
 use crate::lint::{Format, LintRequest, lint, render, summary};
 
@@ -10,7 +11,21 @@ use crate::lint::{Format, LintRequest, lint, render, summary};
 pub const USAGE: i32 = 2;
 
 pub fn run(args: LintArgs) -> i32 {
-    let request = LintRequest { paths: args.paths, inventory: args.inventory, tags: args.tags };
+    // Without -i, the inventory ansible.cfg names (when it names one source) is checked, as `run` would use it.
+    let inventory = match args.inventory {
+        Some(path) => Some(path),
+        None => match AnsibleConfig::load() {
+            Ok(config) => match config.inventory.as_slice() {
+                [one] => Some(one.clone()),
+                _ => None,
+            },
+            Err(error) => {
+                eprintln!("runbook lint: {error}");
+                return USAGE;
+            }
+        },
+    };
+    let request = LintRequest { paths: args.paths, inventory, tags: args.tags };
     let report = match lint(&request) {
         Ok(report) => report,
         Err(error) => {

@@ -2,7 +2,9 @@
 //!
 //! Nothing here talks to a host; each subcommand lives in its own file and hands its arguments on.
 
+pub mod ansible_config;
 mod completions_command;
+mod config_file;
 mod exec_command;
 mod hold_command;
 mod init_command;
@@ -71,18 +73,19 @@ pub enum Command {
 pub struct RunArgs {
     /// The playbook (.rhai) to run.
     pub playbook: PathBuf,
-    /// Inventory file (Ansible's YAML or INI shape; `group_vars/`, `host_vars/` beside it are read).
+    /// Inventory: a file (Ansible's YAML or INI shape; `group_vars/`, `host_vars/` beside it are read), a
+    /// folder of them, or `host1,host2,`. Repeatable. Default: `inventory` in ansible.cfg / ANSIBLE_INVENTORY.
     #[arg(short = 'i', long = "inventory")]
-    pub inventory: PathBuf,
+    pub inventory: Vec<PathBuf>,
     /// Limit to hosts or groups: `host`, `group`, `web*`, `a,b`, `!group`, `g1:&g2`, `@file`.
     #[arg(short = 'l', long = "limit")]
     pub limit: Option<String>,
     /// Extra variables: `key=value`, `@vars.yaml`, or inline YAML/JSON `{...}`. Repeatable; later wins.
     #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
     pub extra_vars: Vec<String>,
-    /// How many hosts run a task at the same time.
-    #[arg(short = 'f', long = "forks", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
-    pub forks: u32,
+    /// How many hosts run a task at the same time (default: `forks` in ansible.cfg / ANSIBLE_FORKS, else 50).
+    #[arg(short = 'f', long = "forks", value_parser = clap::value_parser!(u32).range(1..))]
+    pub forks: Option<u32>,
     /// Change nothing: report what would change.
     #[arg(short = 'C', long)]
     pub check: bool,
@@ -128,15 +131,15 @@ pub struct RunArgs {
 pub struct ExecArgs {
     /// Hosts or groups, as for --limit: `web`, `web*`, `a,b`, `all:!db`.
     pub pattern: String,
-    /// Inventory file.
+    /// Inventory, as for `run`.
     #[arg(short = 'i', long = "inventory")]
-    pub inventory: PathBuf,
+    pub inventory: Vec<PathBuf>,
     /// The command, after `--` (run by `sh` on each host).
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
-    /// How many hosts run the command at the same time.
-    #[arg(short = 'f', long = "forks", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
-    pub forks: u32,
+    /// How many hosts run the command at the same time (as for `run`).
+    #[arg(short = 'f', long = "forks", value_parser = clap::value_parser!(u32).range(1..))]
+    pub forks: Option<u32>,
     /// Run the command through `sudo -n`.
     #[arg(short = 'b', long = "become")]
     pub become_: bool,
@@ -163,11 +166,12 @@ pub struct ExecArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ConnectionArgs {
     /// How to treat host keys: strict (known_hosts must match), accept-new (record unknown keys), off.
-    #[arg(long = "host-key-checking", value_enum, default_value_t = HostKeyChecking::Strict)]
-    pub host_key_checking: HostKeyChecking,
-    /// Seconds to wait for a host's SSH connection.
-    #[arg(long = "timeout", default_value_t = 10)]
-    pub connect_timeout: u64,
+    /// Default: strict, or accept-new when ansible.cfg / ANSIBLE_HOST_KEY_CHECKING says False.
+    #[arg(long = "host-key-checking", value_enum)]
+    pub host_key_checking: Option<HostKeyChecking>,
+    /// Seconds to wait for a host's SSH connection (default: `timeout` in ansible.cfg / ANSIBLE_TIMEOUT, else 10).
+    #[arg(long = "timeout")]
+    pub connect_timeout: Option<u64>,
     /// Times a failed connect is tried again (refused, no route, timeout, handshake cut), with backoff.
     #[arg(long = "connect-retries", default_value_t = 2, value_name = "N")]
     pub connect_retries: u32,
@@ -191,9 +195,9 @@ pub enum HostKeyChecking {
 
 #[derive(Args, Debug)]
 pub struct InventoryArgs {
-    /// Inventory file.
+    /// Inventory, as for `run`.
     #[arg(short = 'i', long = "inventory")]
-    pub inventory: PathBuf,
+    pub inventory: Vec<PathBuf>,
     /// Print the group tree, like `ansible-inventory --graph`.
     #[arg(long, conflicts_with_all = ["host", "list"])]
     pub graph: bool,
@@ -262,7 +266,7 @@ pub struct LabSelect {
 pub struct LabUpArgs {
     #[command(flatten)]
     pub lab: LabSelect,
-    /// Inventory whose hosts the lab mirrors (same names and groups).
+    /// Inventory (file or folder) whose hosts the lab mirrors (same names and groups).
     #[arg(short = 'i', long = "inventory", conflicts_with = "hosts")]
     pub inventory: Option<PathBuf>,
     /// Number of anonymous hosts (lab-h01, lab-h02, ...).
@@ -281,7 +285,8 @@ pub struct LabUpArgs {
 pub struct LintArgs {
     /// Playbooks or folders to check (default: playbooks/ and stdlib/ under the current folder).
     pub paths: Vec<PathBuf>,
-    /// Inventory to check group and host names and template variables against.
+    /// Inventory (file or folder) to check group and host names and template variables against (default:
+    /// `inventory` in ansible.cfg / ANSIBLE_INVENTORY when it names one source).
     #[arg(short = 'i', long = "inventory")]
     pub inventory: Option<PathBuf>,
     /// Output format.

@@ -6,12 +6,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::ansible_config::AnsibleConfig;
 use super::inventory_command::render_error;
 use super::{HostKeyChecking, RunArgs, exit_code, password_prompt};
 use crate::engine::{RunOptions, RunOutcome, RunRequest};
 use crate::inventory::{Inventory, merge_extra_vars};
 use crate::report::{ConsoleOptions, ConsoleReporter, FanOut, JsonLog, Redactor, Reporter};
 use crate::transport::HostKeyPolicy;
+
+/// Forks when neither -f, ANSIBLE_FORKS nor ansible.cfg say (Ansible's 5 would make a fleet crawl).
+const DEFAULT_FORKS: u32 = 50;
+/// Seconds to wait for a connection when neither --timeout, ANSIBLE_TIMEOUT nor ansible.cfg say (Ansible's too).
+const DEFAULT_TIMEOUT: u64 = 10;
 
 /// Where --retry-failed finds the hosts of the last run that failed.
 pub const LAST_FAILED: &str = ".runbook/last-failed";
@@ -35,7 +41,16 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     if !args.playbook.is_file() {
         return Err(format!("{}: no such playbook", args.playbook.display()));
     }
-    let inventory = load_inventory(args)?;
+    let config = AnsibleConfig::load()?;
+    if let Some(note) = config.note() {
+        eprintln!("{note}");
+    }
+    let host_key_flag = args.connection.host_key_checking.map(|flag| match flag {
+        HostKeyChecking::Strict => HostKeyPolicy::Strict,
+        HostKeyChecking::AcceptNew => HostKeyPolicy::AcceptNew,
+        HostKeyChecking::Off => HostKeyPolicy::Off,
+    });
+    let inventory = load_inventory(args, &config, host_key_flag)?;
     let mut selected = match &args.limit {
         Some(pattern) => inventory.select(pattern).map_err(|e| render_error(&e))?,
         None => inventory.hosts().map(|h| h.name.clone()).collect(),
@@ -65,16 +80,12 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     if let Some(persist) = args.connection.persist {
         crate::transport::enable_connection_holder(persist)?;
     }
-    let host_key_policy = match args.connection.host_key_checking {
-        HostKeyChecking::Strict => HostKeyPolicy::Strict,
-        HostKeyChecking::AcceptNew => HostKeyPolicy::AcceptNew,
-        HostKeyChecking::Off => HostKeyPolicy::Off,
-    };
+    let host_key_policy = config.host_key_policy(host_key_flag);
     let ssh_password = match args.connection.ask_pass {
         true => Some(password_prompt::ask("SSH password: ")?),
         false => None,
     };
-    let become_password = match args.connection.ask_become_pass {
+    let become_password = match args.connection.ask_become_pass || config.become_ask_pass == Some(true) {
         true => Some(password_prompt::ask("BECOME password: ")?),
         false => std::env::var("RUNBOOK_BECOME_PASSWORD").ok().filter(|p| !p.is_empty()),
     };
@@ -82,7 +93,7 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     let options = RunOptions {
         check: args.check,
         diff: args.diff,
-        forks: args.forks as usize,
+        forks: args.forks.or(config.forks).unwrap_or(DEFAULT_FORKS) as usize,
         tags: args.tags.clone(),
         skip_tags: args.skip_tags.clone(),
         start_at_task: args.start_at_task.clone(),
@@ -102,7 +113,9 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         selected: selected.clone(),
         options,
         host_key_policy,
-        connect_timeout: Duration::from_secs(args.connection.connect_timeout),
+        connect_timeout: Duration::from_secs(
+            args.connection.connect_timeout.or(config.timeout).unwrap_or(DEFAULT_TIMEOUT),
+        ),
         connect_retries: args.connection.connect_retries,
         ssh_password: ssh_password.clone(),
         become_password: become_password.clone(),
@@ -112,7 +125,11 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     };
 
     if args.idempotence {
-        let first = crate::engine::run(request(options.clone(), load_inventory(args)?, reporter.clone()));
+        let first = crate::engine::run(request(
+            options.clone(),
+            load_inventory(args, &config, host_key_flag)?,
+            reporter.clone(),
+        ));
         let code = exit_code_of(&first);
         if code != exit_code::OK {
             return Ok(code);
@@ -142,10 +159,17 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     Ok(exit_code_of(&outcome))
 }
 
-/// The inventory with the -e variables applied; errors rendered with their file:line:col.
-fn load_inventory(args: &RunArgs) -> Result<Inventory, String> {
+/// The inventory (-i, else ansible.cfg's) with ansible.cfg's connection settings and the -e variables
+/// applied; errors rendered with their file:line:col.
+fn load_inventory(
+    args: &RunArgs,
+    config: &AnsibleConfig,
+    host_key_flag: Option<HostKeyPolicy>,
+) -> Result<Inventory, String> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let mut inventory = Inventory::load(&args.inventory).map_err(|e| render_error(&e))?;
+    let sources = config.inventory_sources(&args.inventory)?;
+    let mut inventory = Inventory::load_all(&sources).map_err(|e| render_error(&e))?;
+    inventory.set_connection_defaults(config.connection_defaults(host_key_flag)?).map_err(|e| render_error(&e))?;
     // Ansible reads `group_vars/`/`host_vars/` beside the playbook too, over the inventory's.
     let playbook_dir = args.playbook.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
     inventory.load_playbook_vars(playbook_dir).map_err(|e| render_error(&e))?;

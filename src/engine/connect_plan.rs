@@ -42,15 +42,25 @@ pub fn connect_options(inventory: &Inventory, host: &Host, settings: &ConnectSet
 
 fn options_at_depth(inventory: &Inventory, host: &Host, settings: &ConnectSettings, depth: usize) -> ConnectOptions {
     let connection = &host.connection;
-    let mut options = ConnectOptions::resolve(
-        &host.name,
-        &connection.address,
-        connection.user.as_deref(),
-        connection.port,
-        connection.key.clone(),
-        connection.known_hosts.clone(),
-    );
-    options.host_key_policy = settings.host_key_policy;
+    let (address, user, key, known_hosts) =
+        (&connection.address, connection.user.as_deref(), connection.key.clone(), connection.known_hosts.clone());
+    let mut options = match &connection.ssh_config {
+        // ssh's -F from the inventory's ssh arguments: that file instead of ~/.ssh/config.
+        Some(file) => {
+            ConnectOptions::resolve_with_ssh_config(&host.name, address, user, connection.port, key, known_hosts, file)
+        }
+        None => ConnectOptions::resolve(&host.name, address, user, connection.port, key, known_hosts),
+    };
+    // The ssh arguments' keys and known_hosts files come right after the inventory's own, as ssh orders them.
+    let after_key = usize::from(connection.key.is_some());
+    for (index, key) in connection.identity_files.iter().enumerate() {
+        options.keys.insert(after_key + index, key.clone());
+    }
+    let after_known = usize::from(connection.known_hosts.is_some());
+    for (index, file) in connection.known_hosts_files.iter().enumerate() {
+        options.known_hosts.insert(after_known + index, file.clone());
+    }
+    options.host_key_policy = connection.host_key_policy.unwrap_or(settings.host_key_policy);
     options.connect_timeout = settings.connect_timeout;
     options.connect_retries = settings.connect_retries;
     options.jumps = settings.jumps.clone();

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::ssh_args::SshArgs;
 use super::yaml_source::Vars;
-use crate::transport::BecomeMethod;
+use crate::transport::{BecomeMethod, HostKeyPolicy};
 
 /// A connection variable with an unusable value: which one, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,14 +33,24 @@ fn wrong(variable: &'static str, message: String) -> ConnectionError {
 pub struct Connection {
     /// `address` | `ansible_host` | else the host name.
     pub address: String,
-    /// `user` | `ansible_user`.
+    /// `user` | `ansible_user`, else `User`/`-l` in the ssh arguments, else ansible.cfg's `remote_user`.
     pub user: Option<String>,
-    /// `port` | `ansible_port`.
+    /// `port` | `ansible_port`, else `Port`/`-p` in the ssh arguments.
     pub port: Option<u16>,
-    /// `key` | `ansible_ssh_private_key_file`; relative to the inventory's folder, `~/` expanded.
+    /// `key` | `ansible_ssh_private_key_file`; relative to the inventory's folder, `~/` expanded; else
+    /// ansible.cfg's `private_key_file`.
     pub key: Option<PathBuf>,
+    /// Further keys: `-i` / `IdentityFile` in the ssh arguments, tried after `key`.
+    pub identity_files: Vec<PathBuf>,
     /// `known_hosts` | `ansible_ssh_known_hosts_file`; resolved like `key`.
     pub known_hosts: Option<PathBuf>,
+    /// Further known_hosts files: `UserKnownHostsFile` / `GlobalKnownHostsFile` in the ssh arguments.
+    pub known_hosts_files: Vec<PathBuf>,
+    /// `-F FILE` in the ssh arguments: read FILE (`/dev/null`: nothing) instead of ~/.ssh/config.
+    pub ssh_config: Option<PathBuf>,
+    /// How to treat this host's key when the run does not say: `ansible_host_key_checking`, ansible.cfg's
+    /// `host_key_checking`, `StrictHostKeyChecking` in the ssh arguments (`None`: the run's policy).
+    pub host_key_policy: Option<HostKeyPolicy>,
     /// `become` | `ansible_become`: run commands through `sudo -n`.
     pub become_: bool,
     /// `become_user` | `ansible_become_user`.
@@ -47,7 +58,7 @@ pub struct Connection {
     /// `become_method` | `ansible_become_method`: `sudo` (the default) or `su`.
     pub become_method: BecomeMethod,
     /// Jump hosts, `[user@]host[:port]` separated by commas: `jump`, else `ProxyJump` / `-J` in
-    /// `ansible_ssh_common_args` then `ansible_ssh_extra_args` (the first one given wins, as in ssh).
+    /// `ansible_ssh_args`, `ansible_ssh_common_args` then `ansible_ssh_extra_args` (the first one wins, as in ssh).
     /// A hop named like an inventory host is reached as that host.
     pub jump: Option<String>,
     /// `proxy_command`, else `ProxyCommand` in the ssh args: a local command that carries the connection.
@@ -57,68 +68,71 @@ pub struct Connection {
     pub become_password_secret: Option<String>,
 }
 
-/// The ProxyJump and ProxyCommand an ssh command line carries (`-J x`, `-o ProxyJump=x`, `-oProxyJump x`,
-/// `-o 'ProxyCommand=ssh -W %h:%p gw'`), the first of each, as ssh takes the first value of an option.
-/// Other options are left alone: runbook is not ssh and does not pretend to honour them.
-fn proxy_options(args: &str) -> Result<(Option<String>, Option<String>), String> {
-    let words = shlex::split(args).ok_or_else(|| "unbalanced quotes".to_string())?;
-    let (mut jump, mut command) = (None, None);
-    let mut words = words.into_iter();
-    while let Some(word) = words.next() {
-        let option = if word == "-J" {
-            Some(format!("ProxyJump={}", words.next().ok_or("`-J` without a value")?))
-        } else if let Some(rest) = word.strip_prefix("-J") {
-            Some(format!("ProxyJump={rest}"))
-        } else if word == "-o" {
-            Some(words.next().ok_or("`-o` without a value")?)
-        } else {
-            word.strip_prefix("-o").map(str::to_string)
-        };
-        let Some(option) = option else { continue };
-        let (key, value) = match option.split_once(['=', ' ', '\t']) {
-            Some((key, value)) => (key.trim(), value.trim_start_matches(['=', ' ', '\t']).trim()),
-            // `-o ProxyJump host`: the value is the next word.
-            None => (option.as_str(), ""),
-        };
-        let value = if value.is_empty() && matches!(key.to_ascii_lowercase().as_str(), "proxyjump" | "proxycommand") {
-            words.next().ok_or_else(|| format!("`{key}` without a value"))?
-        } else {
-            value.to_string()
-        };
-        match key.to_ascii_lowercase().as_str() {
-            "proxyjump" if jump.is_none() && command.is_none() => jump = Some(value),
-            "proxycommand" if jump.is_none() && command.is_none() => command = Some(value),
-            _ => {}
-        }
-    }
-    Ok((jump, command))
+/// Connection settings that apply where the inventory says nothing: `ansible.cfg` and `ANSIBLE_*` variables
+/// (`remote_user`, `private_key_file`, `[privilege_escalation]`, `host_key_checking`), and the run's
+/// `--host-key-checking`, which wins over every host's own setting.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionDefaults {
+    pub user: Option<String>,
+    pub key: Option<PathBuf>,
+    pub become_: Option<bool>,
+    pub become_user: Option<String>,
+    pub become_method: Option<BecomeMethod>,
+    /// Ansible's `host_key_checking` boolean from the config or environment (a host's
+    /// `ansible_host_key_checking` wins over it).
+    pub host_key_checking: Option<bool>,
+    /// The command line's `--host-key-checking`: the operator's explicit word, over everything.
+    pub host_key_policy: Option<HostKeyPolicy>,
 }
+
+/// The ssh-argument variables, in the order Ansible puts them on ssh's command line (the first value wins).
+const SSH_ARG_VARIABLES: [&str; 3] = ["ansible_ssh_args", "ansible_ssh_common_args", "ansible_ssh_extra_args"];
 
 impl Connection {
     /// Reads the connection fields of host `name` from its merged `vars`; paths resolve against `base_dir`.
     /// The error says which variable is wrong and why (the caller adds the host and file).
     pub fn from_vars(name: &str, vars: &Vars, base_dir: &Path) -> Result<Connection, ConnectionError> {
-        let mut jump = string(vars, &["jump"])?;
-        let mut proxy_command = string(vars, &["proxy_command"])?;
-        let mut source = "jump";
-        if jump.is_none() && proxy_command.is_none() {
-            for variable in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
-                let Some(args) = string(vars, &[variable])? else { continue };
-                let (found_jump, found_command) =
-                    proxy_options(&args).map_err(|why| wrong(variable, format!("`{variable}`: {why}")))?;
-                if found_jump.is_some() || found_command.is_some() {
-                    (jump, proxy_command) = (found_jump, found_command);
-                    source = variable;
-                    break;
-                }
+        Self::from_vars_with(name, vars, base_dir, &ConnectionDefaults::default())
+    }
+
+    /// As [`Self::from_vars`], with `defaults` where the variables say nothing.
+    pub fn from_vars_with(
+        name: &str,
+        vars: &Vars,
+        base_dir: &Path,
+        defaults: &ConnectionDefaults,
+    ) -> Result<Connection, ConnectionError> {
+        let mut ssh = SshArgs::default();
+        let mut jump_source = "jump";
+        for variable in SSH_ARG_VARIABLES {
+            // An empty value (a common group_vars default) passes nothing, as in Ansible.
+            let Some(args) = string(vars, &[variable]).or_else(|error| match vars.get(variable) {
+                Some(Value::String(text)) if text.is_empty() => Ok(None),
+                _ => Err(error),
+            })?
+            else {
+                continue;
+            };
+            let had_path = ssh.jump.is_some() || ssh.proxy_command.is_some();
+            ssh.add(&args).map_err(|why| wrong(variable, format!("`{variable}`: {why}")))?;
+            if !had_path && (ssh.jump.is_some() || ssh.proxy_command.is_some()) {
+                jump_source = variable;
             }
         }
+        let mut jump = string(vars, &["jump"])?;
+        let mut proxy_command = string(vars, &["proxy_command"])?;
+        if jump.is_none() && proxy_command.is_none() {
+            (jump, proxy_command) = (ssh.jump.clone(), ssh.proxy_command.clone());
+        } else {
+            jump_source = "jump";
+        }
         if let Some(chain) = &jump {
-            crate::transport::parse_jump_chain(chain).map_err(|why| wrong(source, format!("`{source}`: {why}")))?;
+            crate::transport::parse_jump_chain(chain)
+                .map_err(|why| wrong(jump_source, format!("`{jump_source}`: {why}")))?;
         }
         // Only sudo and su are built; saying so beats running commands as the wrong user.
         let become_method = match string(vars, &["become_method", "ansible_become_method"])? {
-            None => BecomeMethod::Sudo,
+            None => defaults.become_method.unwrap_or(BecomeMethod::Sudo),
             Some(method) => BecomeMethod::parse(&method).ok_or_else(|| {
                 let name = if vars.contains_key("become_method") { "become_method" } else { "ansible_become_method" };
                 wrong(
@@ -127,18 +141,51 @@ impl Connection {
                 )
             })?,
         };
+        // Ansible's order: the command line's word, else the host's `ansible_host_key_checking`, else the
+        // config's; `False` there means no checking whatever the ssh arguments say (Ansible passes its
+        // `StrictHostKeyChecking=no` first), else the ssh arguments' StrictHostKeyChecking.
+        let checking = boolean(vars, &["ansible_host_key_checking", "ansible_ssh_host_key_checking"])?
+            .or(defaults.host_key_checking);
+        let host_key_policy = match (defaults.host_key_policy, checking) {
+            (Some(policy), _) => Some(policy),
+            (None, Some(false)) => Some(HostKeyPolicy::AcceptNew),
+            (None, _) => ssh.host_key_policy,
+        };
+        // Paths in ssh's own arguments are ssh's: relative to the current folder, as ssh opens them.
+        let ssh_dir = std::env::current_dir().unwrap_or_else(|_| base_dir.to_path_buf());
+        // ssh refuses to start without its -F file; so does the inventory, before any host is touched.
+        let ssh_config = ssh.ssh_config.as_deref().map(|file| resolve_path(file, &ssh_dir));
+        if let Some(file) =
+            ssh_config.as_ref().filter(|file| !file.is_file() && file.as_path() != Path::new("/dev/null"))
+        {
+            let variable = SSH_ARG_VARIABLES
+                .iter()
+                .rev()
+                .find(|v| vars.contains_key(**v))
+                .copied()
+                .unwrap_or("ansible_ssh_common_args");
+            return Err(wrong(variable, format!("`{variable}`: `-F {}`: no such ssh config file", file.display())));
+        }
+        let key = string(vars, &["key", "ansible_ssh_private_key_file", "ansible_private_key_file"])?
+            .map(|p| resolve_path(&p, base_dir))
+            .or_else(|| defaults.key.clone());
         Ok(Connection {
             jump,
             proxy_command,
             become_password_secret: string(vars, &["become_password_secret"])?,
             address: string(vars, &["address", "ansible_host"])?.unwrap_or_else(|| name.to_string()),
-            user: string(vars, &["user", "ansible_user"])?,
-            port: port(vars)?,
-            key: string(vars, &["key", "ansible_ssh_private_key_file"])?.map(|p| resolve_path(&p, base_dir)),
+            user: string(vars, &["user", "ansible_user"])?.or(ssh.user).or_else(|| defaults.user.clone()),
+            port: port(vars)?.or(ssh.port),
+            key,
+            identity_files: ssh.identity_files.iter().map(|p| resolve_path(p, &ssh_dir)).collect(),
             known_hosts: string(vars, &["known_hosts", "ansible_ssh_known_hosts_file"])?
                 .map(|p| resolve_path(&p, base_dir)),
-            become_: boolean(vars, &["become", "ansible_become"])?.unwrap_or(false),
-            become_user: string(vars, &["become_user", "ansible_become_user"])?,
+            known_hosts_files: ssh.known_hosts_files.iter().map(|p| resolve_path(p, &ssh_dir)).collect(),
+            host_key_policy,
+            ssh_config,
+            become_: boolean(vars, &["become", "ansible_become"])?.or(defaults.become_).unwrap_or(false),
+            become_user: string(vars, &["become_user", "ansible_become_user"])?
+                .or_else(|| defaults.become_user.clone()),
             become_method,
         })
     }
@@ -158,6 +205,24 @@ impl Connection {
         }
         if let Some(known_hosts) = &self.known_hosts {
             vars.insert("known_hosts".into(), Value::from(known_hosts.display().to_string()));
+        }
+        let paths = |paths: &[PathBuf]| Value::from(paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>());
+        if !self.identity_files.is_empty() {
+            vars.insert("identity_files".into(), paths(&self.identity_files));
+        }
+        if !self.known_hosts_files.is_empty() {
+            vars.insert("known_hosts_files".into(), paths(&self.known_hosts_files));
+        }
+        if let Some(file) = &self.ssh_config {
+            vars.insert("ssh_config".into(), Value::from(file.display().to_string()));
+        }
+        if let Some(policy) = self.host_key_policy {
+            let name = match policy {
+                HostKeyPolicy::Strict => "strict",
+                HostKeyPolicy::AcceptNew => "accept-new",
+                HostKeyPolicy::Off => "off",
+            };
+            vars.insert("host_key_checking".into(), Value::from(name));
         }
         vars.insert("become".into(), Value::from(self.become_));
         if let Some(become_user) = &self.become_user {
@@ -325,6 +390,82 @@ mod tests {
         let err = method(json!({"ansible_become_method": "doas"})).unwrap_err();
         assert_eq!(err.variable, "ansible_become_method");
         assert!(err.message.contains("sudo or su only"), "{}", err.message);
+    }
+
+    #[test]
+    fn ssh_arguments_set_what_the_variables_leave_open() {
+        let v = vars(json!({
+            "ansible_ssh_common_args": "-o UserKnownHostsFile=kh -o StrictHostKeyChecking=yes -p 2200 -l ops",
+            "ansible_ssh_extra_args": "-i keys/extra -o Port=2300",
+            "ansible_ssh_private_key_file": "keys/main",
+        }));
+        let c = Connection::from_vars("m1", &v, Path::new("/inv")).unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(c.known_hosts_files, [cwd.join("kh")], "relative to the current folder, as ssh opens it");
+        assert_eq!(c.host_key_policy, Some(HostKeyPolicy::Strict));
+        assert_eq!((c.port, c.user.as_deref()), (Some(2200), Some("ops")));
+        assert_eq!(c.key, Some(PathBuf::from("/inv/keys/main")));
+        assert_eq!(c.identity_files, [cwd.join("keys/extra")]);
+        // The inventory's own variables win over the ssh arguments.
+        let v = vars(json!({"ansible_ssh_common_args": "-p 2200 -l ops", "ansible_port": 22, "ansible_user": "root"}));
+        let c = Connection::from_vars("m1", &v, Path::new("/inv")).unwrap();
+        assert_eq!((c.port, c.user.as_deref()), (Some(22), Some("root")));
+        // An empty value passes nothing.
+        assert!(Connection::from_vars("m1", &vars(json!({"ansible_ssh_common_args": ""})), Path::new("/")).is_ok());
+    }
+
+    #[test]
+    fn an_ssh_config_file_must_exist() {
+        let c = Connection::from_vars("m1", &vars(json!({"ansible_ssh_common_args": "-F /dev/null"})), Path::new("/"));
+        assert_eq!(c.unwrap().ssh_config, Some(PathBuf::from("/dev/null")));
+        let v = vars(json!({"ansible_ssh_extra_args": "-F /nonexistent/ssh.cfg"}));
+        let err = Connection::from_vars("m1", &v, Path::new("/")).unwrap_err();
+        assert_eq!(err.variable, "ansible_ssh_extra_args");
+        assert_eq!(err.message, "`ansible_ssh_extra_args`: `-F /nonexistent/ssh.cfg`: no such ssh config file");
+    }
+
+    #[test]
+    fn an_option_runbook_cannot_honour_is_refused_naming_the_variable() {
+        let v = vars(json!({"ansible_ssh_extra_args": "-o ServerAliveInterval=30 -o Ciphers=aes128-ctr"}));
+        let err = Connection::from_vars("m1", &v, Path::new("/")).unwrap_err();
+        assert_eq!(err.variable, "ansible_ssh_extra_args");
+        assert!(
+            err.message.starts_with("`ansible_ssh_extra_args`: `-o Ciphers=aes128-ctr` cannot be honoured"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn defaults_fill_what_the_inventory_leaves_open() {
+        let defaults = ConnectionDefaults {
+            user: Some("deploy".into()),
+            key: Some(PathBuf::from("/site/id")),
+            become_: Some(true),
+            become_user: Some("admin".into()),
+            become_method: Some(BecomeMethod::Su),
+            host_key_checking: Some(false),
+            host_key_policy: None,
+        };
+        let c = Connection::from_vars_with("m1", &Vars::new(), Path::new("/"), &defaults).unwrap();
+        assert_eq!((c.user.as_deref(), c.key.as_deref()), (Some("deploy"), Some(Path::new("/site/id"))));
+        assert!(c.become_);
+        assert_eq!((c.become_user.as_deref(), c.become_method), (Some("admin"), BecomeMethod::Su));
+        assert_eq!(c.host_key_policy, Some(HostKeyPolicy::AcceptNew));
+        let v = vars(json!({"ansible_user": "root", "ansible_become": false, "ansible_host_key_checking": true,
+            "ansible_ssh_common_args": "-o StrictHostKeyChecking=yes"}));
+        let c = Connection::from_vars_with("m1", &v, Path::new("/"), &defaults).unwrap();
+        assert_eq!(c.user.as_deref(), Some("root"));
+        assert!(!c.become_);
+        assert_eq!(c.host_key_policy, Some(HostKeyPolicy::Strict));
+        // host_key_checking = False wins over the ssh arguments, as Ansible's own option comes first.
+        let v = vars(json!({"ansible_ssh_common_args": "-o StrictHostKeyChecking=yes"}));
+        let c = Connection::from_vars_with("m1", &v, Path::new("/"), &defaults).unwrap();
+        assert_eq!(c.host_key_policy, Some(HostKeyPolicy::AcceptNew));
+        // The command line wins over everything.
+        let forced = ConnectionDefaults { host_key_policy: Some(HostKeyPolicy::Strict), ..defaults };
+        let c = Connection::from_vars_with("m1", &Vars::new(), Path::new("/"), &forced).unwrap();
+        assert_eq!(c.host_key_policy, Some(HostKeyPolicy::Strict));
     }
 
     #[test]

@@ -12,11 +12,12 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_saphyr::Spanned;
 
-use super::connection::Connection;
+use super::connection::{Connection, ConnectionDefaults};
 use super::host::Host;
 use super::host_key;
 use super::ini_source::{IniError, IniInventory, IniVar};
 use super::inventory_error::{InventoryError, Position};
+use super::inventory_sources::Source;
 use super::vars_files;
 use super::yaml_source::{self, RawGroup, RawGroups, RawInventory, RawVars, Vars};
 
@@ -30,12 +31,14 @@ pub struct Inventory {
     source: Arc<String>,
     /// The `group_vars/` and `host_vars/` files read; [`Origin::File`]'s source `n` is `vars_sources[n - 1]`.
     vars_sources: Vec<(PathBuf, Arc<String>)>,
-    /// Folders whose `group_vars/`/`host_vars/` were read, per stage (inventory's, playbook's).
-    vars_folders: [Option<PathBuf>; 2],
+    /// Folders whose `group_vars/`/`host_vars/` were read (the inventory sources', the playbook's).
+    vars_folders: Vec<PathBuf>,
     pub(super) groups: IndexMap<String, Group>,
     entries: IndexMap<String, HostEntry>,
     pub(super) hosts: IndexMap<String, Host>,
     extra_vars: Vars,
+    /// ansible.cfg's connection settings, where the variables say nothing.
+    connection_defaults: ConnectionDefaults,
 }
 
 /// A group as the file defines it (its own vars, direct hosts and child groups).
@@ -54,6 +57,8 @@ pub(super) struct Group {
     priority: i64,
     /// Files under `group_vars/`: [beside the inventory, beside the playbook], each in the order they apply.
     files: [Vec<VarsLayer>; 2],
+    /// Its vars in the second and later inventory sources (`-i a -i b`, the files of a folder), in order.
+    more_vars: Vec<VarsLayer>,
 }
 
 /// The variables of one `group_vars`/`host_vars` file.
@@ -74,6 +79,8 @@ struct HostEntry {
     position: Option<Position>,
     /// Files under `host_vars/`, as for groups.
     files: [Vec<VarsLayer>; 2],
+    /// Its vars in later inventory sources, as for groups.
+    more_vars: Vec<VarsLayer>,
 }
 
 /// Which `group_vars`/`host_vars` folder: beside the inventory, or beside the playbook (which wins).
@@ -84,8 +91,43 @@ pub enum VarsStage {
 }
 
 impl Inventory {
-    /// Reads and parses the inventory at `path`.
+    /// Reads the inventory `path` names: a file, a folder of inventory files, or a `host1,host2,` list.
     pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+        Inventory::load_all(std::slice::from_ref(&path.to_path_buf()))
+    }
+
+    /// Reads several sources (`-i a -i b`) into one inventory, as Ansible does: groups and hosts met again are
+    /// the same groups and hosts, a later source's vars win over an earlier one's at the same level, and the
+    /// `group_vars/`/`host_vars/` of every source's folder are read, in source order.
+    pub fn load_all(sources: &[PathBuf]) -> Result<Inventory, InventoryError> {
+        let mut combined: Option<Inventory> = None;
+        let mut vars_folders = Vec::new();
+        for source in sources {
+            let parts = match Source::of(source)? {
+                Source::HostList(hosts) => vec![Inventory::host_list(source, &hosts)?],
+                Source::Files { files, vars_folder } => {
+                    vars_folders.push(vars_folder);
+                    files.iter().map(|file| Inventory::read_file(file)).collect::<Result<Vec<_>, _>>()?
+                }
+            };
+            for part in parts {
+                match &mut combined {
+                    None => combined = Some(part),
+                    Some(inventory) => inventory.absorb(part)?,
+                }
+            }
+        }
+        let first = sources.first().cloned().unwrap_or_default();
+        let mut inventory = combined.unwrap_or_else(|| Inventory::empty("", &first));
+        inventory.finish()?;
+        for folder in vars_folders {
+            inventory.load_vars_folders(&folder, VarsStage::Inventory)?;
+        }
+        Ok(inventory)
+    }
+
+    /// One inventory file, parsed but not finished (other sources may follow).
+    fn read_file(path: &Path) -> Result<Inventory, InventoryError> {
         let metadata = std::fs::metadata(path)
             .map_err(|error| InventoryError::new(format!("cannot read inventory: {error}")).in_file(path))?;
         if metadata.len() > yaml_source::MAX_SOURCE_BYTES as u64 {
@@ -98,11 +140,64 @@ impl Inventory {
         }
         let source = std::fs::read_to_string(path)
             .map_err(|error| InventoryError::new(format!("cannot read inventory: {error}")).in_file(path))?;
-        let mut inventory =
-            if is_ini(path, &source) { Inventory::parse_ini(&source, path)? } else { Inventory::parse(&source, path)? };
-        let folder = inventory.base_dir();
-        inventory.load_vars_folders(&folder, VarsStage::Inventory)?;
+        if is_ini(path, &source) { Inventory::read_ini(&source, path) } else { Inventory::read_yaml(&source, path) }
+    }
+
+    /// `web1,web2:2222,`: each host in `ungrouped`.
+    fn host_list(source: &Path, hosts: &[String]) -> Result<Inventory, InventoryError> {
+        let mut inventory = Inventory::empty("", source);
+        for host in hosts {
+            inventory.add_hosts("ungrouped", host, None, &Vars::new(), &[])?;
+        }
         Ok(inventory)
+    }
+
+    /// Lays `part` (a later source, not yet finished) over this inventory: its groups, hosts and edges join
+    /// these, its vars apply after these at the same level. Its text becomes one more source for errors.
+    fn absorb(&mut self, part: Inventory) -> Result<(), InventoryError> {
+        part.check_cycles()?;
+        self.vars_sources.push((part.path.clone(), part.source.clone()));
+        let source = self.vars_sources.len();
+        let mut edges = Vec::new();
+        for (name, group) in part.groups {
+            let target = self.groups.entry(name.clone()).or_default();
+            if !group.vars.is_empty() {
+                target.more_vars.push(VarsLayer { vars: group.vars, positions: group.var_positions, source });
+            }
+            if group.priority != 0 {
+                target.priority = group.priority;
+            }
+            for host in group.hosts {
+                if !target.hosts.contains(&host) {
+                    target.hosts.push(host);
+                }
+            }
+            edges.extend(group.children.into_iter().map(|child| (name.clone(), child)));
+        }
+        for (parent, child) in edges {
+            self.link(&parent, &child, None);
+        }
+        for (name, entry) in part.entries {
+            if self.entries.len() >= MAX_HOSTS && !self.entries.contains_key(&name) {
+                return Err(InventoryError::new(format!("more than {MAX_HOSTS} hosts")).in_file(&part.path));
+            }
+            let target = self.entries.entry(name).or_default();
+            for group in entry.direct_groups {
+                if !target.direct_groups.contains(&group) {
+                    target.direct_groups.push(group);
+                }
+            }
+            if !entry.vars.is_empty() {
+                target.more_vars.push(VarsLayer { vars: entry.vars, positions: entry.var_positions, source });
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets ansible.cfg's connection settings (used where a host's variables say nothing) and merges again.
+    pub fn set_connection_defaults(&mut self, defaults: ConnectionDefaults) -> Result<(), InventoryError> {
+        self.connection_defaults = defaults;
+        self.merge_hosts()
     }
 
     /// Adds the `group_vars/` and `host_vars/` beside a playbook (Ansible's playbook-level folders, which win over
@@ -113,10 +208,10 @@ impl Inventory {
 
     fn load_vars_folders(&mut self, folder: &Path, stage: VarsStage) -> Result<(), InventoryError> {
         let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
-        if self.vars_folders.iter().flatten().any(|seen| *seen == folder) {
+        if self.vars_folders.contains(&folder) {
             return Ok(());
         }
-        self.vars_folders[stage as usize] = Some(folder.clone());
+        self.vars_folders.push(folder.clone());
         let group_vars = folder.join("group_vars");
         let host_vars = folder.join("host_vars");
         if !group_vars.is_dir() && !host_vars.is_dir() {
@@ -125,12 +220,12 @@ impl Inventory {
         let group_names: Vec<String> = self.groups.keys().cloned().collect();
         for name in group_names {
             let layers = self.read_layers(&group_vars, &name)?;
-            self.groups.get_mut(&name).expect("group exists").files[stage as usize] = layers;
+            self.groups.get_mut(&name).expect("group exists").files[stage as usize].extend(layers);
         }
         let host_names: Vec<String> = self.entries.keys().cloned().collect();
         for name in host_names {
             let layers = self.read_layers(&host_vars, &name)?;
-            self.entries.get_mut(&name).expect("host exists").files[stage as usize] = layers;
+            self.entries.get_mut(&name).expect("host exists").files[stage as usize].extend(layers);
         }
         self.merge_hosts()
     }
@@ -155,6 +250,12 @@ impl Inventory {
 
     /// Parses an INI inventory (Ansible's `[group]`, `[group:vars]`, `[group:children]` file).
     pub fn parse_ini(source: &str, path: &Path) -> Result<Inventory, InventoryError> {
+        let mut inventory = Inventory::read_ini(source, path)?;
+        inventory.finish()?;
+        Ok(inventory)
+    }
+
+    fn read_ini(source: &str, path: &Path) -> Result<Inventory, InventoryError> {
         let mut inventory = Inventory::empty(source, path);
         let ini = IniInventory::parse(source)
             .map_err(|IniError { message, position }| inventory.error_at(message, position))?;
@@ -193,7 +294,6 @@ impl Inventory {
         for name in orphans {
             inventory.link("all", &name, None);
         }
-        inventory.finish()?;
         Ok(inventory)
     }
 
@@ -211,11 +311,12 @@ impl Inventory {
             path: path.to_path_buf(),
             source: Arc::new(source.to_string()),
             vars_sources: Vec::new(),
-            vars_folders: [None, None],
+            vars_folders: Vec::new(),
             groups: IndexMap::new(),
             entries: IndexMap::new(),
             hosts: IndexMap::new(),
             extra_vars: Vars::new(),
+            connection_defaults: ConnectionDefaults::default(),
         };
         inventory.groups.insert("all".into(), Group::default());
         inventory.groups.insert("ungrouped".into(), Group::default());
@@ -232,6 +333,12 @@ impl Inventory {
 
     /// Parses inventory `source`; `path` names it in errors and anchors relative key paths.
     pub fn parse(source: &str, path: &Path) -> Result<Inventory, InventoryError> {
+        let mut inventory = Inventory::read_yaml(source, path)?;
+        inventory.finish()?;
+        Ok(inventory)
+    }
+
+    fn read_yaml(source: &str, path: &Path) -> Result<Inventory, InventoryError> {
         let mut inventory = Inventory::empty(source, path);
         let raw: RawInventory = yaml_source::from_str(&inventory.source, path)?;
         if let Some(groups) = raw {
@@ -240,7 +347,6 @@ impl Inventory {
                 inventory.add_group(name, group, parent)?;
             }
         }
-        inventory.finish()?;
         Ok(inventory)
     }
 
@@ -418,8 +524,20 @@ impl Inventory {
         }
     }
 
-    /// Hosts listed only under `all` belong to `ungrouped`, as in Ansible.
+    /// Hosts listed only under `all` belong to `ungrouped`, and a host in another group does not (Ansible's
+    /// `reconcile_inventory`: `h1` at the top of an INI file and again under `[web]` is in `web` only).
     fn fill_ungrouped(&mut self) {
+        let grouped = |entry: &HostEntry| entry.direct_groups.iter().any(|g| g != "all" && g != "ungrouped");
+        let leaving: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| grouped(entry) && entry.direct_groups.iter().any(|g| g == "ungrouped"))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in leaving {
+            self.groups.get_mut("ungrouped").expect("ungrouped exists").hosts.retain(|host| *host != name);
+            self.entries.get_mut(&name).expect("host exists").direct_groups.retain(|group| group != "ungrouped");
+        }
         let lonely: Vec<String> = self
             .entries
             .iter()
@@ -478,12 +596,18 @@ impl Inventory {
             });
             let all = &self.groups[0];
             extend(&mut vars, &mut origin, &all.vars, Some((0, &all.var_positions)));
+            for layer in &all.more_vars {
+                extend(&mut vars, &mut origin, &layer.vars, Some((layer.source, &layer.positions)));
+            }
             for layer in all.files.iter().flatten() {
                 extend(&mut vars, &mut origin, &layer.vars, Some((layer.source, &layer.positions)));
             }
             for index in &groups {
                 let group = &self.groups[*index];
                 extend(&mut vars, &mut origin, &group.vars, Some((0, &group.var_positions)));
+                for layer in &group.more_vars {
+                    extend(&mut vars, &mut origin, &layer.vars, Some((layer.source, &layer.positions)));
+                }
             }
             for stage in 0..2 {
                 for index in &groups {
@@ -493,20 +617,24 @@ impl Inventory {
                 }
             }
             extend(&mut vars, &mut origin, &entry.vars, Some((0, &entry.var_positions)));
+            for layer in &entry.more_vars {
+                extend(&mut vars, &mut origin, &layer.vars, Some((layer.source, &layer.positions)));
+            }
             for layer in entry.files.iter().flatten() {
                 extend(&mut vars, &mut origin, &layer.vars, Some((layer.source, &layer.positions)));
             }
             extend(&mut vars, &mut origin, &self.extra_vars, None);
             groups.sort_unstable();
-            let connection = Connection::from_vars(name, &vars, &base_dir).map_err(|error| {
-                let message = format!("host `{name}`: {}", error.message);
-                match origin.get(error.variable) {
-                    Some(Origin::ExtraVars) => InventoryError::new(format!("{message} (from -e)")),
-                    Some(Origin::File(0, position)) => self.error_at(message, position.or(entry.position)),
-                    Some(Origin::File(source, position)) => self.error_in(*source, message, *position),
-                    None => self.error_at(message, entry.position),
-                }
-            })?;
+            let connection =
+                Connection::from_vars_with(name, &vars, &base_dir, &self.connection_defaults).map_err(|error| {
+                    let message = format!("host `{name}`: {}", error.message);
+                    match origin.get(error.variable) {
+                        Some(Origin::ExtraVars) => InventoryError::new(format!("{message} (from -e)")),
+                        Some(Origin::File(0, position)) => self.error_at(message, position.or(entry.position)),
+                        Some(Origin::File(source, position)) => self.error_in(*source, message, *position),
+                        None => self.error_at(message, entry.position),
+                    }
+                })?;
             let group_names =
                 groups.into_iter().map(|index| self.groups.get_index(index).expect("group index").0.clone()).collect();
             hosts.insert(name.clone(), Host { name: name.clone(), vars, groups: group_names, connection });
@@ -515,9 +643,10 @@ impl Inventory {
         Ok(())
     }
 
-    /// The inventory's folder, absolute, so key paths stay right whatever the engine's working directory.
+    /// The inventory's folder (a folder source itself), absolute, so key paths stay right whatever the
+    /// engine's working directory.
     fn base_dir(&self) -> PathBuf {
-        let parent = self.path.parent().unwrap_or(Path::new(""));
+        let parent = if self.path.is_dir() { &self.path } else { self.path.parent().unwrap_or(Path::new("")) };
         if parent.is_absolute() {
             return parent.to_path_buf();
         }
@@ -561,7 +690,11 @@ impl Inventory {
 
     /// `all`'s vars and the extra vars: what a playbook sees as `vars`.
     pub fn global_vars(&self) -> IndexMap<String, serde_json::Value> {
-        let mut vars = self.groups["all"].vars.clone();
+        let all = &self.groups["all"];
+        let mut vars = all.vars.clone();
+        for layer in &all.more_vars {
+            vars.extend(layer.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
         vars.extend(self.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
         vars
     }
@@ -647,6 +780,24 @@ impl Inventory {
             .chain(hosts)
             .flat_map(|(vars, positions)| {
                 vars.iter().map(|(name, value)| (name.as_str(), value, positions.get(name).copied().flatten()))
+            })
+            .collect()
+    }
+}
+
+impl Inventory {
+    /// The variables written in the second and later inventory sources (`-i a -i b`, a folder's other files),
+    /// with the file each is in: [`Self::written_vars`] covers the first source.
+    pub fn more_written_vars(&self) -> Vec<(&Path, &str, &serde_json::Value, Option<Position>)> {
+        let groups = self.groups.values().flat_map(|group| &group.more_vars);
+        let hosts = self.entries.values().flat_map(|entry| &entry.more_vars);
+        groups
+            .chain(hosts)
+            .flat_map(|layer| {
+                let path = self.vars_sources[layer.source - 1].0.as_path();
+                layer.vars.iter().map(move |(name, value)| {
+                    (path, name.as_str(), value, layer.positions.get(name).copied().flatten())
+                })
             })
             .collect()
     }

@@ -20,7 +20,11 @@
 //!   string, duplicate keys are errors, alias expansion and document size are capped.
 //! - Connection: `address`|`ansible_host`, `user`|`ansible_user`, `port`|`ansible_port`,
 //!   `key`|`ansible_ssh_private_key_file`, `known_hosts`|`ansible_ssh_known_hosts_file`,
-//!   `become`|`ansible_become`, `become_user`|`ansible_become_user` (runbook's name wins when both are set).
+//!   `become`|`ansible_become`, `become_user`|`ansible_become_user` (runbook's name wins when both are set);
+//!   OpenSSH options in `ansible_ssh_args`/`ansible_ssh_common_args`/`ansible_ssh_extra_args` are honoured or
+//!   refused by name (`ssh_args`), never dropped.
+//! - `-i` takes a file, a folder (every inventory file in it, as Ansible's directory source) or `a,b,` host
+//!   lists, several times; the sources merge into one inventory (`inventory_sources`).
 
 mod connection;
 mod extra_vars;
@@ -31,10 +35,12 @@ mod ini_source;
 #[allow(clippy::module_inception)]
 mod inventory;
 mod inventory_error;
+mod inventory_sources;
+mod ssh_args;
 mod vars_files;
 mod yaml_source;
 
-pub use connection::{Connection, ConnectionError};
+pub use connection::{Connection, ConnectionDefaults, ConnectionError};
 pub use extra_vars::{merge_extra_vars, parse_extra_vars};
 pub use host::Host;
 pub use inventory::{Inventory, VarsStage};

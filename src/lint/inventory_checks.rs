@@ -57,11 +57,13 @@ pub fn check(inventory: &Inventory) -> Vec<Finding> {
         }
     }
     let mut seen = std::collections::HashSet::new();
-    for (name, value, position) in inventory.written_vars() {
+    // The first source's vars, then those of the other files of a folder or of further -i sources.
+    let written = inventory.written_vars().into_iter().map(|(name, value, position)| (path, name, value, position));
+    for (path, name, value, position) in written.chain(inventory.more_written_vars()) {
         if let serde_json::Value::String(text) = value
             && is_secret_name(name)
             && is_literal_secret_value(text)
-            && seen.insert((name, position.map(|p| (p.line, p.column))))
+            && seen.insert((path, name, position.map(|p| (p.line, p.column))))
         {
             let (line, column) = at(position);
             findings.push(

@@ -76,14 +76,14 @@ pub enum UsageError {
     Missing(PathBuf),
     #[error("nothing to lint: no playbooks/ or stdlib/ folder here; name the playbooks or folders to check")]
     NothingToLint,
-    #[error("inventory {0}: no such file")]
+    #[error("inventory {0}: no such file or folder")]
     MissingInventory(PathBuf),
 }
 
 pub fn lint(request: &LintRequest) -> Result<LintReport, UsageError> {
     let (scripts, templates) = collect_files(&request.paths)?;
     if let Some(inventory) = &request.inventory
-        && !inventory.is_file()
+        && !inventory.exists()
     {
         return Err(UsageError::MissingInventory(inventory.clone()));
     }

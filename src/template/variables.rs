@@ -79,9 +79,13 @@ pub fn ansible_variables(view: &HostView) -> Map<String, Value> {
     vars
 }
 
-/// runbook's facts under Ansible's fact names (`distribution`, `os_family`, `default_ipv4`, ...).
+/// runbook's facts under Ansible's fact names (`distribution`, `os_family`, `default_ipv4`, ...), with the values
+/// Ansible's `setup` reports: where its rules differ from runbook's own facts, gathering keeps Ansible's value
+/// under `ansible` (see `primitives::facts`), and that one is used.
 pub fn ansible_facts(facts: &Map<String, Value>) -> Map<String, Value> {
     let text = |key: &str| facts.get(key).map(value_text).unwrap_or_default();
+    let own = facts.get("ansible").and_then(Value::as_object);
+    let ansible = |key: &str| own.and_then(|own| own.get(key)).cloned();
     let mut out = Map::new();
     let os_id = text("os_id");
     let distribution = match os_id.as_str() {
@@ -95,15 +99,17 @@ pub fn ansible_facts(facts: &Map<String, Value>) -> Map<String, Value> {
         "ol" => "OracleLinux".to_string(),
         other => capitalize(other),
     };
+    // Ansible's OS_FAMILY map; a distribution it does not list is its own family.
     let family = match text("os_family").as_str() {
         "debian" => "Debian".to_string(),
         "redhat" => "RedHat".to_string(),
-        other => capitalize(other),
+        _ => distribution.clone(),
     };
-    let version = text("os_version");
+    let version = ansible("distribution_version").map(|v| value_text(&v)).unwrap_or_else(|| text("os_version"));
     out.insert("distribution".into(), json!(distribution));
     out.insert("distribution_version".into(), json!(version));
     out.insert("distribution_major_version".into(), json!(version.split('.').next().unwrap_or_default()));
+    out.insert("distribution_release".into(), ansible("distribution_release").unwrap_or_else(|| json!("NA")));
     out.insert("os_family".into(), json!(family));
     out.insert("system".into(), json!("Linux"));
     out.insert("kernel".into(), json!(text("kernel")));
@@ -113,10 +119,15 @@ pub fn ansible_facts(facts: &Map<String, Value>) -> Map<String, Value> {
     out.insert("fqdn".into(), json!(text("fqdn")));
     out.insert("pkg_mgr".into(), json!(text("pkg_mgr")));
     out.insert("service_mgr".into(), json!(text("init")));
-    out.insert("virtualization_type".into(), json!(text("virt")));
-    out.insert("processor_vcpus".into(), facts.get("cpus").cloned().unwrap_or(json!(1)));
+    out.insert("virtualization_type".into(), ansible("virtualization_type").unwrap_or_else(|| json!(text("virt"))));
+    out.insert(
+        "processor_vcpus".into(),
+        ansible("processor_vcpus").or_else(|| facts.get("cpus").cloned()).unwrap_or(json!(1)),
+    );
     out.insert("memtotal_mb".into(), facts.get("mem_mb").cloned().unwrap_or(json!(0)));
-    out.insert("default_ipv4".into(), json!({ "address": text("default_ipv4"), "interface": text("default_iface") }));
+    let default_ipv4 = ansible("default_ipv4")
+        .unwrap_or_else(|| json!({ "address": text("default_ipv4"), "interface": text("default_iface") }));
+    out.insert("default_ipv4".into(), default_ipv4);
     out
 }
 

@@ -1,7 +1,7 @@
 //! How to reach one host: address, credentials, host-key policy, and the path there (directly, through jump
 //! hosts, or through a local proxy command), resolved from the inventory and ~/.ssh/config as OpenSSH would.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::become_handshake::Become;
@@ -21,6 +21,14 @@ pub enum HostKeyPolicy {
     AcceptNew,
     /// Every key is accepted (only by an explicit flag; the run warns).
     Off,
+}
+
+/// Where `resolve` is: how deep in a ProxyJump chain, and which ssh config file it reads (ssh's `-F`, kept
+/// for the hops of the chain as ssh passes it on).
+#[derive(Debug, Clone, Default)]
+struct Lookup {
+    depth: usize,
+    ssh_config: Option<PathBuf>,
 }
 
 /// Everything needed to reach one host.
@@ -65,19 +73,37 @@ impl ConnectOptions {
         key: Option<PathBuf>,
         known_hosts: Option<PathBuf>,
     ) -> ConnectOptions {
-        Self::resolve_at_depth(host_name, address, user, port, key, known_hosts, 0)
+        Self::resolve_in(host_name, address, user, port, key, known_hosts, &Lookup::default())
     }
 
-    fn resolve_at_depth(
+    /// As [`Self::resolve`], reading `ssh_config` (ssh's `-F`; `/dev/null` for none) instead of ~/.ssh/config.
+    pub fn resolve_with_ssh_config(
         host_name: &str,
         address: &str,
         user: Option<&str>,
         port: Option<u16>,
         key: Option<PathBuf>,
         known_hosts: Option<PathBuf>,
-        depth: usize,
+        ssh_config: &Path,
     ) -> ConnectOptions {
-        let ssh_config = russh_config::parse_home(address).ok();
+        let lookup = Lookup { depth: 0, ssh_config: Some(ssh_config.to_path_buf()) };
+        Self::resolve_in(host_name, address, user, port, key, known_hosts, &lookup)
+    }
+
+    fn resolve_in(
+        host_name: &str,
+        address: &str,
+        user: Option<&str>,
+        port: Option<u16>,
+        key: Option<PathBuf>,
+        known_hosts: Option<PathBuf>,
+        lookup: &Lookup,
+    ) -> ConnectOptions {
+        let depth = lookup.depth;
+        let ssh_config = match &lookup.ssh_config {
+            Some(path) => russh_config::parse_path(path, address).ok(),
+            None => russh_config::parse_home(address).ok(),
+        };
         let host_config = ssh_config.as_ref().map(|c| c.host_config.clone()).unwrap_or_default();
         let home = dirs::home_dir().unwrap_or_else(|| PathBuf::from("/root"));
 
@@ -124,8 +150,8 @@ impl ConnectOptions {
             match parse_jump_chain(chain) {
                 Ok(hops) if depth < MAX_JUMP_DEPTH => {
                     let inherit = options.clone();
-                    let hops =
-                        hops.iter().map(|hop| ConnectOptions::for_hop_at_depth(hop, &inherit, depth + 1)).collect();
+                    let next = Lookup { depth: depth + 1, ssh_config: lookup.ssh_config.clone() };
+                    let hops = hops.iter().map(|hop| ConnectOptions::for_hop_in(hop, &inherit, &next)).collect();
                     options = options.through(hops);
                 }
                 Ok(_) => options.proxy_command = Some(format!("false # ProxyJump nested deeper than {MAX_JUMP_DEPTH}")),
@@ -142,12 +168,12 @@ impl ConnectOptions {
     /// A jump host that is not an inventory host, reached as ssh would: ~/.ssh/config for its name, then the
     /// target's own key and known_hosts files (a lab or a site usually keeps one of each for all its hosts).
     pub fn for_hop(hop: &JumpHop, target: &ConnectOptions) -> ConnectOptions {
-        Self::for_hop_at_depth(hop, target, 0)
+        Self::for_hop_in(hop, target, &Lookup::default())
     }
 
-    fn for_hop_at_depth(hop: &JumpHop, target: &ConnectOptions, depth: usize) -> ConnectOptions {
+    fn for_hop_in(hop: &JumpHop, target: &ConnectOptions, lookup: &Lookup) -> ConnectOptions {
         let mut options =
-            Self::resolve_at_depth(&hop.to_string(), &hop.host, hop.user.as_deref(), hop.port, None, None, depth);
+            Self::resolve_in(&hop.to_string(), &hop.host, hop.user.as_deref(), hop.port, None, None, lookup);
         for key in &target.keys {
             if !options.keys.contains(key) {
                 options.keys.push(key.clone());

@@ -77,10 +77,13 @@ impl russh::client::Handler for HostKeyVerifier {
                         ))),
                     }
                 }
+                // The files searched, so a known_hosts file named in the inventory (or missing from it) shows.
                 HostKeyPolicy::Strict => self.refuse(ConnectError::HostKeyUnknown {
                     address: self.address.clone(),
                     port: self.port,
                     fingerprint,
+                    known_hosts: self.known_hosts.first().map(|f| f.display().to_string()).unwrap_or_default(),
+                    searched: self.known_hosts.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "),
                 }),
             },
         })

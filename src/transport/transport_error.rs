@@ -10,10 +10,10 @@ pub enum ConnectError {
     #[error("cannot resolve or reach {address}:{port}: {reason}")]
     Network { address: String, port: u16, reason: String },
     #[error(
-        "host key of {address}:{port} is not known ({fingerprint}); accept it with \
-         `--host-key-checking accept-new` or `ssh-keyscan -p {port} {address} >> ~/.ssh/known_hosts` after checking it"
+        "host key of {address}:{port} is not known ({fingerprint}; looked in {searched}); accept it with \
+         `--host-key-checking accept-new` or `ssh-keyscan -p {port} {address} >> {known_hosts}` after checking it"
     )]
-    HostKeyUnknown { address: String, port: u16, fingerprint: String },
+    HostKeyUnknown { address: String, port: u16, fingerprint: String, known_hosts: String, searched: String },
     #[error(
         "HOST KEY CHANGED for {address}:{port}: it now presents {fingerprint}, but {known_hosts} line {line} \
          records another key. Refused. If the host was reinstalled, remove that line (ssh-keygen -R {address})"

@@ -1,0 +1,260 @@
+//! An Ansible user's site folder carries over as it is: ansible.cfg (inventory folder, remote_user,
+//! private_key_file), an inventory folder (INI + YAML + group_vars/host_vars) and ssh options in
+//! `ansible_ssh_common_args` — `runbook run site.rhai` with no other flag, checked against ansible-core on the
+//! same folder; and the `ansible_*` facts runbook offers, checked against `ansible -m setup` on the same hosts.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use support::{Lab, RUNBOOK, repo_root};
+
+/// The fixture's ansible.cfg and inventory name this lab (its key, known_hosts and addresses).
+static LAB: OnceLock<Lab> = OnceLock::new();
+const ANSIBLE: &str = "/opt/runbook-test-tools/bin/ansible";
+
+fn lab() -> &'static Lab {
+    Lab::get(&LAB, "t-hc", 2, "10.241.3.0/24")
+}
+
+fn site() -> PathBuf {
+    repo_root().join("tests/fixtures/ansible_site")
+}
+
+fn require_ansible() {
+    assert!(Path::new(ANSIBLE).is_file(), "{ANSIBLE} is missing: run scripts/install-deps (it installs ansible-core)");
+}
+
+/// `ansible ARGS` in `dir`, with its home and temp files in a temporary folder; stdout.
+fn ansible(dir: &Path, args: &[&str]) -> String {
+    let temp = tempfile::tempdir().unwrap();
+    let output = Command::new(ANSIBLE)
+        .current_dir(dir)
+        .env("ANSIBLE_HOME", temp.path())
+        .env("ANSIBLE_LOCAL_TEMP", temp.path())
+        .env("ANSIBLE_NOCOLOR", "1")
+        .args(args)
+        .output()
+        .expect("ansible runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "ansible {args:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+/// `msg` of each host in `ansible -m debug` output.
+fn debug_messages(stdout: &str) -> BTreeMap<String, String> {
+    let mut messages = BTreeMap::new();
+    let mut host = None;
+    for line in stdout.lines() {
+        if let Some((name, _)) = line.split_once(" | SUCCESS") {
+            host = Some(name.to_string());
+        } else if let (Some(name), Some(msg)) = (&host, line.trim().strip_prefix("\"msg\": ")) {
+            messages.insert(name.clone(), serde_json::from_str::<String>(msg).unwrap());
+        }
+    }
+    messages
+}
+
+#[test]
+fn a_site_folder_with_ansible_cfg_runs_with_no_flag_and_sees_what_ansible_sees() {
+    require_lab!();
+    require_ansible();
+    let lab = lab();
+    lab.clean("/root/t-hc-site.txt");
+    let site = site();
+    // No -i, no key, no user, no known_hosts flag: all from ansible.cfg and the inventory folder. USER names
+    // nobody, so only ansible.cfg's remote_user can make the login root.
+    let output = Command::new(RUNBOOK)
+        .current_dir(&site)
+        .env("NO_COLOR", "1")
+        .env("USER", "nobody")
+        .env_remove("SSH_AUTH_SOCK")
+        .args(["run", "site.rhai"])
+        .output()
+        .expect("runbook runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "runbook run failed:\n{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("ansible.cfg: runbook does not use roles_path, [ssh_connection] pipelining"),
+        "the note names the ignored keys: {stderr}"
+    );
+    assert!(!site.join(".runbook").exists(), "a clean run leaves nothing in the site folder");
+
+    let expression = "{{ inventory_hostname }} ntp={{ ntp_server }} port={{ http_port }} rack={{ rack }} \
+                      tier={{ tier }} domain={{ domain }} label={{ role_label | default('none') }}";
+    let theirs = debug_messages(&ansible(&site, &["all", "-m", "debug", "-a", &format!("msg=\"{expression}\"")]));
+    assert_eq!(theirs.len(), 2, "{theirs:?}");
+    for host in &lab.hosts {
+        let ours = lab.sh(host, "cat /root/t-hc-site.txt");
+        assert_eq!(ours.trim_end(), theirs[host], "{host}: runbook's values (left) and Ansible's (right) differ");
+    }
+    // Ansible reaches the hosts with the same folder (its ssh options, key and user): the site is one site.
+    let read_back = ansible(&site, &["all", "-m", "command", "-a", "cat /root/t-hc-site.txt"]);
+    assert!(read_back.contains("lab-h02 ntp=time.all.example.test port=5432"), "{read_back}");
+}
+
+#[test]
+fn inventory_lint_and_run_read_ansible_cfg_and_flags_win() {
+    let site = site();
+    let runbook = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = Command::new(RUNBOOK);
+        command.current_dir(&site).env("NO_COLOR", "1").args(args);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command.output().expect("runbook runs")
+    };
+    let output = runbook(&["inventory", "--host", "lab-h01"], &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let vars: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(vars["user"], "root", "remote_user from ansible.cfg");
+    assert_eq!(vars["tier"], "from-extra-yaml", "the folder's YAML file joins the INI file");
+    assert_eq!(vars["host_key_checking"], "strict", "StrictHostKeyChecking=yes from ansible_ssh_common_args");
+    assert!(vars["key"].as_str().unwrap().ends_with(".runbook/t-hc/id_ed25519"), "{}", vars["key"]);
+    assert!(vars["known_hosts_files"][0].as_str().unwrap().ends_with(".runbook/t-hc/known_hosts"));
+    // ANSIBLE_* variables win over the file; -i wins over both.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("hosts.yaml"), "all:\n  hosts:\n    solo:\n").unwrap();
+    let inventory = other.path().join("hosts.yaml").display().to_string();
+    let output =
+        runbook(&["inventory", "--list"], &[("ANSIBLE_INVENTORY", &inventory), ("ANSIBLE_REMOTE_USER", "ops")]);
+    let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(list["ungrouped"]["hosts"], serde_json::json!(["solo"]));
+    let output = runbook(&["inventory", "--host", "lab-h01"], &[("ANSIBLE_REMOTE_USER", "ops")]);
+    let vars: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(vars["user"], "ops");
+    let output = runbook(&["inventory", "-i", &inventory, "--graph"], &[]);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "@all:\n  |--@ungrouped:\n  |  |--solo\n");
+    // --list-hosts goes through run's whole loading path (forks, timeout, inventory) without connecting.
+    let output = runbook(&["run", "site.rhai", "--list-hosts"], &[]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("hosts (2):"), "{output:?}");
+    // lint checks the inventory ansible.cfg names (the playbook and the inventory: 2 files).
+    let output = runbook(&["lint", "site.rhai"], &[]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("no problems found in 2 files"), "{output:?}");
+    // A malformed ansible.cfg stops every command at its line.
+    let broken = tempfile::tempdir().unwrap();
+    std::fs::write(broken.path().join("ansible.cfg"), "[defaults]\nforks 3\n").unwrap();
+    std::fs::write(broken.path().join("x.rhai"), "").unwrap();
+    let output = Command::new(RUNBOOK).current_dir(broken.path()).args(["run", "x.rhai"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ansible.cfg:2: expected `key = value` or a [section] header"), "{stderr}");
+}
+
+#[test]
+fn every_ansible_fact_runbook_offers_has_ansibles_value() {
+    require_lab!();
+    require_ansible();
+    let lab = lab();
+    // One host with a default route (Ansible then fills default_ipv4 from `ip route get`), one without.
+    let routed = lab.host(1);
+    lab.sh(routed, "ip route replace default via 10.241.3.1 dev host0");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("facts.rhai"),
+        "task(\"facts\", hosts(), |h| { print(`FACTS ${h.name} ` + h.vars.ansible_facts.to_json()); });\n",
+    )
+    .unwrap();
+    let output = Command::new(RUNBOOK)
+        .current_dir(site())
+        .env("NO_COLOR", "1")
+        .arg("run")
+        .arg(dir.path().join("facts.rhai"))
+        .output()
+        .expect("runbook runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let tree = dir.path().join("tree");
+    ansible(&site(), &["all", "-m", "setup", "-t", &tree.display().to_string()]);
+    let mut compared = 0;
+    for line in stdout.lines().filter_map(|line| line.strip_prefix("FACTS ")) {
+        let (host, json) = line.split_once(' ').unwrap();
+        let ours: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).unwrap();
+        let setup: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(tree.join(host)).unwrap()).unwrap();
+        let theirs = &setup["ansible_facts"];
+        for (name, value) in &ours {
+            let mut expected = theirs[format!("ansible_{name}")].clone();
+            if name == "default_ipv4" {
+                // runbook offers two of its keys; Ansible's other keys (gateway, netmask, ...) are not offered.
+                let keys = ["address", "interface"];
+                expected.as_object_mut().unwrap().retain(|key, _| keys.contains(&key.as_str()));
+            }
+            assert_eq!(value, &expected, "{host}: ansible_{name} is {value} in runbook, {expected} in Ansible");
+            compared += 1;
+        }
+        if host == routed {
+            assert_ne!(ours["default_ipv4"], serde_json::json!({}), "the routed host has a default_ipv4");
+        }
+    }
+    assert_eq!(compared, 2 * 17, "every name runbook offers, on both hosts");
+    lab.sh(routed, "ip route del default");
+}
+
+/// `ansible-inventory --list`'s hostvars for `args`, run in `dir`.
+fn ansible_hostvars(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let temp = tempfile::tempdir().unwrap();
+    let output = Command::new("/opt/runbook-test-tools/bin/ansible-inventory")
+        .current_dir(dir)
+        .env("ANSIBLE_HOME", temp.path())
+        .env("ANSIBLE_LOCAL_TEMP", temp.path())
+        .args(args)
+        .arg("--list")
+        .output()
+        .expect("ansible-inventory runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()["_meta"]["hostvars"].clone()
+}
+
+#[test]
+fn a_folder_and_repeated_sources_merge_as_ansible_merges_them() {
+    require_ansible();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    std::fs::create_dir_all(dir.join("base/group_vars")).unwrap();
+    std::fs::create_dir_all(dir.join("base/nested")).unwrap();
+    std::fs::create_dir_all(dir.join("prod/host_vars")).unwrap();
+    std::fs::write(dir.join("base/10-hosts.ini"), "h0\n[web]\nh0\nh1 a=ini\n[db]\nh2\n[app:children]\nweb\n").unwrap();
+    std::fs::write(dir.join("base/20-more.yaml"), "app:\n  vars: {tier: base, a: group}\n  hosts:\n    h3:\n").unwrap();
+    std::fs::write(dir.join("base/nested/hosts"), "[db]\nh4 b=nested\n").unwrap();
+    std::fs::write(dir.join("base/notes.md"), "not an inventory\n").unwrap();
+    std::fs::write(dir.join("base/old.bak"), "[broken\n").unwrap();
+    std::fs::write(dir.join("base/group_vars/web.yaml"), "g: web\na: web-file\n").unwrap();
+    std::fs::write(dir.join("prod/hosts.yml"), "app:\n  vars: {tier: prod}\n  hosts:\n    h1: {b: prod}\n").unwrap();
+    std::fs::write(dir.join("prod/host_vars/h1.yaml"), "c: prod-host-file\n").unwrap();
+    let sources = ["-i", "base/", "-i", "prod/hosts.yml", "-i", "h9,h10:2222,"];
+    let theirs = ansible_hostvars(dir, &sources);
+    let output = Command::new(RUNBOOK)
+        .current_dir(dir)
+        .args(["inventory"])
+        .args(sources)
+        .arg("--list")
+        .output()
+        .expect("runbook runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut ours = serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()["_meta"]["hostvars"].clone();
+    // ansible-inventory leaves hosts without variables out of hostvars; runbook lists every host.
+    for host in ["h2", "h9"] {
+        assert_eq!(ours.as_object_mut().unwrap().remove(host), Some(serde_json::json!({})), "{host}");
+    }
+    assert_eq!(ours, theirs, "runbook (left) and ansible-inventory (right)");
+    assert_eq!(ours["h1"]["tier"], "prod", "{ours}");
+    // lint sees every file of the folder, each finding at its own file:line.
+    std::fs::write(dir.join("base/30-secret.yaml"), "db:\n  vars:\n    db_password: hunter2hunter2\n").unwrap();
+    std::fs::write(dir.join("p.rhai"), "task(\"x\", hosts(), |h| {});\n").unwrap();
+    let output = Command::new(RUNBOOK).current_dir(dir).args(["lint", "-i", "base", "p.rhai"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("base/30-secret.yaml:3:5: warning[literal-secret]"), "{stdout}");
+    // No ansible.cfg and no -i: the error says where an inventory comes from.
+    let output = Command::new(RUNBOOK)
+        .current_dir(dir)
+        .env_remove("ANSIBLE_INVENTORY")
+        .env_remove("ANSIBLE_CONFIG")
+        .args(["inventory", "--graph"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no inventory: pass -i INVENTORY"), "{output:?}");
+}
