@@ -1,0 +1,88 @@
+//! The passwords the inventory loader may decrypt with, for the duration of one load.
+//!
+//! Vaulted values are met deep inside YAML deserialisation (an inline `!vault` scalar in a `group_vars` file,
+//! an `-e @file`), far below any function that could take the passwords as an argument without threading them
+//! through every loader signature. So a command opens a scope for the thread that loads (`with_keyring`), the
+//! loader decrypts through it (`decrypt_in_scope`), and every plaintext revealed is recorded so the caller can
+//! hand it to the run's redactor (`take_revealed`). Outside a scope nothing can be decrypted: vaulted data is
+//! then an error that says a password is needed, never a silent literal.
+
+use std::cell::RefCell;
+
+use super::keyring::Keyring;
+use super::vault_error::VaultError;
+
+struct Scope {
+    keyring: Keyring,
+    revealed: Vec<String>,
+}
+
+thread_local! {
+    static SCOPE: RefCell<Vec<Scope>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `work` with `keyring` as the passwords vaulted data is opened with on this thread; scopes nest.
+/// Returns `work`'s result and every plaintext revealed in the scope and not yet taken.
+pub fn with_keyring<R>(keyring: Keyring, work: impl FnOnce() -> R) -> (R, Vec<String>) {
+    SCOPE.with(|scope| scope.borrow_mut().push(Scope { keyring, revealed: Vec::new() }));
+    // Pops the scope also when `work` panics, so a later load on this thread cannot use stale passwords.
+    struct Pop;
+    impl Drop for Pop {
+        fn drop(&mut self) {
+            SCOPE.with(|scope| scope.borrow_mut().pop());
+        }
+    }
+    let guard = Pop;
+    let result = work();
+    let revealed = SCOPE.with(|scope| scope.borrow_mut().last_mut().map(|s| std::mem::take(&mut s.revealed)));
+    drop(guard);
+    (result, revealed.unwrap_or_default())
+}
+
+/// Opens vault text `text` with the current scope's passwords; the plaintext is recorded as revealed.
+/// `NoPassword` outside any scope or with no password in it.
+pub fn decrypt_in_scope(text: &str) -> Result<String, VaultError> {
+    let keyring = SCOPE.with(|scope| scope.borrow().last().map(|s| s.keyring.clone())).unwrap_or_default();
+    let plaintext = keyring.decrypt_text(text)?;
+    SCOPE.with(|scope| {
+        if let Some(current) = scope.borrow_mut().last_mut() {
+            current.revealed.push(plaintext.clone());
+        }
+    });
+    Ok(plaintext)
+}
+
+/// Records `text` as revealed in the current scope: a value read from a vaulted file is as secret as the file.
+pub fn record_revealed(text: &str) {
+    SCOPE.with(|scope| {
+        if let Some(current) = scope.borrow_mut().last_mut() {
+            current.revealed.push(text.to_string());
+        }
+    });
+}
+
+/// The plaintexts revealed in the current scope since the last call (none outside a scope).
+pub fn take_revealed() -> Vec<String> {
+    SCOPE.with(|scope| scope.borrow_mut().last_mut().map(|s| std::mem::take(&mut s.revealed)).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::VaultSecret;
+
+    #[test]
+    fn decryption_works_only_inside_a_scope_and_records_what_it_revealed() {
+        let secret = VaultSecret::new("default", "pw");
+        let text = secret.encrypt(b"opened").unwrap();
+        assert!(matches!(decrypt_in_scope(&text), Err(VaultError::NoPassword)));
+        let ((first, taken), rest) = with_keyring(Keyring::new(vec![secret]), || {
+            let first = decrypt_in_scope(&text).unwrap();
+            let taken = take_revealed();
+            decrypt_in_scope(&text).unwrap();
+            (first, taken)
+        });
+        assert_eq!((first.as_str(), taken, rest), ("opened", vec!["opened".to_string()], vec!["opened".to_string()]));
+        assert!(matches!(decrypt_in_scope(&text), Err(VaultError::NoPassword)));
+    }
+}
