@@ -7,9 +7,10 @@ use std::io::{IsTerminal, Write};
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
-use super::InventoryArgs;
 use super::exit_code;
+use super::{InventoryArgs, VaultConfig};
 use crate::inventory::{Inventory, InventoryError, merge_extra_vars};
+use crate::report::Redactor;
 
 pub fn run(args: InventoryArgs) -> i32 {
     match show(&args) {
@@ -26,13 +27,26 @@ pub fn run(args: InventoryArgs) -> i32 {
 }
 
 fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
-    let mut inventory = Inventory::load(&args.inventory)?;
-    if let Some(dir) = &args.playbook_dir {
-        inventory.load_playbook_vars(dir)?;
-    }
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let extra = merge_extra_vars(&args.extra_vars, &cwd)?;
-    inventory.apply_extra_vars(&extra)?;
+    let keyring = args.vault.keyring(VaultConfig::default()).map_err(InventoryError::new)?;
+    let (loaded, _) = crate::vault::with_keyring(keyring, || {
+        let mut inventory = Inventory::load(&args.inventory)?;
+        if let Some(dir) = &args.playbook_dir {
+            inventory.load_playbook_vars(dir)?;
+        }
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let extra = merge_extra_vars(&args.extra_vars, &cwd)?;
+        inventory.apply_extra_vars(&extra)?;
+        Ok::<_, InventoryError>(inventory)
+    });
+    let inventory = loaded?;
+    // Vaulted values are secrets here too: shown as *** (what they decrypt to is checked with `vault view`).
+    let redactor = Redactor::new();
+    inventory.vault_secrets().iter().for_each(|secret| redactor.add(secret));
+    let pretty = |value: &serde_json::Value| {
+        let mut value = value.clone();
+        redactor.redact_json(&mut value);
+        pretty(&value)
+    };
     let selected = args.limit.as_deref().map(|limit| inventory.select(limit)).transpose()?;
     if args.graph {
         return Ok(inventory.graph());

@@ -3,15 +3,24 @@
 
 use std::io::IsTerminal;
 
-use super::{LintArgs, LintFormat};
+use super::{LintArgs, LintFormat, VaultConfig};
 use crate::lint::{Format, LintRequest, lint, render, summary};
 
 /// Lint's usage errors exit 2 (1 means "the playbooks have errors", which CI must tell apart).
 pub const USAGE: i32 = 2;
 
 pub fn run(args: LintArgs) -> i32 {
+    let keyring = match args.vault.keyring(VaultConfig::default()) {
+        Ok(keyring) => keyring,
+        Err(error) => {
+            eprintln!("runbook lint: {error}");
+            return USAGE;
+        }
+    };
     let request = LintRequest { paths: args.paths, inventory: args.inventory, tags: args.tags };
-    let report = match lint(&request) {
+    // The inventory (-i) may hold vaulted values: lint opens them as a run would.
+    let (report, _) = crate::vault::with_keyring(keyring, || lint(&request));
+    let report = match report {
         Ok(report) => report,
         Err(error) => {
             eprintln!("runbook lint: {error}");

@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::inventory_command::render_error;
-use super::{HostKeyChecking, RunArgs, exit_code, password_prompt};
+use super::{HostKeyChecking, RunArgs, VaultConfig, exit_code, password_prompt};
 use crate::engine::{RunOptions, RunOutcome, RunRequest};
 use crate::inventory::{Inventory, merge_extra_vars};
 use crate::report::{ConsoleOptions, ConsoleReporter, FanOut, JsonLog, Redactor, Reporter};
 use crate::transport::HostKeyPolicy;
+use crate::vault::Keyring;
 
 /// Where --retry-failed finds the hosts of the last run that failed.
 pub const LAST_FAILED: &str = ".runbook/last-failed";
@@ -35,7 +36,10 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     if !args.playbook.is_file() {
         return Err(format!("{}: no such playbook", args.playbook.display()));
     }
-    let inventory = load_inventory(args)?;
+    // Vault passwords are read (and asked for) first: a missing or wrong one stops the run here, before the
+    // inventory is used and long before any host is contacted.
+    let keyring = args.vault.keyring(VaultConfig::default())?;
+    let inventory = load_inventory(args, &keyring)?;
     let mut selected = match &args.limit {
         Some(pattern) => inventory.select(pattern).map_err(|e| render_error(&e))?,
         None => inventory.hosts().map(|h| h.name.clone()).collect(),
@@ -112,7 +116,7 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     };
 
     if args.idempotence {
-        let first = crate::engine::run(request(options.clone(), load_inventory(args)?, reporter.clone()));
+        let first = crate::engine::run(request(options.clone(), load_inventory(args, &keyring)?, reporter.clone()));
         let code = exit_code_of(&first);
         if code != exit_code::OK {
             return Ok(code);
@@ -142,16 +146,20 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     Ok(exit_code_of(&outcome))
 }
 
-/// The inventory with the -e variables applied; errors rendered with their file:line:col.
-fn load_inventory(args: &RunArgs) -> Result<Inventory, String> {
+/// The inventory with the -e variables applied, vaulted values opened with `keyring`; errors rendered with their
+/// file:line:col.
+fn load_inventory(args: &RunArgs, keyring: &Keyring) -> Result<Inventory, String> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let mut inventory = Inventory::load(&args.inventory).map_err(|e| render_error(&e))?;
-    // Ansible reads `group_vars/`/`host_vars/` beside the playbook too, over the inventory's.
-    let playbook_dir = args.playbook.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    inventory.load_playbook_vars(playbook_dir).map_err(|e| render_error(&e))?;
-    let extra = merge_extra_vars(&args.extra_vars, &cwd).map_err(|e| render_error(&e))?;
-    inventory.apply_extra_vars(&extra).map_err(|e| render_error(&e))?;
-    Ok(inventory)
+    let (loaded, _) = crate::vault::with_keyring(keyring.clone(), || {
+        let mut inventory = Inventory::load(&args.inventory)?;
+        // Ansible reads `group_vars/`/`host_vars/` beside the playbook too, over the inventory's.
+        let playbook_dir = args.playbook.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        inventory.load_playbook_vars(playbook_dir)?;
+        let extra = merge_extra_vars(&args.extra_vars, &cwd)?;
+        inventory.apply_extra_vars(&extra)?;
+        Ok(inventory)
+    });
+    loaded.map_err(|e| render_error(&e))
 }
 
 /// `--list-hosts`, in ansible-playbook's layout: every host `hosts()` would hold, in inventory order.

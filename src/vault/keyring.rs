@@ -45,11 +45,13 @@ impl fmt::Debug for VaultSecret {
     }
 }
 
-/// The plaintext of a vault text and the vault id whose password opened it.
+/// The plaintext of a vault text, the password that opened it, and the label the text carried (`default` for a
+/// 1.1 text): `edit` writes the file back under the same label with the same password, as `ansible-vault` does.
 #[derive(Debug)]
 pub struct Decrypted {
     pub plaintext: Vec<u8>,
-    pub label: String,
+    pub secret: VaultSecret,
+    pub envelope_label: String,
 }
 
 /// Every password a run was given, in the order Ansible would try them.
@@ -86,7 +88,9 @@ impl Keyring {
         let mut tried = Vec::new();
         for secret in matching.chain(others) {
             match aes256::decrypt(&envelope.payload, &secret.password) {
-                Ok(plaintext) => return Ok(Decrypted { plaintext, label: secret.label.clone() }),
+                Ok(plaintext) => {
+                    return Ok(Decrypted { plaintext, secret: secret.clone(), envelope_label: wanted.to_string() });
+                }
                 Err(aes256::Failure::Mismatch) => {
                     if !tried.contains(&secret.label) {
                         tried.push(secret.label.clone());
@@ -149,7 +153,7 @@ mod tests {
         let ring = keyring(&[("prod", PROD_PASSWORD)]);
         let opened = ring.decrypt(&fixture("secrets-1.2-prod.yml")).unwrap();
         assert_eq!(
-            (String::from_utf8(opened.plaintext).unwrap().as_str(), opened.label.as_str()),
+            (String::from_utf8(opened.plaintext).unwrap().as_str(), opened.secret.label.as_str()),
             (SECRETS_PLAIN, "prod")
         );
     }
@@ -165,7 +169,8 @@ mod tests {
     fn the_matching_label_is_tried_first_then_the_others() {
         // A 1.2 `prod` text opens with a password under another label too (the label is only a hint).
         let ring = keyring(&[("dev", "nope"), ("other", PROD_PASSWORD)]);
-        assert_eq!(ring.decrypt(&fixture("secrets-1.2-prod.yml")).unwrap().label, "other");
+        let opened = ring.decrypt(&fixture("secrets-1.2-prod.yml")).unwrap();
+        assert_eq!((opened.secret.label.as_str(), opened.envelope_label.as_str()), ("other", "prod"));
         let ring = keyring(&[("dev", "nope"), ("prod", "also-wrong")]);
         match ring.decrypt(&fixture("secrets-1.2-prod.yml")) {
             Err(VaultError::WrongPassword { tried }) => assert_eq!(tried, ["prod", "dev"]),
