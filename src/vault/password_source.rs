@@ -187,7 +187,9 @@ pub fn read_password_source(path: &Path, label: &str) -> Result<Vec<u8>, VaultEr
 fn run_script(path: &Path, label: &str) -> Result<Vec<u8>, VaultError> {
     let fail = |message: String| VaultError::Password(message);
     let client = path.file_stem().is_some_and(|stem| stem.to_string_lossy().ends_with("-client"));
-    let mut command = Command::new(path);
+    // `pass.sh` is the file here, not a program on PATH (Ansible makes the path absolute too).
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut command = Command::new(&absolute);
     if client {
         command.arg("--vault-id").arg(label);
     }
