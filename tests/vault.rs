@@ -385,14 +385,15 @@ fn a_vaulted_estate_runs_on_a_lab_host_the_host_gets_the_plaintext_the_output_ne
     .unwrap();
     std::fs::create_dir_all(dir.join("group_vars/db")).unwrap();
     std::fs::copy(fixture("secrets-1.1.yml"), dir.join("group_vars/db/vault.yml")).unwrap();
-    std::fs::write(dir.join("group_vars/db/vars.yml"), "db_name: app\n").unwrap();
+    // Not `app`: every string of a vaulted file is a secret, and the fixture's vault holds `db_user: app`.
+    std::fs::write(dir.join("group_vars/db/vars.yml"), "db_name: main\n").unwrap();
     std::fs::write(dir.join("pw"), format!("{PASSWORD}\n")).unwrap();
     let playbook = r#"
 task("secrets to the host", hosts(), |h| {
     h.run("mkdir -p /tmp/hk-vault");
-    h.write(`password=${h.vars.db_password}\ntoken=${h.vars.api_token}\n`, "/tmp/hk-vault/app.conf", #{ mode: "0600" });
+    h.write("password=" + h.vars.db_password + "\ntoken=" + h.vars.api_token + "\n", "/tmp/hk-vault/site.conf", #{ mode: "0600" });
     h.template("templates/db.conf.j2", "/tmp/hk-vault/db.conf");
-    let r = h.run("cat /tmp/hk-vault/app.conf");
+    let r = h.run("cat /tmp/hk-vault/site.conf");
     print(r.stdout);
 });
 "#;
@@ -404,8 +405,8 @@ task("secrets to the host", hosts(), |h| {
         .json_log()
         .run();
     assert_eq!(
-        lab.sh(host, "cat /tmp/hk-vault/app.conf /tmp/hk-vault/db.conf"),
-        format!("password={FILE_SECRET}\ntoken={INLINE_SECRET}\ndb=app password={FILE_SECRET}\n")
+        lab.sh(host, "cat /tmp/hk-vault/site.conf /tmp/hk-vault/db.conf"),
+        format!("password={FILE_SECRET}\ntoken={INLINE_SECRET}\ndb=main password={FILE_SECRET}\n")
     );
     let log = std::fs::read_to_string(run.dir.join("events.jsonl")).unwrap();
     for secret in [FILE_SECRET, INLINE_SECRET] {
