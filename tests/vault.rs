@@ -300,6 +300,15 @@ fn a_wrong_or_missing_password_stops_the_run_before_any_connection() {
         .stderr_has("no vault password was given: pass --vault-password-file")
         .run();
     wire.assert_untouched();
+    // `exec` loads the inventory the same way.
+    let exec = runbook(
+        &dir,
+        &["exec", "all", "-i", "inventory.yaml", "--vault-password-file", "wrong", "--timeout", "1", "--", "true"],
+        None,
+    );
+    assert_eq!(exec.status.code(), Some(1), "{exec:?}");
+    assert!(String::from_utf8_lossy(&exec.stderr).contains("no vault password given could decrypt it"), "{exec:?}");
+    wire.assert_untouched();
     // A password file that does not exist: refused before the inventory is even read.
     Test::new()
         .inventory_file(&inventory)

@@ -13,22 +13,31 @@ use crate::inventory::{Inventory, InventoryError, merge_extra_vars};
 use crate::report::Redactor;
 
 pub fn run(args: InventoryArgs) -> i32 {
-    match show(&args) {
+    let keyring = match args.vault.keyring(VaultConfig::default()) {
+        Ok(keyring) => keyring,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit_code::USAGE;
+        }
+    };
+    let (shown, revealed) = crate::vault::with_keyring(keyring, || show(&args));
+    match shown {
         Ok(text) => {
             // A closed pipe (`| head`) is not an error worth a panic.
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
             exit_code::OK
         }
         Err(error) => {
-            eprint!("{}", render_error(&error));
+            // An error may quote a value (`found ...`) that a vaulted file held.
+            eprint!("{}", super::run_command::redacted(&revealed, &render_error(&error)));
             exit_code::USAGE
         }
     }
 }
 
+/// What to print, loaded in the caller's vault scope.
 fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
-    let keyring = args.vault.keyring(VaultConfig::default()).map_err(InventoryError::new)?;
-    let (loaded, _) = crate::vault::with_keyring(keyring, || {
+    let loaded = (|| {
         let mut inventory = Inventory::load(&args.inventory)?;
         if let Some(dir) = &args.playbook_dir {
             inventory.load_playbook_vars(dir)?;
@@ -37,7 +46,7 @@ fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
         let extra = merge_extra_vars(&args.extra_vars, &cwd)?;
         inventory.apply_extra_vars(&extra)?;
         Ok::<_, InventoryError>(inventory)
-    });
+    })();
     let inventory = loaded?;
     // Vaulted values are secrets here too: shown as *** (what they decrypt to is checked with `vault view`).
     let redactor = Redactor::new();

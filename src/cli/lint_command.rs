@@ -19,7 +19,7 @@ pub fn run(args: LintArgs) -> i32 {
     };
     let request = LintRequest { paths: args.paths, inventory: args.inventory, tags: args.tags };
     // The inventory (-i) may hold vaulted values: lint opens them as a run would.
-    let (report, _) = crate::vault::with_keyring(keyring, || lint(&request));
+    let (report, revealed) = crate::vault::with_keyring(keyring, || lint(&request));
     let report = match report {
         Ok(report) => report,
         Err(error) => {
@@ -33,7 +33,8 @@ pub fn run(args: LintArgs) -> i32 {
         LintFormat::Json => Format::Json,
         LintFormat::Sarif => Format::Sarif,
     };
-    print!("{}", render(&report.findings, format));
+    // A finding may quote a value a vaulted file held (an inventory error's `found ...`).
+    print!("{}", super::run_command::redacted(&revealed, &render(&report.findings, format)));
     let line = summary(&report.findings, report.files);
     // The summary goes with the findings for people; machine formats keep stdout to findings only.
     if !matches!(format, Format::Human { .. }) {

@@ -150,7 +150,7 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
 /// file:line:col.
 fn load_inventory(args: &RunArgs, keyring: &Keyring) -> Result<Inventory, String> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let (loaded, _) = crate::vault::with_keyring(keyring.clone(), || {
+    let (loaded, revealed) = crate::vault::with_keyring(keyring.clone(), || {
         let mut inventory = Inventory::load(&args.inventory)?;
         // Ansible reads `group_vars/`/`host_vars/` beside the playbook too, over the inventory's.
         let playbook_dir = args.playbook.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -159,7 +159,15 @@ fn load_inventory(args: &RunArgs, keyring: &Keyring) -> Result<Inventory, String
         inventory.apply_extra_vars(&extra)?;
         Ok(inventory)
     });
-    loaded.map_err(|e| render_error(&e))
+    // An error may quote a value (`found ...`) that a vaulted file held.
+    loaded.map_err(|e| redacted(&revealed, &render_error(&e)))
+}
+
+/// `text` with every one of `secrets` hidden.
+pub(crate) fn redacted(secrets: &[String], text: &str) -> String {
+    let redactor = Redactor::new();
+    secrets.iter().for_each(|secret| redactor.add(secret));
+    redactor.redact(text)
 }
 
 /// `--list-hosts`, in ansible-playbook's layout: every host `hosts()` would hold, in inventory order.

@@ -102,9 +102,16 @@ impl Inventory {
         let source = std::fs::read_to_string(path)
             .map_err(|error| InventoryError::new(format!("cannot read inventory: {error}")).in_file(path))?;
         let (source, vaulted) = yaml_source::open_file_text(source, path)?;
-        let mut inventory =
-            if is_ini(path, &source) { Inventory::parse_ini(&source, path)? } else { Inventory::parse(&source, path)? };
-        if vaulted {
+        let parsed =
+            if is_ini(path, &source) { Inventory::parse_ini(&source, path) } else { Inventory::parse(&source, path) };
+        // A vaulted inventory's errors, now and later, point into its masked text: the plaintext is never shown.
+        let masked = vaulted.then(|| Arc::new(yaml_source::masked(&source)));
+        let mut inventory = match (parsed, &masked) {
+            (Err(error), Some(masked)) => return Err(error.with_source_text(masked)),
+            (parsed, _) => parsed?,
+        };
+        if let Some(masked) = masked {
+            inventory.source = masked;
             let groups = inventory.groups.values().map(|group| &group.vars);
             for vars in groups.chain(inventory.entries.values().map(|entry| &entry.vars)) {
                 vars.values().for_each(yaml_source::record_vaulted);
@@ -112,7 +119,7 @@ impl Inventory {
         }
         let folder = inventory.base_dir();
         inventory.load_vars_folders(&folder, VarsStage::Inventory)?;
-        inventory.vault_secrets.extend(crate::vault::take_revealed());
+        inventory.note_vault_secrets();
         Ok(inventory)
     }
 
@@ -120,7 +127,7 @@ impl Inventory {
     /// the inventory's). Nothing to do when they are the inventory's own folders.
     pub fn load_playbook_vars(&mut self, playbook_dir: &Path) -> Result<(), InventoryError> {
         let loaded = self.load_vars_folders(playbook_dir, VarsStage::Playbook);
-        self.vault_secrets.extend(crate::vault::take_revealed());
+        self.note_vault_secrets();
         loaded
     }
 
@@ -543,7 +550,7 @@ impl Inventory {
     /// connection setting invalid (e.g. `-e ansible_port=abc`).
     pub fn apply_extra_vars(&mut self, extra: &IndexMap<String, serde_json::Value>) -> Result<(), InventoryError> {
         // Values `merge_extra_vars` decrypted (`-e @vault.yml`) in this thread's vault scope are now ours.
-        self.vault_secrets.extend(crate::vault::take_revealed());
+        self.note_vault_secrets();
         let before = self.extra_vars.clone();
         self.extra_vars.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
         if let Err(error) = self.merge_hosts() {
@@ -580,6 +587,16 @@ impl Inventory {
         let mut vars = self.groups["all"].vars.clone();
         vars.extend(self.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
         vars
+    }
+
+    /// Keeps what the current vault scope has revealed so far (this inventory's files, and `-e @vault.yml` read
+    /// for it by `merge_extra_vars`).
+    fn note_vault_secrets(&mut self) {
+        for secret in crate::vault::revealed() {
+            if !self.vault_secrets.contains(&secret) {
+                self.vault_secrets.push(secret);
+            }
+        }
     }
 
     /// Every plaintext Ansible Vault revealed while this inventory (its vars files, its `-e`) was loaded: the run
@@ -1029,7 +1046,7 @@ all:
             );
             let (inventory, _) = with_keyring(keyring(PASSWORD), || {
                 let mut inventory = Inventory::parse(&source, Path::new("/inv/hosts.yaml")).unwrap();
-                inventory.vault_secrets.extend(crate::vault::take_revealed());
+                inventory.note_vault_secrets();
                 inventory
             });
             let vars = &inventory.host("h").unwrap().vars;
@@ -1071,7 +1088,12 @@ all:
                 inventory.apply_extra_vars(&extra).unwrap();
                 inventory
             });
-            assert!(rest.is_empty(), "{rest:?}");
+            // The scope saw what the inventory kept (the CLI redacts an error with it).
+            let mut kept = inventory.vault_secrets().to_vec();
+            let mut seen = rest;
+            kept.sort();
+            seen.sort();
+            assert_eq!(seen, kept);
             let vars = &inventory.host("h").unwrap().vars;
             assert_eq!(vars["db_password"], json!("s3cret-from-vault"));
             assert_eq!(vars["ports"], json!([5432, 6432]));
@@ -1086,6 +1108,30 @@ all:
             let error = Inventory::load(&root.join("hosts.yaml")).unwrap_err().to_string();
             assert!(error.contains("group_vars/db/vault.yml: cannot decrypt this vaulted file: "), "{error}");
             assert!(error.contains("no vault password was given"), "{error}");
+        }
+
+        #[test]
+        fn errors_in_a_vaulted_file_never_show_its_plaintext() {
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path();
+            std::fs::write(root.join("hosts.yaml"), "db:\n  hosts:\n    h:\n").unwrap();
+            std::fs::create_dir_all(root.join("group_vars")).unwrap();
+            let secret = VaultSecret::new("default", PASSWORD);
+            let render = |error: &InventoryError| {
+                let mut out = String::new();
+                let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
+                handler.render_report(&mut out, error).unwrap();
+                out
+            };
+            for plaintext in ["db_password: hunter22\nansible_port: abc\n", "db_password: hunter22\n[broken\n"] {
+                let text = secret.encrypt(plaintext.as_bytes()).unwrap();
+                std::fs::write(root.join("group_vars/db.yml"), text).unwrap();
+                let (error, _) =
+                    with_keyring(keyring(PASSWORD), || Inventory::load(&root.join("hosts.yaml")).unwrap_err());
+                let shown = render(&error);
+                assert!(shown.contains("group_vars/db.yml:2:"), "{shown}");
+                assert!(!shown.contains("hunter22") && shown.contains("db_password: ********"), "{shown}");
+            }
         }
 
         #[test]

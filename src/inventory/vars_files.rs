@@ -76,9 +76,12 @@ pub(crate) fn read(path: &Path) -> Result<VarsFile, InventoryError> {
         .map_err(|error| InventoryError::new(format!("cannot read: {error}")).in_file(path))?;
     let (text, vaulted) = yaml_source::open_file_text(text, path)?;
     let source = Arc::new(text);
-    let vars: RawVars = yaml_source::from_str::<Option<RawVars>>(&source, path)?.unwrap_or_default();
+    let vars: RawVars = yaml_source::from_file_text::<Option<RawVars>>(&source, path, vaulted)?.unwrap_or_default();
     if vaulted {
         vars.vars.values().for_each(yaml_source::record_vaulted);
+        // Later errors about these variables (a bad `ansible_port`) show the masked text, not the plaintext.
+        let source = Arc::new(yaml_source::masked(&source));
+        return Ok(VarsFile { path: path.to_path_buf(), source, vars });
     }
     Ok(VarsFile { path: path.to_path_buf(), source, vars })
 }

@@ -86,6 +86,45 @@ pub(crate) fn open_file_text(text: String, path: &Path) -> Result<(String, bool)
         .map_err(|error| InventoryError::new(format!("cannot decrypt this vaulted file: {error}")).in_file(path))
 }
 
+/// A vaulted file's text as error snippets may show it: each line's key (up to the first `: `, or a list's
+/// `- `) kept, the rest of the line masked with `*` byte for byte, so lines, columns and offsets stay valid.
+pub(crate) fn masked(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (body, end) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        let keep = body.find(": ").map(|at| at + 2).or_else(|| {
+            let indent = body.len() - body.trim_start().len();
+            body[indent..].starts_with("- ").then_some(indent + 2)
+        });
+        let keep = keep.unwrap_or_else(|| if body.trim_end().ends_with(':') { body.len() } else { 0 });
+        out.push_str(&body[..keep]);
+        for c in body[keep..].chars() {
+            if c.is_whitespace() {
+                out.push(c);
+            } else {
+                out.extend(std::iter::repeat_n('*', c.len_utf8()));
+            }
+        }
+        out.push_str(end);
+    }
+    out
+}
+
+/// Parses a file that may have been vaulted: its errors point into [`masked`] text when it was.
+pub(crate) fn from_file_text<T: DeserializeOwned>(
+    source: &Arc<String>,
+    path: &Path,
+    vaulted: bool,
+) -> Result<T, InventoryError> {
+    from_str(source, path).map_err(|error| match vaulted {
+        true => error.with_source_text(&Arc::new(masked(source))),
+        false => error,
+    })
+}
+
 /// Every string in `value` is a secret: it came from a vaulted file. (Only strings: a number or a boolean is
 /// not worth hiding, and hiding `1` or `true` everywhere would blank out the output.)
 pub(crate) fn record_vaulted(value: &serde_json::Value) {
@@ -276,5 +315,18 @@ impl<'de> Visitor<'de> for PlainVisitor {
             return decrypt(text);
         }
         Ok(serde_json::Value::Object(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masked_text_keeps_keys_and_layout_and_hides_values() {
+        let text = "db_password: s3cret\nlist:\n  - hidden\n  nested: {a: b}\nlast: é";
+        let shown = masked(text);
+        assert_eq!(shown, "db_password: ******\nlist:\n  - ******\n  nested: *** **\nlast: **");
+        assert_eq!(shown.len(), text.len());
     }
 }

@@ -22,7 +22,8 @@ thread_local! {
 }
 
 /// Runs `work` with `keyring` as the passwords vaulted data is opened with on this thread; scopes nest.
-/// Returns `work`'s result and every plaintext revealed in the scope and not yet taken.
+/// Returns `work`'s result and every plaintext revealed in the scope (also when `work` failed: its error
+/// message may quote one and must be redacted).
 pub fn with_keyring<R>(keyring: Keyring, work: impl FnOnce() -> R) -> (R, Vec<String>) {
     SCOPE.with(|scope| scope.borrow_mut().push(Scope { keyring, revealed: Vec::new() }));
     // Pops the scope also when `work` panics, so a later load on this thread cannot use stale passwords.
@@ -34,9 +35,9 @@ pub fn with_keyring<R>(keyring: Keyring, work: impl FnOnce() -> R) -> (R, Vec<St
     }
     let guard = Pop;
     let result = work();
-    let revealed = SCOPE.with(|scope| scope.borrow_mut().last_mut().map(|s| std::mem::take(&mut s.revealed)));
+    let revealed = revealed();
     drop(guard);
-    (result, revealed.unwrap_or_default())
+    (result, revealed)
 }
 
 /// Opens vault text `text` with the current scope's passwords; the plaintext is recorded as revealed.
@@ -46,7 +47,9 @@ pub fn decrypt_in_scope(text: &str) -> Result<String, VaultError> {
     let plaintext = keyring.decrypt_text(text)?;
     SCOPE.with(|scope| {
         if let Some(current) = scope.borrow_mut().last_mut() {
-            current.revealed.push(plaintext.clone());
+            if !current.revealed.contains(&plaintext) {
+                current.revealed.push(plaintext.clone());
+            }
         }
     });
     Ok(plaintext)
@@ -55,15 +58,17 @@ pub fn decrypt_in_scope(text: &str) -> Result<String, VaultError> {
 /// Records `text` as revealed in the current scope: a value read from a vaulted file is as secret as the file.
 pub fn record_revealed(text: &str) {
     SCOPE.with(|scope| {
-        if let Some(current) = scope.borrow_mut().last_mut() {
+        if let Some(current) = scope.borrow_mut().last_mut()
+            && !current.revealed.iter().any(|known| known == text)
+        {
             current.revealed.push(text.to_string());
         }
     });
 }
 
-/// The plaintexts revealed in the current scope since the last call (none outside a scope).
-pub fn take_revealed() -> Vec<String> {
-    SCOPE.with(|scope| scope.borrow_mut().last_mut().map(|s| std::mem::take(&mut s.revealed)).unwrap_or_default())
+/// Every plaintext revealed in the current scope so far, each once (none outside a scope).
+pub fn revealed() -> Vec<String> {
+    SCOPE.with(|scope| scope.borrow().last().map(|s| s.revealed.clone()).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -76,13 +81,15 @@ mod tests {
         let secret = VaultSecret::new("default", "pw");
         let text = secret.encrypt(b"opened").unwrap();
         assert!(matches!(decrypt_in_scope(&text), Err(VaultError::NoPassword)));
-        let ((first, taken), rest) = with_keyring(Keyring::new(vec![secret]), || {
+        let ((first, seen), all) = with_keyring(Keyring::new(vec![secret]), || {
             let first = decrypt_in_scope(&text).unwrap();
-            let taken = take_revealed();
+            let seen = revealed();
             decrypt_in_scope(&text).unwrap();
-            (first, taken)
+            record_revealed("from-a-vaulted-file");
+            (first, seen)
         });
-        assert_eq!((first.as_str(), taken, rest), ("opened", vec!["opened".to_string()], vec!["opened".to_string()]));
+        assert_eq!(first, "opened");
+        assert_eq!((seen, all), (vec!["opened".to_string()], vec!["opened".to_string(), "from-a-vaulted-file".into()]));
         assert!(matches!(decrypt_in_scope(&text), Err(VaultError::NoPassword)));
     }
 }
