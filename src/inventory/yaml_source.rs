@@ -81,9 +81,12 @@ pub(crate) fn open_file_text(text: String, path: &Path) -> Result<(String, bool)
     if !crate::vault::is_encrypted(&text) {
         return Ok((text, false));
     }
-    crate::vault::decrypt_in_scope(&text)
-        .map(|plaintext| (plaintext, true))
-        .map_err(|error| InventoryError::new(format!("cannot decrypt this vaulted file: {error}")).in_file(path))
+    match crate::vault::decrypt_in_scope(&text) {
+        Ok(plaintext) => Ok((plaintext, true)),
+        // Left closed on purpose: the file contributes nothing.
+        Err(crate::vault::VaultError::NotOpened) => Ok((String::new(), false)),
+        Err(error) => Err(InventoryError::new(format!("cannot decrypt this vaulted file: {error}")).in_file(path)),
+    }
 }
 
 /// A vaulted file's text as error snippets may show it: each line's key (up to the first `: `, or a list's
@@ -236,10 +239,15 @@ impl<'de> Deserialize<'de> for VarValue {
     }
 }
 
+/// What an inline vaulted value reads as where vaulted data is left closed (see `crate::vault::without_opening`).
+pub const NOT_OPENED: &str = "(vaulted value, not opened)";
+
 fn decrypt<E: serde::de::Error>(text: &str) -> Result<serde_json::Value, E> {
-    crate::vault::decrypt_in_scope(text)
-        .map(serde_json::Value::String)
-        .map_err(|error| E::custom(format!("cannot decrypt this !vault value: {error}")))
+    match crate::vault::decrypt_in_scope(text) {
+        Ok(plaintext) => Ok(serde_json::Value::String(plaintext)),
+        Err(crate::vault::VaultError::NotOpened) => Ok(serde_json::Value::String(NOT_OPENED.to_string())),
+        Err(error) => Err(E::custom(format!("cannot decrypt this !vault value: {error}"))),
+    }
 }
 
 /// Any YAML node, untagged at this level; its children are [`VarValue`]s again, so a `!vault` value nested in a

@@ -20,4 +20,4 @@ pub use envelope::{Envelope, is_encrypted};
 pub use keyring::{DEFAULT_LABEL, Decrypted, Keyring, VaultSecret};
 pub use password_source::{PasswordSources, Prompt, Purpose, read_password_source};
 pub use vault_error::VaultError;
-pub use vault_scope::{decrypt_in_scope, record_revealed, revealed, with_keyring};
+pub use vault_scope::{decrypt_in_scope, record_revealed, revealed, with_keyring, without_opening};

@@ -14,6 +14,9 @@ pub enum VaultError {
          --ask-vault-pass or --vault-id LABEL@SOURCE (or set ANSIBLE_VAULT_PASSWORD_FILE)"
     )]
     NoPassword,
+    /// Vaulted data met in a scope that must not open it ([`crate::vault::without_opening`]).
+    #[error("vaulted data is not opened here")]
+    NotOpened,
     /// Not a well-formed vault envelope or payload.
     #[error("not valid Ansible Vault data: {0}")]
     Format(String),

@@ -15,6 +15,8 @@ use super::vault_error::VaultError;
 struct Scope {
     keyring: Keyring,
     revealed: Vec<String>,
+    /// Vaulted data stays closed: [`decrypt_in_scope`] says [`VaultError::NotOpened`].
+    closed: bool,
 }
 
 thread_local! {
@@ -25,7 +27,17 @@ thread_local! {
 /// Returns `work`'s result and every plaintext revealed in the scope (also when `work` failed: its error
 /// message may quote one and must be redacted).
 pub fn with_keyring<R>(keyring: Keyring, work: impl FnOnce() -> R) -> (R, Vec<String>) {
-    SCOPE.with(|scope| scope.borrow_mut().push(Scope { keyring, revealed: Vec::new() }));
+    enter(Scope { keyring, revealed: Vec::new(), closed: false }, work)
+}
+
+/// Runs `work` where vaulted data is deliberately left closed (`lab up -i` copies an inventory's variables into a
+/// file of its own; no plaintext may land there): the loader then skips vaulted files and values.
+pub fn without_opening<R>(work: impl FnOnce() -> R) -> R {
+    enter(Scope { keyring: Keyring::default(), revealed: Vec::new(), closed: true }, work).0
+}
+
+fn enter<R>(new: Scope, work: impl FnOnce() -> R) -> (R, Vec<String>) {
+    SCOPE.with(|scope| scope.borrow_mut().push(new));
     // Pops the scope also when `work` panics, so a later load on this thread cannot use stale passwords.
     struct Pop;
     impl Drop for Pop {
@@ -43,6 +55,9 @@ pub fn with_keyring<R>(keyring: Keyring, work: impl FnOnce() -> R) -> (R, Vec<St
 /// Opens vault text `text` with the current scope's passwords; the plaintext is recorded as revealed.
 /// `NoPassword` outside any scope or with no password in it.
 pub fn decrypt_in_scope(text: &str) -> Result<String, VaultError> {
+    if SCOPE.with(|scope| scope.borrow().last().is_some_and(|s| s.closed)) {
+        return Err(VaultError::NotOpened);
+    }
     let keyring = SCOPE.with(|scope| scope.borrow().last().map(|s| s.keyring.clone())).unwrap_or_default();
     let plaintext = keyring.decrypt_text(text)?;
     SCOPE.with(|scope| {
@@ -91,5 +106,6 @@ mod tests {
         assert_eq!(first, "opened");
         assert_eq!((seen, all), (vec!["opened".to_string()], vec!["opened".to_string(), "from-a-vaulted-file".into()]));
         assert!(matches!(decrypt_in_scope(&text), Err(VaultError::NoPassword)));
+        assert!(matches!(without_opening(|| decrypt_in_scope(&text)), Err(VaultError::NotOpened)));
     }
 }
