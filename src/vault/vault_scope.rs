@@ -61,10 +61,10 @@ pub fn decrypt_in_scope(text: &str) -> Result<String, VaultError> {
     let keyring = SCOPE.with(|scope| scope.borrow().last().map(|s| s.keyring.clone())).unwrap_or_default();
     let plaintext = keyring.decrypt_text(text)?;
     SCOPE.with(|scope| {
-        if let Some(current) = scope.borrow_mut().last_mut() {
-            if !current.revealed.contains(&plaintext) {
-                current.revealed.push(plaintext.clone());
-            }
+        if let Some(current) = scope.borrow_mut().last_mut()
+            && !current.revealed.contains(&plaintext)
+        {
+            current.revealed.push(plaintext.clone());
         }
     });
     Ok(plaintext)
