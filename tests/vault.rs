@@ -426,3 +426,28 @@ task("secrets to the host", hosts(), |h| {
     // The diff was shown (with the secret masked), so the check above looked at a real diff.
     assert!(run.stdout.contains("+password=***"), "{}", run.stdout);
 }
+
+#[test]
+fn the_password_can_be_asked_for_and_extra_vars_files_may_be_vaulted() {
+    let dir = workdir();
+    let d = dir.path();
+    let fixture = fixture("secrets-1.1.yml").display().to_string();
+    // Without a terminal, --ask-vault-pass reads the first line of stdin.
+    let shown = ok(runbook(d, &["vault", "view", "--ask-vault-pass", &fixture], Some(&format!("{PASSWORD}\n"))), "ask");
+    assert!(shown.contains(FILE_SECRET), "{shown}");
+    // -e @vaulted.yml on a run: the playbook sees the values (the listener host is never contacted).
+    let wire = Tripwire::new();
+    let site = tempfile::tempdir().unwrap();
+    wire.site(site.path());
+    std::fs::remove_file(site.path().join("group_vars/db.yml")).unwrap();
+    std::fs::copy(fixture, site.path().join("extra.yml")).unwrap();
+    std::fs::write(
+        site.path().join("site.rhai"),
+        format!("print(`extra=${{hosts()[0].vars.db_password == \"{FILE_SECRET}\"}} ${{vars.db_password}}`);\n"),
+    )
+    .unwrap();
+    let args = ["run", "site.rhai", "-i", "inventory.yaml", "-e", "@extra.yml", "-J"];
+    let out = ok(runbook(site.path(), &args, Some(&format!("{PASSWORD}\n"))), "run -e @vaulted -J");
+    assert!(out.contains("extra=true ***") && !out.contains(FILE_SECRET), "{out}");
+    wire.assert_untouched();
+}

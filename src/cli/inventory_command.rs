@@ -13,7 +13,7 @@ use crate::inventory::{Inventory, InventoryError, merge_extra_vars};
 use crate::report::Redactor;
 
 pub fn run(args: InventoryArgs) -> i32 {
-    let keyring = match args.vault.keyring(VaultConfig::default()) {
+    let keyring = match args.vault.keyring(VaultConfig::configured()) {
         Ok(keyring) => keyring,
         Err(error) => {
             eprintln!("error: {error}");

@@ -10,7 +10,7 @@ use crate::lint::{Format, LintRequest, lint, render, summary};
 pub const USAGE: i32 = 2;
 
 pub fn run(args: LintArgs) -> i32 {
-    let keyring = match args.vault.keyring(VaultConfig::default()) {
+    let keyring = match args.vault.keyring(VaultConfig::configured()) {
         Ok(keyring) => keyring,
         Err(error) => {
             eprintln!("runbook lint: {error}");

@@ -142,7 +142,7 @@ pub fn run(command: VaultCommand) -> i32 {
 
 /// The passwords to open vaulted data with; asked for when nothing else names one, as `ansible-vault` does.
 fn open_keyring(vault: &VaultArgs) -> Result<Keyring, String> {
-    let keyring = keyring_from(&vault.sources(VaultConfig::default()), Purpose::Open, true)?;
+    let keyring = keyring_from(&vault.sources(VaultConfig::configured()), Purpose::Open, true)?;
     if keyring.is_empty() {
         return Err("a vault password is required (--vault-password-file, --ask-vault-pass or --vault-id)".into());
     }
@@ -195,7 +195,7 @@ fn decrypt_named(keyring: &Keyring, name: &str) -> Result<crate::vault::Decrypte
 
 fn encrypt(args: EncryptArgs) -> Result<(), String> {
     check_output(&args.files, &args.output)?;
-    let secret = encrypt_secret(&args.vault.sources(VaultConfig::default()), args.encrypt_vault_id.as_deref())?;
+    let secret = encrypt_secret(&args.vault.sources(VaultConfig::configured()), args.encrypt_vault_id.as_deref())?;
     for name in inputs(&args.files) {
         let plaintext = read_input(&name)?;
         let text = secret.encrypt(&plaintext).map_err(|error| VaultError::at(error, &name, None).to_string())?;
@@ -251,7 +251,7 @@ fn rekey(args: RekeyArgs) -> Result<(), String> {
 }
 
 fn encrypt_string(args: EncryptStringArgs) -> Result<(), String> {
-    let secret = encrypt_secret(&args.vault.sources(VaultConfig::default()), args.encrypt_vault_id.as_deref())?;
+    let secret = encrypt_secret(&args.vault.sources(VaultConfig::configured()), args.encrypt_vault_id.as_deref())?;
     let mut items: Vec<(Option<String>, Vec<u8>, &str)> = Vec::new();
     if args.prompt {
         let name = super::password_prompt::ask_visible("Variable name (enter for no name): ")?;
@@ -325,7 +325,7 @@ fn edit(args: EditArgs, create: bool) -> Result<(), String> {
             if path.exists() {
                 return Err(format!("{name} exists, please use 'edit' instead"));
             }
-            let sources = args.vault.sources(VaultConfig::default());
+            let sources = args.vault.sources(VaultConfig::configured());
             (None, encrypt_secret(&sources, args.encrypt_vault_id.as_deref())?)
         } else {
             let decrypted = decrypt_named(&open_keyring(&args.vault)?, name)?;

@@ -31,6 +31,14 @@ pub struct VaultConfig {
     pub identity_list: Vec<String>,
 }
 
+impl VaultConfig {
+    /// ansible.cfg's `vault_password_file` and `vault_identity_list`, for every command that takes the vault flags.
+    /// The one place the configuration reaches the vault: nothing until ansible.cfg is read.
+    pub fn configured() -> VaultConfig {
+        VaultConfig::default()
+    }
+}
+
 impl VaultArgs {
     /// The sources these flags, the environment and `config` name, in Ansible's order.
     pub fn sources(&self, config: VaultConfig) -> PasswordSources {
