@@ -29,25 +29,26 @@ pub fn run(args: InventoryArgs) -> i32 {
         }
         Err(error) => {
             // An error may quote a value (`found ...`) that a vaulted file held.
-            eprint!("{}", super::run_command::redacted(&revealed, &render_error(&error)));
+            eprint!("{}", super::vault_options::redacted(&revealed, &render_error(&error)));
             exit_code::USAGE
         }
     }
 }
 
-/// What to print, loaded in the caller's vault scope.
+/// The inventory with `--playbook-dir`'s folders and `-e`, loaded in the caller's vault scope.
+fn load(args: &InventoryArgs) -> Result<Inventory, InventoryError> {
+    let mut inventory = Inventory::load(&args.inventory)?;
+    if let Some(dir) = &args.playbook_dir {
+        inventory.load_playbook_vars(dir)?;
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let extra = merge_extra_vars(&args.extra_vars, &cwd)?;
+    inventory.apply_extra_vars(&extra)?;
+    Ok(inventory)
+}
+
 fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
-    let loaded = (|| {
-        let mut inventory = Inventory::load(&args.inventory)?;
-        if let Some(dir) = &args.playbook_dir {
-            inventory.load_playbook_vars(dir)?;
-        }
-        let cwd = std::env::current_dir().unwrap_or_default();
-        let extra = merge_extra_vars(&args.extra_vars, &cwd)?;
-        inventory.apply_extra_vars(&extra)?;
-        Ok::<_, InventoryError>(inventory)
-    })();
-    let inventory = loaded?;
+    let inventory = load(args)?;
     // Vaulted values are secrets here too: shown as *** (what they decrypt to is checked with `vault view`).
     let redactor = Redactor::new();
     inventory.vault_secrets().iter().for_each(|secret| redactor.add(secret));

@@ -34,7 +34,7 @@ pub fn run(args: LintArgs) -> i32 {
         LintFormat::Sarif => Format::Sarif,
     };
     // A finding may quote a value a vaulted file held (an inventory error's `found ...`).
-    print!("{}", super::run_command::redacted(&revealed, &render(&report.findings, format)));
+    print!("{}", super::vault_options::redacted(&revealed, &render(&report.findings, format)));
     let line = summary(&report.findings, report.files);
     // The summary goes with the findings for people; machine formats keep stdout to findings only.
     if !matches!(format, Format::Human { .. }) {

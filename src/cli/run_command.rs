@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::inventory_command::render_error;
+use super::vault_options::redacted;
 use super::{HostKeyChecking, RunArgs, VaultConfig, exit_code, password_prompt};
 use crate::engine::{RunOptions, RunOutcome, RunRequest};
 use crate::inventory::{Inventory, merge_extra_vars};
@@ -161,13 +162,6 @@ fn load_inventory(args: &RunArgs, keyring: &Keyring) -> Result<Inventory, String
     });
     // An error may quote a value (`found ...`) that a vaulted file held.
     loaded.map_err(|e| redacted(&revealed, &render_error(&e)))
-}
-
-/// `text` with every one of `secrets` hidden.
-pub(crate) fn redacted(secrets: &[String], text: &str) -> String {
-    let redactor = Redactor::new();
-    secrets.iter().for_each(|secret| redactor.add(secret));
-    redactor.redact(text)
 }
 
 /// `--list-hosts`, in ansible-playbook's layout: every host `hosts()` would hold, in inventory order.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::password_prompt;
+use crate::report::Redactor;
 use crate::vault::{Keyring, PasswordSources, Purpose};
 
 #[derive(Args, Debug, Clone, Default)]
@@ -64,4 +65,12 @@ pub fn keyring_from(sources: &PasswordSources, purpose: Purpose, auto_prompt: bo
     let mut prompt = |text: &str| password_prompt::ask(text);
     let mut warn = |message: &str| eprintln!("warning: {message}");
     sources.keyring(purpose, auto_prompt, &mut prompt, &mut warn).map_err(|error| error.to_string())
+}
+
+/// `text` with every one of `revealed` (what a vault scope decrypted) hidden: for an error or a report printed
+/// before a run's redactor exists.
+pub(crate) fn redacted(revealed: &[String], text: &str) -> String {
+    let redactor = Redactor::new();
+    revealed.iter().for_each(|secret| redactor.add(secret));
+    redactor.redact(text)
 }
