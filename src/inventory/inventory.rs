@@ -39,6 +39,8 @@ pub struct Inventory {
     /// Every value Ansible Vault revealed while loading (inline `!vault` values, strings of vaulted files, `-e
     /// @vaulted.yml`): secrets the run must never show.
     vault_secrets: Vec<String>,
+    /// Those of them that were inline `!vault` values: Ansible never renders one as a template.
+    vault_inline: Vec<String>,
 }
 
 /// A group as the file defines it (its own vars, direct hosts and child groups).
@@ -237,6 +239,7 @@ impl Inventory {
             hosts: IndexMap::new(),
             extra_vars: Vars::new(),
             vault_secrets: Vec::new(),
+            vault_inline: Vec::new(),
         };
         inventory.groups.insert("all".into(), Group::default());
         inventory.groups.insert("ungrouped".into(), Group::default());
@@ -597,6 +600,17 @@ impl Inventory {
                 self.vault_secrets.push(secret);
             }
         }
+        for value in crate::vault::revealed_inline() {
+            if !self.vault_inline.contains(&value) {
+                self.vault_inline.push(value);
+            }
+        }
+    }
+
+    /// Whether `value` came from an inline `!vault` value: text to take as it is, never a template (Ansible 2.19
+    /// prints a vaulted `a{{ 1 + 1 }}b` as written; a file vaulted as a whole is templated like any file).
+    pub fn is_inline_vault_value(&self, value: &str) -> bool {
+        self.vault_inline.iter().any(|inline| inline == value)
     }
 
     /// Every plaintext Ansible Vault revealed while this inventory (its vars files, its `-e`) was loaded: the run
@@ -1057,6 +1071,7 @@ all:
             secrets.sort();
             assert_eq!(secrets, ["host-secret", "in-a-list", "top-secret"]);
             assert!(inventory.is_vault_secret("top-secret") && !inventory.is_vault_secret("plain"));
+            assert!(inventory.is_inline_vault_value("top-secret"));
         }
 
         #[test]
@@ -1103,6 +1118,9 @@ all:
                 assert!(inventory.is_vault_secret(secret), "{secret}: {:?}", inventory.vault_secrets());
             }
             assert!(!inventory.is_vault_secret("text"));
+            // Inline values are taken as written; a vaulted file's values are templates like any file's.
+            assert!(inventory.is_inline_vault_value("inline-s3cret"));
+            assert!(!inventory.is_inline_vault_value("s3cret-from-vault"));
             // Without the password: the file is named.
             std::fs::remove_file(root.join("group_vars/db/vars.yml")).unwrap();
             let error = Inventory::load(&root.join("hosts.yaml")).unwrap_err().to_string();

@@ -244,7 +244,10 @@ pub const NOT_OPENED: &str = "(vaulted value, not opened)";
 
 fn decrypt<E: serde::de::Error>(text: &str) -> Result<serde_json::Value, E> {
     match crate::vault::decrypt_in_scope(text) {
-        Ok(plaintext) => Ok(serde_json::Value::String(plaintext)),
+        Ok(plaintext) => {
+            crate::vault::mark_inline(&plaintext);
+            Ok(serde_json::Value::String(plaintext))
+        }
         Err(crate::vault::VaultError::NotOpened) => Ok(serde_json::Value::String(NOT_OPENED.to_string())),
         Err(error) => Err(E::custom(format!("cannot decrypt this !vault value: {error}"))),
     }

@@ -20,4 +20,6 @@ pub use envelope::{Envelope, is_encrypted};
 pub use keyring::{DEFAULT_LABEL, Decrypted, Keyring, VaultSecret};
 pub use password_source::{PasswordSources, Prompt, Purpose, read_password_source};
 pub use vault_error::VaultError;
-pub use vault_scope::{decrypt_in_scope, record_revealed, revealed, with_keyring, without_opening};
+pub use vault_scope::{
+    decrypt_in_scope, mark_inline, record_revealed, revealed, revealed_inline, with_keyring, without_opening,
+};

@@ -15,6 +15,8 @@ use super::vault_error::VaultError;
 struct Scope {
     keyring: Keyring,
     revealed: Vec<String>,
+    /// Revealed values that were inline `!vault` values (see [`mark_inline`]).
+    inline: Vec<String>,
     /// Vaulted data stays closed: [`decrypt_in_scope`] says [`VaultError::NotOpened`].
     closed: bool,
 }
@@ -27,13 +29,13 @@ thread_local! {
 /// Returns `work`'s result and every plaintext revealed in the scope (also when `work` failed: its error
 /// message may quote one and must be redacted).
 pub fn with_keyring<R>(keyring: Keyring, work: impl FnOnce() -> R) -> (R, Vec<String>) {
-    enter(Scope { keyring, revealed: Vec::new(), closed: false }, work)
+    enter(Scope { keyring, revealed: Vec::new(), inline: Vec::new(), closed: false }, work)
 }
 
 /// Runs `work` where vaulted data is deliberately left closed (`lab up -i` copies an inventory's variables into a
 /// file of its own; no plaintext may land there): the loader then skips vaulted files and values.
 pub fn without_opening<R>(work: impl FnOnce() -> R) -> R {
-    enter(Scope { keyring: Keyring::default(), revealed: Vec::new(), closed: true }, work).0
+    enter(Scope { keyring: Keyring::default(), revealed: Vec::new(), inline: Vec::new(), closed: true }, work).0
 }
 
 fn enter<R>(new: Scope, work: impl FnOnce() -> R) -> (R, Vec<String>) {
@@ -79,6 +81,24 @@ pub fn record_revealed(text: &str) {
             current.revealed.push(text.to_string());
         }
     });
+}
+
+/// Records that revealed `text` was an inline `!vault` value. Ansible (2.19) never renders one as a template
+/// (it prints `a{{ 1 + 1 }}b` as written), while the values of a file vaulted as a whole are templates like any
+/// file's: whoever resolves templates in variables must tell the two apart.
+pub fn mark_inline(text: &str) {
+    SCOPE.with(|scope| {
+        if let Some(current) = scope.borrow_mut().last_mut()
+            && !current.inline.iter().any(|known| known == text)
+        {
+            current.inline.push(text.to_string());
+        }
+    });
+}
+
+/// The inline `!vault` values revealed in the current scope so far (see [`mark_inline`]).
+pub fn revealed_inline() -> Vec<String> {
+    SCOPE.with(|scope| scope.borrow().last().map(|s| s.inline.clone()).unwrap_or_default())
 }
 
 /// Every plaintext revealed in the current scope so far, each once (none outside a scope).
