@@ -15,3 +15,4 @@ pub mod primitives;
 pub mod report;
 pub mod template;
 pub mod transport;
+pub mod vault;

@@ -50,6 +50,8 @@ pub struct AnsibleConfig {
     pub timeout: Option<u64>,
     /// `[defaults] vault_password_file` / `ANSIBLE_VAULT_PASSWORD_FILE` (used by the vault support).
     pub vault_password_file: Option<PathBuf>,
+    /// `[defaults] vault_identity_list` / `ANSIBLE_VAULT_IDENTITY_LIST`: `label@source` ids, comma-separated.
+    pub vault_identity_list: Vec<String>,
     /// `[privilege_escalation] become` / `ANSIBLE_BECOME`.
     pub become_: Option<bool>,
     /// `[privilege_escalation] become_method` / `ANSIBLE_BECOME_METHOD`.
@@ -137,6 +139,9 @@ impl AnsibleConfig {
             .map(|key| key.origin.resolve(&key.value, at));
         config.vault_password_file = setting(&["ANSIBLE_VAULT_PASSWORD_FILE"], &[("defaults", "vault_password_file")])
             .map(|file| file.origin.resolve(&file.value, at));
+        config.vault_identity_list = setting(&["ANSIBLE_VAULT_IDENTITY_LIST"], &[("defaults", "vault_identity_list")])
+            .map(|ids| ids.value.split(',').map(str::trim).filter(|id| !id.is_empty()).map(String::from).collect())
+            .unwrap_or_default();
         let host_key_keys = [("defaults", "host_key_checking"), ("ssh_connection", "host_key_checking")];
         let host_key_checking =
             setting(&["ANSIBLE_HOST_KEY_CHECKING", "ANSIBLE_SSH_HOST_KEY_CHECKING"], &host_key_keys);

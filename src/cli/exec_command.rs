@@ -45,6 +45,7 @@ pub fn run(args: ExecArgs) -> i32 {
         force_handlers: false,
         list_tasks: false,
         connection: args.connection,
+        vault: args.vault,
     };
     let code = run_command::run(run);
     let _ = std::fs::remove_dir_all(&folder);

@@ -7,26 +7,38 @@ use std::io::{IsTerminal, Write};
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
-use super::InventoryArgs;
 use super::ansible_config::AnsibleConfig;
 use super::exit_code;
+use super::{InventoryArgs, VaultConfig};
 use crate::inventory::{Inventory, InventoryError, merge_extra_vars};
+use crate::report::Redactor;
 
 pub fn run(args: InventoryArgs) -> i32 {
-    match show(&args) {
+    let keyring = match args.vault.keyring(VaultConfig::configured()) {
+        Ok(keyring) => keyring,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit_code::USAGE;
+        }
+    };
+    let (shown, revealed) = crate::vault::with_keyring(keyring, || show(&args));
+    match shown {
         Ok(text) => {
             // A closed pipe (`| head`) is not an error worth a panic.
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
             exit_code::OK
         }
         Err(error) => {
-            eprint!("{}", render_error(&error));
+            // An error may quote a value (`found ...`) that a vaulted file held.
+            eprint!("{}", super::vault_options::redacted(&revealed, &render_error(&error)));
             exit_code::USAGE
         }
     }
 }
 
-fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
+/// The inventory (-i, else ansible.cfg's) with its connection settings, `--playbook-dir`'s folders and `-e`,
+/// loaded in the caller's vault scope.
+fn load(args: &InventoryArgs) -> Result<Inventory, InventoryError> {
     let config = AnsibleConfig::load().map_err(InventoryError::new)?;
     if let Some(note) = config.note() {
         eprintln!("{note}");
@@ -40,6 +52,19 @@ fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let extra = merge_extra_vars(&args.extra_vars, &cwd)?;
     inventory.apply_extra_vars(&extra)?;
+    Ok(inventory)
+}
+
+fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
+    let inventory = load(args)?;
+    // Vaulted values are secrets here too: shown as *** (what they decrypt to is checked with `vault view`).
+    let redactor = Redactor::new();
+    inventory.vault_secrets().iter().for_each(|secret| redactor.add(secret));
+    let pretty = |value: &serde_json::Value| {
+        let mut value = value.clone();
+        redactor.redact_json(&mut value);
+        pretty(&value)
+    };
     let selected = args.limit.as_deref().map(|limit| inventory.select(limit)).transpose()?;
     if args.graph {
         return Ok(inventory.graph());

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 
 use super::ansible_config::AnsibleConfig;
-use super::{LintArgs, LintFormat};
+use super::{LintArgs, LintFormat, VaultConfig};
 use crate::lint::{Format, LintRequest, lint, render, summary};
 
 /// Lint's usage errors exit 2 (1 means "the playbooks have errors", which CI must tell apart).
@@ -25,8 +25,17 @@ pub fn run(args: LintArgs) -> i32 {
             }
         },
     };
+    let keyring = match args.vault.keyring(VaultConfig::configured()) {
+        Ok(keyring) => keyring,
+        Err(error) => {
+            eprintln!("runbook lint: {error}");
+            return USAGE;
+        }
+    };
     let request = LintRequest { paths: args.paths, inventory, tags: args.tags };
-    let report = match lint(&request) {
+    // The inventory may hold vaulted values: lint opens them as a run would.
+    let (report, revealed) = crate::vault::with_keyring(keyring, || lint(&request));
+    let report = match report {
         Ok(report) => report,
         Err(error) => {
             eprintln!("runbook lint: {error}");
@@ -39,7 +48,8 @@ pub fn run(args: LintArgs) -> i32 {
         LintFormat::Json => Format::Json,
         LintFormat::Sarif => Format::Sarif,
     };
-    print!("{}", render(&report.findings, format));
+    // A finding may quote a value a vaulted file held (an inventory error's `found ...`).
+    print!("{}", super::vault_options::redacted(&revealed, &render(&report.findings, format)));
     let line = summary(&report.findings, report.files);
     // The summary goes with the findings for people; machine formats keep stdout to findings only.
     if !matches!(format, Format::Human { .. }) {

@@ -14,10 +14,14 @@ mod lint_command;
 mod man_command;
 mod password_prompt;
 mod run_command;
+mod vault_command;
+mod vault_options;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use vault_options::{VaultArgs, VaultConfig, keyring_from};
 
 /// Exit codes, documented in the README. Ansible users script against them.
 pub mod exit_code {
@@ -64,6 +68,9 @@ pub enum Command {
     Man(man_command::ManArgs),
     /// Run one shell command on the hosts of a pattern (Ansible's ad hoc `ansible web -a uptime`).
     Exec(ExecArgs),
+    /// Encrypt, decrypt, view, edit and rekey Ansible Vault files and strings (`ansible-vault`'s commands).
+    #[command(subcommand)]
+    Vault(vault_command::VaultCommand),
     /// Internal: the connection holder that `--persist` starts (keeps SSH connections between runs).
     #[command(hide = true)]
     Hold(hold_command::HoldArgs),
@@ -125,6 +132,8 @@ pub struct RunArgs {
     pub force_handlers: bool,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub vault: VaultArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -160,6 +169,8 @@ pub struct ExecArgs {
     pub list_hosts: bool,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub vault: VaultArgs,
 }
 
 /// How `run` and `exec` reach hosts: one definition, so the two commands take the same flags.
@@ -216,6 +227,8 @@ pub struct InventoryArgs {
     /// Also read the `group_vars/` and `host_vars/` in this folder, as a playbook there would.
     #[arg(long = "playbook-dir", value_name = "DIR")]
     pub playbook_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub vault: VaultArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -298,6 +311,8 @@ pub struct LintArgs {
     /// Tags that will be passed to `run --tags`: each must exist on some task.
     #[arg(short = 't', long = "tags", value_delimiter = ',')]
     pub tags: Vec<String>,
+    #[command(flatten)]
+    pub vault: VaultArgs,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,6 +347,7 @@ pub fn main() -> i32 {
         Command::Completions(args) => completions_command::run(args),
         Command::Man(args) => man_command::run(args),
         Command::Exec(args) => exec_command::run(args),
+        Command::Vault(command) => vault_command::run(command),
         Command::Hold(args) => hold_command::run(args),
     }
 }

@@ -50,3 +50,14 @@ fn ask_terminal(prompt: &str) -> Result<String, String> {
     result.map_err(|e| format!("cannot read the password: {e}"))?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
+
+/// A question whose answer may be seen and may be empty (`vault encrypt_string -p`'s variable name): a line from
+/// the terminal, else from stdin.
+pub fn ask_visible(prompt: &str) -> Result<String, String> {
+    if !std::io::stdin().is_terminal() {
+        return first_line_of_stdin();
+    }
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    first_line_of_stdin()
+}

@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use super::ansible_config::AnsibleConfig;
 use super::inventory_command::render_error;
-use super::{HostKeyChecking, RunArgs, exit_code, password_prompt};
+use super::vault_options::redacted;
+use super::{HostKeyChecking, RunArgs, VaultConfig, exit_code, password_prompt};
 use crate::engine::{RunOptions, RunOutcome, RunRequest};
 use crate::inventory::{Inventory, merge_extra_vars};
 use crate::report::{ConsoleOptions, ConsoleReporter, FanOut, JsonLog, Redactor, Reporter};
 use crate::transport::HostKeyPolicy;
+use crate::vault::Keyring;
 
 /// Forks when neither -f, ANSIBLE_FORKS nor ansible.cfg say (Ansible's 5 would make a fleet crawl).
 const DEFAULT_FORKS: u32 = 50;
@@ -50,7 +52,10 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         HostKeyChecking::AcceptNew => HostKeyPolicy::AcceptNew,
         HostKeyChecking::Off => HostKeyPolicy::Off,
     });
-    let inventory = load_inventory(args, &config, host_key_flag)?;
+    // Vault passwords are read (and asked for) first: a missing or wrong one stops the run here, before the
+    // inventory is used and long before any host is contacted.
+    let keyring = args.vault.keyring(VaultConfig::configured())?;
+    let inventory = load_inventory(args, &config, host_key_flag, &keyring)?;
     let mut selected = match &args.limit {
         Some(pattern) => inventory.select(pattern).map_err(|e| render_error(&e))?,
         None => inventory.hosts().map(|h| h.name.clone()).collect(),
@@ -127,7 +132,7 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     if args.idempotence {
         let first = crate::engine::run(request(
             options.clone(),
-            load_inventory(args, &config, host_key_flag)?,
+            load_inventory(args, &config, host_key_flag, &keyring)?,
             reporter.clone(),
         ));
         let code = exit_code_of(&first);
@@ -160,22 +165,28 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
 }
 
 /// The inventory (-i, else ansible.cfg's) with ansible.cfg's connection settings and the -e variables
-/// applied; errors rendered with their file:line:col.
+/// applied, vaulted values opened with `keyring`; errors rendered with their file:line:col.
 fn load_inventory(
     args: &RunArgs,
     config: &AnsibleConfig,
     host_key_flag: Option<HostKeyPolicy>,
+    keyring: &Keyring,
 ) -> Result<Inventory, String> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let sources = config.inventory_sources(&args.inventory)?;
-    let mut inventory = Inventory::load_all(&sources).map_err(|e| render_error(&e))?;
-    inventory.set_connection_defaults(config.connection_defaults(host_key_flag)?).map_err(|e| render_error(&e))?;
-    // Ansible reads `group_vars/`/`host_vars/` beside the playbook too, over the inventory's.
-    let playbook_dir = args.playbook.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    inventory.load_playbook_vars(playbook_dir).map_err(|e| render_error(&e))?;
-    let extra = merge_extra_vars(&args.extra_vars, &cwd).map_err(|e| render_error(&e))?;
-    inventory.apply_extra_vars(&extra).map_err(|e| render_error(&e))?;
-    Ok(inventory)
+    let defaults = config.connection_defaults(host_key_flag)?;
+    let (loaded, revealed) = crate::vault::with_keyring(keyring.clone(), || {
+        let mut inventory = Inventory::load_all(&sources)?;
+        inventory.set_connection_defaults(defaults)?;
+        // Ansible reads `group_vars/`/`host_vars/` beside the playbook too, over the inventory's.
+        let playbook_dir = args.playbook.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        inventory.load_playbook_vars(playbook_dir)?;
+        let extra = merge_extra_vars(&args.extra_vars, &cwd)?;
+        inventory.apply_extra_vars(&extra)?;
+        Ok(inventory)
+    });
+    // An error may quote a value (`found ...`) that a vaulted file held.
+    loaded.map_err(|e| redacted(&revealed, &render_error(&e)))
 }
 
 /// `--list-hosts`, in ansible-playbook's layout: every host `hosts()` would hold, in inventory order.

@@ -78,6 +78,8 @@ pub fn run(request: RunRequest) -> RunOutcome {
     let tokio =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime");
     let inventory = &request.inventory;
+    // What Ansible Vault revealed while the inventory loaded is secret from the first event on.
+    inventory.vault_secrets().iter().for_each(|secret| request.redactor.add(secret));
     let mut hosts = IndexMap::new();
     let settings = ConnectSettings {
         host_key_policy: request.host_key_policy,

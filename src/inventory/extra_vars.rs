@@ -15,7 +15,17 @@ pub fn parse_extra_vars(arg: &str, cwd: &Path) -> Result<IndexMap<String, serde_
         let path = cwd.join(file);
         let text = std::fs::read_to_string(&path)
             .map_err(|error| InventoryError::new(format!("cannot read extra vars: {error}")).in_file(&path))?;
-        return yaml_source::vars_from_str(&Arc::new(text), &path);
+        // `-e @vault.yml`: Ansible decrypts a vaulted vars file given this way too.
+        let (text, vaulted) = yaml_source::open_file_text(text, &path)?;
+        let source = Arc::new(text);
+        let vars = yaml_source::vars_from_str(&source, &path).map_err(|error| match vaulted {
+            true => error.with_source_text(&Arc::new(yaml_source::masked(&source))),
+            false => error,
+        })?;
+        if vaulted {
+            vars.values().for_each(yaml_source::record_vaulted);
+        }
+        return Ok(vars);
     }
     if trimmed.starts_with('{') {
         return yaml_source::vars_from_str(&Arc::new(trimmed.to_string()), Path::new("-e"));

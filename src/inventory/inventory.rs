@@ -39,6 +39,11 @@ pub struct Inventory {
     extra_vars: Vars,
     /// ansible.cfg's connection settings, where the variables say nothing.
     connection_defaults: ConnectionDefaults,
+    /// Every value Ansible Vault revealed while loading (inline `!vault` values, strings of vaulted files, `-e
+    /// @vaulted.yml`): secrets the run must never show.
+    vault_secrets: Vec<String>,
+    /// Those of them that were inline `!vault` values: Ansible never renders one as a template.
+    vault_inline: Vec<String>,
 }
 
 /// A group as the file defines it (its own vars, direct hosts and child groups).
@@ -123,6 +128,7 @@ impl Inventory {
         for folder in vars_folders {
             inventory.load_vars_folders(&folder, VarsStage::Inventory)?;
         }
+        inventory.note_vault_secrets();
         Ok(inventory)
     }
 
@@ -140,7 +146,23 @@ impl Inventory {
         }
         let source = std::fs::read_to_string(path)
             .map_err(|error| InventoryError::new(format!("cannot read inventory: {error}")).in_file(path))?;
-        if is_ini(path, &source) { Inventory::read_ini(&source, path) } else { Inventory::read_yaml(&source, path) }
+        let (source, vaulted) = yaml_source::open_file_text(source, path)?;
+        let parsed =
+            if is_ini(path, &source) { Inventory::read_ini(&source, path) } else { Inventory::read_yaml(&source, path) };
+        // A vaulted inventory's errors, now and later, point into its masked text: the plaintext is never shown.
+        let masked = vaulted.then(|| Arc::new(yaml_source::masked(&source)));
+        let mut inventory = match (parsed, &masked) {
+            (Err(error), Some(masked)) => return Err(error.with_source_text(masked)),
+            (parsed, _) => parsed?,
+        };
+        if let Some(masked) = masked {
+            inventory.source = masked;
+            let groups = inventory.groups.values().map(|group| &group.vars);
+            for vars in groups.chain(inventory.entries.values().map(|entry| &entry.vars)) {
+                vars.values().for_each(yaml_source::record_vaulted);
+            }
+        }
+        Ok(inventory)
     }
 
     /// `web1,web2:2222,`: each host in `ungrouped`.
@@ -203,7 +225,9 @@ impl Inventory {
     /// Adds the `group_vars/` and `host_vars/` beside a playbook (Ansible's playbook-level folders, which win over
     /// the inventory's). Nothing to do when they are the inventory's own folders.
     pub fn load_playbook_vars(&mut self, playbook_dir: &Path) -> Result<(), InventoryError> {
-        self.load_vars_folders(playbook_dir, VarsStage::Playbook)
+        let loaded = self.load_vars_folders(playbook_dir, VarsStage::Playbook);
+        self.note_vault_secrets();
+        loaded
     }
 
     fn load_vars_folders(&mut self, folder: &Path, stage: VarsStage) -> Result<(), InventoryError> {
@@ -317,6 +341,8 @@ impl Inventory {
             hosts: IndexMap::new(),
             extra_vars: Vars::new(),
             connection_defaults: ConnectionDefaults::default(),
+            vault_secrets: Vec::new(),
+            vault_inline: Vec::new(),
         };
         inventory.groups.insert("all".into(), Group::default());
         inventory.groups.insert("ungrouped".into(), Group::default());
@@ -657,6 +683,8 @@ impl Inventory {
     /// Adds `-e` variables (highest precedence) and merges every host again. Fails when an extra var makes a
     /// connection setting invalid (e.g. `-e ansible_port=abc`).
     pub fn apply_extra_vars(&mut self, extra: &IndexMap<String, serde_json::Value>) -> Result<(), InventoryError> {
+        // Values `merge_extra_vars` decrypted (`-e @vault.yml`) in this thread's vault scope are now ours.
+        self.note_vault_secrets();
         let before = self.extra_vars.clone();
         self.extra_vars.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
         if let Err(error) = self.merge_hosts() {
@@ -697,6 +725,38 @@ impl Inventory {
         }
         vars.extend(self.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
         vars
+    }
+
+    /// Keeps what the current vault scope has revealed so far (this inventory's files, and `-e @vault.yml` read
+    /// for it by `merge_extra_vars`).
+    fn note_vault_secrets(&mut self) {
+        for secret in crate::vault::revealed() {
+            if !self.vault_secrets.contains(&secret) {
+                self.vault_secrets.push(secret);
+            }
+        }
+        for value in crate::vault::revealed_inline() {
+            if !self.vault_inline.contains(&value) {
+                self.vault_inline.push(value);
+            }
+        }
+    }
+
+    /// Whether `value` came from an inline `!vault` value: text to take as it is, never a template (Ansible 2.19
+    /// prints a vaulted `a{{ 1 + 1 }}b` as written; a file vaulted as a whole is templated like any file).
+    pub fn is_inline_vault_value(&self, value: &str) -> bool {
+        self.vault_inline.iter().any(|inline| inline == value)
+    }
+
+    /// Every plaintext Ansible Vault revealed while this inventory (its vars files, its `-e`) was loaded: the run
+    /// hands them to its redactor, lint does not call them literal secrets.
+    pub fn vault_secrets(&self) -> &[String] {
+        &self.vault_secrets
+    }
+
+    /// Whether `value` is one of [`Inventory::vault_secrets`].
+    pub fn is_vault_secret(&self, value: &str) -> bool {
+        self.vault_secrets.iter().any(|secret| secret == value)
     }
 
     /// The extra vars applied so far.
@@ -834,12 +894,14 @@ fn extend<'a>(
 
 fn vault_message(name: &str) -> String {
     format!(
-        "`{name}` is Ansible Vault ciphertext, which runbook cannot decrypt; \
-         pass the secret with -e @secrets.yaml or from the environment instead"
+        "`{name}` is Ansible Vault ciphertext without the `!vault` tag, which Ansible would use as literal text \
+         (in YAML write `{name}: !vault |` above the $ANSIBLE_VAULT lines; an INI inventory cannot hold vaulted \
+         values: move it to group_vars/ or host_vars/)"
     )
 }
 
-/// Vault ciphertext anywhere in `vars` (read from `path`) is refused at the variable.
+/// Vault ciphertext not tagged `!vault` (a tagged value is decrypted while parsing) is refused at the variable:
+/// taken literally, as Ansible would, it would reach hosts as a password that is the ciphertext itself.
 fn refuse_vault_in(vars: &RawVars, path: &Path, source: &Arc<String>) -> Result<(), InventoryError> {
     fn encrypted(value: &serde_json::Value) -> bool {
         match value {
@@ -1104,12 +1166,153 @@ all:
     }
 
     #[test]
-    fn vault_ciphertext_is_refused_where_it_is() {
+    fn vault_ciphertext_without_the_tag_is_refused_where_it_is() {
         assert_eq!(
-            parse_err("all:\n  vars:\n    pw: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6231\n"),
-            "inv.yaml:3:5: `pw` is Ansible Vault ciphertext, which runbook cannot decrypt; \
-             pass the secret with -e @secrets.yaml or from the environment instead"
+            parse_err("all:\n  vars:\n    pw: |\n      $ANSIBLE_VAULT;1.1;AES256\n      6231\n"),
+            "inv.yaml:3:5: `pw` is Ansible Vault ciphertext without the `!vault` tag, which Ansible would use as \
+             literal text (in YAML write `pw: !vault |` above the $ANSIBLE_VAULT lines; an INI inventory cannot \
+             hold vaulted values: move it to group_vars/ or host_vars/)"
         );
+    }
+
+    mod vault {
+        use super::*;
+        use crate::vault::{Keyring, VaultSecret, with_keyring};
+
+        const PASSWORD: &str = "fixture-throwaway-1";
+
+        fn keyring(password: &str) -> Keyring {
+            Keyring::new(vec![VaultSecret::new("default", password)])
+        }
+
+        fn fixture(name: &str) -> String {
+            std::fs::read_to_string(format!("{}/tests/fixtures/vault/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        }
+
+        /// `name: !vault |` and the ciphertext of `value`, indented for a mapping at `indent` spaces.
+        fn inline(name: &str, value: &str, indent: usize) -> String {
+            let text = keyring(PASSWORD).secrets()[0].encrypt(value.as_bytes()).unwrap();
+            let pad = " ".repeat(indent + 2);
+            let body: String = text.lines().map(|line| format!("{pad}{line}\n")).collect();
+            format!("{}{name}: !vault |\n{body}", " ".repeat(indent))
+        }
+
+        #[test]
+        fn inline_values_decrypt_anywhere_a_value_goes_and_are_secrets() {
+            let source = format!(
+                "all:\n  vars:\n{}    nested:\n      list:\n        - plain\n        - !vault |\n{}\n  hosts:\n    h:\n{}",
+                inline("pw", "top-secret", 4),
+                keyring(PASSWORD).secrets()[0]
+                    .encrypt(b"in-a-list")
+                    .unwrap()
+                    .lines()
+                    .map(|line| format!("            {line}\n"))
+                    .collect::<String>()
+                    .trim_end(),
+                inline("host_pw", "host-secret", 6),
+            );
+            let (inventory, _) = with_keyring(keyring(PASSWORD), || {
+                let mut inventory = Inventory::parse(&source, Path::new("/inv/hosts.yaml")).unwrap();
+                inventory.note_vault_secrets();
+                inventory
+            });
+            let vars = &inventory.host("h").unwrap().vars;
+            assert_eq!(vars["pw"], json!("top-secret"));
+            assert_eq!(vars["nested"], json!({"list": ["plain", "in-a-list"]}));
+            assert_eq!(vars["host_pw"], json!("host-secret"));
+            let mut secrets = inventory.vault_secrets().to_vec();
+            secrets.sort();
+            assert_eq!(secrets, ["host-secret", "in-a-list", "top-secret"]);
+            assert!(inventory.is_vault_secret("top-secret") && !inventory.is_vault_secret("plain"));
+            assert!(inventory.is_inline_vault_value("top-secret"));
+        }
+
+        #[test]
+        fn a_wrong_or_missing_password_names_the_file_and_line() {
+            let source = format!("all:\n  vars:\n    a: 1\n{}", inline("pw", "x", 4));
+            let (error, _) =
+                with_keyring(keyring("wrong"), || Inventory::parse(&source, Path::new("inv.yaml")).unwrap_err());
+            let error = error.to_string();
+            // The first line of the ciphertext: inside the value, under its name.
+            assert!(error.starts_with("inv.yaml:5:7: cannot decrypt this !vault value: "), "{error}");
+            assert!(error.contains("no vault password given could decrypt it (tried vault ids: default)"), "{error}");
+            let error = parse_err(&source);
+            assert!(error.starts_with("inv.yaml:5:7: ") && error.contains("no vault password was given"), "{error}");
+        }
+
+        #[test]
+        fn vaulted_files_ansible_vault_made_load_in_group_vars_and_extra_vars() {
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path();
+            std::fs::write(root.join("hosts.yaml"), "db:\n  hosts:\n    h:\n").unwrap();
+            std::fs::create_dir_all(root.join("group_vars/db")).unwrap();
+            std::fs::write(root.join("group_vars/db/vault.yml"), fixture("secrets-1.1.yml")).unwrap();
+            let inline_file = format!("plain: text\n{}", fixture("inline.yml"));
+            std::fs::write(root.join("group_vars/db/vars.yml"), inline_file).unwrap();
+            std::fs::write(root.join("vault-extra.yml"), fixture("secrets-1.1.yml")).unwrap();
+            let (inventory, rest) = with_keyring(keyring(PASSWORD), || {
+                let mut inventory = Inventory::load(&root.join("hosts.yaml")).unwrap();
+                let extra = crate::inventory::merge_extra_vars(&["@vault-extra.yml".into()], root).unwrap();
+                inventory.apply_extra_vars(&extra).unwrap();
+                inventory
+            });
+            // The scope saw what the inventory kept (the CLI redacts an error with it).
+            let mut kept = inventory.vault_secrets().to_vec();
+            let mut seen = rest;
+            kept.sort();
+            seen.sort();
+            assert_eq!(seen, kept);
+            let vars = &inventory.host("h").unwrap().vars;
+            assert_eq!(vars["db_password"], json!("s3cret-from-vault"));
+            assert_eq!(vars["ports"], json!([5432, 6432]));
+            assert_eq!(vars["api_token"], json!("inline-s3cret"));
+            assert_eq!(vars["plain"], json!("text"));
+            for secret in ["s3cret-from-vault", "app", "inline-s3cret"] {
+                assert!(inventory.is_vault_secret(secret), "{secret}: {:?}", inventory.vault_secrets());
+            }
+            assert!(!inventory.is_vault_secret("text"));
+            // Inline values are taken as written; a vaulted file's values are templates like any file's.
+            assert!(inventory.is_inline_vault_value("inline-s3cret"));
+            assert!(!inventory.is_inline_vault_value("s3cret-from-vault"));
+            // Without the password: the file is named.
+            std::fs::remove_file(root.join("group_vars/db/vars.yml")).unwrap();
+            let error = Inventory::load(&root.join("hosts.yaml")).unwrap_err().to_string();
+            assert!(error.contains("group_vars/db/vault.yml: cannot decrypt this vaulted file: "), "{error}");
+            assert!(error.contains("no vault password was given"), "{error}");
+        }
+
+        #[test]
+        fn errors_in_a_vaulted_file_never_show_its_plaintext() {
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path();
+            std::fs::write(root.join("hosts.yaml"), "db:\n  hosts:\n    h:\n").unwrap();
+            std::fs::create_dir_all(root.join("group_vars")).unwrap();
+            let secret = VaultSecret::new("default", PASSWORD);
+            let render = |error: &InventoryError| {
+                let mut out = String::new();
+                let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
+                handler.render_report(&mut out, error).unwrap();
+                out
+            };
+            for plaintext in ["db_password: hunter22\nansible_port: abc\n", "db_password: hunter22\n[broken\n"] {
+                let text = secret.encrypt(plaintext.as_bytes()).unwrap();
+                std::fs::write(root.join("group_vars/db.yml"), text).unwrap();
+                let (error, _) =
+                    with_keyring(keyring(PASSWORD), || Inventory::load(&root.join("hosts.yaml")).unwrap_err());
+                let shown = render(&error);
+                assert!(shown.contains("group_vars/db.yml:2:"), "{shown}");
+                assert!(!shown.contains("hunter22") && shown.contains("db_password: ********"), "{shown}");
+            }
+        }
+
+        #[test]
+        fn the_json_spelling_of_a_vaulted_value_decrypts_too() {
+            let text = keyring(PASSWORD).secrets()[0].encrypt(b"from-json").unwrap();
+            let source = serde_json::json!({"all": {"vars": {"pw": {"__ansible_vault": text}}}}).to_string();
+            let (inventory, _) =
+                with_keyring(keyring(PASSWORD), || Inventory::parse(&source, Path::new("inv.json")).unwrap());
+            assert_eq!(inventory.global_vars()["pw"], json!("from-json"));
+        }
     }
 
     #[test]

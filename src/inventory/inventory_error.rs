@@ -67,6 +67,15 @@ impl InventoryError {
         self
     }
 
+    /// The same error shown against `source` instead (a vaulted file's masked text: its plaintext must not be
+    /// printed in the snippet). Line and column stay; `source` must have the same layout.
+    pub(crate) fn with_source_text(mut self, source: &Arc<String>) -> InventoryError {
+        if let Some(text) = &self.0.source_text {
+            self.0.source_text = Some(NamedSource::new(text.name(), source.clone()));
+        }
+        self
+    }
+
     /// The message alone, without the location prefix.
     pub fn message(&self) -> &str {
         &self.0.message

@@ -45,7 +45,7 @@ pub use extra_vars::{merge_extra_vars, parse_extra_vars};
 pub use host::Host;
 pub use inventory::{Inventory, VarsStage};
 pub use inventory_error::{InventoryError, Position};
-pub use yaml_source::Vars;
+pub use yaml_source::{NOT_OPENED as VAULT_NOT_OPENED, Vars};
 
 /// "a list", "a number", ...: for messages about a value of the wrong type.
 pub(crate) fn describe_value(value: &serde_json::Value) -> &'static str {

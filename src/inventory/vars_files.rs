@@ -4,7 +4,8 @@
 //! Which files count is Ansible's rule (`DataLoader.find_vars_files`): for `NAME`, the first of `NAME` (a file, or
 //! a folder), `NAME.yml`, `NAME.yaml`, `NAME.json` that exists; a folder contributes every file in it (and in its
 //! subfolders) with one of those extensions or none, in name order, skipping hidden files and `~` backups; a later
-//! file's variable replaces an earlier one's. The files are read with the inventory's strict YAML rules.
+//! file's variable replaces an earlier one's. The files are read with the inventory's strict YAML rules; a file
+//! vaulted as a whole is decrypted first (and every string in it is then a secret).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -73,16 +74,16 @@ pub(crate) fn read(path: &Path) -> Result<VarsFile, InventoryError> {
     }
     let text = std::fs::read_to_string(path)
         .map_err(|error| InventoryError::new(format!("cannot read: {error}")).in_file(path))?;
-    if text.trim_start().starts_with("$ANSIBLE_VAULT;") {
-        return Err(InventoryError::new(
-            "this vars file is Ansible Vault ciphertext, which runbook cannot decrypt; \
-             pass the secrets with -e @secrets.yaml or from the environment instead",
-        )
-        .in_file(path));
-    }
+    let (text, vaulted) = yaml_source::open_file_text(text, path)?;
     let source = Arc::new(text);
-    let vars: Option<RawVars> = yaml_source::from_str(&source, path)?;
-    Ok(VarsFile { path: path.to_path_buf(), source, vars: vars.unwrap_or_default() })
+    let vars: RawVars = yaml_source::from_file_text::<Option<RawVars>>(&source, path, vaulted)?.unwrap_or_default();
+    if vaulted {
+        vars.vars.values().for_each(yaml_source::record_vaulted);
+        // Later errors about these variables (a bad `ansible_port`) show the masked text, not the plaintext.
+        let source = Arc::new(yaml_source::masked(&source));
+        return Ok(VarsFile { path: path.to_path_buf(), source, vars });
+    }
+    Ok(VarsFile { path: path.to_path_buf(), source, vars })
 }
 
 #[cfg(test)]
@@ -131,6 +132,10 @@ mod tests {
         touch(&path, "");
         assert!(read(&path).unwrap().vars.vars.is_empty());
         touch(&path, "$ANSIBLE_VAULT;1.1;AES256\n3131\n");
-        assert!(read(&path).unwrap_err().to_string().contains("Ansible Vault"));
+        let error = read(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("all.yml: cannot decrypt this vaulted file: it is vault-encrypted, and no vault password"),
+            "{error}"
+        );
     }
 }

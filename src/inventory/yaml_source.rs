@@ -4,6 +4,10 @@
 //! YAML 1.2 booleans only (`yes`, `NO`, `on` stay strings, as an operator who wrote `enabled: yes` in a
 //! sysctl value means the text), leading-zero numbers stay strings (`mode: 0755` must not become 755),
 //! duplicate keys are errors, and alias expansion is capped so a "billion laughs" file fails fast.
+//!
+//! Variable values are read through [`VarValue`], which sees YAML tags: a `!vault |` scalar (and the JSON form
+//! `{"__ansible_vault": "..."}` that `ansible-inventory --list` prints) is Ansible Vault ciphertext, decrypted
+//! here with the passwords of the current vault scope (see `crate::vault`), as Ansible decrypts it on load.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -12,9 +16,9 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
-use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
+use serde::de::{DeserializeOwned, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::options::AliasLimits;
-use serde_saphyr::{Budget, DuplicateKeyPolicy, MessageFormatter, Spanned};
+use serde_saphyr::{Budget, DuplicateKeyPolicy, MessageFormatter, Spanned, Tagged};
 
 use super::inventory_error::{InventoryError, Position};
 
@@ -71,6 +75,70 @@ fn plain_message(message: &str) -> String {
     }
 }
 
+/// The text of a file that may be vaulted as a whole (`ansible-vault encrypt group_vars/all/vault.yml`): its
+/// plaintext, decrypted in the current vault scope, and whether it was vaulted.
+pub(crate) fn open_file_text(text: String, path: &Path) -> Result<(String, bool), InventoryError> {
+    if !crate::vault::is_encrypted(&text) {
+        return Ok((text, false));
+    }
+    match crate::vault::decrypt_in_scope(&text) {
+        Ok(plaintext) => Ok((plaintext, true)),
+        // Left closed on purpose: the file contributes nothing.
+        Err(crate::vault::VaultError::NotOpened) => Ok((String::new(), false)),
+        Err(error) => Err(InventoryError::new(format!("cannot decrypt this vaulted file: {error}")).in_file(path)),
+    }
+}
+
+/// A vaulted file's text as error snippets may show it: each line's key (up to the first `: `, or a list's
+/// `- `) kept, the rest of the line masked with `*` byte for byte, so lines, columns and offsets stay valid.
+pub(crate) fn masked(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (body, end) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        let keep = body.find(": ").map(|at| at + 2).or_else(|| {
+            let indent = body.len() - body.trim_start().len();
+            body[indent..].starts_with("- ").then_some(indent + 2)
+        });
+        let keep = keep.unwrap_or_else(|| if body.trim_end().ends_with(':') { body.len() } else { 0 });
+        out.push_str(&body[..keep]);
+        for c in body[keep..].chars() {
+            if c.is_whitespace() {
+                out.push(c);
+            } else {
+                out.extend(std::iter::repeat_n('*', c.len_utf8()));
+            }
+        }
+        out.push_str(end);
+    }
+    out
+}
+
+/// Parses a file that may have been vaulted: its errors point into [`masked`] text when it was.
+pub(crate) fn from_file_text<T: DeserializeOwned>(
+    source: &Arc<String>,
+    path: &Path,
+    vaulted: bool,
+) -> Result<T, InventoryError> {
+    from_str(source, path).map_err(|error| match vaulted {
+        true => error.with_source_text(&Arc::new(masked(source))),
+        false => error,
+    })
+}
+
+/// Every string in `value` is a secret: it came from a vaulted file. (Only strings: a number or a boolean is
+/// not worth hiding, and hiding `1` or `true` everywhere would blank out the output.)
+pub(crate) fn record_vaulted(value: &serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => crate::vault::record_revealed(text),
+        serde_json::Value::Array(items) => items.iter().for_each(record_vaulted),
+        serde_json::Value::Object(map) => map.values().for_each(record_vaulted),
+        _ => {}
+    }
+}
+
 /// A YAML mapping kept as a list of pairs, in file order, whatever the key type.
 #[derive(Debug)]
 pub(crate) struct Entries<K, V>(pub Vec<(K, V)>);
@@ -122,11 +190,11 @@ pub(crate) struct RawVars {
 
 impl<'de> Deserialize<'de> for RawVars {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let entries = Entries::<Spanned<String>, serde_json::Value>::deserialize(deserializer)?;
+        let entries = Entries::<Spanned<String>, VarValue>::deserialize(deserializer)?;
         let mut raw = RawVars::default();
         for (name, value) in entries.0 {
             raw.positions.push((name.value.clone(), name.referenced));
-            raw.vars.insert(name.value, value);
+            raw.vars.insert(name.value, value.0);
         }
         Ok(raw)
     }
@@ -134,16 +202,142 @@ impl<'de> Deserialize<'de> for RawVars {
 
 /// Parses a vars document (`-e @file.yaml`, inline `-e '{...}'`): must be a mapping (or empty).
 pub(crate) fn vars_from_str(source: &Arc<String>, path: &Path) -> Result<Vars, InventoryError> {
-    let vars: Option<Spanned<serde_json::Value>> = from_str(source, path)?;
+    let vars: Option<Spanned<VarValue>> = from_str(source, path)?;
     match vars {
         None => Ok(Vars::new()),
-        Some(Spanned { value: serde_json::Value::Object(map), .. }) => Ok(map.into_iter().collect()),
-        Some(Spanned { value: serde_json::Value::Null, .. }) => Ok(Vars::new()),
+        Some(Spanned { value: VarValue(serde_json::Value::Object(map)), .. }) => Ok(map.into_iter().collect()),
+        Some(Spanned { value: VarValue(serde_json::Value::Null), .. }) => Ok(Vars::new()),
         Some(other) => Err(InventoryError::new(format!(
             "extra vars must be a mapping of names to values, found {}",
-            super::describe_value(&other.value)
+            super::describe_value(&other.value.0)
         ))
         .in_file(path)
         .at(Position::from_location(other.referenced), source)),
+    }
+}
+
+/// A variable's value as JSON-like data, with Ansible Vault values decrypted in the current vault scope.
+#[derive(Debug)]
+pub(crate) struct VarValue(pub serde_json::Value);
+
+/// The key of Ansible's JSON spelling of a vaulted value: `{"__ansible_vault": "$ANSIBLE_VAULT;..."}`.
+const JSON_VAULT_KEY: &str = "__ansible_vault";
+
+impl<'de> Deserialize<'de> for VarValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let Tagged(Plain(value), tag) = Tagged::<Plain>::deserialize(deserializer)?;
+        if tag.as_deref() != Some("!vault") {
+            return Ok(VarValue(value));
+        }
+        match value {
+            serde_json::Value::String(text) => decrypt(&text).map(VarValue),
+            other => Err(serde::de::Error::custom(format!(
+                "a !vault value must be the ciphertext text (`!vault |` and the $ANSIBLE_VAULT lines), found {}",
+                super::describe_value(&other)
+            ))),
+        }
+    }
+}
+
+/// What an inline vaulted value reads as where vaulted data is left closed (see `crate::vault::without_opening`).
+pub const NOT_OPENED: &str = "(vaulted value, not opened)";
+
+fn decrypt<E: serde::de::Error>(text: &str) -> Result<serde_json::Value, E> {
+    match crate::vault::decrypt_in_scope(text) {
+        Ok(plaintext) => {
+            crate::vault::mark_inline(&plaintext);
+            Ok(serde_json::Value::String(plaintext))
+        }
+        Err(crate::vault::VaultError::NotOpened) => Ok(serde_json::Value::String(NOT_OPENED.to_string())),
+        Err(error) => Err(E::custom(format!("cannot decrypt this !vault value: {error}"))),
+    }
+}
+
+/// Any YAML node, untagged at this level; its children are [`VarValue`]s again, so a `!vault` value nested in a
+/// list or mapping is decrypted too. Scalars become exactly what `serde_json::Value` makes of them.
+struct Plain(serde_json::Value);
+
+impl<'de> Deserialize<'de> for Plain {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(PlainVisitor).map(Plain)
+    }
+}
+
+struct PlainVisitor;
+
+fn scalar<'de, D: Deserializer<'de>>(deserializer: D) -> Result<serde_json::Value, D::Error> {
+    serde_json::Value::deserialize(deserializer)
+}
+
+impl<'de> Visitor<'de> for PlainVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a YAML value")
+    }
+    fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Bool(value))
+    }
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+    fn visit_i128<E: serde::de::Error>(self, value: i128) -> Result<Self::Value, E> {
+        scalar(value.into_deserializer())
+    }
+    fn visit_u128<E: serde::de::Error>(self, value: u128) -> Result<Self::Value, E> {
+        scalar(value.into_deserializer())
+    }
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Self::Value, E> {
+        scalar(value.into_deserializer())
+    }
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::String(value.to_string()))
+    }
+    fn visit_string<E: serde::de::Error>(self, value: String) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::String(value))
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        VarValue::deserialize(deserializer).map(|value| value.0)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(VarValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = serde_json::Map::new();
+        while let Some((key, VarValue(value))) = map.next_entry::<String, VarValue>()? {
+            entries.insert(key, value);
+        }
+        if entries.len() == 1
+            && let Some(serde_json::Value::String(text)) = entries.get(JSON_VAULT_KEY)
+        {
+            return decrypt(text);
+        }
+        Ok(serde_json::Value::Object(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masked_text_keeps_keys_and_layout_and_hides_values() {
+        let text = "db_password: s3cret\nlist:\n  - hidden\n  nested: {a: b}\nlast: é";
+        let shown = masked(text);
+        assert_eq!(shown, "db_password: ******\nlist:\n  - ******\n  nested: *** **\nlast: **");
+        assert_eq!(shown.len(), text.len());
     }
 }

@@ -56,7 +56,9 @@ pub struct SourceInventory {
 
 impl SourceInventory {
     pub fn load(path: &Path) -> Result<Self, LabError> {
-        let inventory = Inventory::load(path).map_err(LabError::Loader)?;
+        // The lab inventory copies the variables into a file of its own: vaulted ones stay closed and are left
+        // out (pass them to the run on the lab with `-e @vault.yml --vault-password-file ...`).
+        let inventory = crate::vault::without_opening(|| Inventory::load(path)).map_err(LabError::Loader)?;
         Self::from_inventory(inventory)
             .map_err(|message| LabError::Inventory { path: path.to_path_buf(), message: message.into() })
     }
@@ -235,14 +237,15 @@ pub struct LabConnection {
 /// under `all: vars:` where a playbook reads them as global vars. Groups keep their members and children.
 pub fn lab_inventory(source: &SourceInventory, map: &AddressMap, connection: &LabConnection) -> Value {
     let inventory = &source.inventory;
-    let mut global: Map<String, Value> = inventory.global_vars().into_iter().collect();
+    let closed = |value: &Value| value.as_str() == Some(crate::inventory::VAULT_NOT_OPENED);
+    let mut global: Map<String, Value> = inventory.global_vars().into_iter().filter(|(_, v)| !closed(v)).collect();
     for var in CONNECTION_VARS.iter().chain(ADDRESS_VARS) {
         global.shift_remove(*var);
     }
     let mut hosts = Map::new();
     for host in inventory.hosts() {
         let mut vars: Map<String, Value> =
-            host.vars.iter().map(|(name, value)| (name.clone(), value.clone())).collect();
+            host.vars.iter().filter(|(_, v)| !closed(v)).map(|(name, value)| (name.clone(), value.clone())).collect();
         let named: Vec<&str> = ADDRESS_VARS.iter().copied().filter(|var| vars.contains_key(*var)).collect();
         for var in CONNECTION_VARS.iter().chain(ADDRESS_VARS) {
             vars.shift_remove(*var);
@@ -404,6 +407,28 @@ all:
         // n1's own source address maps to where n1 went, not to its host part.
         assert_eq!(map.map_text("10.9.9.102"), "10.250.0.10");
         assert_eq!(map.map_text("10.9.9.7"), "10.250.0.7");
+    }
+
+    #[test]
+    fn vaulted_values_are_left_out_of_the_lab_inventory_even_with_a_password_at_hand() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = crate::vault::VaultSecret::new("default", "pw");
+        let inline: String =
+            secret.encrypt(b"inline-plain").unwrap().lines().map(|line| format!("      {line}\n")).collect();
+        let path = dir.path().join("hosts.yaml");
+        std::fs::write(&path, format!("all:\n  vars:\n    keep: 1\n    pw: !vault |\n{inline}  hosts:\n    h: {{}}\n"))
+            .unwrap();
+        std::fs::create_dir_all(dir.path().join("group_vars")).unwrap();
+        std::fs::write(dir.path().join("group_vars/all.yml"), secret.encrypt(b"file_pw: file-plain\n").unwrap())
+            .unwrap();
+        let keyring = crate::vault::Keyring::new(vec![secret]);
+        let (source, _) = crate::vault::with_keyring(keyring, || SourceInventory::load(&path).unwrap());
+        let map = AddressMap::new(&source.hosts, subnet()).unwrap();
+        let lab = lab_inventory(&source, &map, &LabConnection { key: "/k".into(), known_hosts: "/kh".into() });
+        let text = lab.to_string();
+        assert!(!text.contains("plain") && !text.contains("vaulted"), "{text}");
+        assert_eq!(lab["all"]["vars"]["keep"], 1);
+        assert!(lab["all"]["vars"].get("pw").is_none() && lab["all"]["hosts"]["h"].get("file_pw").is_none(), "{text}");
     }
 
     #[test]

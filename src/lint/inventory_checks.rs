@@ -63,6 +63,7 @@ pub fn check(inventory: &Inventory) -> Vec<Finding> {
         if let serde_json::Value::String(text) = value
             && is_secret_name(name)
             && is_literal_secret_value(text)
+            && !inventory.is_vault_secret(text)
             && seen.insert((path, name, position.map(|p| (p.line, p.column))))
         {
             let (line, column) = at(position);

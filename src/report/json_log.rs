@@ -96,12 +96,7 @@ impl Reporter for JsonLog {
 }
 
 fn redact_value(value: &mut Value, redactor: &Redactor) {
-    match value {
-        Value::String(text) => *text = redactor.redact(text),
-        Value::Array(items) => items.iter_mut().for_each(|item| redact_value(item, redactor)),
-        Value::Object(fields) => fields.values_mut().for_each(|field| redact_value(field, redactor)),
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
-    }
+    redactor.redact_json(value);
 }
 
 /// `2026-11-27T18:23:14.123Z`, without a date-time dependency.

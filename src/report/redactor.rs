@@ -109,6 +109,17 @@ impl Redactor {
         out
     }
 
+    /// Every string in `value` redacted in place (a JSON document: its text escaping would hide a secret with a
+    /// quote or newline from [`Redactor::redact`] on the serialised form).
+    pub fn redact_json(&self, value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(text) => *text = self.redact(text),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|item| self.redact_json(item)),
+            serde_json::Value::Object(fields) => fields.values_mut().for_each(|field| self.redact_json(field)),
+            serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {}
+        }
+    }
+
     /// Command output as text (invalid UTF-8 replaced by U+FFFD), redacted.
     pub fn redact_bytes(&self, bytes: &[u8]) -> String {
         self.redact(&String::from_utf8_lossy(bytes))
