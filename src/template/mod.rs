@@ -54,13 +54,44 @@ pub fn environment_with<'source>(overrides: &Overrides) -> minijinja::Environmen
 
 /// Renders template source as Ansible's `template` module does; errors read `name:line: message`.
 pub fn render_text(name: &str, text: &str, context: &Value) -> Result<String, String> {
+    // Ansible 2.19 hands back text that cannot be a template (no `{{`, `{%`, `{#`, no `#jinja2:` line) as it is.
+    if !text.starts_with("#jinja2:") && !["{{", "{%", "{#"].iter().any(|start| text.contains(start)) {
+        return Ok(text.to_string());
+    }
     let (body, overrides) = Overrides::split(text).map_err(|e| format!("{name}:1: {e}"))?;
     let body = prepared(body, &overrides);
     let mut environment = environment_with(&overrides);
     environment.add_template(name, &body).map_err(|e| describe(name, &e))?;
     let template = environment.get_template(name).map_err(|e| describe(name, &e))?;
-    let out = template.render(minijinja::value::Serde(context)).map_err(|e| describe(name, &e))?;
-    Ok(with_source_trailing_newlines(text, out))
+    let (out, emitted) = output::counting_emits(|| template.render(minijinja::value::Serde(context)));
+    let out = out.map_err(|e| describe(name, &e))?;
+    Ok(match Rendered::of(&out, emitted) {
+        Rendered::Nothing => String::new(),
+        Rendered::OneValue => out,
+        Rendered::Text => with_source_trailing_newlines(text, out),
+    })
+}
+
+/// What Ansible 2.19's own join of a template's output nodes makes of a render (`AnsibleEnvironment.concat`):
+/// no node at all is `None`, written as an empty file; a single node that is not a string (`{{ 5 }}`,
+/// `{{ none }}`) is that value, written without the source's trailing newlines; anything else is text.
+#[derive(Debug, PartialEq)]
+enum Rendered {
+    Nothing,
+    OneValue,
+    Text,
+}
+
+impl Rendered {
+    fn of(out: &str, emitted: output::Emitted) -> Rendered {
+        // Raw template text is never an empty node, so output made only of expressions is `bytes == len`.
+        let only_expressions = emitted.bytes == out.len();
+        match emitted.count {
+            0 if out.is_empty() => Rendered::Nothing,
+            1 if only_expressions && !emitted.first_is_text => Rendered::OneValue,
+            _ => Rendered::Text,
+        }
+    }
 }
 
 /// A template's text as minijinja must compile it (Python syntax brought in, lines kept), for lint's syntax
@@ -149,6 +180,19 @@ mod render_tests {
         assert_eq!(render_text("t", "a{% if x %}b{% endif %}\n", &json!({"x": true})).unwrap(), "ab\n");
         assert_eq!(render_text("t", "a\n\n\n", &json!({})).unwrap(), "a\n\n\n");
         assert_eq!(render_text("t", "a", &json!({})).unwrap(), "a");
+    }
+
+    #[test]
+    fn an_empty_render_is_an_empty_file_and_a_lone_value_gets_no_newline_as_in_ansible() {
+        let empty = "{% for x in [] %}\n{{ x }}\n{% endfor %}\n";
+        assert_eq!(render_text("t", empty, &json!({})).unwrap(), "");
+        assert_eq!(render_text("t", "{% if false %}x{% endif %}\n\n", &json!({})).unwrap(), "");
+        assert_eq!(render_text("t", "{{ '' }}\n", &json!({})).unwrap(), "\n");
+        assert_eq!(render_text("t", "\n", &json!({})).unwrap(), "\n");
+        assert_eq!(render_text("t", "{{ 5 }}\n", &json!({})).unwrap(), "5");
+        assert_eq!(render_text("t", "{{ none }}\n", &json!({})).unwrap(), "");
+        assert_eq!(render_text("t", "{{ 5 }}{{ 6 }}\n", &json!({})).unwrap(), "56\n");
+        assert_eq!(render_text("t", "x\n{{ 5 }}\n", &json!({})).unwrap(), "x\n5\n");
     }
 
     #[test]

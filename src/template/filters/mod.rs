@@ -60,6 +60,8 @@ pub fn register(env: &mut Environment) {
         "password_hash" => hashing::password_hash,
         "urlsplit" => url::urlsplit,
     }
+    // Jinja2's own `indent` keeps a trailing newline; minijinja's drops it.
+    env.add_filter("indent", text::indent);
     // Jinja2's own `tojson` sorts keys and escapes for HTML, unlike minijinja's.
     env.add_filter("tojson", data::tojson);
     utils! {

@@ -210,6 +210,83 @@ pub fn comment(text: String, style: Option<String>, kwargs: Kwargs) -> Result<St
     Ok(out)
 }
 
+/// Jinja2's `indent` exactly (`do_indent`): `width` is a count of spaces or the indentation string itself, and
+/// the text gets a newline appended before it is split into lines (Python's `splitlines`), so a trailing newline
+/// survives: `{{ x | to_nice_yaml | indent(2) }}` followed by a newline leaves a blank line, as in Ansible.
+pub fn indent(
+    text: &Value,
+    width: Option<Value>,
+    first: Option<bool>,
+    blank: Option<bool>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
+    let width = match width {
+        Some(width) => Some(width),
+        None => kwargs.get::<Option<Value>>("width")?,
+    };
+    let first = first.or(kwargs.get::<Option<bool>>("first")?).unwrap_or(false);
+    let blank = blank.or(kwargs.get::<Option<bool>>("blank")?).unwrap_or(false);
+    kwargs.assert_all_used()?;
+    let indention = match &width {
+        None => "    ".to_string(),
+        Some(width) => match width.as_str() {
+            Some(text) => text.to_string(),
+            None if width.is_integer() || width.kind() == minijinja::value::ValueKind::Bool => {
+                " ".repeat(i64::try_from(width.clone()).unwrap_or(0).max(0) as usize)
+            }
+            None => return Err(invalid(format!("indent: width must be a number or a string, not {width}"))),
+        },
+    };
+    let mut text = crate::template::output::python_str(text);
+    text.push('\n');
+    let lines = python_splitlines(&text);
+    let mut out = if blank {
+        lines.join(&format!("\n{indention}"))
+    } else {
+        let mut rest = lines.into_iter();
+        let mut out = rest.next().unwrap_or_default().to_string();
+        for line in rest {
+            out.push('\n');
+            if !line.is_empty() {
+                out.push_str(&indention);
+            }
+            out.push_str(line);
+        }
+        out
+    };
+    if first {
+        out.insert_str(0, &indention);
+    }
+    Ok(out)
+}
+
+/// Python's `str.splitlines()`: every line boundary Python knows, the last line without an empty string after it.
+fn python_splitlines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let end = match c {
+            '\r' => match chars.peek() {
+                Some((_, '\n')) => chars.next().map(|(i, _)| i + 1),
+                _ => Some(at + 1),
+            },
+            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
+                Some(at + c.len_utf8())
+            }
+            _ => None,
+        };
+        if let Some(end) = end {
+            lines.push(&text[start..at]);
+            start = end;
+        }
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    lines
+}
+
 /// Python's `os.path.basename`: what follows the last `/`.
 pub fn basename(path: String) -> String {
     path.rsplit('/').next().unwrap_or_default().to_string()
@@ -246,6 +323,18 @@ mod tests {
         assert_eq!(dirname("/etc/hosts".into()), "/etc");
         assert_eq!(dirname("/hosts".into()), "/");
         assert_eq!(dirname("hosts".into()), "");
+    }
+
+    #[test]
+    fn indent_is_jinja2_do_indent() {
+        let kw = || Kwargs::from_iter(std::iter::empty::<(&str, Value)>());
+        let two = Some(Value::from(2));
+        assert_eq!(indent(&Value::from("a\nb\n"), two.clone(), None, None, kw()).unwrap(), "a\n  b\n");
+        assert_eq!(indent(&Value::from("a\n\nb"), two.clone(), None, None, kw()).unwrap(), "a\n\n  b");
+        assert_eq!(indent(&Value::from("a\n\nb"), two.clone(), Some(true), Some(true), kw()).unwrap(), "  a\n  \n  b");
+        assert_eq!(indent(&Value::from("a\r\nb"), Some(Value::from("> ")), None, None, kw()).unwrap(), "a\n> b");
+        assert_eq!(indent(&Value::from("a"), None, None, None, kw()).unwrap(), "a");
+        assert_eq!(indent(&Value::from(""), two, Some(true), None, kw()).unwrap(), "  ");
     }
 
     #[test]
