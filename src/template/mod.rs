@@ -14,6 +14,7 @@ mod overrides;
 mod percent_format;
 mod python_random;
 mod python_syntax;
+mod template_usage;
 mod tests;
 mod variables;
 pub mod yaml;
@@ -22,7 +23,9 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+pub use filters::by_name::{has_filter, has_test};
 pub use overrides::Overrides;
+pub use template_usage::{Place, TemplateUsage, Use};
 pub use variables::{CONTEXT_NAMES, HostView, ansible_facts, ansible_variables, omit};
 
 /// The environment templates compile in, with Ansible's default block handling.
@@ -132,6 +135,52 @@ pub fn undeclared_names(name: &str, text: &str) -> Result<HashSet<String>, Strin
     // Names the environment provides (lookup, query, range, ...) are not the context's to supply.
     names.retain(|name| environment.globals().all(|(global, _)| global != name.as_str()));
     Ok(names)
+}
+
+/// What a template uses, for the pre-flight and lint: the context variables it reads (each with whether every
+/// render reads it), and the filters and tests it calls, at their template lines; or its syntax error
+/// (`name:line: ...`). Names the template sets anywhere (`{% set %}`, even in a branch) and names the environment
+/// provides (`lookup`, `range`, ...) are not context variables.
+pub fn usage(name: &str, text: &str) -> Result<TemplateUsage, String> {
+    let (body, overrides) = Overrides::split(text).map_err(|e| format!("{name}:1: {e}"))?;
+    let header_lines = usize::from(body.len() != text.len());
+    let body = prepared(body, &overrides);
+    let environment = environment_with(&overrides);
+    let tree = minijinja::machinery::parse(&body, name, overrides.syntax()).map_err(|e| describe(name, &e))?;
+    let mut usage = TemplateUsage::of(&tree);
+    for assigned in assigned_names(&body) {
+        usage.variables.remove(&assigned);
+    }
+    usage.variables.retain(|name, _| environment.globals().all(|(global, _)| global != name.as_str()));
+    // The rewrites' own functions are not the template's.
+    usage.filters.retain(|name, _| !name.starts_with("__runbook_"));
+    if header_lines > 0 {
+        let shift = |place: &mut Place| place.line += header_lines;
+        for used in usage.variables.values_mut().chain(usage.filters.values_mut()).chain(usage.tests.values_mut()) {
+            shift(&mut used.first);
+            used.always.iter_mut().for_each(shift);
+        }
+    }
+    Ok(usage)
+}
+
+/// The filters and tests of `usage` that the template environment does not have: (`"filter"` or `"test"`,
+/// name, first use). A render would fail on each where it is evaluated; Ansible fails such a template at once.
+pub fn unknown_filters_and_tests(usage: &TemplateUsage) -> Vec<(&'static str, String, Use)> {
+    let environment = environment();
+    let mut state = environment.empty_state();
+    let mut unknown = Vec::new();
+    for (name, used) in &usage.filters {
+        if !filters::by_name::has_filter(&mut state, name) {
+            unknown.push(("filter", name.clone(), *used));
+        }
+    }
+    for (name, used) in &usage.tests {
+        if !filters::by_name::has_test(&mut state, name) {
+            unknown.push(("test", name.clone(), *used));
+        }
+    }
+    unknown
 }
 
 /// Every name a `{% set name = ... %}` / `{% set a, b = ... %}` / `{% set name %}` assigns, anywhere.

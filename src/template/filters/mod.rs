@@ -1,6 +1,7 @@
 //! Ansible's filters, by family, registered under their short names and their `ansible.builtin.` /
 //! `ansible.utils.` names (both spellings appear in roles).
 
+pub(crate) mod by_name;
 pub(crate) mod data;
 mod hashing;
 mod network;
@@ -59,7 +60,14 @@ pub fn register(env: &mut Environment) {
         "sha1" => hashing::sha1,
         "password_hash" => hashing::password_hash,
         "urlsplit" => url::urlsplit,
+        "extract" => by_name::extract,
     }
+    // Jinja2's filters that call a filter or test by name: the same, with errors that name it.
+    env.add_filter("map", by_name::map);
+    env.add_filter("select", by_name::select);
+    env.add_filter("reject", by_name::reject);
+    env.add_filter("selectattr", by_name::selectattr);
+    env.add_filter("rejectattr", by_name::rejectattr);
     // Jinja2's own `indent` keeps a trailing newline; minijinja's drops it.
     env.add_filter("indent", text::indent);
     // Jinja2's own `tojson` sorts keys and escapes for HTML, unlike minijinja's.
