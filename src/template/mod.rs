@@ -13,6 +13,7 @@ mod output;
 mod overrides;
 mod percent_format;
 mod python_random;
+mod python_regex;
 mod python_syntax;
 mod template_usage;
 mod tests;

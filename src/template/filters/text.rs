@@ -6,15 +6,13 @@ use minijinja::{Error, ErrorKind};
 
 use super::invalid;
 
-fn compile(pattern: &str, kwargs: &Kwargs) -> Result<regex::Regex, Error> {
+fn compile(pattern: &str, kwargs: &Kwargs) -> Result<fancy_regex::Regex, Error> {
     let ignorecase = kwargs.get::<Option<bool>>("ignorecase")?.unwrap_or(false);
     let multiline = kwargs.get::<Option<bool>>("multiline")?.unwrap_or(false);
-    regex::RegexBuilder::new(pattern)
-        .case_insensitive(ignorecase)
-        .multi_line(multiline)
-        .build()
-        .map_err(|e| invalid(format!("regular expression {pattern:?}: {e}")))
+    crate::template::python_regex::compile(pattern, ignorecase, multiline)
 }
+
+use crate::template::python_regex::failed;
 
 /// Python's replacement syntax (`\1`, `\g<1>`, `\g<name>`) in the regex crate's (`${1}`, `${name}`).
 fn python_replacement(replacement: &str) -> String {
@@ -74,18 +72,27 @@ pub fn regex_replace(
     let mandatory_count = kwargs.get::<Option<usize>>("mandatory_count")?.unwrap_or(0);
     let regex = compile(&pattern, &kwargs)?;
     kwargs.assert_all_used()?;
-    let found = regex.find_iter(&value).count();
-    if mandatory_count > 0 && found != mandatory_count {
-        return Err(invalid(format!("regex_replace: {found} matches of {pattern:?}, {mandatory_count} required")));
+    if mandatory_count > 0 {
+        let mut found = 0;
+        for m in regex.find_iter(&value) {
+            m.map_err(|e| failed(&pattern, e))?;
+            found += 1;
+        }
+        if found != mandatory_count {
+            return Err(invalid(format!("regex_replace: {found} matches of {pattern:?}, {mandatory_count} required")));
+        }
     }
-    Ok(regex.replacen(&value, count, python_replacement(&replacement).as_str()).into_owned())
+    let replaced = regex.try_replacen(&value, count, python_replacement(&replacement).as_str());
+    Ok(replaced.map_err(|e| failed(&pattern, e))?.into_owned())
 }
 
 /// `regex_search`: the match (or the groups named by `'\\1'` / `'\\g<name>'` arguments, as a list), or None.
 pub fn regex_search(value: String, pattern: String, groups: Rest<String>, kwargs: Kwargs) -> Result<Value, Error> {
     let regex = compile(&pattern, &kwargs)?;
     kwargs.assert_all_used()?;
-    let Some(captures) = regex.captures(&value) else { return Ok(Value::from(())) };
+    let Some(captures) = regex.captures(&value).map_err(|e| failed(&pattern, e))? else {
+        return Ok(Value::from(()));
+    };
     if groups.is_empty() {
         return Ok(Value::from(captures.get(0).map_or("", |m| m.as_str())));
     }
@@ -113,6 +120,7 @@ pub fn regex_findall(value: String, pattern: String, kwargs: Kwargs) -> Result<V
     let groups = regex.captures_len() - 1;
     let mut out = Vec::new();
     for captures in regex.captures_iter(&value) {
+        let captures = captures.map_err(|e| failed(&pattern, e))?;
         let text = |i: usize| Value::from(captures.get(i).map_or("", |m| m.as_str()));
         out.push(match groups {
             0 => text(0),
