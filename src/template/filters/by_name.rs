@@ -118,6 +118,16 @@ mod tests {
     }
 
     #[test]
+    fn an_undefined_value_given_to_a_filter_is_an_error_naming_it_as_in_ansible() {
+        let error = render("{{ nothing_here | ansible.utils.ipaddr('net') }}").unwrap_err();
+        assert!(error.contains("`nothing_here` is undefined"), "{error}");
+        let error = render("{{ nothing_here | ternary(1, 2) }}").unwrap_err();
+        assert!(error.contains("undefined"), "{error}");
+        assert_eq!(render("{{ nothing_here | mandatory('m') }}").unwrap_err().contains("m"), true);
+        assert_eq!(render("{{ nothing_here | default('d') | upper }}").unwrap(), "D");
+    }
+
+    #[test]
     fn an_unknown_name_given_to_map_or_select_is_named_with_the_line() {
         let error = render("\n{{ ['a'] | map('extrakt', hosts) | list }}").unwrap_err();
         assert!(error.starts_with("t.j2:2:") && error.contains("filter `extrakt` is unknown"), "{error}");

@@ -8,20 +8,21 @@ mod network;
 mod text;
 mod url;
 
-use minijinja::value::Value;
-use minijinja::{Environment, Error, ErrorKind};
+use minijinja::functions::Function;
+use minijinja::value::{FunctionArgs, FunctionResult, Rest, Value, ValueOrKwargs};
+use minijinja::{Environment, Error, ErrorKind, State};
 
 pub fn register(env: &mut Environment) {
     macro_rules! builtin {
         ($($name:literal => $f:path),* $(,)?) => {$(
-            env.add_filter($name, $f);
-            env.add_filter(concat!("ansible.builtin.", $name), $f);
+            env.add_filter($name, strict($name, $f));
+            env.add_filter(concat!("ansible.builtin.", $name), strict($name, $f));
         )*};
     }
     macro_rules! utils {
         ($($name:literal => $f:path),* $(,)?) => {$(
-            env.add_filter($name, $f);
-            env.add_filter(concat!("ansible.utils.", $name), $f);
+            env.add_filter($name, strict($name, $f));
+            env.add_filter(concat!("ansible.utils.", $name), strict($name, $f));
         )*};
     }
     builtin! {
@@ -40,7 +41,6 @@ pub fn register(env: &mut Environment) {
         "difference" => data::difference,
         "symmetric_difference" => data::symmetric_difference,
         "ternary" => data::ternary,
-        "mandatory" => data::mandatory,
         "bool" => data::to_bool,
         "type_debug" => data::type_debug,
         "random" => data::random,
@@ -68,6 +68,9 @@ pub fn register(env: &mut Environment) {
     env.add_filter("reject", by_name::reject);
     env.add_filter("selectattr", by_name::selectattr);
     env.add_filter("rejectattr", by_name::rejectattr);
+    // `mandatory` is the one filter whose point is an undefined value.
+    env.add_filter("mandatory", data::mandatory);
+    env.add_filter("ansible.builtin.mandatory", data::mandatory);
     // Jinja2's own `indent` keeps a trailing newline; minijinja's drops it.
     env.add_filter("indent", text::indent);
     // Jinja2's own `tojson` sorts keys and escapes for HTML, unlike minijinja's.
@@ -77,6 +80,31 @@ pub fn register(env: &mut Environment) {
         "ipaddr" => network::ipaddr,
         "ipv4" => network::ipv4,
         "ipv6" => network::ipv6,
+    }
+}
+
+/// A filter as Ansible calls it: an undefined value given to it is an error, as everywhere in Ansible 2.19 (a
+/// filter of ours taking any value would otherwise see it and, say, make `False` of it).
+fn strict<F, Rv, Args>(
+    name: &'static str,
+    filter: F,
+) -> impl Fn(&mut State, Rest<ValueOrKwargs>) -> Result<Value, Error>
+where
+    F: Function<Rv, Args>,
+    Rv: FunctionResult,
+    Args: for<'a> FunctionArgs<'a>,
+{
+    let filter = Value::from_function(filter);
+    move |state: &mut State, args: Rest<ValueOrKwargs>| {
+        let args = args.into_values();
+        if let Some(value) = args.first().filter(|v| v.is_undefined()) {
+            // Reading from the undefined value gives minijinja's own error, which names the expression that
+            // was undefined (`node_pod_cidr` is undefined), as Ansible's does.
+            return Err(value.get_item(&Value::from(0)).err().unwrap_or_else(|| {
+                Error::new(ErrorKind::UndefinedError, format!("an undefined value given to filter `{name}`"))
+            }));
+        }
+        filter.call(state, &args)
     }
 }
 
