@@ -155,6 +155,40 @@ fn a_guarded_or_computed_template_variable_is_left_to_run_time() {
 }
 
 #[test]
+fn an_unknown_template_filter_is_refused_before_any_task_runs() {
+    refused(
+        &format!("{FIRST_TASK}task(\"render\", hosts(), |h| h.template(\"templates/app.j2\", \"/etc/x\"));\n"),
+        &[("templates/app.j2", "user={{ who }}\nconfig: {{ who | to_nice_yml }}\n")],
+        &[],
+        &[
+            "templates/app.j2:2:18",
+            "error[template-unknown-filter]",
+            "filter `to_nice_yml` is unknown",
+            "did you mean `to_nice_yaml`?",
+        ],
+    );
+}
+
+#[test]
+fn a_variable_read_only_in_a_branch_that_does_not_run_is_left_to_the_render() {
+    // As in Ansible, an undefined variable is an error where it is evaluated: in a loop over an empty list or a
+    // false branch it is not, so the pre-flight lets the run go on (to connect: exit 3 on the tripwire).
+    let wire = Tripwire::new();
+    let test = Test::new().file(
+        "templates/vhosts.j2",
+        "{% for v in [] %}{{ apache_port }}{% endfor %}{% if who == 'x' %}{{ cert_path }}{% endif %}{{ who }}\n",
+    );
+    let inventory = wire.inventory(test.path());
+    let run = test
+        .inventory_file(inventory)
+        .playbook("task(\"render\", hosts(), |h| h.template(\"templates/vhosts.j2\", \"/etc/x\"));\n")
+        .args(&["--timeout", "1"])
+        .code(3)
+        .run();
+    assert!(!run.stderr.contains("template-undefined-variable"), "{}", run.stderr);
+}
+
+#[test]
 fn a_missing_upload_source_is_refused() {
     refused(
         &format!("{FIRST_TASK}task(\"copy\", hosts(), |h| h.upload(\"files/gone.tar\", \"/opt/x.tar\"));\n"),

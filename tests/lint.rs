@@ -171,6 +171,33 @@ fn template_undefined_variable() {
 }
 
 #[test]
+fn template_unknown_filter() {
+    // `to_nice_yml` is refused whatever the data (Jinja2 refuses it when compiling); `b64encod` inside an
+    // `{% if %}` only if that branch runs; `mtach` right of `and` in an `{% if %}` condition likewise.
+    check(
+        "template-unknown-filter",
+        &[],
+        &[
+            "templates/app.conf.j2:3:23 template-unknown-filter",
+            "templates/app.conf.j2:4:29 template-conditional-undefined",
+            "templates/app.conf.j2:5:59 template-conditional-undefined",
+        ],
+        1,
+    );
+}
+
+#[test]
+fn template_conditional_undefined_is_a_warning() {
+    // Variables read only in a loop over an empty list or a false branch: Ansible renders the template.
+    let expected = [
+        "templates/vhosts.conf.j2:2:19 template-conditional-undefined",
+        "templates/vhosts.conf.j2:7:23 template-conditional-undefined",
+    ];
+    check("template-conditional-undefined", &[], &expected, 0);
+    check("template-conditional-undefined", &["--strict"], &expected, 1);
+}
+
+#[test]
 fn template_variables_need_an_inventory() {
     let output = lint_in(&fixture("template-undefined-variable"), &[".", "--format", "json"]);
     assert_eq!(String::from_utf8_lossy(&output.stdout), "");

@@ -35,8 +35,13 @@ pub enum Rule {
     UndefinedInventoryVariable,
     /// A task closure that assigns to a variable captured from outside it.
     CapturedMutation,
-    /// A template variable that is not defined for the hosts that render it.
+    /// A template variable that every render reads and that is not defined for the hosts that render it.
     TemplateUndefinedVariable,
+    /// A filter or test a template calls that runbook's (and Ansible's) template environment does not have.
+    TemplateUnknownFilter,
+    /// A template variable read (or a filter or test called) only where a render may not evaluate it, that is
+    /// undefined (unknown): the render fails only if that code runs.
+    TemplateConditionalUndefined,
     /// The inventory does not load (YAML error, unknown key, bad host pattern...).
     InventoryError,
     /// `group("x")` / `h.in_group("x")` with a group the inventory does not have.
@@ -75,6 +80,8 @@ impl Rule {
         Rule::UndefinedInventoryVariable,
         Rule::CapturedMutation,
         Rule::TemplateUndefinedVariable,
+        Rule::TemplateUnknownFilter,
+        Rule::TemplateConditionalUndefined,
         Rule::InventoryError,
         Rule::UnknownGroup,
         Rule::UnknownHost,
@@ -104,6 +111,8 @@ impl Rule {
             Rule::UndefinedInventoryVariable => "undefined-inventory-variable",
             Rule::CapturedMutation => "captured-mutation",
             Rule::TemplateUndefinedVariable => "template-undefined-variable",
+            Rule::TemplateUnknownFilter => "template-unknown-filter",
+            Rule::TemplateConditionalUndefined => "template-conditional-undefined",
             Rule::InventoryError => "inventory-error",
             Rule::UnknownGroup => "unknown-group",
             Rule::UnknownHost => "unknown-host",
@@ -119,7 +128,9 @@ impl Rule {
     /// Warnings are likely but not certain mistakes: they fail the lint only with `--strict`.
     pub fn severity(self) -> Severity {
         match self {
-            Rule::UngroupedHost | Rule::RunWithoutGuard | Rule::LiteralSecret => Severity::Warning,
+            Rule::UngroupedHost | Rule::RunWithoutGuard | Rule::LiteralSecret | Rule::TemplateConditionalUndefined => {
+                Severity::Warning
+            }
             _ => Severity::Error,
         }
     }

@@ -13,7 +13,9 @@ mod output;
 mod overrides;
 mod percent_format;
 mod python_random;
+mod python_regex;
 mod python_syntax;
+mod template_usage;
 mod tests;
 mod variables;
 pub mod yaml;
@@ -22,7 +24,9 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+pub use filters::by_name::{has_filter, has_test};
 pub use overrides::Overrides;
+pub use template_usage::{Place, TemplateUsage, Use};
 pub use variables::{CONTEXT_NAMES, HostView, ansible_facts, ansible_variables, omit};
 
 /// The environment templates compile in, with Ansible's default block handling.
@@ -54,13 +58,44 @@ pub fn environment_with<'source>(overrides: &Overrides) -> minijinja::Environmen
 
 /// Renders template source as Ansible's `template` module does; errors read `name:line: message`.
 pub fn render_text(name: &str, text: &str, context: &Value) -> Result<String, String> {
+    // Ansible 2.19 hands back text that cannot be a template (no `{{`, `{%`, `{#`, no `#jinja2:` line) as it is.
+    if !text.starts_with("#jinja2:") && !["{{", "{%", "{#"].iter().any(|start| text.contains(start)) {
+        return Ok(text.to_string());
+    }
     let (body, overrides) = Overrides::split(text).map_err(|e| format!("{name}:1: {e}"))?;
     let body = prepared(body, &overrides);
     let mut environment = environment_with(&overrides);
     environment.add_template(name, &body).map_err(|e| describe(name, &e))?;
     let template = environment.get_template(name).map_err(|e| describe(name, &e))?;
-    let out = template.render(minijinja::value::Serde(context)).map_err(|e| describe(name, &e))?;
-    Ok(with_source_trailing_newlines(text, out))
+    let (out, emitted) = output::counting_emits(|| template.render(minijinja::value::Serde(context)));
+    let out = out.map_err(|e| describe(name, &e))?;
+    Ok(match Rendered::of(&out, emitted) {
+        Rendered::Nothing => String::new(),
+        Rendered::OneValue => out,
+        Rendered::Text => with_source_trailing_newlines(text, out),
+    })
+}
+
+/// What Ansible 2.19's own join of a template's output nodes makes of a render (`AnsibleEnvironment.concat`):
+/// no node at all is `None`, written as an empty file; a single node that is not a string (`{{ 5 }}`,
+/// `{{ none }}`) is that value, written without the source's trailing newlines; anything else is text.
+#[derive(Debug, PartialEq)]
+enum Rendered {
+    Nothing,
+    OneValue,
+    Text,
+}
+
+impl Rendered {
+    fn of(out: &str, emitted: output::Emitted) -> Rendered {
+        // Raw template text is never an empty node, so output made only of expressions is `bytes == len`.
+        let only_expressions = emitted.bytes == out.len();
+        match emitted.count {
+            0 if out.is_empty() => Rendered::Nothing,
+            1 if only_expressions && !emitted.first_is_text => Rendered::OneValue,
+            _ => Rendered::Text,
+        }
+    }
 }
 
 /// A template's text as minijinja must compile it (Python syntax brought in, lines kept), for lint's syntax
@@ -101,6 +136,52 @@ pub fn undeclared_names(name: &str, text: &str) -> Result<HashSet<String>, Strin
     // Names the environment provides (lookup, query, range, ...) are not the context's to supply.
     names.retain(|name| environment.globals().all(|(global, _)| global != name.as_str()));
     Ok(names)
+}
+
+/// What a template uses, for the pre-flight and lint: the context variables it reads (each with whether every
+/// render reads it), and the filters and tests it calls, at their template lines; or its syntax error
+/// (`name:line: ...`). Names the template sets anywhere (`{% set %}`, even in a branch) and names the environment
+/// provides (`lookup`, `range`, ...) are not context variables.
+pub fn usage(name: &str, text: &str) -> Result<TemplateUsage, String> {
+    let (body, overrides) = Overrides::split(text).map_err(|e| format!("{name}:1: {e}"))?;
+    let header_lines = usize::from(body.len() != text.len());
+    let body = prepared(body, &overrides);
+    let environment = environment_with(&overrides);
+    let tree = minijinja::machinery::parse(&body, name, overrides.syntax()).map_err(|e| describe(name, &e))?;
+    let mut usage = TemplateUsage::of(&tree);
+    for assigned in assigned_names(&body) {
+        usage.variables.remove(&assigned);
+    }
+    usage.variables.retain(|name, _| environment.globals().all(|(global, _)| global != name.as_str()));
+    // The rewrites' own functions are not the template's.
+    usage.filters.retain(|name, _| !name.starts_with("__runbook_"));
+    if header_lines > 0 {
+        let shift = |place: &mut Place| place.line += header_lines;
+        for used in usage.variables.values_mut().chain(usage.filters.values_mut()).chain(usage.tests.values_mut()) {
+            shift(&mut used.first);
+            used.always.iter_mut().for_each(shift);
+        }
+    }
+    Ok(usage)
+}
+
+/// The filters and tests of `usage` that the template environment does not have: (`"filter"` or `"test"`,
+/// name, first use). A render would fail on each where it is evaluated; Ansible fails such a template at once.
+pub fn unknown_filters_and_tests(usage: &TemplateUsage) -> Vec<(&'static str, String, Use)> {
+    let environment = environment();
+    let mut state = environment.empty_state();
+    let mut unknown = Vec::new();
+    for (name, used) in &usage.filters {
+        if !filters::by_name::has_filter(&mut state, name) {
+            unknown.push(("filter", name.clone(), *used));
+        }
+    }
+    for (name, used) in &usage.tests {
+        if !filters::by_name::has_test(&mut state, name) {
+            unknown.push(("test", name.clone(), *used));
+        }
+    }
+    unknown
 }
 
 /// Every name a `{% set name = ... %}` / `{% set a, b = ... %}` / `{% set name %}` assigns, anywhere.
@@ -149,6 +230,19 @@ mod render_tests {
         assert_eq!(render_text("t", "a{% if x %}b{% endif %}\n", &json!({"x": true})).unwrap(), "ab\n");
         assert_eq!(render_text("t", "a\n\n\n", &json!({})).unwrap(), "a\n\n\n");
         assert_eq!(render_text("t", "a", &json!({})).unwrap(), "a");
+    }
+
+    #[test]
+    fn an_empty_render_is_an_empty_file_and_a_lone_value_gets_no_newline_as_in_ansible() {
+        let empty = "{% for x in [] %}\n{{ x }}\n{% endfor %}\n";
+        assert_eq!(render_text("t", empty, &json!({})).unwrap(), "");
+        assert_eq!(render_text("t", "{% if false %}x{% endif %}\n\n", &json!({})).unwrap(), "");
+        assert_eq!(render_text("t", "{{ '' }}\n", &json!({})).unwrap(), "\n");
+        assert_eq!(render_text("t", "\n", &json!({})).unwrap(), "\n");
+        assert_eq!(render_text("t", "{{ 5 }}\n", &json!({})).unwrap(), "5");
+        assert_eq!(render_text("t", "{{ none }}\n", &json!({})).unwrap(), "");
+        assert_eq!(render_text("t", "{{ 5 }}{{ 6 }}\n", &json!({})).unwrap(), "56\n");
+        assert_eq!(render_text("t", "x\n{{ 5 }}\n", &json!({})).unwrap(), "x\n5\n");
     }
 
     #[test]

@@ -6,7 +6,39 @@ use minijinja::{Error, Output, State};
 
 pub fn format(out: &mut Output, _state: &mut State, value: &Value) -> Result<(), Error> {
     let text = python_str(value);
+    EMITTED.with(|emitted| {
+        let mut e = emitted.get();
+        if e.count == 0 {
+            e.first_is_text = value.kind() == ValueKind::String;
+        }
+        e.count += 1;
+        e.bytes += text.len();
+        emitted.set(e);
+    });
     out.write_str(&text).map_err(Error::from)
+}
+
+/// What the `{{ }}` expressions of one render emitted: Ansible 2.19 joins a template's output nodes itself, and
+/// a render with no node at all is `None` (an empty file, no trailing newline), one node that is not a string is
+/// that value (no trailing newline either), anything else a string that gets the source's trailing newlines.
+#[derive(Clone, Copy, Default, Debug, PartialEq)]
+pub struct Emitted {
+    pub count: usize,
+    pub first_is_text: bool,
+    pub bytes: usize,
+}
+
+thread_local! {
+    static EMITTED: std::cell::Cell<Emitted> = const { std::cell::Cell::new(Emitted { count: 0, first_is_text: false, bytes: 0 }) };
+}
+
+/// Runs a render and reports what its expressions emitted (a render nested in it, `lookup('template')`, keeps
+/// its own count).
+pub fn counting_emits<T>(render: impl FnOnce() -> T) -> (T, Emitted) {
+    let outer = EMITTED.with(|e| e.replace(Emitted::default()));
+    let result = render();
+    let emitted = EMITTED.with(|e| e.replace(outer));
+    (result, emitted)
 }
 
 /// Python's `str(value)`.

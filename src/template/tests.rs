@@ -114,12 +114,10 @@ fn regex_test(value: &Value, pattern: &str, kwargs: &Kwargs, anchored: bool) -> 
     let ignorecase = kwargs.get::<Option<bool>>("ignorecase")?.unwrap_or(false);
     let multiline = kwargs.get::<Option<bool>>("multiline")?.unwrap_or(false);
     let source = if anchored { format!(r"\A(?:{pattern})") } else { pattern.to_string() };
-    let regex = regex::RegexBuilder::new(&source)
-        .case_insensitive(ignorecase)
-        .multi_line(multiline)
-        .build()
-        .map_err(|e| invalid(format!("regular expression {pattern:?}: {e}")))?;
-    Ok(regex.is_match(&crate::template::output::python_str(value)))
+    let regex = crate::template::python_regex::compile(&source, ignorecase, multiline)?;
+    regex
+        .is_match(&crate::template::output::python_str(value))
+        .map_err(|e| crate::template::python_regex::failed(pattern, e))
 }
 
 /// `value is match(pattern)`: Python's `re.match`, anchored at the start.

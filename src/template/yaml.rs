@@ -5,13 +5,71 @@
 
 use serde_json::Value;
 
-const BEST_WIDTH: usize = 80;
-
 /// `yaml.dump(value, indent=indent, default_flow_style=flow, allow_unicode=True, sort_keys=True)`.
 /// `flow`: `None` = leaf collections in flow style (PyYAML's default), `Some(false)` = block style everywhere,
 /// `Some(true)` = flow style everywhere.
 pub fn dump(value: &Value, indent: usize, flow: Option<bool>) -> String {
-    let mut emitter = Emitter { out: String::new(), column: 0, whitespace: true, indention: true, best_indent: indent };
+    dump_with(value, &Layout { indent, flow, ..Layout::default() })
+}
+
+/// What `yaml.dump`'s keyword arguments say about the layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// `indent=`: libyaml uses 2 for anything below 2 or above 9.
+    pub indent: usize,
+    /// `width=`: where lines fold; libyaml uses 80 for a width of at most twice the indent, and no limit for a
+    /// negative one.
+    pub width: Option<i64>,
+    pub flow: Option<bool>,
+    /// `sort_keys=` (default true); false keeps the mapping's own order.
+    pub sort_keys: bool,
+    /// `explicit_start=`: a `---` line first.
+    pub explicit_start: bool,
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Layout { indent: 2, width: None, flow: None, sort_keys: true, explicit_start: false }
+    }
+}
+
+impl Layout {
+    /// libyaml's `yaml_emitter_emit_stream_start` corrections.
+    fn best_indent_and_width(&self) -> (usize, usize) {
+        let indent = if (2..=9).contains(&self.indent) { self.indent } else { 2 };
+        let width = match self.width {
+            None => 80,
+            Some(width) if width < 0 => usize::MAX,
+            Some(width) if (width as u64) <= 2 * indent as u64 => 80,
+            Some(width) => usize::try_from(width).unwrap_or(usize::MAX),
+        };
+        (indent, width)
+    }
+}
+
+/// `yaml.dump(value, **layout)` with Ansible's `allow_unicode=True`.
+pub fn dump_with(value: &Value, layout: &Layout) -> String {
+    let (best_indent, best_width) = layout.best_indent_and_width();
+    let mut emitter = Emitter {
+        out: String::new(),
+        column: 0,
+        whitespace: true,
+        indention: true,
+        best_indent,
+        best_width,
+        sort_keys: layout.sort_keys,
+    };
+    let flow = layout.flow;
+    if layout.explicit_start {
+        emitter.write("---");
+        emitter.whitespace = false;
+        emitter.indention = false;
+        // libyaml puts a block collection on the next line, and a flow one or a scalar after `--- `.
+        if !(is_collection(value) && !flow_style(value, flow)) {
+            emitter.write(" ");
+            emitter.whitespace = true;
+        }
+    }
     // A plain scalar alone (`abc`) ends here: Ansible's dumper is libyaml's emitter, which (unlike pure-Python
     // PyYAML's `abc\n...\n`) writes no `...` document end after it.
     emitter.node(value, 0, flow, Context::Top);
@@ -35,6 +93,8 @@ struct Emitter {
     whitespace: bool,
     indention: bool,
     best_indent: usize,
+    best_width: usize,
+    sort_keys: bool,
 }
 
 fn is_collection(value: &Value) -> bool {
@@ -64,9 +124,11 @@ fn flow_style(value: &Value, flow: Option<bool>) -> bool {
     }
 }
 
-fn sorted(map: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> {
+fn sorted(map: &serde_json::Map<String, Value>, sort: bool) -> Vec<(&String, &Value)> {
     let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-    entries.sort_by(|a, b| a.0.chars().map(|c| c as u32).cmp(b.0.chars().map(|c| c as u32)));
+    if sort {
+        entries.sort_by(|a, b| a.0.chars().map(|c| c as u32).cmp(b.0.chars().map(|c| c as u32)));
+    }
     entries
 }
 
@@ -108,13 +170,15 @@ impl Emitter {
     /// Writes a node whose container is at `indent`; true if it was a plain scalar.
     fn node(&mut self, value: &Value, indent: usize, flow: Option<bool>, context: Context) -> bool {
         let child_indent = if context == Context::Top { 0 } else { indent + self.best_indent };
+        // libyaml's increase_indent: a flow collection opened at the top (indent -1 there) folds at best_indent.
+        let flow_indent = if context == Context::Top { self.best_indent } else { child_indent };
         match value {
             Value::Array(items) if context == Context::Flow || flow_style(value, flow) => {
-                self.flow_sequence(items, child_indent, flow);
+                self.flow_sequence(items, flow_indent, flow);
                 false
             }
             Value::Object(map) if context == Context::Flow || flow_style(value, flow) => {
-                self.flow_mapping(map, child_indent, flow);
+                self.flow_mapping(map, flow_indent, flow);
                 false
             }
             Value::Array(items) => {
@@ -128,7 +192,7 @@ impl Emitter {
                 false
             }
             Value::Object(map) => {
-                for (key, item) in sorted(map) {
+                for (key, item) in sorted(map, self.sort_keys) {
                     self.write_indent(child_indent);
                     self.scalar(&Value::String(key.clone()), child_indent, Context::Key);
                     self.indicator(":", false, false, true);
@@ -146,7 +210,7 @@ impl Emitter {
             if i > 0 {
                 self.indicator(",", false, false, false);
             }
-            if self.column > BEST_WIDTH {
+            if self.column > self.best_width {
                 self.write_indent(indent);
             }
             self.node(item, indent, flow, Context::Flow);
@@ -156,11 +220,11 @@ impl Emitter {
 
     fn flow_mapping(&mut self, map: &serde_json::Map<String, Value>, indent: usize, flow: Option<bool>) {
         self.indicator("{", true, true, false);
-        for (i, (key, item)) in sorted(map).into_iter().enumerate() {
+        for (i, (key, item)) in sorted(map, self.sort_keys).into_iter().enumerate() {
             if i > 0 {
                 self.indicator(",", false, false, false);
             }
-            if self.column > BEST_WIDTH {
+            if self.column > self.best_width {
                 self.write_indent(indent);
             }
             self.scalar(&Value::String(key.clone()), indent, Context::FlowKey);
@@ -222,7 +286,7 @@ impl Emitter {
             let ch = chars.get(end).copied();
             if spaces {
                 if ch != Some(' ') {
-                    if start + 1 == end && self.column > BEST_WIDTH && split {
+                    if start + 1 == end && self.column > self.best_width && split {
                         self.write_indent(indent);
                         self.whitespace = false;
                         self.indention = false;
@@ -250,7 +314,7 @@ impl Emitter {
             let ch = chars.get(end).copied();
             if spaces {
                 if ch != Some(' ') {
-                    if start + 1 == end && self.column > BEST_WIDTH && split && start != 0 && end != chars.len() {
+                    if start + 1 == end && self.column > self.best_width && split && start != 0 && end != chars.len() {
                         self.write_indent(indent);
                     } else {
                         self.write(&chars[start..end].iter().collect::<String>());

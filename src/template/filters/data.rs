@@ -142,18 +142,28 @@ fn flow_kwarg(kwargs: &Kwargs, default: Option<bool>) -> Result<Option<bool>, Er
     }
 }
 
-pub fn to_yaml(value: Value, kwargs: Kwargs) -> Result<String, Error> {
-    let indent = indent_kwarg(&kwargs, Some(2))?.unwrap_or(2);
-    let flow = flow_kwarg(&kwargs, None)?;
+/// The `yaml.dump` keyword arguments Ansible passes through (`indent`, `width`, `default_flow_style`,
+/// `sort_keys`, `explicit_start`).
+fn yaml_layout(kwargs: &Kwargs, indent: usize, flow: Option<bool>) -> Result<crate::template::yaml::Layout, Error> {
+    let layout = crate::template::yaml::Layout {
+        indent: kwargs.get::<Option<i64>>("indent")?.map_or(indent, |i| usize::try_from(i).unwrap_or(0)),
+        width: kwargs.get::<Option<i64>>("width")?,
+        flow: flow_kwarg(kwargs, flow)?,
+        sort_keys: kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(true),
+        explicit_start: kwargs.get::<Option<bool>>("explicit_start")?.unwrap_or(false),
+    };
     kwargs.assert_all_used()?;
-    Ok(crate::template::yaml::dump(&to_data(&value)?, indent, flow))
+    Ok(layout)
+}
+
+pub fn to_yaml(value: Value, kwargs: Kwargs) -> Result<String, Error> {
+    let layout = yaml_layout(&kwargs, 2, None)?;
+    Ok(crate::template::yaml::dump_with(&to_data(&value)?, &layout))
 }
 
 pub fn to_nice_yaml(value: Value, indent: Option<usize>, kwargs: Kwargs) -> Result<String, Error> {
-    let indent = indent_kwarg(&kwargs, Some(indent.unwrap_or(4)))?.unwrap_or(4);
-    let flow = flow_kwarg(&kwargs, Some(false))?;
-    kwargs.assert_all_used()?;
-    Ok(crate::template::yaml::dump(&to_data(&value)?, indent, flow))
+    let layout = yaml_layout(&kwargs, indent.unwrap_or(4), Some(false))?;
+    Ok(crate::template::yaml::dump_with(&to_data(&value)?, &layout))
 }
 
 pub fn from_yaml(text: &str) -> Result<Value, Error> {

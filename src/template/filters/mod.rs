@@ -1,26 +1,28 @@
 //! Ansible's filters, by family, registered under their short names and their `ansible.builtin.` /
 //! `ansible.utils.` names (both spellings appear in roles).
 
+pub(crate) mod by_name;
 pub(crate) mod data;
 mod hashing;
 mod network;
 mod text;
 mod url;
 
-use minijinja::value::Value;
-use minijinja::{Environment, Error, ErrorKind};
+use minijinja::functions::Function;
+use minijinja::value::{FunctionArgs, FunctionResult, Rest, Value, ValueOrKwargs};
+use minijinja::{Environment, Error, ErrorKind, State};
 
 pub fn register(env: &mut Environment) {
     macro_rules! builtin {
         ($($name:literal => $f:path),* $(,)?) => {$(
-            env.add_filter($name, $f);
-            env.add_filter(concat!("ansible.builtin.", $name), $f);
+            env.add_filter($name, strict($name, $f));
+            env.add_filter(concat!("ansible.builtin.", $name), strict($name, $f));
         )*};
     }
     macro_rules! utils {
         ($($name:literal => $f:path),* $(,)?) => {$(
-            env.add_filter($name, $f);
-            env.add_filter(concat!("ansible.utils.", $name), $f);
+            env.add_filter($name, strict($name, $f));
+            env.add_filter(concat!("ansible.utils.", $name), strict($name, $f));
         )*};
     }
     builtin! {
@@ -39,7 +41,6 @@ pub fn register(env: &mut Environment) {
         "difference" => data::difference,
         "symmetric_difference" => data::symmetric_difference,
         "ternary" => data::ternary,
-        "mandatory" => data::mandatory,
         "bool" => data::to_bool,
         "type_debug" => data::type_debug,
         "random" => data::random,
@@ -59,7 +60,19 @@ pub fn register(env: &mut Environment) {
         "sha1" => hashing::sha1,
         "password_hash" => hashing::password_hash,
         "urlsplit" => url::urlsplit,
+        "extract" => by_name::extract,
     }
+    // Jinja2's filters that call a filter or test by name: the same, with errors that name it.
+    env.add_filter("map", by_name::map);
+    env.add_filter("select", by_name::select);
+    env.add_filter("reject", by_name::reject);
+    env.add_filter("selectattr", by_name::selectattr);
+    env.add_filter("rejectattr", by_name::rejectattr);
+    // `mandatory` is the one filter whose point is an undefined value.
+    env.add_filter("mandatory", data::mandatory);
+    env.add_filter("ansible.builtin.mandatory", data::mandatory);
+    // Jinja2's own `indent` keeps a trailing newline; minijinja's drops it.
+    env.add_filter("indent", text::indent);
     // Jinja2's own `tojson` sorts keys and escapes for HTML, unlike minijinja's.
     env.add_filter("tojson", data::tojson);
     utils! {
@@ -67,6 +80,31 @@ pub fn register(env: &mut Environment) {
         "ipaddr" => network::ipaddr,
         "ipv4" => network::ipv4,
         "ipv6" => network::ipv6,
+    }
+}
+
+/// A filter as Ansible calls it: an undefined value given to it is an error, as everywhere in Ansible 2.19 (a
+/// filter of ours taking any value would otherwise see it and, say, make `False` of it).
+fn strict<F, Rv, Args>(
+    name: &'static str,
+    filter: F,
+) -> impl Fn(&mut State, Rest<ValueOrKwargs>) -> Result<Value, Error>
+where
+    F: Function<Rv, Args>,
+    Rv: FunctionResult,
+    Args: for<'a> FunctionArgs<'a>,
+{
+    let filter = Value::from_function(filter);
+    move |state: &mut State, args: Rest<ValueOrKwargs>| {
+        let args = args.into_values();
+        if let Some(value) = args.first().filter(|v| v.is_undefined()) {
+            // Reading from the undefined value gives minijinja's own error, which names the expression that
+            // was undefined (`node_pod_cidr` is undefined), as Ansible's does.
+            return Err(value.get_item(&Value::from(0)).err().unwrap_or_else(|| {
+                Error::new(ErrorKind::UndefinedError, format!("an undefined value given to filter `{name}`"))
+            }));
+        }
+        filter.call(state, &args)
     }
 }
 

@@ -6,15 +6,13 @@ use minijinja::{Error, ErrorKind};
 
 use super::invalid;
 
-fn compile(pattern: &str, kwargs: &Kwargs) -> Result<regex::Regex, Error> {
+fn compile(pattern: &str, kwargs: &Kwargs) -> Result<fancy_regex::Regex, Error> {
     let ignorecase = kwargs.get::<Option<bool>>("ignorecase")?.unwrap_or(false);
     let multiline = kwargs.get::<Option<bool>>("multiline")?.unwrap_or(false);
-    regex::RegexBuilder::new(pattern)
-        .case_insensitive(ignorecase)
-        .multi_line(multiline)
-        .build()
-        .map_err(|e| invalid(format!("regular expression {pattern:?}: {e}")))
+    crate::template::python_regex::compile(pattern, ignorecase, multiline)
 }
+
+use crate::template::python_regex::failed;
 
 /// Python's replacement syntax (`\1`, `\g<1>`, `\g<name>`) in the regex crate's (`${1}`, `${name}`).
 fn python_replacement(replacement: &str) -> String {
@@ -74,18 +72,27 @@ pub fn regex_replace(
     let mandatory_count = kwargs.get::<Option<usize>>("mandatory_count")?.unwrap_or(0);
     let regex = compile(&pattern, &kwargs)?;
     kwargs.assert_all_used()?;
-    let found = regex.find_iter(&value).count();
-    if mandatory_count > 0 && found != mandatory_count {
-        return Err(invalid(format!("regex_replace: {found} matches of {pattern:?}, {mandatory_count} required")));
+    if mandatory_count > 0 {
+        let mut found = 0;
+        for m in regex.find_iter(&value) {
+            m.map_err(|e| failed(&pattern, e))?;
+            found += 1;
+        }
+        if found != mandatory_count {
+            return Err(invalid(format!("regex_replace: {found} matches of {pattern:?}, {mandatory_count} required")));
+        }
     }
-    Ok(regex.replacen(&value, count, python_replacement(&replacement).as_str()).into_owned())
+    let replaced = regex.try_replacen(&value, count, python_replacement(&replacement).as_str());
+    Ok(replaced.map_err(|e| failed(&pattern, e))?.into_owned())
 }
 
 /// `regex_search`: the match (or the groups named by `'\\1'` / `'\\g<name>'` arguments, as a list), or None.
 pub fn regex_search(value: String, pattern: String, groups: Rest<String>, kwargs: Kwargs) -> Result<Value, Error> {
     let regex = compile(&pattern, &kwargs)?;
     kwargs.assert_all_used()?;
-    let Some(captures) = regex.captures(&value) else { return Ok(Value::from(())) };
+    let Some(captures) = regex.captures(&value).map_err(|e| failed(&pattern, e))? else {
+        return Ok(Value::from(()));
+    };
     if groups.is_empty() {
         return Ok(Value::from(captures.get(0).map_or("", |m| m.as_str())));
     }
@@ -113,6 +120,7 @@ pub fn regex_findall(value: String, pattern: String, kwargs: Kwargs) -> Result<V
     let groups = regex.captures_len() - 1;
     let mut out = Vec::new();
     for captures in regex.captures_iter(&value) {
+        let captures = captures.map_err(|e| failed(&pattern, e))?;
         let text = |i: usize| Value::from(captures.get(i).map_or("", |m| m.as_str()));
         out.push(match groups {
             0 => text(0),
@@ -210,6 +218,83 @@ pub fn comment(text: String, style: Option<String>, kwargs: Kwargs) -> Result<St
     Ok(out)
 }
 
+/// Jinja2's `indent` exactly (`do_indent`): `width` is a count of spaces or the indentation string itself, and
+/// the text gets a newline appended before it is split into lines (Python's `splitlines`), so a trailing newline
+/// survives: `{{ x | to_nice_yaml | indent(2) }}` followed by a newline leaves a blank line, as in Ansible.
+pub fn indent(
+    text: &Value,
+    width: Option<Value>,
+    first: Option<bool>,
+    blank: Option<bool>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
+    let width = match width {
+        Some(width) => Some(width),
+        None => kwargs.get::<Option<Value>>("width")?,
+    };
+    let first = first.or(kwargs.get::<Option<bool>>("first")?).unwrap_or(false);
+    let blank = blank.or(kwargs.get::<Option<bool>>("blank")?).unwrap_or(false);
+    kwargs.assert_all_used()?;
+    let indention = match &width {
+        None => "    ".to_string(),
+        Some(width) => match width.as_str() {
+            Some(text) => text.to_string(),
+            None if width.is_integer() || width.kind() == minijinja::value::ValueKind::Bool => {
+                " ".repeat(i64::try_from(width.clone()).unwrap_or(0).max(0) as usize)
+            }
+            None => return Err(invalid(format!("indent: width must be a number or a string, not {width}"))),
+        },
+    };
+    let mut text = crate::template::output::python_str(text);
+    text.push('\n');
+    let lines = python_splitlines(&text);
+    let mut out = if blank {
+        lines.join(&format!("\n{indention}"))
+    } else {
+        let mut rest = lines.into_iter();
+        let mut out = rest.next().unwrap_or_default().to_string();
+        for line in rest {
+            out.push('\n');
+            if !line.is_empty() {
+                out.push_str(&indention);
+            }
+            out.push_str(line);
+        }
+        out
+    };
+    if first {
+        out.insert_str(0, &indention);
+    }
+    Ok(out)
+}
+
+/// Python's `str.splitlines()`: every line boundary Python knows, the last line without an empty string after it.
+fn python_splitlines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let end = match c {
+            '\r' => match chars.peek() {
+                Some((_, '\n')) => chars.next().map(|(i, _)| i + 1),
+                _ => Some(at + 1),
+            },
+            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
+                Some(at + c.len_utf8())
+            }
+            _ => None,
+        };
+        if let Some(end) = end {
+            lines.push(&text[start..at]);
+            start = end;
+        }
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    lines
+}
+
 /// Python's `os.path.basename`: what follows the last `/`.
 pub fn basename(path: String) -> String {
     path.rsplit('/').next().unwrap_or_default().to_string()
@@ -246,6 +331,18 @@ mod tests {
         assert_eq!(dirname("/etc/hosts".into()), "/etc");
         assert_eq!(dirname("/hosts".into()), "/");
         assert_eq!(dirname("hosts".into()), "");
+    }
+
+    #[test]
+    fn indent_is_jinja2_do_indent() {
+        let kw = || Kwargs::from_iter(std::iter::empty::<(&str, Value)>());
+        let two = Some(Value::from(2));
+        assert_eq!(indent(&Value::from("a\nb\n"), two.clone(), None, None, kw()).unwrap(), "a\n  b\n");
+        assert_eq!(indent(&Value::from("a\n\nb"), two.clone(), None, None, kw()).unwrap(), "a\n\n  b");
+        assert_eq!(indent(&Value::from("a\n\nb"), two.clone(), Some(true), Some(true), kw()).unwrap(), "  a\n  \n  b");
+        assert_eq!(indent(&Value::from("a\r\nb"), Some(Value::from("> ")), None, None, kw()).unwrap(), "a\n> b");
+        assert_eq!(indent(&Value::from("a"), None, None, None, kw()).unwrap(), "a");
+        assert_eq!(indent(&Value::from(""), two, Some(true), None, kw()).unwrap(), "  ");
     }
 
     #[test]
