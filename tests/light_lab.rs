@@ -112,3 +112,84 @@ fn a_light_lab_boots_takes_a_playbook_and_goes_down_leaving_nothing() {
     assert_eq!(leftovers(name), Vec::<String>::new());
     assert!(!repo_root().join(".runbook").join(name).exists(), "purge keeps the lab's user files");
 }
+
+/// `--shard I/N` splits a run across controllers: 4 shards of a 40-host light lab, run as 4 processes at once,
+/// cover every host exactly once, and `recap merge` of their logs gives the recap (per host) and the exit code of
+/// one run over the same hosts.
+#[test]
+fn four_shards_run_every_host_once_and_merge_into_the_recap_of_one_run() {
+    require_lab!();
+    let name = "t-sh40";
+    down(name);
+    let lab = Lab::light(name, 40, "10.248.1.0/24");
+    // A mix of outcomes per host: every host changes, three fail, the rest read a file (ok).
+    let failing: Vec<&str> = vec![lab.host(3), lab.host(17), lab.host(29)];
+    let fail_hosts = serde_json::to_string(&serde_json::json!({ "fail_hosts": failing })).unwrap();
+    let playbook = r#"
+        task("mark", hosts(), |h| { h.write(`${vars.shard}` + "\n", "/root/shard-mark"); });
+        task("check", hosts(), |h| {
+            if vars.fail_hosts.contains(h.name) { h.run("false"); }
+            h.read("/root/shard-mark");
+        });
+    "#;
+    let clear = || lab.clean("/root/shard-mark");
+
+    clear();
+    let single = Test::new().lab(&lab).playbook(playbook).args(&["-e", "shard=all", "-e", &fail_hosts]).json_log();
+    let single = single.code(2).run();
+
+    clear();
+    let shards: Vec<_> = std::thread::scope(|scope| {
+        let running: Vec<_> = (0..4)
+            .map(|index| {
+                let (lab, fail_hosts, failing) = (&lab, &fail_hosts, &failing);
+                scope.spawn(move || {
+                    let shard = format!("{index}/4");
+                    let shard_var = format!("shard={index}");
+                    let test = Test::new().lab(lab).playbook(playbook).json_log();
+                    let test = test.args(&["--shard", &shard, "-e", &shard_var, "-e", fail_hosts]);
+                    // A shard's exit code is its own hosts' verdict.
+                    let code =
+                        if failing.iter().any(|host| runbook::inventory::shard_of(host, 4) == index) { 2 } else { 0 };
+                    test.code(code).stderr_has(&format!("--shard {shard}: ")).run()
+                })
+            })
+            .collect();
+        running.into_iter().map(|handle| handle.join().expect("a shard's test thread")).collect()
+    });
+
+    // Every host ran in exactly one shard, the one its name decides, and was written by that shard only.
+    let mut seen = std::collections::BTreeMap::new();
+    for (index, shard) in shards.iter().enumerate() {
+        let start = shard.events().into_iter().find(|e| e["event"] == "run_start").expect("run_start");
+        for host in start["hosts"].as_array().unwrap() {
+            let host = host.as_str().unwrap().to_string();
+            assert_eq!(runbook::inventory::shard_of(&host, 4), index as u32, "{host} ran in shard {index}");
+            assert!(seen.insert(host.clone(), index).is_none(), "{host} ran in two shards");
+            assert_eq!(lab.sh(&host, "cat /root/shard-mark").trim(), index.to_string(), "{host}'s mark");
+        }
+    }
+    assert_eq!(seen.len(), 40, "every host ran in some shard: {seen:?}");
+
+    let logs: Vec<String> = shards.iter().map(|shard| shard.dir.join("events.jsonl").display().to_string()).collect();
+    let mut args = vec!["recap", "merge", "--json"];
+    args.extend(logs.iter().map(String::as_str));
+    let merged = Test::new().args(&args).code(2).run();
+    let merged: serde_json::Value = serde_json::from_str(merged.stdout.trim()).expect("merge --json prints JSON");
+    assert_eq!(merged["exit_code"], 2);
+    let merged_hosts = merged["hosts"].as_array().unwrap();
+    assert_eq!(merged_hosts.len(), 40);
+    for host in &lab.hosts {
+        let one = single.recap(host);
+        let from_shards = merged_hosts.iter().find(|h| h["host"] == host.as_str()).expect("host in the merged recap");
+        for count in ["ok", "changed", "failed", "skipped", "unreachable"] {
+            assert_eq!(from_shards[count], one[count], "{host} {count}: shards {from_shards} vs one run {one}");
+        }
+    }
+    assert!(failing.iter().all(|host| merged_hosts.iter().any(|h| h["host"] == *host && h["failed"] == 1)));
+    // The table, as a run prints it.
+    let mut args = vec!["recap", "merge"];
+    args.extend(logs.iter().map(String::as_str));
+    Test::new().args(&args).code(2).stdout_has(&format!("{} ", lab.host(3))).run();
+    down(name);
+}

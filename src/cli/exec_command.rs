@@ -41,6 +41,7 @@ pub fn run(args: ExecArgs) -> i32 {
         log_json: args.log_json,
         idempotence: false,
         retry_failed: false,
+        shard: None,
         list_hosts: args.list_hosts,
         force_handlers: false,
         list_tasks: false,

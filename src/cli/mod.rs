@@ -13,6 +13,7 @@ mod lab_command;
 mod lint_command;
 mod man_command;
 mod password_prompt;
+mod recap_command;
 mod run_command;
 mod vault_command;
 mod vault_options;
@@ -35,6 +36,25 @@ pub mod exit_code {
     pub const UNREACHABLE: i32 = 3;
     /// The run was interrupted (Ctrl-C).
     pub const INTERRUPTED: i32 = 130;
+
+    /// The exit code of a run that ended this way: one rule for `run` and for `recap merge` of its shards.
+    pub fn of_run(recap: &[crate::report::HostRecap], error: bool, fatal: bool, interrupted: bool) -> i32 {
+        let failed = recap.iter().any(|h| h.failed > 0);
+        let unreachable = recap.iter().any(|h| h.unreachable > 0);
+        if interrupted {
+            INTERRUPTED
+        } else if error && !fatal && !failed && !unreachable {
+            USAGE
+        } else if unreachable {
+            UNREACHABLE
+        } else if failed {
+            HOST_FAILED
+        } else if error {
+            USAGE
+        } else {
+            OK
+        }
+    }
 }
 
 #[derive(Parser, Debug)]
@@ -68,6 +88,9 @@ pub enum Command {
     Man(man_command::ManArgs),
     /// Run one shell command on the hosts of a pattern (Ansible's ad hoc `ansible web -a uptime`).
     Exec(ExecArgs),
+    /// Work with the recaps of runs' `--log-json` files: `merge` the logs of `--shard` runs into one recap.
+    #[command(subcommand)]
+    Recap(recap_command::RecapCommand),
     /// Encrypt, decrypt, view, edit and rekey Ansible Vault files and strings (`ansible-vault`'s commands).
     #[command(subcommand)]
     Vault(vault_command::VaultCommand),
@@ -120,6 +143,10 @@ pub struct RunArgs {
     /// Only run on the hosts that failed or were unreachable in the last run.
     #[arg(long = "retry-failed")]
     pub retry_failed: bool,
+    /// Run only this controller's share of the selected hosts: `I/N`, shards counted from 0 (a Kubernetes
+    /// Indexed Job's `$JOB_COMPLETION_INDEX/N`). A host's shard depends on its name only.
+    #[arg(long = "shard", value_name = "I/N", value_parser = crate::inventory::Shard::parse)]
+    pub shard: Option<crate::inventory::Shard>,
     /// Print the hosts the run would target (after --limit) and stop; nothing is connected.
     #[arg(long = "list-hosts")]
     pub list_hosts: bool,
@@ -347,6 +374,7 @@ pub fn main() -> i32 {
         Command::Completions(args) => completions_command::run(args),
         Command::Man(args) => man_command::run(args),
         Command::Exec(args) => exec_command::run(args),
+        Command::Recap(command) => recap_command::run(command),
         Command::Vault(command) => vault_command::run(command),
         Command::Hold(args) => hold_command::run(args),
     }

@@ -69,6 +69,16 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     if selected.is_empty() {
         return Err("no hosts selected (check --limit and the inventory)".into());
     }
+    if let Some(shard) = args.shard {
+        let before = selected.len();
+        selected.retain(|name| shard.holds(name));
+        if selected.is_empty() {
+            // A CI matrix or Job sized for a larger fleet has empty shards: nothing to do is not a failure.
+            eprintln!("--shard {shard}: none of the {before} selected hosts is in this shard; nothing to do");
+            return empty_shard_log(args).map(|()| exit_code::OK);
+        }
+        eprintln!("--shard {shard}: {} of the {before} selected hosts", selected.len());
+    }
     // Pre-flight: lint's error rules on this playbook, this inventory, --limit and --tags, before any host is
     // contacted. A mistake lint can see stops the run here, with lint's message, and nothing has changed.
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -208,27 +218,29 @@ fn make_reporter(args: &RunArgs, redactor: &Redactor) -> Result<Arc<dyn Reporter
     Ok(Arc::new(FanOut(reporters)))
 }
 
+/// The `--log-json` of a shard with no host: a start and an end, so `recap merge` counts it as finished.
+fn empty_shard_log(args: &RunArgs) -> Result<(), String> {
+    let Some(path) = &args.log_json else { return Ok(()) };
+    let log = JsonLog::create(path).map_err(|e| format!("--log-json {}: {e}", path.display()))?;
+    log.event(&crate::report::Event::RunStart {
+        playbook: args.playbook.display().to_string(),
+        hosts: Vec::new(),
+        check: args.check,
+        diff: args.diff,
+    });
+    log.event(&crate::report::Event::RunEnd { error: None, fatal: false, interrupted: false });
+    log.finish();
+    Ok(())
+}
+
 fn exit_code_of(outcome: &RunOutcome) -> i32 {
-    if outcome.interrupted {
-        return exit_code::INTERRUPTED;
-    }
     if let Some(error) = &outcome.error
         && !outcome.fatal
+        && !outcome.interrupted
     {
         eprintln!("error: {error}");
-        if !outcome.recap.iter().any(|h| h.failed > 0 || h.unreachable > 0) {
-            return exit_code::USAGE;
-        }
     }
-    if outcome.recap.iter().any(|h| h.unreachable > 0) {
-        exit_code::UNREACHABLE
-    } else if outcome.recap.iter().any(|h| h.failed > 0) {
-        exit_code::HOST_FAILED
-    } else if outcome.error.is_some() {
-        exit_code::USAGE
-    } else {
-        exit_code::OK
-    }
+    exit_code::of_run(&outcome.recap, outcome.error.is_some(), outcome.fatal, outcome.interrupted)
 }
 
 /// Remembers the hosts that failed so `--retry-failed` (or `--limit @.runbook/last-failed`) can rerun them.

@@ -141,6 +141,10 @@ pub fn run(request: RunRequest) -> RunOutcome {
     if recap.iter().any(|host| host.ok + host.failed + host.skipped + host.unreachable > 0) {
         runtime.emit(Event::Recap { hosts: recap.clone(), elapsed: runtime.started.elapsed(), interrupted });
     }
+    let fatal = runtime.fatal_stop.load(Ordering::SeqCst);
+    // The script's error is printed by the caller, outside the reporters: redact it here, as they would.
+    let error = result.err().map(|error| runtime.redactor.redact(&error));
+    runtime.emit(Event::RunEnd { error: error.clone(), fatal, interrupted });
     runtime.reporter.finish();
     let failed_hosts = runtime.hosts.values().filter(|host| !host.is_active()).map(|host| host.name.clone()).collect();
     // All at once: one by one, closing 100 connections took longer than a rerun's real work.
@@ -158,8 +162,5 @@ pub fn run(request: RunRequest) -> RunOutcome {
         }
         let _ = tokio::time::timeout(Duration::from_secs(3), settings.jumps.close()).await;
     });
-    let fatal = runtime.fatal_stop.load(Ordering::SeqCst);
-    // The script's error is printed by the caller, outside the reporters: redact it here, as they would.
-    let error = result.err().map(|error| runtime.redactor.redact(&error));
     RunOutcome { recap, error, fatal, interrupted, failed_hosts }
 }

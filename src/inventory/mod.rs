@@ -36,6 +36,7 @@ mod ini_source;
 mod inventory;
 mod inventory_error;
 mod inventory_sources;
+mod shard;
 mod ssh_args;
 mod vars_files;
 mod yaml_source;
@@ -45,6 +46,7 @@ pub use extra_vars::{merge_extra_vars, parse_extra_vars};
 pub use host::Host;
 pub use inventory::{Inventory, VarsStage};
 pub use inventory_error::{InventoryError, Position};
+pub use shard::{Shard, shard_of};
 pub use yaml_source::{NOT_OPENED as VAULT_NOT_OPENED, Vars};
 
 /// "a list", "a number", ...: for messages about a value of the wrong type.

@@ -432,9 +432,12 @@ impl ConsoleReporter {
             }
             Event::Print { host, message } => format!("{}\n", with_host(host.as_deref(), message)),
             Event::Recap { hosts, elapsed, interrupted } => self.render_recap(hosts, *elapsed, *interrupted),
-            Event::TaskStart { .. } | Event::TaskProgress { .. } | Event::HostResult(_) | Event::TaskEnd { .. } => {
-                String::new()
-            }
+            // The run's error is printed by the caller, once; the end itself needs no line.
+            Event::TaskStart { .. }
+            | Event::TaskProgress { .. }
+            | Event::HostResult(_)
+            | Event::TaskEnd { .. }
+            | Event::RunEnd { .. } => String::new(),
         }
     }
 }

@@ -121,6 +121,16 @@ pub enum Event {
         elapsed: Duration,
         interrupted: bool,
     },
+    /// The last event of every run that reached the engine, recap or not: how the run ended, so that a log alone
+    /// (`runbook recap merge` of `--shard` logs) tells the exit code the run had.
+    RunEnd {
+        /// The playbook's error (file:line:col: message), redacted, when it stopped on one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// It stopped because a `fatal` task failed.
+        fatal: bool,
+        interrupted: bool,
+    },
 }
 
 fn as_secs<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
