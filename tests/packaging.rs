@@ -101,3 +101,39 @@ fn render_man(page: &Path) -> String {
     assert!(output.status.success(), "man: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// The Kubernetes recipe for `--shard` (contrib/shards): valid against Kubernetes' own schemas
+/// (`kubernetes-validate`, PyPI, strict: unknown fields are errors), an Indexed Job whose pods each take the shard
+/// of their index, with as many shards as completions. What cannot be checked here: running it (no cluster).
+#[test]
+fn the_indexed_job_recipe_is_valid_kubernetes_and_gives_each_pod_its_shard() {
+    let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/shards/kubernetes-indexed-job.yaml");
+    let validator = "/opt/runbook-test-tools/bin/kubernetes-validate";
+    assert!(Path::new(validator).exists(), "{validator} is missing: run scripts/install-deps --for-tests");
+    let output = Command::new(validator).args(["--strict", "--quiet"]).arg(&recipe).output().unwrap();
+    assert!(
+        output.status.success(),
+        "kubernetes-validate refused the recipe:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let text = std::fs::read_to_string(&recipe).unwrap();
+    let job_text = text.split("\n---\n").find(|doc| doc.contains("kind: Job")).expect("a Job in the recipe");
+    let job: serde_json::Value = serde_saphyr::from_str(job_text).expect("the Job parses");
+    assert_eq!(job["spec"]["completionMode"], "Indexed");
+    let completions = job["spec"]["completions"].as_u64().unwrap();
+    assert_eq!(job["spec"]["parallelism"].as_u64(), Some(completions));
+    let args: Vec<&str> = job["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|arg| arg.as_str().unwrap())
+        .collect();
+    let shard = args.iter().position(|arg| *arg == "--shard").expect("--shard in the args");
+    assert_eq!(args[shard + 1], format!("$(JOB_COMPLETION_INDEX)/{completions}"));
+    // The flag the recipe passes is one runbook takes (the value Kubernetes substitutes is checked by run).
+    let help = runbook(&["run", "--help"]);
+    assert!(help.contains("--shard <I/N>"), "{help}");
+    assert!(args.contains(&"--log-json"));
+}
