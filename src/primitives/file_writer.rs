@@ -1,3 +1,9 @@
+//! How a file reaches a host, for `write`, `upload` and `template` alike: compare by SHA-256, send only a
+//! changed file, write a temp file beside the destination, validate it, set mode/owner, rename into place.
+//!
+//! One path for every file-writing primitive so that all of them are idempotent the same way, never leave a
+//! half-written destination, and show the same diff and `validated by` messages.
+
 use base64::Engine as _;
 use rhai::{Dynamic, Map};
 use sha2::{Digest, Sha256};

@@ -1,3 +1,8 @@
+//! `h.read`: a file's content (and, on request, its stat and matching lines) in one round trip.
+//!
+//! Read-only, so it runs in `--check` too: the stdlib's edit helpers (lineinfile, blockinfile, ...) are built
+//! on it — read, change in Rhai, write back with `known` so an edit that changes nothing costs only the read.
+
 use rhai::{Array, Dynamic, Map};
 use sha2::{Digest, Sha256};
 

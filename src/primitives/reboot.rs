@@ -1,3 +1,6 @@
+//! `h.reboot`: reboot a host and return only once it is back — a new boot id, not just an open port — so the
+//! next task never runs against the old kernel or a half-started machine.
+
 use std::time::{Duration, Instant};
 
 use super::primitive_error::PrimitiveError;

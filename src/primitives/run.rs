@@ -1,3 +1,7 @@
+//! `h.run`: a shell command on the host, with Ansible's guards (`creates`, `removes`, `unless`, `onlyif`) so a
+//! rerun changes nothing, and `--check` semantics: a command that could change the host is reported, not run,
+//! unless it is marked `check_safe`.
+
 use std::time::Duration;
 
 use rhai::{Dynamic, Map};

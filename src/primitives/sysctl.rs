@@ -1,3 +1,8 @@
+//! `h.sysctl`: kernel parameters persisted to a sysctl.d file, applied, and read back.
+//!
+//! `sysctl -w`'s exit code is not trusted (an "Invalid argument" may exit 0), so each key is read back and a
+//! key the kernel did not take fails the step with its name.
+
 use rhai::{Dynamic, Map};
 
 use super::file_writer::{FileSpec, put_file_then};

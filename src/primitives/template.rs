@@ -1,3 +1,6 @@
+//! `h.template`: a Jinja2 template rendered on the controller as Ansible renders it (`src/template`), then
+//! written as `h.write` writes. Rendering errors name template:line and the host; nothing reaches the host.
+
 use rhai::{Dynamic, Map};
 use serde_json::Value;
 

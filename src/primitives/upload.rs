@@ -1,3 +1,6 @@
+//! `h.upload`: a file from the controller (relative to the playbook) copied to the host, with the same
+//! replace-atomically, mode/owner, validate and diff rules as `h.write`.
+
 use rhai::Map;
 
 use super::file_writer::{FileSpec, put_file};

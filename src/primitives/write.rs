@@ -1,3 +1,6 @@
+//! `h.write`: a file with exactly this content, replaced atomically, reported changed only when it was not
+//! already so (see `file_writer` for how the bytes reach the host).
+
 use rhai::Map;
 use sha2::{Digest, Sha256};
 

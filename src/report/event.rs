@@ -1,3 +1,9 @@
+//! The run's events: what the engine tells every reporter (terminal, `--log-json`, history), in order.
+//!
+//! The engine emits facts — a task started, a host's result with its steps, the recap, how the run ended — and
+//! never formats text; each reporter decides how to show them. Keeping that split is what lets a JSON log, a
+//! terminal and a merged recap of shards agree on one run.
+
 use std::time::Duration;
 
 use serde::Serialize;

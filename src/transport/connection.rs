@@ -1,3 +1,6 @@
+//! One SSH connection to one host and the shells and channels on it: a small pool of persistent shells (under
+//! sshd's MaxSessions), channels for uploads, and the stall watchdog that gives up on a transfer that stopped.
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

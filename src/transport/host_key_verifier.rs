@@ -1,3 +1,7 @@
+//! Host key checking as OpenSSH's StrictHostKeyChecking does it: the known_hosts files (the user's, the
+//! system's, the inventory's) and the strict / accept-new / off policies. Keys are verified by default; a changed
+//! key is refused under every policy, and the refusal names the file and line to fix.
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 

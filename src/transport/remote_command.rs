@@ -1,3 +1,6 @@
+//! The one quoting path: a command as a primitive describes it (script, stdin, timeout, sudo, cwd, env) turned
+//! into shell text here and nowhere else, so nothing a user or a host wrote is ever pasted into a shell unquoted.
+
 use std::time::Duration;
 
 use base64::Engine as _;

@@ -1,3 +1,5 @@
+//! POSIX shell quoting, the primitive under `remote_command`: any text becomes one literal argument.
+
 /// Quotes `text` for a POSIX shell so it reaches the command as one literal argument, whatever it holds
 /// (spaces, quotes, `$()`, backticks, newlines). Single quotes are the only quoting a POSIX shell does not
 /// interpret inside, so every `'` is closed, escaped and reopened.

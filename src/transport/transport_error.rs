@@ -1,3 +1,6 @@
+//! Why a host could not be reached, typed: each variant names the cause and what an operator does about it, and
+//! the engine counts the host unreachable (not failed) from the type, not from the text.
+
 use std::time::Duration;
 
 /// Why a host could not be reached. Each variant says what to do about it: these are read by operators at 3 am.
