@@ -265,6 +265,7 @@ fn mtime(path: &Path) -> std::time::SystemTime {
 
 #[test]
 fn bundle_el_gathers_a_self_contained_rpm_repository_and_the_release_files() {
+    require_lab!();
     require_tools();
     let work = PathBuf::from("/tmp/runbook-t-elb-build");
     let _ = std::fs::remove_dir_all(&work);

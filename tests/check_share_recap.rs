@@ -17,6 +17,7 @@ fn lab() -> &'static Lab {
 
 #[test]
 fn a_captured_host_is_usable_from_every_hosts_closure_at_once() {
+    require_lab!();
     let lab = lab();
     let (checker, pair) = (lab.host(0), [lab.host(1), lab.host(2)]);
     // A host, an array of hosts, a map holding a host and a closure, all captured by the task's closure and used
@@ -50,6 +51,7 @@ fn a_captured_host_is_usable_from_every_hosts_closure_at_once() {
 
 #[test]
 fn check_plans_a_site_on_a_fresh_host_without_touching_it() {
+    require_lab!();
     let lab = lab();
     let host = lab.host(9);
     // A fresh host: the package is not there, nor its folders. Fail loudly if an earlier run left them.
@@ -114,6 +116,7 @@ fn check_plans_a_site_on_a_fresh_host_without_touching_it() {
 
 #[test]
 fn a_step_that_depends_on_nothing_planned_still_fails_in_check_mode() {
+    require_lab!();
     let lab = lab();
     let host = lab.host(8);
     let playbook = format!(r#"task("conf", host("{host}"), |h| h.write("x\n", "/etc/t-ho-nowhere/conf"));"#);
@@ -128,6 +131,7 @@ fn a_step_that_depends_on_nothing_planned_still_fails_in_check_mode() {
 
 #[test]
 fn the_recap_lists_only_hosts_a_task_ran_on_and_guarded_steps_are_ok() {
+    require_lab!();
     let lab = lab();
     let [one, two, three, four] = [lab.host(3), lab.host(4), lab.host(5), lab.host(6)];
     let playbook = format!(

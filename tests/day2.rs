@@ -170,6 +170,7 @@ fn haproxy_pid(lab: &Lab, host: &str) -> String {
 
 #[test]
 fn add_node_joins_a_master_then_a_worker_and_rewrites_haproxy_and_hosts() {
+    require_lab!();
     let (lab, _turn) = lab();
     install_standins(lab);
     seed_cluster(lab, &["k8s-master01", "k8s-master02"], &["k8s-node01", "k8s-node02"]);
@@ -242,6 +243,7 @@ fn add_node_joins_a_master_then_a_worker_and_rewrites_haproxy_and_hosts() {
 
 #[test]
 fn add_node_refuses_when_there_is_no_cluster_or_nothing_to_add() {
+    require_lab!();
     let (lab, _turn) = lab();
     install_standins(lab);
     Test::new()
@@ -279,6 +281,7 @@ fn full_cluster(lab: &Lab) {
 
 #[test]
 fn remove_node_refuses_the_last_master_and_a_broken_quorum_then_removes_a_master() {
+    require_lab!();
     let (lab, _turn) = lab();
     full_cluster(lab);
     let all: Vec<&str> = lab.hosts.iter().map(String::as_str).collect();
@@ -376,6 +379,7 @@ fn upgrade(lab: &Lab, version: &str) -> Test {
 
 #[test]
 fn upgrade_refuses_skips_and_downgrades_then_upgrades_masters_one_at_a_time() {
+    require_lab!();
     let (lab, _turn) = lab();
     upgrade_ready(lab);
     upgrade(lab, "1.27.0")
@@ -422,6 +426,7 @@ fn upgrade_refuses_skips_and_downgrades_then_upgrades_masters_one_at_a_time() {
 
 #[test]
 fn upgrade_stops_at_the_first_master_that_fails() {
+    require_lab!();
     let (lab, _turn) = lab();
     upgrade_ready(lab);
     lab.sh("k8s-master02", "touch /var/lib/standin/fail-upgrade");
@@ -439,6 +444,7 @@ fn upgrade_stops_at_the_first_master_that_fails() {
 
 #[test]
 fn certs_renew_below_the_threshold_one_master_at_a_time() {
+    require_lab!();
     let (lab, _turn) = lab();
     full_cluster(lab);
     for m in MASTERS {
@@ -461,6 +467,7 @@ fn certs_renew_below_the_threshold_one_master_at_a_time() {
 
 #[test]
 fn reset_needs_its_confirmation_then_tears_down_and_reruns_clean() {
+    require_lab!();
     let (lab, _turn) = lab();
     full_cluster(lab);
     Test::new()
@@ -546,6 +553,7 @@ fn etcd_keys(lab: &Lab, host: &str) -> String {
 
 #[test]
 fn etcd_backup_reaches_the_controller_and_restore_brings_the_keys_back_on_every_member() {
+    require_lab!();
     let (lab, _turn) = lab();
     real_etcd(lab);
     lab.sh("k8s-master01", "for k in a b c; do etcdctl put /day2/$k value-$k >/dev/null; done");

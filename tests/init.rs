@@ -77,6 +77,7 @@ fn the_skeleton_lints_clean_with_its_ci_files_command() {
 
 #[test]
 fn the_skeleton_runs_on_an_anonymous_two_host_lab() {
+    require_lab!();
     require_root();
     let _ =
         Command::new(RUNBOOK).args(["lab", "down", "--name", "t-pkinit", "--purge"]).current_dir(repo_root()).output();
@@ -104,6 +105,7 @@ fn the_skeleton_runs_on_an_anonymous_two_host_lab() {
 
 #[test]
 fn the_skeleton_runs_on_a_lab_mirroring_its_inventory() {
+    require_lab!();
     require_root();
     let site = new_site("none");
     let inventory = site.join("inventory.yaml").display().to_string();

@@ -1,5 +1,8 @@
 //! The lab for real: hosts boot, answer over SSH as themselves, keep their state across a reboot, and leave
-//! nothing behind. These need root (bridges, cgroups, nspawn); as another user they say so and skip.
+//! nothing behind. These need root (bridges, cgroups, nspawn): without it they fail, unless the run says
+//! `RUNBOOK_TESTS_WITHOUT_LAB=1` (the one lab policy of every test file: `require_lab!`).
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -7,19 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const RUNBOOK: &str = env!("CARGO_BIN_EXE_runbook");
-
-fn is_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-macro_rules! require_root {
-    () => {
-        // A lab test that cannot run fails, loudly: it never passes as "ok" by not running.
-        assert!(is_root(), "the lab tests need root (they create a bridge, cgroups and containers): run them as root");
-    };
-}
+use support::{RUNBOOK, is_root};
 
 fn runbook(cwd: &Path, args: &[&str]) -> Output {
     Command::new(RUNBOOK).args(args).current_dir(cwd).output().expect("runbook runs")
@@ -120,7 +111,7 @@ fn boot_id(lab: &Lab, address: &str) -> Option<String> {
 
 #[test]
 fn three_hosts_answer_as_themselves_survive_a_reboot_and_leave_nothing_behind() {
-    require_root!();
+    require_lab!();
     let temp = tempfile::tempdir().unwrap();
     let lab = Lab { name: "t-lab", cwd: temp.path().to_path_buf() };
     let _ = lab.down();
@@ -177,7 +168,7 @@ fn three_hosts_answer_as_themselves_survive_a_reboot_and_leave_nothing_behind() 
 
 #[test]
 fn an_inventory_lab_maps_host_addresses_and_the_vip() {
-    require_root!();
+    require_lab!();
     let temp = tempfile::tempdir().unwrap();
     let lab = Lab { name: "t-inv", cwd: temp.path().to_path_buf() };
     let _ = lab.down();
@@ -226,7 +217,7 @@ fn an_inventory_lab_maps_host_addresses_and_the_vip() {
 /// beside the inventory; `runbook run -i` the lab's inventory then reaches every host.
 #[test]
 fn a_lab_from_a_host_range_is_reached_by_run() {
-    require_root!();
+    require_lab!();
     let temp = tempfile::tempdir().unwrap();
     let lab = Lab { name: "t-li1", cwd: temp.path().to_path_buf() };
     let _ = lab.down();
@@ -271,7 +262,7 @@ fn a_lab_from_a_host_range_is_reached_by_run() {
 /// A broken inventory fails `lab up` with the loader's `file:line:col`, before anything is created.
 #[test]
 fn lab_up_reports_inventory_errors_where_they_are() {
-    require_root!();
+    require_lab!();
     let temp = tempfile::tempdir().unwrap();
     std::fs::write(temp.path().join("inventory.yaml"), "all:\n  hosts:\n    web[01:03]:\n  hostz:\n    a:\n").unwrap();
     let output =

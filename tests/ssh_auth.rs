@@ -125,6 +125,7 @@ task("as root", hosts(), |h| {
 
 #[test]
 fn su_becomes_root_where_there_is_no_sudo() {
+    require_lab!();
     let lab = su_host();
     let dir = tempfile::tempdir().unwrap();
     let (code, _) = lab.ssh(SU_HOST, "command -v sudo");
@@ -146,6 +147,7 @@ fn su_becomes_root_where_there_is_no_sudo() {
 
 #[test]
 fn a_wrong_su_password_is_one_clear_error_and_fast() {
+    require_lab!();
     su_host();
     let dir = tempfile::tempdir().unwrap();
     let inventory = su_inventory(dir.path(), "");
@@ -163,6 +165,7 @@ fn a_wrong_su_password_is_one_clear_error_and_fast() {
 
 #[test]
 fn su_to_another_user_writes_files_owned_by_that_user() {
+    require_lab!();
     let lab = su_host();
     let dir = tempfile::tempdir().unwrap();
     lab.sh(SU_HOST, "rm -rf /tmp/rb-su-app && install -d -o rbapp -m 700 /tmp/rb-su-app");
@@ -182,6 +185,7 @@ task("as rbapp", hosts(), |h| {
 
 #[test]
 fn the_su_password_never_shows_in_output_logs_or_any_remote_argv() {
+    require_lab!();
     let lab = su_host();
     let dir = tempfile::tempdir().unwrap();
     let inventory = su_inventory(dir.path(), "");
@@ -261,6 +265,7 @@ task("who", hosts(), |h| { h.run("echo I-am-$(id -un)"); });
 
 #[test]
 fn a_password_login_works_from_the_environment_and_from_ask_pass() {
+    require_lab!();
     password_host();
     let dir = tempfile::tempdir().unwrap();
     // The lab key is offered first and refused: only the password opens the door.
@@ -288,6 +293,7 @@ fn a_password_login_works_from_the_environment_and_from_ask_pass() {
 
 #[test]
 fn a_server_offering_only_keyboard_interactive_is_answered_with_the_password() {
+    require_lab!();
     password_host();
     let dir = tempfile::tempdir().unwrap();
     let inventory = inventory(dir.path(), PASSWORD_HOST, "user: rbkbd");
@@ -306,6 +312,7 @@ fn a_server_offering_only_keyboard_interactive_is_answered_with_the_password() {
 
 #[test]
 fn a_wrong_login_password_is_a_clear_error_for_that_host() {
+    require_lab!();
     password_host();
     let dir = tempfile::tempdir().unwrap();
     for user in ["rbpw", "rbkbd"] {
@@ -380,6 +387,7 @@ fn cert_inventory(dir: &Path, key: &Path) -> PathBuf {
 
 #[test]
 fn a_user_certificate_next_to_the_key_logs_in_where_the_key_alone_cannot() {
+    require_lab!();
     let files = cert_host();
     let dir = tempfile::tempdir().unwrap();
     assert!(files.valid.with_file_name("valid-cert.pub").exists());
@@ -393,6 +401,7 @@ fn a_user_certificate_next_to_the_key_logs_in_where_the_key_alone_cannot() {
 
 #[test]
 fn an_expired_certificate_is_refused_and_the_error_says_it_expired() {
+    require_lab!();
     let files = cert_host();
     let dir = tempfile::tempdir().unwrap();
     let run = Test::new().inventory_file(cert_inventory(dir.path(), &files.expired)).playbook(WHO).code(3).run();

@@ -199,6 +199,7 @@ fn run_who(inventory: &Path, extra: &[&str]) -> support::Run {
 
 #[test]
 fn a_target_behind_the_bastion_cannot_be_reached_directly() {
+    require_lab!();
     let topology = topology();
     let _shared = TOPOLOGY_USE.read().unwrap_or_else(|poisoned| poisoned.into_inner());
     let inventory = topology.inventory("direct.yaml", &[("far1", "")]);
@@ -218,6 +219,7 @@ fn a_target_behind_the_bastion_cannot_be_reached_directly() {
 
 #[test]
 fn hosts_behind_a_bastion_named_in_the_inventory_share_one_jump_connection() {
+    require_lab!();
     let topology = topology();
     // Alone: other tests log in to the bastion too, and this one counts its logins.
     let _alone = TOPOLOGY_USE.write().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -246,6 +248,7 @@ fn hosts_behind_a_bastion_named_in_the_inventory_share_one_jump_connection() {
 
 #[test]
 fn ansible_ssh_common_args_proxyjump_and_proxycommand_reach_the_target() {
+    require_lab!();
     let topology = topology();
     let _shared = TOPOLOGY_USE.read().unwrap_or_else(|poisoned| poisoned.into_inner());
     let bastion = topology.address("bastion");
@@ -269,6 +272,7 @@ fn ansible_ssh_common_args_proxyjump_and_proxycommand_reach_the_target() {
 
 #[test]
 fn proxyjump_from_ssh_config_reaches_the_target() {
+    require_lab!();
     let topology = topology();
     let _shared = TOPOLOGY_USE.read().unwrap_or_else(|poisoned| poisoned.into_inner());
     let home = tempfile::tempdir().unwrap();
@@ -294,6 +298,7 @@ fn proxyjump_from_ssh_config_reaches_the_target() {
 
 #[test]
 fn a_two_hop_chain_reaches_a_host_only_the_second_hop_can_reach() {
+    require_lab!();
     let topology = topology();
     let _shared = TOPOLOGY_USE.read().unwrap_or_else(|poisoned| poisoned.into_inner());
     // deep1 answers on the deep subnet only; hop2 is the one host with a leg there, and hop2 itself is
@@ -319,6 +324,7 @@ fn a_two_hop_chain_reaches_a_host_only_the_second_hop_can_reach() {
 
 #[test]
 fn a_bastion_with_a_wrong_host_key_is_refused_and_named() {
+    require_lab!();
     let topology = topology();
     let _shared = TOPOLOGY_USE.read().unwrap_or_else(|poisoned| poisoned.into_inner());
     // known_hosts where the bastion's address carries direct1's key: a machine in the middle, as far as
@@ -351,6 +357,7 @@ fn a_bastion_with_a_wrong_host_key_is_refused_and_named() {
 
 #[test]
 fn a_host_whose_sshd_restarts_during_the_first_connect_is_reached_after_a_retry() {
+    require_lab!();
     let topology = topology();
     // Alone: direct1's sshd goes away, and other tests use direct1.
     let _alone = TOPOLOGY_USE.write().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -392,6 +399,7 @@ fn wait_for_ssh(address: &str) {
 
 #[test]
 fn the_bastion_going_down_mid_run_makes_its_hosts_unreachable_and_direct_hosts_finish() {
+    require_lab!();
     let topology = topology();
     let _alone = TOPOLOGY_USE.write().unwrap_or_else(|poisoned| poisoned.into_inner());
     let inventory = topology.inventory(
@@ -496,6 +504,7 @@ task("as root", hosts(), |h| {
 
 #[test]
 fn become_with_a_sudo_password_from_each_source() {
+    require_lab!();
     let topology = topology();
     let _shared = TOPOLOGY_USE.read().unwrap_or_else(|poisoned| poisoned.into_inner());
     become_users(topology);
@@ -530,6 +539,7 @@ fn become_with_a_sudo_password_from_each_source() {
 
 #[test]
 fn a_wrong_become_password_is_one_clear_error_and_fast() {
+    require_lab!();
     let topology = topology();
     let _shared = TOPOLOGY_USE.read().unwrap_or_else(|poisoned| poisoned.into_inner());
     become_users(topology);
@@ -548,6 +558,7 @@ fn a_wrong_become_password_is_one_clear_error_and_fast() {
 
 #[test]
 fn the_become_password_never_shows_in_output_logs_or_any_remote_argv() {
+    require_lab!();
     let topology = topology();
     let _shared = TOPOLOGY_USE.read().unwrap_or_else(|poisoned| poisoned.into_inner());
     become_users(topology);
@@ -583,6 +594,7 @@ task("busy", hosts(), |h| {
 
 #[test]
 fn become_user_runs_as_that_user_and_its_files_are_owned_by_it() {
+    require_lab!();
     let topology = topology();
     let _shared = TOPOLOGY_USE.read().unwrap_or_else(|poisoned| poisoned.into_inner());
     become_users(topology);
