@@ -6,6 +6,7 @@ mod chained;
 #[cfg(test)]
 mod documented;
 mod filters;
+pub mod lazy_vars;
 mod lookups;
 mod mutable_dict;
 mod mutable_list;
