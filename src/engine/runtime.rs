@@ -56,6 +56,8 @@ pub struct Runtime {
     /// Handlers the playbook declared, in declaration order (the order they run in).
     pub(super) handlers: Mutex<IndexMap<String, rhai::FnPtr>>,
     recap: Mutex<RecapBuilder>,
+    /// Values that are never templates (decrypted inline `!vault` values), set once the inventory is known.
+    pub(super) literal_values: std::sync::OnceLock<Arc<std::collections::HashSet<String>>>,
 }
 
 impl Runtime {
@@ -92,6 +94,7 @@ impl Runtime {
             fatal_stop: AtomicBool::new(false),
             handlers: Mutex::new(IndexMap::new()),
             recap: Mutex::new(recap),
+            literal_values: std::sync::OnceLock::new(),
         }
     }
 
@@ -124,6 +127,10 @@ impl Runtime {
 
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.tokio.block_on(future)
+    }
+
+    pub(super) fn literal_values(&self) -> Arc<std::collections::HashSet<String>> {
+        self.literal_values.get().cloned().unwrap_or_default()
     }
 
     pub fn host(&self, name: &str) -> Option<&Arc<HostState>> {
