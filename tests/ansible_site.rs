@@ -44,13 +44,29 @@ fn ansible(dir: &Path, args: &[&str]) -> String {
     stdout
 }
 
-/// `msg` of each host in `ansible -m debug` output.
-fn debug_messages(stdout: &str) -> BTreeMap<String, String> {
+/// `ansible-playbook PLAYBOOK` in `dir` (as [`ansible`]); stdout.
+fn ansible_playbook(dir: &Path, playbook: &Path) -> String {
+    let temp = tempfile::tempdir().unwrap();
+    let output = Command::new("/opt/runbook-test-tools/bin/ansible-playbook")
+        .current_dir(dir)
+        .env("ANSIBLE_HOME", temp.path())
+        .env("ANSIBLE_LOCAL_TEMP", temp.path())
+        .env("ANSIBLE_NOCOLOR", "1")
+        .arg(playbook)
+        .output()
+        .expect("ansible-playbook runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "ansible-playbook failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+/// `msg` of each host in `ansible-playbook` output of a debug task (`ok: [host] => {` then `"msg": ...`).
+fn play_messages(stdout: &str) -> BTreeMap<String, String> {
     let mut messages = BTreeMap::new();
     let mut host = None;
     for line in stdout.lines() {
-        if let Some((name, _)) = line.split_once(" | SUCCESS") {
-            host = Some(name.to_string());
+        if let Some(rest) = line.strip_prefix("ok: [") {
+            host = rest.split_once(']').map(|(name, _)| name.to_string());
         } else if let (Some(name), Some(msg)) = (&host, line.trim().strip_prefix("\"msg\": ")) {
             messages.insert(name.clone(), serde_json::from_str::<String>(msg).unwrap());
         }
@@ -63,7 +79,7 @@ fn a_site_folder_with_ansible_cfg_runs_with_no_flag_and_sees_what_ansible_sees()
     require_lab!();
     require_ansible();
     let lab = lab();
-    lab.clean("/root/t-hc-site.txt");
+    lab.clean("/root/t-hc-site.txt /root/t-hc-site.conf");
     let site = site();
     // No -i, no key, no user, no known_hosts flag: all from ansible.cfg and the inventory folder. USER names
     // nobody, so only ansible.cfg's remote_user can make the login root.
@@ -84,13 +100,32 @@ fn a_site_folder_with_ansible_cfg_runs_with_no_flag_and_sees_what_ansible_sees()
     assert!(!site.join(".runbook").exists(), "a clean run leaves nothing in the site folder");
 
     let expression = "{{ inventory_hostname }} ntp={{ ntp_server }} port={{ http_port }} rack={{ rack }} \
-                      tier={{ tier }} domain={{ domain }} label={{ role_label | default('none') }}";
-    let theirs = debug_messages(&ansible(&site, &["all", "-m", "debug", "-a", &format!("msg=\"{expression}\"")]));
+                      tier={{ tier }} domain={{ domain }} label={{ role_label | default('none') }} fqdn={{ fqdn }} \
+                      node={{ node }} site={{ site_label }} peers={{ peers }} pool={{ ntp_pool }}";
+    // A play (facts gathered, as a playbook does by default; ad-hoc `ansible -m debug` gathers none).
+    let play = tempfile::tempdir().unwrap();
+    let play_file = play.path().join("debug.yml");
+    let task = serde_json::json!([{"hosts": "all", "tasks": [{"debug": {"msg": expression}}]}]);
+    std::fs::write(&play_file, task.to_string()).unwrap();
+    let theirs = play_messages(&ansible_playbook(&site, &play_file));
     assert_eq!(theirs.len(), 2, "{theirs:?}");
     for host in &lab.hosts {
         let ours = lab.sh(host, "cat /root/t-hc-site.txt");
         assert_eq!(ours.trim_end(), theirs[host], "{host}: runbook's values (left) and Ansible's (right) differ");
     }
+    // Values that are templates (group_vars referring to vars, a fact, groups, hostvars) reach a template and
+    // h.write resolved, never as literal braces.
+    for host in &lab.hosts {
+        let conf = lab.sh(host, "cat /root/t-hc-site.conf");
+        let node = lab.sh(host, "hostname -s");
+        assert!(!conf.contains("{{"), "{host}: {conf}");
+        assert!(conf.contains(&format!("name={host}.example.test\n")), "{host}: {conf}");
+        assert!(conf.contains(&format!("node={}-", node.trim())), "{host}: {conf}");
+    }
+    assert!(
+        theirs["lab-h02"].contains("pool=time.web.example.test/pool"),
+        "hostvars resolve against lab-h01: {theirs:?}"
+    );
     // Ansible reaches the hosts with the same folder (its ssh options, key and user): the site is one site.
     let read_back = ansible(&site, &["all", "-m", "command", "-a", "cat /root/t-hc-site.txt"]);
     assert!(read_back.contains("lab-h02 ntp=time.all.example.test port=5432"), "{read_back}");
@@ -131,9 +166,9 @@ fn inventory_lint_and_run_read_ansible_cfg_and_flags_win() {
     // --list-hosts goes through run's whole loading path (forks, timeout, inventory) without connecting.
     let output = runbook(&["run", "site.rhai", "--list-hosts"], &[]);
     assert!(String::from_utf8_lossy(&output.stdout).contains("hosts (2):"), "{output:?}");
-    // lint checks the inventory ansible.cfg names (the playbook and the inventory: 2 files).
+    // lint checks the inventory ansible.cfg names (the playbook, its template and the inventory: 3 files).
     let output = runbook(&["lint", "site.rhai"], &[]);
-    assert!(String::from_utf8_lossy(&output.stdout).contains("no problems found in 2 files"), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("no problems found in 3 files"), "{output:?}");
     // A malformed ansible.cfg stops every command at its line.
     let broken = tempfile::tempdir().unwrap();
     std::fs::write(broken.path().join("ansible.cfg"), "[defaults]\nforks 3\n").unwrap();

@@ -9,9 +9,9 @@ use super::host_state::HostState;
 use super::runtime::{INTERRUPT_GRACE, Runtime};
 use super::step_recorder;
 use super::vars_map::{Fallback, VarsMap};
-use crate::template::lazy_vars::{FactSource, HostvarsSource, LazyVars};
 use crate::primitives::{HostError, InventoryHost, RemoteHost};
 use crate::report::{Event, Status, StepReport};
+use crate::template::lazy_vars::{FactSource, HostvarsSource, LazyVars};
 use crate::transport::{CommandOutput, RemoteCommand};
 
 /// A host as a playbook sees it (`h` in `task(..., |h| ...)`): cheap to clone, shared by every thread.
@@ -78,8 +78,7 @@ impl Host {
                         return Ok(None);
                     };
                     let host = Host::new(state, runtime);
-                    let facts =
-                        crate::primitives::gather_facts(&host).map_err(|error| error.message().to_string())?;
+                    let facts = crate::primitives::gather_facts(&host).map_err(|error| error.message().to_string())?;
                     let facts = rhai::serde::from_dynamic(&Dynamic::from(facts)).unwrap_or(serde_json::Value::Null);
                     Ok(host.ansible_names(Some(facts)).get(key).cloned())
                 });

@@ -243,8 +243,8 @@ pub fn standard_scope(runtime: &Runtime) -> Scope<'static> {
     let mut scope = Scope::new();
     scope.push_constant(
         "vars",
-        VarsMap::new("the playbook's `vars` (inventory `all` vars and -e)", to_map(&runtime.global_vars)).with_resolver(
-            crate::template::lazy_vars::LazyVars::new(
+        VarsMap::new("the playbook's `vars` (inventory `all` vars and -e)", to_map(&runtime.global_vars))
+            .with_resolver(crate::template::lazy_vars::LazyVars::new(
                 "the playbook's `vars`",
                 runtime.global_vars.clone(),
                 serde_json::Map::new(),
@@ -252,8 +252,7 @@ pub fn standard_scope(runtime: &Runtime) -> Scope<'static> {
                 runtime.literal_values(),
                 None,
                 None,
-            ),
-        ),
+            )),
     );
     scope.push_constant("check_mode", runtime.options.check);
     scope.push_constant("diff_mode", runtime.options.diff);
