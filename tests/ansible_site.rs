@@ -293,3 +293,101 @@ fn a_folder_and_repeated_sources_merge_as_ansible_merges_them() {
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("no inventory: pass -i INVENTORY"), "{output:?}");
 }
+
+/// The corpus of variable values that are templates (tests/fixtures/variable_corpus): each resolved by runbook
+/// (`h.vars`) and by ansible-playbook (facts gathered) on the same hosts, with the same `-e`, must be equal —
+/// nested references, facts, `hostvars`, `groups`, filters, native types of a lone expression, and precedence
+/// between group_vars/all < group_vars/GROUP < host_vars < -e.
+#[test]
+fn template_values_resolve_as_ansible_resolves_them() {
+    require_lab!();
+    require_ansible();
+    let lab = lab();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let corpus = repo_root().join("tests/fixtures/variable_corpus");
+    for entry in ["inventory/group_vars", "inventory/host_vars"] {
+        std::fs::create_dir_all(dir.join(entry)).unwrap();
+    }
+    for file in ["inventory/hosts", "inventory/group_vars/all.yaml", "inventory/group_vars/web.yaml"] {
+        std::fs::copy(corpus.join(file), dir.join(file)).unwrap();
+    }
+    std::fs::copy(corpus.join("inventory/host_vars/lab-h01.yaml"), dir.join("inventory/host_vars/lab-h01.yaml"))
+        .unwrap();
+    let state = repo_root().join(".runbook/t-hc");
+    std::fs::write(
+        dir.join("ansible.cfg"),
+        format!(
+            "[defaults]\ninventory = inventory/\nremote_user = root\nprivate_key_file = {}\n\
+             interpreter_python = /usr/bin/python3\n",
+            state.join("id_ed25519").display()
+        ),
+    )
+    .unwrap();
+    let ssh_args = format!(
+        "-F /dev/null -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes",
+        state.join("known_hosts").display()
+    );
+    std::fs::write(
+        dir.join("inventory/ssh.yaml"),
+        format!("all:\n  vars:\n    ansible_ssh_common_args: '{ssh_args}'\n"),
+    )
+    .unwrap();
+    let names: Vec<String> =
+        std::fs::read_to_string(corpus.join("names")).unwrap().split_whitespace().map(String::from).collect();
+    assert!(names.len() >= 30, "the corpus has {} names", names.len());
+    let extra = ["-e", r#"{"extra_me": "cli-{{ layer }}"}"#];
+
+    let list = names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+    std::fs::write(
+        dir.join("corpus.rhai"),
+        format!(
+            "task(\"corpus\", hosts(), |h| {{ let out = #{{}}; for k in [{list}] {{ out[k] = h.vars[k]; }} \
+             print(`CORPUS ${{h.name}} ` + out.to_json()); }});\n"
+        ),
+    )
+    .unwrap();
+    let output = Command::new(RUNBOOK)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(["run", "corpus.rhai"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+
+    let dict = names.iter().map(|n| format!("'{n}': {n}")).collect::<Vec<_>>().join(", ");
+    let play =
+        serde_json::json!([{"hosts": "all", "tasks": [{"debug": {"msg": format!("{{{{ {{{dict}}} | to_json }}}}")}}]}]);
+    std::fs::write(dir.join("corpus.yml"), play.to_string()).unwrap();
+    let temp_home = tempfile::tempdir().unwrap();
+    let ansible = Command::new("/opt/runbook-test-tools/bin/ansible-playbook")
+        .current_dir(dir)
+        .env("ANSIBLE_HOME", temp_home.path())
+        .env("ANSIBLE_LOCAL_TEMP", temp_home.path())
+        .env("ANSIBLE_NOCOLOR", "1")
+        .arg("corpus.yml")
+        .args(extra)
+        .output()
+        .unwrap();
+    let their_stdout = String::from_utf8_lossy(&ansible.stdout);
+    assert!(ansible.status.success(), "{their_stdout}\n{}", String::from_utf8_lossy(&ansible.stderr));
+    let theirs = play_messages(&their_stdout);
+
+    let mut compared = 0;
+    for line in stdout.lines().filter_map(|line| line.strip_prefix("CORPUS ")) {
+        let (host, json) = line.split_once(' ').unwrap();
+        let ours: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).unwrap();
+        let their: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&theirs[host]).unwrap();
+        for name in &names {
+            assert_eq!(
+                ours[name], their[name],
+                "{host}: `{name}` is {} in runbook, {} in Ansible",
+                ours[name], their[name]
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, lab.hosts.len() * names.len(), "every value on every host");
+}
