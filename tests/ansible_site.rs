@@ -257,7 +257,9 @@ fn a_folder_and_repeated_sources_merge_as_ansible_merges_them() {
     std::fs::write(dir.join("base/nested/hosts"), "[db]\nh4 b=nested\n").unwrap();
     std::fs::write(dir.join("base/notes.md"), "not an inventory\n").unwrap();
     std::fs::write(dir.join("base/old.bak"), "[broken\n").unwrap();
-    std::fs::write(dir.join("base/group_vars/web.yaml"), "g: web\na: web-file\n").unwrap();
+    // A template value: ansible-inventory prints it as written (unresolved), and so does runbook inventory.
+    std::fs::write(dir.join("base/group_vars/web.yaml"), "g: web\na: web-file\nfq: \"{{ inventory_hostname }}.x\"\n")
+        .unwrap();
     std::fs::write(dir.join("prod/hosts.yml"), "app:\n  vars: {tier: prod}\n  hosts:\n    h1: {b: prod}\n").unwrap();
     std::fs::write(dir.join("prod/host_vars/h1.yaml"), "c: prod-host-file\n").unwrap();
     let sources = ["-i", "base/", "-i", "prod/hosts.yml", "-i", "h9,h10:2222,"];
@@ -277,6 +279,7 @@ fn a_folder_and_repeated_sources_merge_as_ansible_merges_them() {
     }
     assert_eq!(ours, theirs, "runbook (left) and ansible-inventory (right)");
     assert_eq!(ours["h1"]["tier"], "prod", "{ours}");
+    assert_eq!(ours["h1"]["fq"], "{{ inventory_hostname }}.x", "{ours}");
     // lint sees every file of the folder, each finding at its own file:line.
     std::fs::write(dir.join("base/30-secret.yaml"), "db:\n  vars:\n    db_password: hunter2hunter2\n").unwrap();
     std::fs::write(dir.join("p.rhai"), "task(\"x\", hosts(), |h| {});\n").unwrap();
