@@ -65,7 +65,7 @@ pub fn dump_with(value: &Value, layout: &Layout) -> String {
         emitter.whitespace = false;
         emitter.indention = false;
         // libyaml puts a block collection on the next line, and a flow one or a scalar after `--- `.
-        if !(is_collection(value) && !flow_style(value, flow)) {
+        if !is_collection(value) || flow_style(value, flow) {
             emitter.write(" ");
             emitter.whitespace = true;
         }

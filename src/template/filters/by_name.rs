@@ -123,7 +123,7 @@ mod tests {
         assert!(error.contains("`nothing_here` is undefined"), "{error}");
         let error = render("{{ nothing_here | ternary(1, 2) }}").unwrap_err();
         assert!(error.contains("undefined"), "{error}");
-        assert_eq!(render("{{ nothing_here | mandatory('m') }}").unwrap_err().contains("m"), true);
+        assert!(render("{{ nothing_here | mandatory('m') }}").unwrap_err().contains("m"));
         assert_eq!(render("{{ nothing_here | default('d') | upper }}").unwrap(), "D");
     }
 
