@@ -11,7 +11,7 @@ use super::step_recorder;
 use super::vars_map::{Fallback, VarsMap};
 use crate::primitives::{HostError, InventoryHost, RemoteHost};
 use crate::report::{Event, Status, StepReport};
-use crate::template::lazy_vars::{FactSource, HostvarsSource, LazyVars};
+use crate::template::lazy_vars::{FactSource, HostvarsSource, LazyVars, Sources};
 use crate::transport::{CommandOutput, RemoteCommand};
 
 /// A host as a playbook sees it (`h` in `task(..., |h| ...)`): cheap to clone, shared by every thread.
@@ -64,11 +64,7 @@ impl Host {
         self.state
             .lazy_vars
             .get_or_init(|| {
-                let mut base = self.ansible_names(None);
-                let groups: serde_json::Map<String, serde_json::Value> =
-                    self.runtime.groups.iter().map(|(g, members)| (g.clone(), serde_json::json!(members))).collect();
-                base.insert("groups".into(), serde_json::Value::Object(groups));
-                base.insert("omit".into(), serde_json::json!(crate::template::omit()));
+                let base = self.ansible_names(None);
                 let (state, runtime) = (Arc::downgrade(&self.state), Arc::downgrade(&self.runtime));
                 let facts: FactSource = Arc::new(move |key: &str| {
                     if key != "ansible_facts" && !key.starts_with("ansible_") {
@@ -94,8 +90,7 @@ impl Host {
                     base,
                     self.state.origins.clone(),
                     self.runtime.literal_values(),
-                    Some(facts),
-                    Some(hostvars),
+                    Sources { shared: self.runtime.shared_names(), facts: Some(facts), hostvars: Some(hostvars) },
                 )
             })
             .clone()

@@ -250,8 +250,7 @@ pub fn standard_scope(runtime: &Runtime) -> Scope<'static> {
                 serde_json::Map::new(),
                 std::collections::HashMap::new(),
                 runtime.literal_values(),
-                None,
-                None,
+                crate::template::lazy_vars::Sources::default(),
             )),
     );
     scope.push_constant("check_mode", runtime.options.check);

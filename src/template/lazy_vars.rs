@@ -21,6 +21,16 @@ pub type FactSource = Arc<dyn Fn(&str) -> Result<Option<Value>, String> + Send +
 /// Another host's variables by inventory name, for `hostvars[...]`.
 pub type HostvarsSource = Arc<dyn Fn(&str) -> Option<Arc<LazyVars>> + Send + Sync>;
 
+/// Where names beyond the variables come from.
+#[derive(Default, Clone)]
+pub struct Sources {
+    /// Names that are the same for every host of the run (`groups`, `omit`): one copy shared by all hosts, so a
+    /// 1000-host inventory does not hold 1000 copies of its groups.
+    pub shared: Arc<serde_json::Map<String, Value>>,
+    pub facts: Option<FactSource>,
+    pub hostvars: Option<HostvarsSource>,
+}
+
 /// One host's (or the play's) variables, each resolved on first read and kept.
 pub struct LazyVars {
     /// "host web1", or "the playbook's `vars`": who the error is about.
@@ -33,8 +43,7 @@ pub struct LazyVars {
     origins: HashMap<String, String>,
     /// Values that are never templates (decrypted inline `!vault` values).
     literals: Arc<HashSet<String>>,
-    facts: Option<FactSource>,
-    hostvars: Option<HostvarsSource>,
+    sources: Sources,
     cache: Mutex<HashMap<String, Value>>,
     /// Itself, so a value's render can hand the variables to minijinja as an object.
     this: OnceLock<Weak<LazyVars>>,
@@ -76,8 +85,7 @@ impl LazyVars {
         base: serde_json::Map<String, Value>,
         origins: HashMap<String, String>,
         literals: Arc<HashSet<String>>,
-        facts: Option<FactSource>,
-        hostvars: Option<HostvarsSource>,
+        sources: Sources,
     ) -> Arc<LazyVars> {
         let vars = Arc::new(LazyVars {
             owner: owner.into(),
@@ -85,8 +93,7 @@ impl LazyVars {
             base,
             origins,
             literals,
-            facts,
-            hostvars,
+            sources,
             cache: Mutex::new(HashMap::new()),
             this: OnceLock::new(),
         });
@@ -130,10 +137,10 @@ impl LazyVars {
             self.cache.lock().expect("vars cache").insert(name.to_string(), resolved.clone());
             return Ok(Some(resolved));
         }
-        if let Some(value) = self.base.get(name) {
+        if let Some(value) = self.base.get(name).or_else(|| self.sources.shared.get(name)) {
             return Ok(Some(value.clone()));
         }
-        match &self.facts {
+        match &self.sources.facts {
             Some(facts) => facts(name),
             None => Ok(None),
         }
@@ -263,7 +270,7 @@ impl Object for Context {
         }
         match name {
             "vars" => Some(self.0.as_jinja()),
-            "hostvars" if self.0.hostvars.is_some() => Some(Jinja::from_object(Hostvars(self.0.clone()))),
+            "hostvars" if self.0.sources.hostvars.is_some() => Some(Jinja::from_object(Hostvars(self.0.clone()))),
             _ => {
                 MISSING.with(|slot| *slot.borrow_mut() = Some(name.to_string()));
                 None
@@ -288,7 +295,7 @@ impl Object for Hostvars {
     }
 
     fn get_value(self: &Arc<Self>, key: &Jinja) -> Option<Jinja> {
-        let source = self.0.hostvars.as_ref()?;
+        let source = self.0.sources.hostvars.as_ref()?;
         source(key.as_str()?).map(|other| other.as_jinja())
     }
 }
@@ -311,7 +318,14 @@ mod tests {
                 _ => None,
             })
         });
-        LazyVars::new("host web1.example.com", raw, base, origins, Arc::new(HashSet::new()), Some(facts), None)
+        LazyVars::new(
+            "host web1.example.com",
+            raw,
+            base,
+            origins,
+            Arc::new(HashSet::new()),
+            Sources { facts: Some(facts), ..Sources::default() },
+        )
     }
 
     #[test]
@@ -357,7 +371,7 @@ mod tests {
     fn decrypted_inline_vault_values_are_never_templates() {
         let raw: IndexMap<String, Value> = serde_json::from_value(json!({"secret": "p{{w"})).unwrap();
         let literals = Arc::new(["p{{w".to_string()].into_iter().collect());
-        let v = LazyVars::new("host a", raw, serde_json::Map::new(), HashMap::new(), literals, None, None);
+        let v = LazyVars::new("host a", raw, serde_json::Map::new(), HashMap::new(), literals, Sources::default());
         assert_eq!(v.get("secret").unwrap().unwrap(), json!("p{{w"));
     }
 }
