@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use support::{Lab, RUNBOOK, repo_root};
+use support::{Lab, RUNBOOK, Test, repo_root};
 
 /// The fixture's ansible.cfg and inventory name this lab (its key, known_hosts and addresses).
 static LAB: OnceLock<Lab> = OnceLock::new();
@@ -393,4 +393,27 @@ fn template_values_resolve_as_ansible_resolves_them() {
         }
     }
     assert_eq!(compared, lab.hosts.len() * names.len(), "every value on every host");
+}
+
+/// A reference the playbook's text does not show (a computed key) is an error where the value is read, as in
+/// Ansible: the host fails naming the undefined name, the variable holding it, its file:line and the host; a
+/// variable that resolves is unaffected.
+#[test]
+fn an_undefined_reference_fails_where_the_value_is_read() {
+    require_lab!();
+    let lab = lab();
+    let host = &lab.hosts[0];
+    let run = Test::new()
+        .lab(lab)
+        .file("group_vars/all.yaml", "fine: \"{{ inventory_hostname }}-ok\"\nbroken: \"x-{{ nowhere_defined }}\"\n")
+        .playbook(&format!(
+            "task(\"read\", host(\"{host}\"), |h| {{\n    print(`fine=${{h.vars.fine}}`);\n    let key = \"bro\" + \"ken\";\n    print(h.vars[key]);\n}});\n"
+        ))
+        .code(2)
+        .stdout_has(&format!("fine={host}-ok"))
+        .stdout_has("site.rhai:4:")
+        .stdout_has(&format!("`nowhere_defined` is undefined, in the value of `broken` for host {host}"))
+        .stdout_has("group_vars/all.yaml:2)")
+        .run();
+    assert!(!run.stdout.contains("{{"), "{}", run.stdout);
 }
