@@ -339,7 +339,7 @@ fn template_values_resolve_as_ansible_resolves_them() {
     let names: Vec<String> =
         std::fs::read_to_string(corpus.join("names")).unwrap().split_whitespace().map(String::from).collect();
     assert!(names.len() >= 30, "the corpus has {} names", names.len());
-    let extra = ["-e", r#"{"extra_me": "cli-{{ layer }}"}"#];
+    let extra = ["-e", "extra_me=cli-{{ layer }}"];
 
     let list = names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
     std::fs::write(
