@@ -121,6 +121,8 @@ fn a_site_folder_with_ansible_cfg_runs_with_no_flag_and_sees_what_ansible_sees()
         assert!(!conf.contains("{{"), "{host}: {conf}");
         assert!(conf.contains(&format!("name={host}.example.test\n")), "{host}: {conf}");
         assert!(conf.contains(&format!("node={}-", node.trim())), "{host}: {conf}");
+        // runbook's `address` is still in hostvars, beside the other host's resolved variables.
+        assert!(conf.contains("db=10.241.3.12 lab-h02.example.test\n"), "{host}: {conf}");
     }
     assert!(
         theirs["lab-h02"].contains("pool=time.web.example.test/pool"),

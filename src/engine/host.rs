@@ -82,7 +82,9 @@ impl Host {
                 let hostvars: HostvarsSource = Arc::new(move |name: &str| {
                     let runtime = runtime.upgrade()?;
                     let state = runtime.host(name)?.clone();
-                    Some(Host::new(state, runtime).lazy_vars())
+                    let mut extra = serde_json::Map::new();
+                    extra.insert("address".into(), state.address.clone().into());
+                    Some((Host::new(state, runtime).lazy_vars(), extra))
                 });
                 LazyVars::new(
                     format!("host {}", self.state.name),

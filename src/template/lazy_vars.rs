@@ -18,8 +18,9 @@ use serde_json::Value;
 /// Answers a name the variables do not hold (Ansible's fact names, gathered on first use): `Ok(None)` when it
 /// is not one of its names.
 pub type FactSource = Arc<dyn Fn(&str) -> Result<Option<Value>, String> + Send + Sync>;
-/// Another host's variables by inventory name, for `hostvars[...]`.
-pub type HostvarsSource = Arc<dyn Fn(&str) -> Option<Arc<LazyVars>> + Send + Sync>;
+/// Another host's variables by inventory name, for `hostvars[...]`, with the names only `hostvars` shows
+/// (runbook's `address`), which win over its variables.
+pub type HostvarsSource = Arc<dyn Fn(&str) -> Option<(Arc<LazyVars>, serde_json::Map<String, Value>)> + Send + Sync>;
 
 /// Where names beyond the variables come from.
 #[derive(Default, Clone)]
@@ -296,7 +297,8 @@ impl Object for Hostvars {
 
     fn get_value(self: &Arc<Self>, key: &Jinja) -> Option<Jinja> {
         let source = self.0.sources.hostvars.as_ref()?;
-        source(key.as_str()?).map(|other| other.as_jinja())
+        let (other, extra) = source(key.as_str()?)?;
+        Some(minijinja::value::merge_maps([other.as_jinja(), Jinja::from(minijinja::value::Serde(extra))]))
     }
 }
 
