@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map};
 
-use crate::template::lazy_vars::{LazyVars, needs_templating};
+use crate::template::lazy_vars::LazyVars;
 
 /// Where a missing key may still come from: a host's `h.vars` answers Ansible's fact names (`ansible_*`)
 /// by gathering the facts on first use. `Ok(None)`: not one of its names.
@@ -51,7 +51,7 @@ impl VarsMap {
     fn resolved(&self, key: &str, value: &Dynamic) -> Result<Dynamic, Box<EvalAltResult>> {
         if let Some(resolver) = &self.resolver
             && !self.written.iter().any(|written| written == key)
-            && resolver.raw().get(key).is_some_and(needs_templating)
+            && resolver.is_templated(key)
             && let Some(resolved) = resolver.get(key)?
         {
             return Ok(rhai::serde::to_dynamic(&resolved).unwrap_or(Dynamic::UNIT));

@@ -36,8 +36,8 @@ pub fn render(host: &dyn RemoteHost, source: &str, dest: &str, vars: &Map) -> Re
     };
     // Values holding templates resolve when the template reads them, against the host (as in Ansible): the
     // host's resolved variables sit under the context, which keeps only the values that need no resolving.
-    for (key, value) in lazy.raw() {
-        if crate::template::lazy_vars::needs_templating(value) && !vars.contains_key(key.as_str()) {
+    for key in lazy.raw().keys() {
+        if lazy.is_templated(key) && !vars.contains_key(key.as_str()) {
             context.remove(key);
         }
     }

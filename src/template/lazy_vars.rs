@@ -38,6 +38,8 @@ pub struct LazyVars {
     owner: String,
     /// The winning value of each variable, as written.
     raw: IndexMap<String, Value>,
+    /// The variables whose values hold a template (found once, so a read of any other costs one lookup).
+    templated: HashSet<String>,
     /// Names Ansible gives every host (`inventory_hostname`, `group_names`, `groups`, ...): below `raw`.
     base: serde_json::Map<String, Value>,
     /// Where each variable's winning value was written (`path:line`, or `-e`).
@@ -88,9 +90,15 @@ impl LazyVars {
         literals: Arc<HashSet<String>>,
         sources: Sources,
     ) -> Arc<LazyVars> {
+        let templated = raw
+            .iter()
+            .filter(|(_, value)| needs_templating(value) && !literals.contains(value.as_str().unwrap_or_default()))
+            .map(|(name, _)| name.clone())
+            .collect();
         let vars = Arc::new(LazyVars {
             owner: owner.into(),
             raw,
+            templated,
             base,
             origins,
             literals,
@@ -106,10 +114,15 @@ impl LazyVars {
         &self.raw
     }
 
+    /// Whether `name`'s value holds a template to resolve.
+    pub fn is_templated(&self, name: &str) -> bool {
+        self.templated.contains(name)
+    }
+
     /// The resolved value of `name`: `Ok(None)` when no layer defines it (facts and Ansible's names included).
     pub fn get(&self, name: &str) -> Result<Option<Value>, String> {
         if let Some(value) = self.raw.get(name) {
-            if !needs_templating(value) {
+            if !self.is_templated(name) {
                 return Ok(Some(value.clone()));
             }
             if let Some(done) = self.cache.lock().expect("vars cache").get(name) {
