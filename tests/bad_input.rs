@@ -255,6 +255,21 @@ fn each_playbook_mistake_is_refused_before_any_connection_with_did_you_mean() {
         &[],
         &["`url` refers to `host_name`, which is not defined for web1 (in the value of `fqdn`", "all.yaml:3"],
     );
+    // The same through a template that reads the variable: refused at the template's line.
+    refused(
+        &task(r#"h.template("templates/motd.j2", "/etc/motd")"#),
+        &[
+            ("group_vars/all.yaml", "fqdn: \"{{ inventory_hostname }}.{{ domian }}\"\n"),
+            ("templates/motd.j2", "welcome\nname={{ fqdn }}\n"),
+        ],
+        &[],
+        &[
+            "templates/motd.j2:2:",
+            "error[template-undefined-variable]",
+            "`fqdn` refers to `domian`, which is not defined for web1",
+            "all.yaml:1",
+        ],
+    );
     // A misspelt function (primitive).
     refused(
         &task(r#"h.tempalte("templates/app.j2", "/etc/app")"#),

@@ -97,7 +97,7 @@ fn host_read(
 /// The first name the value of `name` reads on every render (following references to other variables of the
 /// host) that the host does not define, with the variable whose value reads it: what would fail when the
 /// playbook reads `name`. Ansible's names for a host and its `ansible_*` facts are always there.
-fn undefined_reference(inventory: &Inventory, host: &Host, name: &str) -> Option<(String, String)> {
+pub(super) fn undefined_reference(inventory: &Inventory, host: &Host, name: &str) -> Option<(String, String)> {
     let mut seen = std::collections::HashSet::new();
     let mut pending = vec![name.to_string()];
     while let Some(current) = pending.pop() {
