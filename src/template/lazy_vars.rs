@@ -382,6 +382,39 @@ mod tests {
         assert!(error.contains("refers to itself (a -> b -> c -> a)"), "{error}");
     }
 
+    /// Two hosts whose values read each other through `hostvars`.
+    fn pair(a: Value, b: Value) -> (Arc<LazyVars>, Arc<OnceLock<Arc<LazyVars>>>) {
+        let other: Arc<OnceLock<Arc<LazyVars>>> = Arc::new(OnceLock::new());
+        let make = |name: &str, raw: Value, peer: Arc<OnceLock<Arc<LazyVars>>>, peer_name: &'static str| {
+            let raw: IndexMap<String, Value> = serde_json::from_value(raw).unwrap();
+            let mut base = serde_json::Map::new();
+            base.insert("inventory_hostname".into(), json!(name));
+            let hostvars: HostvarsSource = Arc::new(move |wanted: &str| {
+                (wanted == peer_name).then(|| (peer.get().unwrap().clone(), serde_json::Map::new()))
+            });
+            let sources = Sources { hostvars: Some(hostvars), ..Sources::default() };
+            LazyVars::new(format!("host {name}"), raw, base, HashMap::new(), Arc::new(HashSet::new()), sources)
+        };
+        let mine: Arc<OnceLock<Arc<LazyVars>>> = Arc::new(OnceLock::new());
+        let a = make("a", a, other.clone(), "b");
+        let _ = mine.set(a.clone());
+        let b = make("b", b, mine, "a");
+        let _ = other.set(b);
+        (a, other)
+    }
+
+    #[test]
+    fn hostvars_resolve_against_the_other_host_and_cycles_across_hosts_are_caught() {
+        let (a, b) = pair(
+            json!({"name": "{{ inventory_hostname }}", "peer": "{{ hostvars['b'].name }}", "loop": "{{ hostvars['b'].loop }}"}),
+            json!({"name": "{{ inventory_hostname }}-x", "loop": "{{ hostvars['a'].loop }}"}),
+        );
+        assert_eq!(a.get("peer").unwrap().unwrap(), json!("b-x"));
+        assert_eq!(b.get().unwrap().get("name").unwrap().unwrap(), json!("b-x"));
+        let error = a.get("loop").unwrap_err();
+        assert!(error.contains("refers to itself"), "{error}");
+    }
+
     #[test]
     fn decrypted_inline_vault_values_are_never_templates() {
         let raw: IndexMap<String, Value> = serde_json::from_value(json!({"secret": "p{{w"})).unwrap();
