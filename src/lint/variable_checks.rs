@@ -108,23 +108,37 @@ pub(super) fn undefined_reference(inventory: &Inventory, host: &Host, name: &str
         let mut texts = Vec::new();
         template_strings(value, &mut texts);
         for text in texts.into_iter().filter(|text| !inventory.is_inline_vault_value(text)) {
-            let Ok(usage) = crate::template::usage(&current, text) else { continue };
-            for (read, used) in &usage.variables {
-                if used.always.is_none() {
-                    continue;
-                }
-                if host.vars.contains_key(read) {
+            for read in always_read(text) {
+                if host.vars.contains_key(&read) {
                     pending.push(read.clone());
                 } else if !read.starts_with("ansible_")
                     && !crate::template::CONTEXT_NAMES.contains(&read.as_str())
                     && read != "vars"
                 {
-                    return Some((read.clone(), current));
+                    return Some((read, current));
                 }
             }
         }
     }
     None
+}
+
+/// The names a value's template reads on every render. The same text is usually every host's (a group_vars
+/// value): compiled once per run, not once per host.
+fn always_read(text: &str) -> Vec<String> {
+    static KNOWN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>> =
+        std::sync::OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(names) = known.lock().expect("template cache").get(text) {
+        return names.clone();
+    }
+    let names: Vec<String> = crate::template::usage("value", text)
+        .map(|usage| {
+            usage.variables.into_iter().filter(|(_, used)| used.always.is_some()).map(|(name, _)| name).collect()
+        })
+        .unwrap_or_default();
+    known.lock().expect("template cache").insert(text.to_string(), names.clone());
+    names
 }
 
 fn template_strings<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
