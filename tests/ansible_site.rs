@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use support::{Lab, RUNBOOK, repo_root};
+use support::{Lab, RUNBOOK, Test, repo_root};
 
 /// The fixture's ansible.cfg and inventory name this lab (its key, known_hosts and addresses).
 static LAB: OnceLock<Lab> = OnceLock::new();
@@ -44,13 +44,29 @@ fn ansible(dir: &Path, args: &[&str]) -> String {
     stdout
 }
 
-/// `msg` of each host in `ansible -m debug` output.
-fn debug_messages(stdout: &str) -> BTreeMap<String, String> {
+/// `ansible-playbook PLAYBOOK` in `dir` (as [`ansible`]); stdout.
+fn ansible_playbook(dir: &Path, playbook: &Path) -> String {
+    let temp = tempfile::tempdir().unwrap();
+    let output = Command::new("/opt/runbook-test-tools/bin/ansible-playbook")
+        .current_dir(dir)
+        .env("ANSIBLE_HOME", temp.path())
+        .env("ANSIBLE_LOCAL_TEMP", temp.path())
+        .env("ANSIBLE_NOCOLOR", "1")
+        .arg(playbook)
+        .output()
+        .expect("ansible-playbook runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "ansible-playbook failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+/// `msg` of each host in `ansible-playbook` output of a debug task (`ok: [host] => {` then `"msg": ...`).
+fn play_messages(stdout: &str) -> BTreeMap<String, String> {
     let mut messages = BTreeMap::new();
     let mut host = None;
     for line in stdout.lines() {
-        if let Some((name, _)) = line.split_once(" | SUCCESS") {
-            host = Some(name.to_string());
+        if let Some(rest) = line.strip_prefix("ok: [") {
+            host = rest.split_once(']').map(|(name, _)| name.to_string());
         } else if let (Some(name), Some(msg)) = (&host, line.trim().strip_prefix("\"msg\": ")) {
             messages.insert(name.clone(), serde_json::from_str::<String>(msg).unwrap());
         }
@@ -63,7 +79,7 @@ fn a_site_folder_with_ansible_cfg_runs_with_no_flag_and_sees_what_ansible_sees()
     require_lab!();
     require_ansible();
     let lab = lab();
-    lab.clean("/root/t-hc-site.txt");
+    lab.clean("/root/t-hc-site.txt /root/t-hc-site.conf");
     let site = site();
     // No -i, no key, no user, no known_hosts flag: all from ansible.cfg and the inventory folder. USER names
     // nobody, so only ansible.cfg's remote_user can make the login root.
@@ -84,13 +100,34 @@ fn a_site_folder_with_ansible_cfg_runs_with_no_flag_and_sees_what_ansible_sees()
     assert!(!site.join(".runbook").exists(), "a clean run leaves nothing in the site folder");
 
     let expression = "{{ inventory_hostname }} ntp={{ ntp_server }} port={{ http_port }} rack={{ rack }} \
-                      tier={{ tier }} domain={{ domain }} label={{ role_label | default('none') }}";
-    let theirs = debug_messages(&ansible(&site, &["all", "-m", "debug", "-a", &format!("msg=\"{expression}\"")]));
+                      tier={{ tier }} domain={{ domain }} label={{ role_label | default('none') }} fqdn={{ fqdn }} \
+                      node={{ node }} site={{ site_label }} peers={{ peers }} pool={{ ntp_pool }}";
+    // A play (facts gathered, as a playbook does by default; ad-hoc `ansible -m debug` gathers none).
+    let play = tempfile::tempdir().unwrap();
+    let play_file = play.path().join("debug.yml");
+    let task = serde_json::json!([{"hosts": "all", "tasks": [{"debug": {"msg": expression}}]}]);
+    std::fs::write(&play_file, task.to_string()).unwrap();
+    let theirs = play_messages(&ansible_playbook(&site, &play_file));
     assert_eq!(theirs.len(), 2, "{theirs:?}");
     for host in &lab.hosts {
         let ours = lab.sh(host, "cat /root/t-hc-site.txt");
         assert_eq!(ours.trim_end(), theirs[host], "{host}: runbook's values (left) and Ansible's (right) differ");
     }
+    // Values that are templates (group_vars referring to vars, a fact, groups, hostvars) reach a template and
+    // h.write resolved, never as literal braces.
+    for host in &lab.hosts {
+        let conf = lab.sh(host, "cat /root/t-hc-site.conf");
+        let node = lab.sh(host, "hostname -s");
+        assert!(!conf.contains("{{"), "{host}: {conf}");
+        assert!(conf.contains(&format!("name={host}.example.test\n")), "{host}: {conf}");
+        assert!(conf.contains(&format!("node={}-", node.trim())), "{host}: {conf}");
+        // runbook's `address` is still in hostvars, beside the other host's resolved variables.
+        assert!(conf.contains("db=10.241.3.12 lab-h02.example.test\n"), "{host}: {conf}");
+    }
+    assert!(
+        theirs["lab-h02"].contains("pool=time.web.example.test/pool"),
+        "hostvars resolve against lab-h01: {theirs:?}"
+    );
     // Ansible reaches the hosts with the same folder (its ssh options, key and user): the site is one site.
     let read_back = ansible(&site, &["all", "-m", "command", "-a", "cat /root/t-hc-site.txt"]);
     assert!(read_back.contains("lab-h02 ntp=time.all.example.test port=5432"), "{read_back}");
@@ -131,9 +168,9 @@ fn inventory_lint_and_run_read_ansible_cfg_and_flags_win() {
     // --list-hosts goes through run's whole loading path (forks, timeout, inventory) without connecting.
     let output = runbook(&["run", "site.rhai", "--list-hosts"], &[]);
     assert!(String::from_utf8_lossy(&output.stdout).contains("hosts (2):"), "{output:?}");
-    // lint checks the inventory ansible.cfg names (the playbook and the inventory: 2 files).
+    // lint checks the inventory ansible.cfg names (the playbook, its template and the inventory: 3 files).
     let output = runbook(&["lint", "site.rhai"], &[]);
-    assert!(String::from_utf8_lossy(&output.stdout).contains("no problems found in 2 files"), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("no problems found in 3 files"), "{output:?}");
     // A malformed ansible.cfg stops every command at its line.
     let broken = tempfile::tempdir().unwrap();
     std::fs::write(broken.path().join("ansible.cfg"), "[defaults]\nforks 3\n").unwrap();
@@ -222,7 +259,9 @@ fn a_folder_and_repeated_sources_merge_as_ansible_merges_them() {
     std::fs::write(dir.join("base/nested/hosts"), "[db]\nh4 b=nested\n").unwrap();
     std::fs::write(dir.join("base/notes.md"), "not an inventory\n").unwrap();
     std::fs::write(dir.join("base/old.bak"), "[broken\n").unwrap();
-    std::fs::write(dir.join("base/group_vars/web.yaml"), "g: web\na: web-file\n").unwrap();
+    // A template value: ansible-inventory prints it as written (unresolved), and so does runbook inventory.
+    std::fs::write(dir.join("base/group_vars/web.yaml"), "g: web\na: web-file\nfq: \"{{ inventory_hostname }}.x\"\n")
+        .unwrap();
     std::fs::write(dir.join("prod/hosts.yml"), "app:\n  vars: {tier: prod}\n  hosts:\n    h1: {b: prod}\n").unwrap();
     std::fs::write(dir.join("prod/host_vars/h1.yaml"), "c: prod-host-file\n").unwrap();
     let sources = ["-i", "base/", "-i", "prod/hosts.yml", "-i", "h9,h10:2222,"];
@@ -242,6 +281,7 @@ fn a_folder_and_repeated_sources_merge_as_ansible_merges_them() {
     }
     assert_eq!(ours, theirs, "runbook (left) and ansible-inventory (right)");
     assert_eq!(ours["h1"]["tier"], "prod", "{ours}");
+    assert_eq!(ours["h1"]["fq"], "{{ inventory_hostname }}.x", "{ours}");
     // lint sees every file of the folder, each finding at its own file:line.
     std::fs::write(dir.join("base/30-secret.yaml"), "db:\n  vars:\n    db_password: hunter2hunter2\n").unwrap();
     std::fs::write(dir.join("p.rhai"), "task(\"x\", hosts(), |h| {});\n").unwrap();
@@ -257,4 +297,125 @@ fn a_folder_and_repeated_sources_merge_as_ansible_merges_them() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("no inventory: pass -i INVENTORY"), "{output:?}");
+}
+
+/// The corpus of variable values that are templates (tests/fixtures/variable_corpus): each resolved by runbook
+/// (`h.vars`) and by ansible-playbook (facts gathered) on the same hosts, with the same `-e`, must be equal —
+/// nested references, facts, `hostvars`, `groups`, filters, native types of a lone expression, and precedence
+/// between group_vars/all < group_vars/GROUP < host_vars < -e.
+#[test]
+fn template_values_resolve_as_ansible_resolves_them() {
+    require_lab!();
+    require_ansible();
+    let lab = lab();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let corpus = repo_root().join("tests/fixtures/variable_corpus");
+    for entry in ["inventory/group_vars", "inventory/host_vars"] {
+        std::fs::create_dir_all(dir.join(entry)).unwrap();
+    }
+    for file in ["inventory/hosts", "inventory/group_vars/all.yaml", "inventory/group_vars/web.yaml"] {
+        std::fs::copy(corpus.join(file), dir.join(file)).unwrap();
+    }
+    std::fs::copy(corpus.join("inventory/host_vars/lab-h01.yaml"), dir.join("inventory/host_vars/lab-h01.yaml"))
+        .unwrap();
+    let state = repo_root().join(".runbook/t-hc");
+    std::fs::write(
+        dir.join("ansible.cfg"),
+        format!(
+            "[defaults]\ninventory = inventory/\nremote_user = root\nprivate_key_file = {}\n\
+             interpreter_python = /usr/bin/python3\n",
+            state.join("id_ed25519").display()
+        ),
+    )
+    .unwrap();
+    let ssh_args = format!(
+        "-F /dev/null -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes",
+        state.join("known_hosts").display()
+    );
+    std::fs::write(
+        dir.join("inventory/ssh.yaml"),
+        format!("all:\n  vars:\n    ansible_ssh_common_args: '{ssh_args}'\n"),
+    )
+    .unwrap();
+    let names: Vec<String> =
+        std::fs::read_to_string(corpus.join("names")).unwrap().split_whitespace().map(String::from).collect();
+    assert!(names.len() >= 30, "the corpus has {} names", names.len());
+    let extra = ["-e", "extra_me=cli-{{ layer }}"];
+
+    let list = names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+    std::fs::write(
+        dir.join("corpus.rhai"),
+        format!(
+            "task(\"corpus\", hosts(), |h| {{ let out = #{{}}; for k in [{list}] {{ out[k] = h.vars[k]; }} \
+             print(`CORPUS ${{h.name}} ` + out.to_json()); }});\n"
+        ),
+    )
+    .unwrap();
+    let output = Command::new(RUNBOOK)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(["run", "corpus.rhai"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+
+    let dict = names.iter().map(|n| format!("'{n}': {n}")).collect::<Vec<_>>().join(", ");
+    let play =
+        serde_json::json!([{"hosts": "all", "tasks": [{"debug": {"msg": format!("{{{{ {{{dict}}} | to_json }}}}")}}]}]);
+    std::fs::write(dir.join("corpus.yml"), play.to_string()).unwrap();
+    let temp_home = tempfile::tempdir().unwrap();
+    let ansible = Command::new("/opt/runbook-test-tools/bin/ansible-playbook")
+        .current_dir(dir)
+        .env("ANSIBLE_HOME", temp_home.path())
+        .env("ANSIBLE_LOCAL_TEMP", temp_home.path())
+        .env("ANSIBLE_NOCOLOR", "1")
+        .arg("corpus.yml")
+        .args(extra)
+        .output()
+        .unwrap();
+    let their_stdout = String::from_utf8_lossy(&ansible.stdout);
+    assert!(ansible.status.success(), "{their_stdout}\n{}", String::from_utf8_lossy(&ansible.stderr));
+    let theirs = play_messages(&their_stdout);
+
+    let mut compared = 0;
+    for line in stdout.lines().filter_map(|line| line.strip_prefix("CORPUS ")) {
+        let (host, json) = line.split_once(' ').unwrap();
+        let ours: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).unwrap();
+        let their: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&theirs[host]).unwrap();
+        for name in &names {
+            assert_eq!(
+                ours[name], their[name],
+                "{host}: `{name}` is {} in runbook, {} in Ansible",
+                ours[name], their[name]
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, lab.hosts.len() * names.len(), "every value on every host");
+}
+
+/// A reference the playbook's text does not show (a computed key) is an error where the value is read, as in
+/// Ansible: the host fails naming the undefined name, the variable holding it, its file:line and the host; a
+/// variable that resolves is unaffected.
+#[test]
+fn an_undefined_reference_fails_where_the_value_is_read() {
+    require_lab!();
+    let lab = lab();
+    let host = &lab.hosts[0];
+    let run = Test::new()
+        .lab(lab)
+        .file("group_vars/all.yaml", "fine: \"{{ inventory_hostname }}-ok\"\nbroken: \"x-{{ nowhere_defined }}\"\n")
+        .playbook(&format!(
+            "task(\"read\", host(\"{host}\"), |h| {{\n    print(`fine=${{h.vars.fine}}`);\n    let key = \"bro\" + \"ken\";\n    print(h.vars[key]);\n}});\n"
+        ))
+        .code(2)
+        .stdout_has(&format!("fine={host}-ok"))
+        .stdout_has("site.rhai:4:")
+        .stdout_has(&format!("`nowhere_defined` is undefined, in the value of `broken` for host {host}"))
+        .stdout_has("group_vars/all.yaml:2)")
+        .run();
+    assert!(!run.stdout.contains("{{"), "{}", run.stdout);
 }

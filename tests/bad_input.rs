@@ -232,6 +232,44 @@ fn each_playbook_mistake_is_refused_before_any_connection_with_did_you_mean() {
         &[],
         &["site.rhai:2:12", "`vars.whoo` is not defined", "did you mean `who`?"],
     );
+    // A variable whose value (a template) reads a misspelt name: refused where the playbook reads the variable,
+    // naming the undefined name, the variable holding the reference, its file:line and the host.
+    refused(
+        &task(r#"h.write(`name=${h.vars.fqdn}`, "/etc/motd")"#),
+        &[("group_vars/all.yaml", "domain: example.test\nfqdn: \"{{ inventory_hostname }}.{{ domian }}\"\n")],
+        &[],
+        &[
+            "site.rhai:2:",
+            "error[undefined-inventory-variable]",
+            "`fqdn` refers to `domian`, which is not defined for web1",
+            "group_vars/all.yaml:2",
+        ],
+    );
+    // Through another variable, too; a reference with a default is not a mistake.
+    refused(
+        &task(r#"h.write(`${h.vars.url} ${h.vars.safe}`, "/etc/motd")"#),
+        &[(
+            "group_vars/all.yaml",
+            "url: \"https://{{ fqdn }}/\"\nsafe: \"{{ nope | default('x') }}\"\nfqdn: \"{{ host_name }}.test\"\n",
+        )],
+        &[],
+        &["`url` refers to `host_name`, which is not defined for web1 (in the value of `fqdn`", "all.yaml:3"],
+    );
+    // The same through a template that reads the variable: refused at the template's line.
+    refused(
+        &task(r#"h.template("templates/motd.j2", "/etc/motd")"#),
+        &[
+            ("group_vars/all.yaml", "fqdn: \"{{ inventory_hostname }}.{{ domian }}\"\n"),
+            ("templates/motd.j2", "welcome\nname={{ fqdn }}\n"),
+        ],
+        &[],
+        &[
+            "templates/motd.j2:2:",
+            "error[template-undefined-variable]",
+            "`fqdn` refers to `domian`, which is not defined for web1",
+            "all.yaml:1",
+        ],
+    );
     // A misspelt function (primitive).
     refused(
         &task(r#"h.tempalte("templates/app.j2", "/etc/app")"#),

@@ -11,6 +11,7 @@ use super::step_recorder;
 use super::vars_map::{Fallback, VarsMap};
 use crate::primitives::{HostError, InventoryHost, RemoteHost};
 use crate::report::{Event, Status, StepReport};
+use crate::template::lazy_vars::{FactSource, HostvarsSource, LazyVars, Sources};
 use crate::transport::{CommandOutput, RemoteCommand};
 
 /// A host as a playbook sees it (`h` in `task(..., |h| ...)`): cheap to clone, shared by every thread.
@@ -39,26 +40,62 @@ impl Host {
 
     /// `h.vars`: the inventory's vars, over Ansible's names for the host (`inventory_hostname`, `group_names`,
     /// and — read on first use, which gathers the facts once — `ansible_facts` and every `ansible_*` fact), so
-    /// a ported task reads `h.vars.ansible_distribution` without calling `h.facts()` first.
+    /// a ported task reads `h.vars.ansible_distribution` without calling `h.facts()` first. A value holding a
+    /// template resolves when read, as in Ansible (see `template::lazy_vars`).
     pub fn vars_view(&self) -> VarsMap {
         let mut map = Map::new();
         for (key, value) in self.ansible_names(None) {
             map.insert(key.as_str().into(), rhai::serde::to_dynamic(&value).unwrap_or(Dynamic::UNIT));
         }
         map.extend(self.vars_map());
-        let host = self.clone();
+        let lazy = self.lazy_vars();
         let fallback: Fallback = Arc::new(move |key: &str| {
             if key != "ansible_facts" && !key.starts_with("ansible_") {
                 return Ok(None);
             }
-            let facts = crate::primitives::gather_facts(&host).map_err(|error| error.message().to_string())?;
-            let facts = rhai::serde::from_dynamic(&Dynamic::from(facts)).unwrap_or(serde_json::Value::Null);
-            Ok(host
-                .ansible_names(Some(facts))
-                .get(key)
-                .map(|value| rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT)))
+            Ok(lazy.get(key)?.map(|value| rhai::serde::to_dynamic(&value).unwrap_or(Dynamic::UNIT)))
         });
-        VarsMap::new(format!("host {}", self.state.name), map).with_fallback(fallback)
+        VarsMap::new(format!("host {}", self.state.name), map).with_fallback(fallback).with_resolver(self.lazy_vars())
+    }
+
+    /// The host's variables as Ansible resolves them: built on first use, kept for the run. Its fact names gather
+    /// the facts when first read; `hostvars[...]` reads other hosts' own resolved variables.
+    pub fn lazy_vars(&self) -> Arc<LazyVars> {
+        self.state
+            .lazy_vars
+            .get_or_init(|| {
+                let base = self.ansible_names(None);
+                let (state, runtime) = (Arc::downgrade(&self.state), Arc::downgrade(&self.runtime));
+                let facts: FactSource = Arc::new(move |key: &str| {
+                    if key != "ansible_facts" && !key.starts_with("ansible_") {
+                        return Ok(None);
+                    }
+                    let (Some(state), Some(runtime)) = (state.upgrade(), runtime.upgrade()) else {
+                        return Ok(None);
+                    };
+                    let host = Host::new(state, runtime);
+                    let facts = crate::primitives::gather_facts(&host).map_err(|error| error.message().to_string())?;
+                    let facts = rhai::serde::from_dynamic(&Dynamic::from(facts)).unwrap_or(serde_json::Value::Null);
+                    Ok(host.ansible_names(Some(facts)).get(key).cloned())
+                });
+                let runtime = Arc::downgrade(&self.runtime);
+                let hostvars: HostvarsSource = Arc::new(move |name: &str| {
+                    let runtime = runtime.upgrade()?;
+                    let state = runtime.host(name)?.clone();
+                    let mut extra = serde_json::Map::new();
+                    extra.insert("address".into(), state.address.clone().into());
+                    Some((Host::new(state, runtime).lazy_vars(), extra))
+                });
+                LazyVars::new(
+                    format!("host {}", self.state.name),
+                    self.state.vars.clone(),
+                    base,
+                    self.state.origins.clone(),
+                    self.runtime.literal_values(),
+                    Sources { shared: self.runtime.shared_names(), facts: Some(facts), hostvars: Some(hostvars) },
+                )
+            })
+            .clone()
     }
 
     /// Ansible's variables for this host that cost nothing to know (no `hostvars`: h.vars is read often).
@@ -125,6 +162,10 @@ impl RemoteHost for Host {
 
     fn vars(&self) -> &indexmap::IndexMap<String, serde_json::Value> {
         &self.state.vars
+    }
+
+    fn lazy_vars(&self) -> Option<Arc<LazyVars>> {
+        Some(Host::lazy_vars(self))
     }
 
     fn check_mode(&self) -> bool {

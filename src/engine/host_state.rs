@@ -20,6 +20,10 @@ pub struct HostState {
     pub address: String,
     pub groups: Vec<String>,
     pub vars: IndexMap<String, Value>,
+    /// Where each variable's winning value was written (`path:line`), for errors resolving it.
+    pub origins: std::collections::HashMap<String, String>,
+    /// The variables resolved as Ansible resolves them, built on first read (see `Host::lazy_vars`).
+    pub(super) lazy_vars: std::sync::OnceLock<Arc<crate::template::lazy_vars::LazyVars>>,
     pub connect_options: ConnectOptions,
     connection: tokio::sync::Mutex<Option<Arc<Connection>>>,
     pub facts: Mutex<Option<rhai::Map>>,
@@ -42,6 +46,8 @@ impl HostState {
             name,
             groups,
             vars,
+            origins: std::collections::HashMap::new(),
+            lazy_vars: std::sync::OnceLock::new(),
             connect_options,
             connection: tokio::sync::Mutex::new(None),
             facts: Mutex::new(None),
@@ -49,6 +55,11 @@ impl HostState {
             planned_changes: AtomicBool::new(false),
             notified: Mutex::new(indexmap::IndexSet::new()),
         }
+    }
+
+    pub fn with_origins(mut self, origins: std::collections::HashMap<String, String>) -> HostState {
+        self.origins = origins;
+        self
     }
 
     /// The host's connection, opened on first use. Concurrent callers wait for the same handshake.

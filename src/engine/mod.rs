@@ -92,7 +92,8 @@ pub fn run(request: RunRequest) -> RunOutcome {
     };
     for host in inventory.hosts() {
         let connect = connect_plan::connect_options(inventory, host, &settings);
-        let state = HostState::new(host.name.clone(), host.groups.clone(), host.vars.clone(), connect);
+        let state = HostState::new(host.name.clone(), host.groups.clone(), host.vars.clone(), connect)
+            .with_origins(host.origins.clone());
         hosts.insert(host.name.clone(), Arc::new(state));
     }
     let mut groups: IndexMap<String, Vec<String>> = IndexMap::new();
@@ -112,6 +113,7 @@ pub fn run(request: RunRequest) -> RunOutcome {
         tokio.handle().clone(),
         request.interrupted,
     ));
+    let _ = runtime.literal_values.set(Arc::new(inventory.inline_vault_values().iter().cloned().collect()));
     runtime.emit(Event::RunStart {
         playbook: request.playbook.display().to_string(),
         hosts: request.selected.clone(),

@@ -243,7 +243,15 @@ pub fn standard_scope(runtime: &Runtime) -> Scope<'static> {
     let mut scope = Scope::new();
     scope.push_constant(
         "vars",
-        VarsMap::new("the playbook's `vars` (inventory `all` vars and -e)", to_map(&runtime.global_vars)),
+        VarsMap::new("the playbook's `vars` (inventory `all` vars and -e)", to_map(&runtime.global_vars))
+            .with_resolver(crate::template::lazy_vars::LazyVars::new(
+                "the playbook's `vars`",
+                runtime.global_vars.clone(),
+                serde_json::Map::new(),
+                std::collections::HashMap::new(),
+                runtime.literal_values(),
+                crate::template::lazy_vars::Sources::default(),
+            )),
     );
     scope.push_constant("check_mode", runtime.options.check);
     scope.push_constant("diff_mode", runtime.options.diff);

@@ -56,6 +56,10 @@ pub struct Runtime {
     /// Handlers the playbook declared, in declaration order (the order they run in).
     pub(super) handlers: Mutex<IndexMap<String, rhai::FnPtr>>,
     recap: Mutex<RecapBuilder>,
+    /// Values that are never templates (decrypted inline `!vault` values), set once the inventory is known.
+    pub(super) literal_values: std::sync::OnceLock<Arc<std::collections::HashSet<String>>>,
+    /// `groups` and `omit` as every host's variables see them, built once for the run.
+    shared_names: std::sync::OnceLock<Arc<serde_json::Map<String, Value>>>,
 }
 
 impl Runtime {
@@ -92,6 +96,8 @@ impl Runtime {
             fatal_stop: AtomicBool::new(false),
             handlers: Mutex::new(IndexMap::new()),
             recap: Mutex::new(recap),
+            literal_values: std::sync::OnceLock::new(),
+            shared_names: std::sync::OnceLock::new(),
         }
     }
 
@@ -124,6 +130,22 @@ impl Runtime {
 
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.tokio.block_on(future)
+    }
+
+    pub(super) fn literal_values(&self) -> Arc<std::collections::HashSet<String>> {
+        self.literal_values.get().cloned().unwrap_or_default()
+    }
+
+    pub(super) fn shared_names(&self) -> Arc<serde_json::Map<String, Value>> {
+        self.shared_names
+            .get_or_init(|| {
+                let groups = self.groups.iter().map(|(group, members)| (group.clone(), serde_json::json!(members)));
+                let mut names = serde_json::Map::new();
+                names.insert("groups".into(), Value::Object(groups.collect()));
+                names.insert("omit".into(), serde_json::json!(crate::template::omit()));
+                Arc::new(names)
+            })
+            .clone()
     }
 
     pub fn host(&self, name: &str) -> Option<&Arc<HostState>> {

@@ -5,8 +5,15 @@
 //!
 //! Optional values are read explicitly: `"x" in h.vars`, `h.vars.get("x")` (`()` when absent) or
 //! `h.vars.get("x", default)`. `to_map()` gives a plain (lax) copy.
+//!
+//! A value holding a template (`"{{ inventory_hostname }}.{{ domain }}"`) is resolved when read, through the
+//! map's [`LazyVars`], as Ansible resolves it; a key the playbook wrote itself is taken as written.
+
+use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map};
+
+use crate::template::lazy_vars::LazyVars;
 
 /// Where a missing key may still come from: a host's `h.vars` answers Ansible's fact names (`ansible_*`)
 /// by gathering the facts on first use. `Ok(None)`: not one of its names.
@@ -19,6 +26,9 @@ pub struct VarsMap {
     owner: String,
     map: Map,
     fallback: Option<Fallback>,
+    resolver: Option<Arc<LazyVars>>,
+    /// Keys the playbook assigned: their values are its own, not the inventory's templates.
+    written: Vec<String>,
 }
 
 impl std::fmt::Debug for VarsMap {
@@ -29,7 +39,34 @@ impl std::fmt::Debug for VarsMap {
 
 impl VarsMap {
     pub fn new(owner: impl Into<String>, map: Map) -> VarsMap {
-        VarsMap { owner: owner.into(), map, fallback: None }
+        VarsMap { owner: owner.into(), map, fallback: None, resolver: None, written: Vec::new() }
+    }
+
+    pub fn with_resolver(mut self, resolver: Arc<LazyVars>) -> VarsMap {
+        self.resolver = Some(resolver);
+        self
+    }
+
+    /// `value` (the map's own for `key`), resolved when it is an inventory value holding a template.
+    fn resolved(&self, key: &str, value: &Dynamic) -> Result<Dynamic, Box<EvalAltResult>> {
+        if let Some(resolver) = &self.resolver
+            && !self.written.iter().any(|written| written == key)
+            && resolver.is_templated(key)
+            && let Some(resolved) = resolver.get(key)?
+        {
+            return Ok(rhai::serde::to_dynamic(&resolved).unwrap_or(Dynamic::UNIT));
+        }
+        Ok(value.clone())
+    }
+
+    /// The value of `key` if present (resolved), `None` if absent.
+    pub fn lookup(&self, key: &str) -> Result<Option<Dynamic>, Box<EvalAltResult>> {
+        self.map.get(key).map(|value| self.resolved(key, value)).transpose()
+    }
+
+    /// Every value resolved: a plain map.
+    pub fn resolved_map(&self) -> Result<Map, Box<EvalAltResult>> {
+        self.map.iter().map(|(key, value)| Ok((key.clone(), self.resolved(key, value)?))).collect()
     }
 
     pub fn with_fallback(mut self, fallback: Fallback) -> VarsMap {
@@ -43,8 +80,8 @@ impl VarsMap {
 
     /// The value of `key`, or the error that names the key, the owner and the nearest key.
     pub fn read(&self, key: &str) -> Result<Dynamic, Box<EvalAltResult>> {
-        if let Some(value) = self.map.get(key) {
-            return Ok(value.clone());
+        if let Some(value) = self.lookup(key)? {
+            return Ok(value);
         }
         if let Some(fallback) = &self.fallback
             && let Some(value) = fallback(key)?
@@ -69,20 +106,31 @@ pub fn register(engine: &mut Engine) {
         // `v.key` falls back to this indexer when no getter is registered for `key`.
         .register_indexer_get(|v: &mut VarsMap, key: &str| v.read(key))
         .register_indexer_set(|v: &mut VarsMap, key: &str, value: Dynamic| {
+            v.written.push(key.to_string());
             v.map.insert(key.into(), value);
         })
         .register_fn("contains", |v: &mut VarsMap, key: &str| v.map.contains_key(key))
-        .register_fn("get", |v: &mut VarsMap, key: &str| v.map.get(key).cloned().unwrap_or(Dynamic::UNIT))
-        .register_fn("get", |v: &mut VarsMap, key: &str, default: Dynamic| v.map.get(key).cloned().unwrap_or(default))
+        .register_fn("get", |v: &mut VarsMap, key: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+            Ok(v.lookup(key)?.unwrap_or(Dynamic::UNIT))
+        })
+        .register_fn("get", |v: &mut VarsMap, key: &str, default: Dynamic| -> Result<Dynamic, Box<EvalAltResult>> {
+            Ok(v.lookup(key)?.unwrap_or(default))
+        })
         .register_fn("keys", |v: &mut VarsMap| {
             v.map.keys().map(|k| Dynamic::from(ImmutableString::from(k.as_str()))).collect::<Array>()
         })
-        .register_fn("values", |v: &mut VarsMap| v.map.values().cloned().collect::<Array>())
+        .register_fn("values", |v: &mut VarsMap| -> Result<Array, Box<EvalAltResult>> {
+            Ok(v.resolved_map()?.into_values().collect())
+        })
         .register_fn("len", |v: &mut VarsMap| v.map.len() as i64)
         .register_fn("is_empty", |v: &mut VarsMap| v.map.is_empty())
-        .register_fn("to_map", |v: &mut VarsMap| v.map.clone())
-        .register_fn("to_string", |v: &mut VarsMap| Dynamic::from_map(v.map.clone()).to_string())
-        .register_fn("to_debug", |v: &mut VarsMap| format!("{:?}", v.map));
+        .register_fn("to_map", |v: &mut VarsMap| v.resolved_map())
+        .register_fn("to_string", |v: &mut VarsMap| -> Result<String, Box<EvalAltResult>> {
+            Ok(Dynamic::from_map(v.resolved_map()?).to_string())
+        })
+        .register_fn("to_debug", |v: &mut VarsMap| -> Result<String, Box<EvalAltResult>> {
+            Ok(format!("{:?}", v.resolved_map()?))
+        });
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ pub fn merge_extra_vars(args: &[String], cwd: &Path) -> Result<IndexMap<String, 
 }
 
 fn key_values(arg: &str) -> Result<Vars, InventoryError> {
-    let words = shlex::split(arg).ok_or_else(|| InventoryError::new(format!("-e {arg:?}: unbalanced quotes")))?;
+    let words = split_words(arg).ok_or_else(|| InventoryError::new(format!("-e {arg:?}: unbalanced quotes")))?;
     if words.is_empty() {
         return Err(InventoryError::new("-e needs key=value, @file.yaml or {...}"));
     }
@@ -60,6 +60,54 @@ fn key_values(arg: &str) -> Result<Vars, InventoryError> {
         vars.insert(key.to_string(), serde_json::Value::String(value.to_string()));
     }
     Ok(vars)
+}
+
+/// Splits `k=v` words as shell words, except that a Jinja block (`{{ ... }}`, `{% ... %}`, `{# ... #}`) stays one
+/// piece with its spaces and quotes, as Ansible's `split_args` keeps it: `-e "fqdn={{ name }}.{{ domain }}"`.
+fn split_words(arg: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut started = false;
+    let (mut depth, mut quote) = (0usize, None::<char>);
+    let mut chars = arg.chars().peekable();
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        if depth == 0 && quote.is_none() && c.is_whitespace() {
+            if started {
+                words.push(std::mem::take(&mut word));
+                started = false;
+            }
+            continue;
+        }
+        started = true;
+        match (c, next) {
+            ('{', Some('{' | '%' | '#')) => {
+                depth += 1;
+                word.push(c);
+                word.push(chars.next().expect("peeked"));
+            }
+            ('}' | '%' | '#', Some('}')) if depth > 0 => {
+                depth -= 1;
+                word.push(c);
+                word.push(chars.next().expect("peeked"));
+            }
+            _ if depth > 0 => word.push(c),
+            ('\\', Some(escaped)) if quote != Some('\'') => {
+                chars.next();
+                word.push(escaped);
+            }
+            ('\'' | '"', _) if quote.is_none() => quote = Some(c),
+            _ if quote == Some(c) => quote = None,
+            _ => word.push(c),
+        }
+    }
+    if quote.is_some() {
+        return None;
+    }
+    if started {
+        words.push(word);
+    }
+    Some(words)
 }
 
 fn is_identifier(name: &str) -> bool {
@@ -80,6 +128,14 @@ mod tests {
     #[test]
     fn key_value_pairs_are_strings() {
         assert_eq!(parse("a=1 b=yes c= d='x y' e=k=v"), json!({"a": "1", "b": "yes", "c": "", "d": "x y", "e": "k=v"}));
+    }
+
+    #[test]
+    fn a_jinja_block_stays_one_word_as_in_ansible() {
+        assert_eq!(
+            parse("fqdn={{ name }}.{{ domain | default('x y') }} b=\"q r\" c={% if a %}1{% endif %}"),
+            json!({"fqdn": "{{ name }}.{{ domain | default('x y') }}", "b": "q r", "c": "{% if a %}1{% endif %}"})
+        );
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub struct Host {
     /// Every group the host is in, ancestors included, `all` excluded, in inventory order.
     pub groups: Vec<String>,
     pub connection: Connection,
+    /// Where each variable's winning value was written (`path:line`, or `-e`): what an error in resolving the
+    /// value points at.
+    pub origins: std::collections::HashMap<String, String>,
 }
 
 impl Host {

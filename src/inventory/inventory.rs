@@ -379,6 +379,26 @@ impl Inventory {
         Ok(inventory)
     }
 
+    /// `path:line` of a value's origin (`-e` for extra vars).
+    fn describe_origin(&self, origin: &Origin) -> String {
+        let (path, position) = match origin {
+            Origin::ExtraVars => return "-e".to_string(),
+            Origin::File(source, position) => {
+                let path = source.checked_sub(1).and_then(|index| self.vars_sources.get(index)).map(|(path, _)| path);
+                (path.map(|p| p.as_path()).unwrap_or(&self.path).display().to_string(), position)
+            }
+        };
+        match position {
+            Some(position) => format!("{path}:{}", position.line),
+            None => path,
+        }
+    }
+
+    /// Decrypted inline `!vault` values: text Ansible never renders as a template.
+    pub fn inline_vault_values(&self) -> &[String] {
+        &self.vault_inline
+    }
+
     fn error_at(&self, message: impl Into<String>, position: Option<Position>) -> InventoryError {
         InventoryError::new(message).in_file(&self.path).at(position, &self.source)
     }
@@ -666,7 +686,8 @@ impl Inventory {
                 })?;
             let group_names =
                 groups.into_iter().map(|index| self.groups.get_index(index).expect("group index").0.clone()).collect();
-            hosts.insert(name.clone(), Host { name: name.clone(), vars, groups: group_names, connection });
+            let origins = origin.iter().map(|(key, from)| (key.to_string(), self.describe_origin(from))).collect();
+            hosts.insert(name.clone(), Host { name: name.clone(), vars, groups: group_names, connection, origins });
         }
         self.hosts = hosts;
         Ok(())

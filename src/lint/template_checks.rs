@@ -135,6 +135,36 @@ impl TemplateChecker {
                 hosts.iter().filter(|host| !host.vars.contains_key(variable)).map(|host| host.name.as_str()).collect();
             let undefined = if every { !missing.is_empty() } else { missing.len() == hosts.len() };
             if !undefined {
+                // Defined, but its value (a template) may read a name the host lacks: the render fails there.
+                let reference = used.always.and_then(|at| {
+                    hosts.iter().find_map(|host| {
+                        super::variable_checks::undefined_reference(inventory, host, variable)
+                            .map(|found| (at, host, found))
+                    })
+                });
+                if let Some((at, host, (missing, holder))) = reference {
+                    let (line, column) = position(&compiled.source, at, variable);
+                    let defined = host.origins.get(&holder).map(|at| format!(", defined at {at}")).unwrap_or_default();
+                    findings.push(
+                        Finding::new(
+                            &call.path,
+                            line,
+                            column,
+                            Rule::TemplateUndefinedVariable,
+                            format!(
+                                "`{variable}` refers to `{missing}`, which is not defined for {} (in the value of \
+                                 `{holder}`{defined})",
+                                host.name
+                            ),
+                        )
+                        .hint(format!(
+                            "rendered by {}:{}:{}; define `{missing}` for the host or give the reference a default",
+                            playbook.display(),
+                            call.line,
+                            call.column
+                        )),
+                    );
+                }
                 continue;
             }
             let (rule, at, when) = match used.always {

@@ -27,6 +27,10 @@ pub trait RemoteHost: Send + Sync {
     fn groups(&self) -> &[String];
     /// The host's inventory variables.
     fn vars(&self) -> &IndexMap<String, Value>;
+    /// The host's variables resolved as Ansible resolves them (values holding templates rendered when read).
+    fn lazy_vars(&self) -> Option<std::sync::Arc<crate::template::lazy_vars::LazyVars>> {
+        None
+    }
 
     /// --check: look, decide and report, never change.
     fn check_mode(&self) -> bool;

@@ -31,8 +31,22 @@ pub fn template(
 pub fn render(host: &dyn RemoteHost, source: &str, dest: &str, vars: &Map) -> Result<String, String> {
     let path = host.local_file(source);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read template {}: {e}", path.display()))?;
-    let context = context(host, source, &text, dest, vars)?;
-    render_text(source, &text, &context)
+    let Value::Object(mut context) = context(host, source, &text, dest, vars)? else {
+        unreachable!("a template context is a map")
+    };
+    let Some(lazy) = host.lazy_vars() else {
+        return render_text(source, &text, &Value::Object(context));
+    };
+    // Values holding templates resolve when the template reads them, against the host (as in Ansible): the
+    // host's resolved variables sit under the context, which keeps only the values that need no resolving.
+    for key in lazy.raw().keys() {
+        if lazy.is_templated(key) && !vars.contains_key(key.as_str()) {
+            context.remove(key);
+        }
+    }
+    context.remove("hostvars");
+    let layers = vec![lazy.as_jinja(), minijinja::Value::from(minijinja::value::Serde(Value::Object(context)))];
+    crate::template::render_with(source, &text, minijinja::value::merge_maps(layers))
 }
 
 /// What a template sees: Ansible's variables for the host (`inventory_hostname`, `group_names`, `groups`,

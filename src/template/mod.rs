@@ -6,6 +6,7 @@ mod chained;
 #[cfg(test)]
 mod documented;
 mod filters;
+pub mod lazy_vars;
 mod lookups;
 mod mutable_dict;
 mod mutable_list;
@@ -58,6 +59,20 @@ pub fn environment_with<'source>(overrides: &Overrides) -> minijinja::Environmen
 
 /// Renders template source as Ansible's `template` module does; errors read `name:line: message`.
 pub fn render_text(name: &str, text: &str, context: &Value) -> Result<String, String> {
+    render_with(name, text, minijinja::Value::from(minijinja::value::Serde(context)))
+}
+
+/// [`render_text`] with any minijinja context (a host's lazily resolved variables among its maps). A variable
+/// whose own value failed to resolve is reported as that failure, which names the real culprit.
+pub fn render_with(name: &str, text: &str, context: minijinja::Value) -> Result<String, String> {
+    lazy_vars::take_inner_error();
+    render_context(name, text, context).map_err(|error| match lazy_vars::take_inner_error() {
+        Some(inner) => format!("{name}: {inner}"),
+        None => error,
+    })
+}
+
+fn render_context(name: &str, text: &str, context: minijinja::Value) -> Result<String, String> {
     // Ansible 2.19 hands back text that cannot be a template (no `{{`, `{%`, `{#`, no `#jinja2:` line) as it is.
     if !text.starts_with("#jinja2:") && !["{{", "{%", "{#"].iter().any(|start| text.contains(start)) {
         return Ok(text.to_string());
@@ -67,7 +82,7 @@ pub fn render_text(name: &str, text: &str, context: &Value) -> Result<String, St
     let mut environment = environment_with(&overrides);
     environment.add_template(name, &body).map_err(|e| describe(name, &e))?;
     let template = environment.get_template(name).map_err(|e| describe(name, &e))?;
-    let (out, emitted) = output::counting_emits(|| template.render(minijinja::value::Serde(context)));
+    let (out, emitted) = output::counting_emits(|| template.render(&context));
     let out = out.map_err(|e| describe(name, &e))?;
     Ok(match Rendered::of(&out, emitted) {
         Rendered::Nothing => String::new(),
