@@ -39,6 +39,8 @@ pub fn run(args: ExecArgs) -> i32 {
         start_at_task: None,
         verbose: args.verbose,
         log_json: args.log_json,
+        history: args.history,
+        no_history: args.no_history,
         idempotence: false,
         retry_failed: false,
         list_hosts: args.list_hosts,

@@ -6,6 +6,8 @@
 mod console_reporter;
 mod event;
 mod fan_out;
+mod history_recorder;
+mod history_store;
 mod json_log;
 mod recap;
 mod redactor;
@@ -13,6 +15,8 @@ mod redactor;
 pub use console_reporter::{ConsoleOptions, ConsoleReporter};
 pub use event::*;
 pub use fan_out::FanOut;
+pub use history_recorder::HistoryRecorder;
+pub use history_store::{HistoryStore, ResultRow, RunSummary};
 pub use json_log::JsonLog;
 pub use recap::RecapBuilder;
 pub use redactor::{MASK, MIN_FRAGMENT, Redactor};

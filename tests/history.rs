@@ -1,0 +1,194 @@
+//! The run history, checked on lab hosts: every run is recorded with its counts, one run's diffs and errors can
+//! be read back per host, a killed run is listed as incomplete in a sound database, two runs at once are both
+//! recorded, and a secret never reaches the file.
+//!
+//! Lab `v-hist` (2 hosts, 10.241.23.0/24).
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use support::{Lab, RUNBOOK, Test};
+
+static LAB: OnceLock<Lab> = OnceLock::new();
+
+fn lab() -> &'static Lab {
+    Lab::get(&LAB, "v-hist", 2, "10.241.23.0/24")
+}
+
+const SECRET: &str = "hist-s3cret-Zq81";
+
+/// `runbook history ARGS --history DB --json`, parsed.
+fn history(db: &Path, args: &[&str]) -> serde_json::Value {
+    let output = Command::new(RUNBOOK)
+        .arg("history")
+        .args(args)
+        .arg("--history")
+        .arg(db)
+        .arg("--json")
+        .output()
+        .expect("runbook runs");
+    assert!(output.status.success(), "history {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("history --json prints JSON")
+}
+
+fn every_file_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            (path.display().to_string(), std::fs::read(&path).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn three_runs_are_listed_with_their_counts_and_one_shows_its_diff_and_error() {
+    require_lab!();
+    let lab = lab();
+    let (one, two) = (lab.host(1), lab.host(2));
+    lab.clean("/root/hist-motd");
+    let store = tempfile::tempdir().unwrap();
+    let db = store.path().join("history.db");
+    let db_arg = db.display().to_string();
+    let playbook = format!(
+        r#"
+        let s = secret("db_password");
+        task("motd", hosts(), |h| h.write("hello\n", "/root/hist-motd"));
+        task("probe", hosts(), |h| h.run("true"));
+        task("breaks", host("{two}"), |h| h.run(`echo broken ${{s}} >&2; exit 4`));
+        "#
+    );
+    // Run 1 changes both hosts and fails on the second; runs 2 and 3 change nothing and fail the same way.
+    for _ in 0..3 {
+        Test::new()
+            .lab(lab)
+            .env("RUNBOOK_SECRET_DB_PASSWORD", SECRET)
+            .playbook(&playbook)
+            .args(&["--diff", "--history", &db_arg])
+            .code(2)
+            .stdout_has("broken ***")
+            .run();
+    }
+
+    let runs = history(&db, &[]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 3, "{runs:#?}");
+    // Newest first: runs 3 and 2 found the file in place.
+    for (run, changed, ok) in [(&runs[0], 0, 4), (&runs[1], 0, 4), (&runs[2], 2, 2)] {
+        assert_eq!(run["changed"], changed, "{run:#}");
+        assert_eq!(run["ok"], ok, "{run:#}");
+        assert_eq!(run["failed"], 1, "{run:#}");
+        assert_eq!(run["incomplete"], false, "{run:#}");
+        assert_eq!(run["exit_code"], 2, "{run:#}");
+        assert_eq!(run["hosts"].as_array().unwrap().len(), 2, "{run:#}");
+    }
+
+    let first = runs[2]["id"].to_string();
+    let shown = history(&db, &["show", &first, "--host", one, "--diff"]);
+    let results = shown["results"].as_array().unwrap();
+    assert!(results.iter().all(|r| r["host"] == one), "{shown:#}");
+    let motd = results.iter().find(|r| r["task"] == "motd").expect("the motd task of host one");
+    assert_eq!(motd["status"], "changed");
+    assert!(motd["diff"].as_str().unwrap().contains("+hello"), "{motd:#}");
+
+    let failed = history(&db, &["show", &first, "--host", two, "--task", "breaks"]);
+    let message = failed["results"][0]["message"].as_str().unwrap();
+    assert!(message.contains("exit") || message.contains("4"), "{failed:#}");
+
+    // The text form too, as an operator reads it.
+    let text = Command::new(RUNBOOK).args(["history", "--history", &db_arg]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("site.rhai") && text.contains("exit 2"), "{text}");
+
+    for (path, bytes) in every_file_under(store.path()) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(SECRET), "the secret is in {path}");
+    }
+}
+
+#[test]
+fn a_run_killed_mid_way_is_incomplete_and_two_runs_at_once_are_both_recorded() {
+    require_lab!();
+    let lab = lab();
+    let test = Test::new();
+    let dir = test.path().to_path_buf();
+    let inventory = lab.inventory();
+    std::fs::write(
+        dir.join("slow.rhai"),
+        r#"task("quick", hosts(), |h| h.run("true")); task("slow", hosts(), |h| h.run("sleep 30"));"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("fast.rhai"), r#"task("quick", hosts(), |h| h.run("true"));"#).unwrap();
+    let db = dir.join("history.db");
+    let spawn = |playbook: &str| {
+        Command::new(RUNBOOK)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .arg("run")
+            .arg(playbook)
+            .arg("-i")
+            .arg(&inventory)
+            .arg("--history")
+            .arg(&db)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("runbook starts")
+    };
+
+    let mut slow = spawn("slow.rhai");
+    let (mut first, mut second) = (spawn("fast.rhai"), spawn("fast.rhai"));
+    assert!(first.wait().unwrap().success());
+    assert!(second.wait().unwrap().success());
+    // Once the slow run's first task is recorded, kill it without a chance to clean up.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let slow_run = history(&db, &[])
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["playbook"] == "slow.rhai")
+            .cloned();
+        if slow_run.is_some_and(|r| r["ok"] == 2) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slow run never recorded its first task");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    slow.kill().unwrap();
+    slow.wait().unwrap();
+
+    let runs = history(&db, &[]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 3, "{runs:#?}");
+    let fast: Vec<_> = runs.iter().filter(|r| r["playbook"] == "fast.rhai").collect();
+    assert_eq!(fast.len(), 2);
+    for run in fast {
+        assert_eq!((run["ok"].as_u64(), run["incomplete"].as_bool()), (Some(2), Some(false)), "{run:#}");
+    }
+    let killed = runs.iter().find(|r| r["playbook"] == "slow.rhai").unwrap();
+    assert_eq!(killed["incomplete"], true, "{killed:#}");
+    assert_eq!(killed["exit_code"], serde_json::Value::Null);
+
+    let connection = rusqlite::Connection::open(&db).unwrap();
+    let check: String = connection.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
+    assert_eq!(check, "ok");
+}
+
+#[test]
+fn no_history_records_nothing_and_the_default_lives_beside_the_inventory() {
+    require_lab!();
+    let lab = lab();
+    let inventory_dir = tempfile::tempdir().unwrap();
+    let inventory = inventory_dir.path().join("hosts.yaml");
+    std::fs::copy(lab.inventory(), &inventory).unwrap();
+    let playbook = r#"task("quick", hosts(), |h| h.run("true"));"#;
+    Test::new().inventory_file(&inventory).playbook(playbook).args(&["--no-history"]).run();
+    let db = inventory_dir.path().join(".runbook/history.db");
+    assert!(!db.exists(), "--no-history wrote {}", db.display());
+    Test::new().inventory_file(&inventory).playbook(playbook).run();
+    assert_eq!(history(&db, &[]).as_array().unwrap().len(), 1);
+}
