@@ -49,7 +49,7 @@ fn every_file_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
 fn three_runs_are_listed_with_their_counts_and_one_shows_its_diff_and_error() {
     require_lab!();
     let lab = lab();
-    let (one, two) = (lab.host(1), lab.host(2));
+    let (one, two) = (lab.host(0), lab.host(1));
     lab.clean("/root/hist-motd");
     let store = tempfile::tempdir().unwrap();
     let db = store.path().join("history.db");
@@ -77,8 +77,8 @@ fn three_runs_are_listed_with_their_counts_and_one_shows_its_diff_and_error() {
     let runs = history(&db, &[]);
     let runs = runs.as_array().unwrap();
     assert_eq!(runs.len(), 3, "{runs:#?}");
-    // Newest first: runs 3 and 2 found the file in place.
-    for (run, changed, ok) in [(&runs[0], 0, 4), (&runs[1], 0, 4), (&runs[2], 2, 2)] {
+    // Newest first: runs 3 and 2 found the file in place; `run` counts as a change, as Ansible's command does.
+    for (run, changed, ok) in [(&runs[0], 2, 2), (&runs[1], 2, 2), (&runs[2], 4, 0)] {
         assert_eq!(run["changed"], changed, "{run:#}");
         assert_eq!(run["ok"], ok, "{run:#}");
         assert_eq!(run["failed"], 1, "{run:#}");
@@ -103,6 +103,29 @@ fn three_runs_are_listed_with_their_counts_and_one_shows_its_diff_and_error() {
     let text = Command::new(RUNBOOK).args(["history", "--history", &db_arg]).output().unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("site.rhai") && text.contains("exit 2"), "{text}");
+
+    // The HTML report of the first run: each host and task, the failed host's error, one timeline row per host.
+    let report = store.path().join("report.html");
+    let written = Command::new(RUNBOOK)
+        .args(["report", &first, "-o"])
+        .arg(&report)
+        .args(["--history", &db_arg])
+        .output()
+        .unwrap();
+    assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
+    let html = std::fs::read_to_string(&report).unwrap();
+    for text in [one, two, "motd", "probe", "breaks", message, "+hello"] {
+        let escaped = text
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('/', "&#x2f;")
+            .replace('\'', "&#x27;");
+        assert!(html.contains(&escaped), "the report lacks {text:?}");
+    }
+    assert_eq!(html.matches("class=\"host-row\"").count(), 2);
+    assert!(!html.contains("src=") && !html.contains("href="), "the report loads nothing from outside");
 
     for (path, bytes) in every_file_under(store.path()) {
         let text = String::from_utf8_lossy(&bytes);
@@ -146,13 +169,8 @@ fn a_run_killed_mid_way_is_incomplete_and_two_runs_at_once_are_both_recorded() {
     // Once the slow run's first task is recorded, kill it without a chance to clean up.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let slow_run = history(&db, &[])
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["playbook"] == "slow.rhai")
-            .cloned();
-        if slow_run.is_some_and(|r| r["ok"] == 2) {
+        let slow_run = history(&db, &[]).as_array().unwrap().iter().find(|r| r["playbook"] == "slow.rhai").cloned();
+        if slow_run.is_some_and(|r| r["changed"] == 2) {
             break;
         }
         assert!(Instant::now() < deadline, "the slow run never recorded its first task");
@@ -167,7 +185,7 @@ fn a_run_killed_mid_way_is_incomplete_and_two_runs_at_once_are_both_recorded() {
     let fast: Vec<_> = runs.iter().filter(|r| r["playbook"] == "fast.rhai").collect();
     assert_eq!(fast.len(), 2);
     for run in fast {
-        assert_eq!((run["ok"].as_u64(), run["incomplete"].as_bool()), (Some(2), Some(false)), "{run:#}");
+        assert_eq!((run["changed"].as_u64(), run["incomplete"].as_bool()), (Some(2), Some(false)), "{run:#}");
     }
     let killed = runs.iter().find(|r| r["playbook"] == "slow.rhai").unwrap();
     assert_eq!(killed["incomplete"], true, "{killed:#}");

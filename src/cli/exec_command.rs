@@ -41,6 +41,7 @@ pub fn run(args: ExecArgs) -> i32 {
         log_json: args.log_json,
         history: args.history,
         no_history: args.no_history,
+        report: None,
         idempotence: false,
         retry_failed: false,
         list_hosts: args.list_hosts,

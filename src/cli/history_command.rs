@@ -109,7 +109,9 @@ fn execute(args: HistoryArgs) -> Result<(), String> {
         HistoryCommand::Show { run, host, task, diff } => {
             let id = match run.as_str() {
                 "last" => store.last_run_id().map_err(db)?.ok_or("no run recorded yet")?,
-                id => id.parse::<i64>().map_err(|_| format!("{id}: not a run id (a number from `runbook history`, or `last`)"))?,
+                id => id
+                    .parse::<i64>()
+                    .map_err(|_| format!("{id}: not a run id (a number from `runbook history`, or `last`)"))?,
             };
             let summary = store.run(id).map_err(db)?.ok_or_else(|| format!("run {id}: not in {}", path.display()))?;
             let results = store.results(id, host.as_deref(), task.as_deref()).map_err(db)?;
@@ -123,6 +125,31 @@ fn execute(args: HistoryArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The store at `--history` (or the default place) and the run `RUN` names (an id or `last`).
+pub fn open_run(history: Option<PathBuf>, inventory: &[PathBuf], run: &str) -> Result<(HistoryStore, i64), String> {
+    let path = history.unwrap_or_else(|| default_path(inventory));
+    if !path.is_file() {
+        return Err(format!("{}: no run history here (runs record it; see --history)", path.display()));
+    }
+    let store = HistoryStore::open(&path)?;
+    let db = |e: rusqlite::Error| format!("history {}: {e}", path.display());
+    let id = match run {
+        "last" => store.last_run_id().map_err(db)?.ok_or("no run recorded yet")?,
+        id => {
+            id.parse::<i64>().map_err(|_| format!("{id}: not a run id (a number from `runbook history`, or `last`)"))?
+        }
+    };
+    Ok((store, id))
+}
+
+/// Writes run `id`'s HTML report to `output`.
+pub fn write_report(store: &HistoryStore, id: i64, output: &Path) -> Result<(), String> {
+    let summary = store.run(id).map_err(|e| e.to_string())?.ok_or_else(|| format!("run {id}: not recorded"))?;
+    let results = store.results(id, None, None).map_err(|e| e.to_string())?;
+    let html = crate::report::render_html_report(&summary, &results)?;
+    std::fs::write(output, html).map_err(|e| format!("{}: {e}", output.display()))
 }
 
 fn state_of(run: &RunSummary) -> String {

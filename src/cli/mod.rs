@@ -14,6 +14,7 @@ mod lab_command;
 mod lint_command;
 mod man_command;
 mod password_prompt;
+mod report_command;
 mod run_command;
 mod vault_command;
 mod vault_options;
@@ -74,6 +75,8 @@ pub enum Command {
     Vault(vault_command::VaultCommand),
     /// Past runs from the history database: list them, show one, per host and task.
     History(history_command::HistoryArgs),
+    /// Write one recorded run as a self-contained HTML page: per-host timeline, changes, failures, recap.
+    Report(report_command::ReportArgs),
     /// Internal: the connection holder that `--persist` starts (keeps SSH connections between runs).
     #[command(hide = true)]
     Hold(hold_command::HoldArgs),
@@ -123,6 +126,9 @@ pub struct RunArgs {
     /// Record nothing in the run history.
     #[arg(long = "no-history")]
     pub no_history: bool,
+    /// At the end, write the run's HTML report (as `runbook report`) to this file.
+    #[arg(long = "report", value_name = "FILE", conflicts_with = "no_history")]
+    pub report: Option<PathBuf>,
     /// Run the playbook twice and fail (exit 2) if the second run changes anything.
     #[arg(long)]
     pub idempotence: bool,
@@ -365,6 +371,7 @@ pub fn main() -> i32 {
         Command::Vault(command) => vault_command::run(command),
         Command::Hold(args) => hold_command::run(args),
         Command::History(args) => history_command::run(args),
+        Command::Report(args) => report_command::run(args),
     }
 }
 

@@ -138,7 +138,7 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         ));
         let code = exit_code_of(&first);
         if code != exit_code::OK {
-            close_history(&history, code);
+            close_history(&history, code, args);
             return Ok(code);
         }
         println!("\nidempotence: running the playbook a second time; nothing may change");
@@ -156,14 +156,14 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         } else if code == exit_code::OK {
             println!("idempotence: ok, the second run changed nothing");
         }
-        close_history(&history, code);
+        close_history(&history, code, args);
         return Ok(code);
     }
 
     let outcome = crate::engine::run(request(options, inventory, reporter));
     record_failed(&outcome);
     let code = exit_code_of(&outcome);
-    close_history(&history, code);
+    close_history(&history, code, args);
     Ok(code)
 }
 
@@ -238,9 +238,16 @@ fn open_history(args: &RunArgs, redactor: &Redactor) -> Option<Arc<HistoryRecord
     }
 }
 
-fn close_history(history: &Option<Arc<HistoryRecorder>>, code: i32) {
-    if let Some(history) = history {
-        history.close(code);
+fn close_history(history: &Option<Arc<HistoryRecorder>>, code: i32, args: &RunArgs) {
+    let Some(history) = history else { return };
+    history.close(code);
+    let (Some(output), Some(id)) = (&args.report, history.run_id()) else { return };
+    let path = args.history.clone().unwrap_or_else(|| super::history_command::default_path(&args.inventory));
+    let written = crate::report::HistoryStore::open(&path)
+        .and_then(|store| super::history_command::write_report(&store, id, output));
+    match written {
+        Ok(()) => println!("report: {}", output.display()),
+        Err(error) => eprintln!("warning: --report: {error}"),
     }
 }
 

@@ -305,7 +305,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.db");
         let hosts = vec!["a".to_string()];
-        let new = NewRun { started_at: "x", playbook: "p", command_line: "c", git_commit: None, hosts: &hosts, check: true };
+        let new =
+            NewRun { started_at: "x", playbook: "p", command_line: "c", git_commit: None, hosts: &hosts, check: true };
         HistoryStore::open(&path).unwrap().start_run(&new).unwrap();
         let store = HistoryStore::open(&path).unwrap();
         assert_eq!(store.runs(10).unwrap().len(), 1);
