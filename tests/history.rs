@@ -38,10 +38,9 @@ fn history(db: &Path, args: &[&str]) -> serde_json::Value {
 fn every_file_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
     std::fs::read_dir(dir)
         .unwrap()
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            (path.display().to_string(), std::fs::read(&path).unwrap())
-        })
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
+        .map(|path| (path.display().to_string(), std::fs::read(&path).unwrap()))
         .collect()
 }
 
@@ -256,4 +255,53 @@ fn the_report_opens_in_headless_chromium_with_a_clean_console_and_a_row_per_host
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert_eq!(dom.matches("class=\"host-row\"").count(), 2, "one timeline row per host:\n{dom}");
     assert!(dom.contains("no disk"), "the failed host's error is in the page");
+}
+
+#[test]
+fn a_vaulted_value_and_a_secret_reach_neither_the_database_nor_the_report() {
+    require_lab!();
+    const VAULTED: &str = "vaulted-T0k3n-q9";
+    let lab = lab();
+    let host = lab.host(0);
+    lab.clean("/root/hist-conf");
+    let test = Test::new().file("pw", "history-vault-pass\n");
+    let dir = test.path().to_path_buf();
+    let encrypted = Command::new(RUNBOOK)
+        .current_dir(&dir)
+        .args(["vault", "encrypt_string", "--vault-password-file", "pw", "-n", "api_token", VAULTED])
+        .output()
+        .unwrap();
+    assert!(encrypted.status.success(), "{}", String::from_utf8_lossy(&encrypted.stderr));
+    let block = String::from_utf8_lossy(&encrypted.stdout).into_owned();
+    assert!(!block.contains(VAULTED));
+    std::fs::create_dir_all(dir.join("group_vars")).unwrap();
+    std::fs::write(dir.join("group_vars/all.yml"), block).unwrap();
+    let run = test
+        .lab(lab)
+        .env("RUNBOOK_SECRET_DB_PASSWORD", SECRET)
+        .playbook(&format!(
+            r#"
+            let s = secret("db_password");
+            task("conf", host("{host}"), |h| h.write("token=" + h.vars.api_token + "\npw=" + s + "\n", "/root/hist-conf", #{{ mode: "0600" }}));
+            task("leak", host("{host}"), |h| h.run(`echo ${{h.vars.api_token}} ${{s}} >&2; exit 3`));
+            "#
+        ))
+        .args(&["--diff", "--vault-password-file", "pw", "--history", "history.db", "--report", "report.html"])
+        .code(2)
+        .stdout_has("token=***")
+        .run();
+    assert!(!run.stdout.contains(VAULTED) && !run.stdout.contains(SECRET));
+    let files: Vec<_> = every_file_under(&run.dir)
+        .into_iter()
+        .filter(|(path, _)| path.contains("history.db") || path.ends_with("report.html"))
+        .collect();
+    assert!(files.iter().any(|(path, _)| path.ends_with("report.html")) && files.len() >= 2, "{files:?}");
+    for (path, bytes) in files {
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in [VAULTED, SECRET] {
+            assert!(!text.contains(secret), "{secret} is in {path}");
+        }
+    }
+    let html = std::fs::read_to_string(run.dir.join("report.html")).unwrap();
+    assert!(html.contains("token=***"), "the diff is in the report, masked");
 }
