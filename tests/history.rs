@@ -103,6 +103,14 @@ fn three_runs_are_listed_with_their_counts_and_one_shows_its_diff_and_error() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("site.rhai") && text.contains("exit 2"), "{text}");
 
+    // Per host, the last run that changed it: run 3 (its `probe` task), not run 1.
+    let hosts = history(&db, &["hosts"]);
+    let latest = runs[0]["id"].clone();
+    for host in [one, two] {
+        let change = hosts.as_array().unwrap().iter().find(|h| h["host"] == host).expect("the host is listed");
+        assert_eq!((&change["run"], &change["tasks"]), (&latest, &serde_json::json!(["probe"])), "{hosts:#}");
+    }
+
     // The HTML report of the first run: each host and task, the failed host's error, one timeline row per host.
     let report = store.path().join("report.html");
     let written = Command::new(RUNBOOK)

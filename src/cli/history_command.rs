@@ -79,6 +79,8 @@ enum HistoryCommand {
         #[arg(long)]
         diff: bool,
     },
+    /// Per host: the last run that changed it, and the tasks that did.
+    Hosts,
 }
 
 pub fn run(args: HistoryArgs) -> i32 {
@@ -107,12 +109,7 @@ fn execute(args: HistoryArgs) -> Result<(), String> {
             }
         }
         HistoryCommand::Show { run, host, task, diff } => {
-            let id = match run.as_str() {
-                "last" => store.last_run_id().map_err(db)?.ok_or("no run recorded yet")?,
-                id => id
-                    .parse::<i64>()
-                    .map_err(|_| format!("{id}: not a run id (a number from `runbook history`, or `last`)"))?,
-            };
+            let id = resolve_run(&store, &run)?;
             let summary = store.run(id).map_err(db)?.ok_or_else(|| format!("run {id}: not in {}", path.display()))?;
             let results = store.results(id, host.as_deref(), task.as_deref()).map_err(db)?;
             match args.common.json {
@@ -121,6 +118,24 @@ fn execute(args: HistoryArgs) -> Result<(), String> {
                     println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
                 }
                 false => print!("{}", show_text(&summary, &results, diff)),
+            }
+        }
+        HistoryCommand::Hosts => {
+            let changes = store.last_changes().map_err(db)?;
+            match args.common.json {
+                true => println!("{}", serde_json::to_string_pretty(&changes).unwrap_or_default()),
+                false => {
+                    for change in changes {
+                        println!(
+                            "{:<24} run {} ({}, {}): {}",
+                            change.host,
+                            change.run,
+                            change.started_at,
+                            change.playbook,
+                            change.tasks.join(", ")
+                        );
+                    }
+                }
             }
         }
     }
@@ -134,14 +149,16 @@ pub fn open_run(history: Option<PathBuf>, inventory: &[PathBuf], run: &str) -> R
         return Err(format!("{}: no run history here (runs record it; see --history)", path.display()));
     }
     let store = HistoryStore::open(&path)?;
-    let db = |e: rusqlite::Error| format!("history {}: {e}", path.display());
-    let id = match run {
-        "last" => store.last_run_id().map_err(db)?.ok_or("no run recorded yet")?,
-        id => {
-            id.parse::<i64>().map_err(|_| format!("{id}: not a run id (a number from `runbook history`, or `last`)"))?
-        }
-    };
+    let id = resolve_run(&store, run)?;
     Ok((store, id))
+}
+
+/// `RUN` as an id: a number from `runbook history`, or `last`.
+fn resolve_run(store: &HistoryStore, run: &str) -> Result<i64, String> {
+    match run {
+        "last" => store.last_run_id().map_err(|e| format!("history: {e}"))?.ok_or_else(|| "no run recorded yet".into()),
+        id => id.parse::<i64>().map_err(|_| format!("{id}: not a run id (a number from `runbook history`, or `last`)")),
+    }
 }
 
 /// Writes run `id`'s HTML report to `output`.

@@ -94,6 +94,17 @@ pub struct ResultRow {
     pub duration: f64,
 }
 
+/// The last run that changed a host, as `runbook history hosts` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostChange {
+    pub host: String,
+    pub run: i64,
+    pub started_at: String,
+    pub playbook: String,
+    /// The tasks that changed the host in that run.
+    pub tasks: Vec<String>,
+}
+
 /// What the recorder knows when a run starts.
 pub struct NewRun<'a> {
     pub started_at: &'a str,
@@ -201,6 +212,27 @@ impl HistoryStore {
         rows.collect()
     }
 
+    /// For every host that was ever changed: the latest run that changed it, and which tasks did.
+    pub fn last_changes(&self) -> rusqlite::Result<Vec<HostChange>> {
+        let mut statement = self.connection.prepare(
+            "SELECT x.host, x.run_id, r.started_at, r.playbook, group_concat(x.task, char(10)) FROM results x
+             JOIN runs r ON r.id = x.run_id
+             WHERE x.changed AND x.run_id = (SELECT max(y.run_id) FROM results y WHERE y.host = x.host AND y.changed)
+             GROUP BY x.host, x.run_id ORDER BY x.host",
+        )?;
+        let rows = statement.query_map([], |row| {
+            let tasks: String = row.get(4)?;
+            Ok(HostChange {
+                host: row.get(0)?,
+                run: row.get(1)?,
+                started_at: row.get(2)?,
+                playbook: row.get(3)?,
+                tasks: tasks.lines().map(str::to_string).collect(),
+            })
+        })?;
+        rows.collect()
+    }
+
     /// `PRAGMA integrity_check`'s answer: "ok" for a sound file.
     pub fn integrity_check(&self) -> rusqlite::Result<String> {
         self.connection.query_row("PRAGMA integrity_check", [], |row| row.get(0))
@@ -297,6 +329,12 @@ mod tests {
         assert!(runs[1].incomplete && !runs[0].incomplete);
         assert_eq!((runs[1].changed, runs[1].failed, runs[1].ok), (1, 1, 0));
         assert_eq!(store.results(first, Some("b"), None).unwrap().len(), 1);
+        let changes = store.last_changes().unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(
+            (changes[0].host.as_str(), changes[0].run, changes[0].tasks.clone()),
+            ("a", first, vec!["t".to_string()])
+        );
         assert_eq!(store.integrity_check().unwrap(), "ok");
     }
 

@@ -17,7 +17,7 @@ pub use console_reporter::{ConsoleOptions, ConsoleReporter};
 pub use event::*;
 pub use fan_out::FanOut;
 pub use history_recorder::HistoryRecorder;
-pub use history_store::{HistoryStore, ResultRow, RunSummary};
+pub use history_store::{HistoryStore, HostChange, ResultRow, RunSummary};
 pub use html_report::render as render_html_report;
 pub use json_log::JsonLog;
 pub use recap::RecapBuilder;
