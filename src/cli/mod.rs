@@ -6,6 +6,7 @@ pub mod ansible_config;
 mod completions_command;
 mod config_file;
 mod exec_command;
+mod history_command;
 mod hold_command;
 mod init_command;
 mod inventory_command;
@@ -14,6 +15,7 @@ mod lint_command;
 mod man_command;
 mod password_prompt;
 mod recap_command;
+mod report_command;
 mod run_command;
 mod vault_command;
 mod vault_options;
@@ -94,6 +96,10 @@ pub enum Command {
     /// Encrypt, decrypt, view, edit and rekey Ansible Vault files and strings (`ansible-vault`'s commands).
     #[command(subcommand)]
     Vault(vault_command::VaultCommand),
+    /// Past runs from the history database: list them, show one, per host and task.
+    History(history_command::HistoryArgs),
+    /// Write one recorded run as a self-contained HTML page: per-host timeline, changes, failures, recap.
+    Report(report_command::ReportArgs),
     /// Internal: the connection holder that `--persist` starts (keeps SSH connections between runs).
     #[command(hide = true)]
     Hold(hold_command::HoldArgs),
@@ -137,6 +143,15 @@ pub struct RunArgs {
     /// Write one JSON event per line to this file.
     #[arg(long = "log-json", value_name = "FILE")]
     pub log_json: Option<PathBuf>,
+    /// The run history database (default: `.runbook/history.db` beside the first inventory).
+    #[arg(long = "history", value_name = "PATH", conflicts_with = "no_history")]
+    pub history: Option<PathBuf>,
+    /// Record nothing in the run history.
+    #[arg(long = "no-history")]
+    pub no_history: bool,
+    /// At the end, write the run's HTML report (as `runbook report`) to this file.
+    #[arg(long = "report", value_name = "FILE", conflicts_with = "no_history")]
+    pub report: Option<PathBuf>,
     /// Run the playbook twice and fail (exit 2) if the second run changes anything.
     #[arg(long)]
     pub idempotence: bool,
@@ -191,6 +206,12 @@ pub struct ExecArgs {
     /// Write one JSON event per line to this file.
     #[arg(long = "log-json", value_name = "FILE")]
     pub log_json: Option<PathBuf>,
+    /// The run history database, as for `run`.
+    #[arg(long = "history", value_name = "PATH", conflicts_with = "no_history")]
+    pub history: Option<PathBuf>,
+    /// Record nothing in the run history.
+    #[arg(long = "no-history")]
+    pub no_history: bool,
     /// Print the hosts the pattern selects and stop; nothing is connected.
     #[arg(long = "list-hosts")]
     pub list_hosts: bool,
@@ -377,6 +398,8 @@ pub fn main() -> i32 {
         Command::Recap(command) => recap_command::run(command),
         Command::Vault(command) => vault_command::run(command),
         Command::Hold(args) => hold_command::run(args),
+        Command::History(args) => history_command::run(args),
+        Command::Report(args) => report_command::run(args),
     }
 }
 

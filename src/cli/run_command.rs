@@ -12,7 +12,7 @@ use super::vault_options::redacted;
 use super::{HostKeyChecking, RunArgs, VaultConfig, exit_code, password_prompt};
 use crate::engine::{RunOptions, RunOutcome, RunRequest};
 use crate::inventory::{Inventory, merge_extra_vars};
-use crate::report::{ConsoleOptions, ConsoleReporter, FanOut, JsonLog, Redactor, Reporter};
+use crate::report::{ConsoleOptions, ConsoleReporter, FanOut, HistoryRecorder, JsonLog, Redactor, Reporter};
 use crate::transport::HostKeyPolicy;
 use crate::vault::Keyring;
 
@@ -116,7 +116,8 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         force_handlers: args.force_handlers,
     };
     let redactor = Redactor::new();
-    let reporter = make_reporter(args, &redactor)?;
+    let history = open_history(args, &redactor);
+    let reporter = make_reporter(args, &redactor, history.clone())?;
     if host_key_policy == HostKeyPolicy::Off {
         eprintln!(
             "warning: --host-key-checking off: any host key is accepted; a machine in the middle would not be noticed"
@@ -147,6 +148,7 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         ));
         let code = exit_code_of(&first);
         if code != exit_code::OK {
+            close_history(&history, code, args);
             return Ok(code);
         }
         println!("\nidempotence: running the playbook a second time; nothing may change");
@@ -157,21 +159,22 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
             .filter(|h| h.changed > 0)
             .map(|h| format!("{} ({} changed)", h.host, h.changed))
             .collect();
-        let code = exit_code_of(&second);
-        if code != exit_code::OK {
-            return Ok(code);
-        }
-        if !changed.is_empty() {
+        let mut code = exit_code_of(&second);
+        if code == exit_code::OK && !changed.is_empty() {
             eprintln!("idempotence: FAILED: the second run changed {}", changed.join(", "));
-            return Ok(exit_code::HOST_FAILED);
+            code = exit_code::HOST_FAILED;
+        } else if code == exit_code::OK {
+            println!("idempotence: ok, the second run changed nothing");
         }
-        println!("idempotence: ok, the second run changed nothing");
-        return Ok(exit_code::OK);
+        close_history(&history, code, args);
+        return Ok(code);
     }
 
     let outcome = crate::engine::run(request(options, inventory, reporter));
     record_failed(&outcome);
-    Ok(exit_code_of(&outcome))
+    let code = exit_code_of(&outcome);
+    close_history(&history, code, args);
+    Ok(code)
 }
 
 /// The inventory (-i, else ansible.cfg's) with ansible.cfg's connection settings and the -e variables
@@ -208,9 +211,16 @@ fn list_hosts(playbook: &Path, selected: &[String]) -> String {
     out
 }
 
-fn make_reporter(args: &RunArgs, redactor: &Redactor) -> Result<Arc<dyn Reporter>, String> {
+fn make_reporter(
+    args: &RunArgs,
+    redactor: &Redactor,
+    history: Option<Arc<HistoryRecorder>>,
+) -> Result<Arc<dyn Reporter>, String> {
     let console = ConsoleReporter::new(ConsoleOptions::detect(args.verbose, args.diff)).with_redactor(redactor.clone());
     let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(console)];
+    if let Some(history) = history {
+        reporters.push(Box::new(history));
+    }
     if let Some(path) = &args.log_json {
         let log = JsonLog::create(path).map_err(|e| format!("--log-json {}: {e}", path.display()))?;
         reporters.push(Box::new(log.with_redactor(redactor.clone())));
@@ -231,6 +241,39 @@ fn empty_shard_log(args: &RunArgs) -> Result<(), String> {
     log.event(&crate::report::Event::RunEnd { error: None, fatal: false, interrupted: false });
     log.finish();
     Ok(())
+}
+
+/// The history recorder of this run, unless `--no-history`. A database that cannot be opened is a warning:
+/// the run is what the operator asked for, the record comes second.
+fn open_history(args: &RunArgs, redactor: &Redactor) -> Option<Arc<HistoryRecorder>> {
+    if args.no_history {
+        return None;
+    }
+    let path = args.history.clone().unwrap_or_else(|| super::history_command::default_path(&args.inventory));
+    match crate::report::HistoryStore::open(&path) {
+        Ok(store) => {
+            let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+            let commit = super::history_command::git_commit(&args.playbook);
+            Some(Arc::new(HistoryRecorder::new(store, redactor.clone(), command_line, commit)))
+        }
+        Err(error) => {
+            eprintln!("warning: {error}; this run is not recorded (--no-history to not try)");
+            None
+        }
+    }
+}
+
+fn close_history(history: &Option<Arc<HistoryRecorder>>, code: i32, args: &RunArgs) {
+    let Some(history) = history else { return };
+    history.close(code);
+    let (Some(output), Some(id)) = (&args.report, history.run_id()) else { return };
+    let path = args.history.clone().unwrap_or_else(|| super::history_command::default_path(&args.inventory));
+    let written = crate::report::HistoryStore::open(&path)
+        .and_then(|store| super::history_command::write_report(&store, id, output));
+    match written {
+        Ok(()) => println!("report: {}", output.display()),
+        Err(error) => eprintln!("warning: --report: {error}"),
+    }
 }
 
 fn exit_code_of(outcome: &RunOutcome) -> i32 {

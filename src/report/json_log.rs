@@ -100,7 +100,7 @@ fn redact_value(value: &mut Value, redactor: &Redactor) {
 }
 
 /// `2026-11-27T18:23:14.123Z`, without a date-time dependency.
-fn rfc3339_utc(time: SystemTime) -> String {
+pub(crate) fn rfc3339_utc(time: SystemTime) -> String {
     let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since_epoch.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);

@@ -1,0 +1,315 @@
+//! The run history, checked on lab hosts: every run is recorded with its counts, one run's diffs and errors can
+//! be read back per host, a killed run is listed as incomplete in a sound database, two runs at once are both
+//! recorded, and a secret never reaches the file.
+//!
+//! Lab `v-hist` (2 hosts, 10.241.23.0/24).
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use support::{Lab, RUNBOOK, Test};
+
+static LAB: OnceLock<Lab> = OnceLock::new();
+
+fn lab() -> &'static Lab {
+    Lab::get(&LAB, "v-hist", 2, "10.241.23.0/24")
+}
+
+const SECRET: &str = "hist-s3cret-Zq81";
+
+/// `runbook history ARGS --history DB --json`, parsed.
+fn history(db: &Path, args: &[&str]) -> serde_json::Value {
+    let output = Command::new(RUNBOOK)
+        .arg("history")
+        .args(args)
+        .arg("--history")
+        .arg(db)
+        .arg("--json")
+        .output()
+        .expect("runbook runs");
+    assert!(output.status.success(), "history {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("history --json prints JSON")
+}
+
+fn every_file_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
+        .map(|path| (path.display().to_string(), std::fs::read(&path).unwrap()))
+        .collect()
+}
+
+#[test]
+fn three_runs_are_listed_with_their_counts_and_one_shows_its_diff_and_error() {
+    require_lab!();
+    let lab = lab();
+    let (one, two) = (lab.host(0), lab.host(1));
+    lab.clean("/root/hist-motd");
+    let store = tempfile::tempdir().unwrap();
+    let db = store.path().join("history.db");
+    let db_arg = db.display().to_string();
+    let playbook = format!(
+        r#"
+        let s = secret("db_password");
+        task("motd", hosts(), |h| h.write("hello\n", "/root/hist-motd"));
+        task("probe", hosts(), |h| h.run("true"));
+        task("breaks", host("{two}"), |h| h.run(`echo broken ${{s}} >&2; exit 4`));
+        "#
+    );
+    // Run 1 changes both hosts and fails on the second; runs 2 and 3 change nothing and fail the same way.
+    for _ in 0..3 {
+        Test::new()
+            .lab(lab)
+            .env("RUNBOOK_SECRET_DB_PASSWORD", SECRET)
+            .playbook(&playbook)
+            .args(&["--diff", "--history", &db_arg])
+            .code(2)
+            .stdout_has("broken ***")
+            .run();
+    }
+
+    let runs = history(&db, &[]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 3, "{runs:#?}");
+    // Newest first: runs 3 and 2 found the file in place; `run` counts as a change, as Ansible's command does.
+    for (run, changed, ok) in [(&runs[0], 2, 2), (&runs[1], 2, 2), (&runs[2], 4, 0)] {
+        assert_eq!(run["changed"], changed, "{run:#}");
+        assert_eq!(run["ok"], ok, "{run:#}");
+        assert_eq!(run["failed"], 1, "{run:#}");
+        assert_eq!(run["incomplete"], false, "{run:#}");
+        assert_eq!(run["exit_code"], 2, "{run:#}");
+        assert_eq!(run["hosts"].as_array().unwrap().len(), 2, "{run:#}");
+    }
+
+    let first = runs[2]["id"].to_string();
+    let shown = history(&db, &["show", &first, "--host", one, "--diff"]);
+    let results = shown["results"].as_array().unwrap();
+    assert!(results.iter().all(|r| r["host"] == one), "{shown:#}");
+    let motd = results.iter().find(|r| r["task"] == "motd").expect("the motd task of host one");
+    assert_eq!(motd["status"], "changed");
+    assert!(motd["diff"].as_str().unwrap().contains("+hello"), "{motd:#}");
+
+    let failed = history(&db, &["show", &first, "--host", two, "--task", "breaks"]);
+    let message = failed["results"][0]["message"].as_str().unwrap();
+    assert!(message.contains("exit") || message.contains("4"), "{failed:#}");
+
+    // The text form too, as an operator reads it.
+    let text = Command::new(RUNBOOK).args(["history", "--history", &db_arg]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("site.rhai") && text.contains("exit 2"), "{text}");
+
+    // Per host, the last run that changed it: run 3 (its `probe` task), not run 1.
+    let hosts = history(&db, &["hosts"]);
+    let latest = runs[0]["id"].clone();
+    for host in [one, two] {
+        let change = hosts.as_array().unwrap().iter().find(|h| h["host"] == host).expect("the host is listed");
+        assert_eq!((&change["run"], &change["tasks"]), (&latest, &serde_json::json!(["probe"])), "{hosts:#}");
+    }
+
+    // The HTML report of the first run: each host and task, the failed host's error, one timeline row per host.
+    let report = store.path().join("report.html");
+    let written = Command::new(RUNBOOK)
+        .args(["report", &first, "-o"])
+        .arg(&report)
+        .args(["--history", &db_arg])
+        .output()
+        .unwrap();
+    assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
+    let html = std::fs::read_to_string(&report).unwrap();
+    for text in [one, two, "motd", "probe", "breaks", message, "+hello"] {
+        let escaped = text
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('/', "&#x2f;")
+            .replace('\'', "&#x27;");
+        assert!(html.contains(&escaped), "the report lacks {text:?}");
+    }
+    assert_eq!(html.matches("class=\"host-row\"").count(), 2);
+    assert!(!html.contains("src=") && !html.contains("href="), "the report loads nothing from outside");
+
+    for (path, bytes) in every_file_under(store.path()) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(SECRET), "the secret is in {path}");
+    }
+}
+
+#[test]
+fn a_run_killed_mid_way_is_incomplete_and_two_runs_at_once_are_both_recorded() {
+    require_lab!();
+    let lab = lab();
+    let test = Test::new();
+    let dir = test.path().to_path_buf();
+    let inventory = lab.inventory();
+    std::fs::write(
+        dir.join("slow.rhai"),
+        r#"task("quick", hosts(), |h| h.run("true")); task("slow", hosts(), |h| h.run("sleep 30"));"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("fast.rhai"), r#"task("quick", hosts(), |h| h.run("true"));"#).unwrap();
+    let db = dir.join("history.db");
+    let spawn = |playbook: &str| {
+        Command::new(RUNBOOK)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .arg("run")
+            .arg(playbook)
+            .arg("-i")
+            .arg(&inventory)
+            .arg("--history")
+            .arg(&db)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("runbook starts")
+    };
+
+    let mut slow = spawn("slow.rhai");
+    let (mut first, mut second) = (spawn("fast.rhai"), spawn("fast.rhai"));
+    assert!(first.wait().unwrap().success());
+    assert!(second.wait().unwrap().success());
+    // Once the slow run's first task is recorded, kill it without a chance to clean up.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let slow_run = history(&db, &[]).as_array().unwrap().iter().find(|r| r["playbook"] == "slow.rhai").cloned();
+        if slow_run.is_some_and(|r| r["changed"] == 2) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slow run never recorded its first task");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    slow.kill().unwrap();
+    slow.wait().unwrap();
+
+    let runs = history(&db, &[]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 3, "{runs:#?}");
+    let fast: Vec<_> = runs.iter().filter(|r| r["playbook"] == "fast.rhai").collect();
+    assert_eq!(fast.len(), 2);
+    for run in fast {
+        assert_eq!((run["changed"].as_u64(), run["incomplete"].as_bool()), (Some(2), Some(false)), "{run:#}");
+    }
+    let killed = runs.iter().find(|r| r["playbook"] == "slow.rhai").unwrap();
+    assert_eq!(killed["incomplete"], true, "{killed:#}");
+    assert_eq!(killed["exit_code"], serde_json::Value::Null);
+
+    let connection = rusqlite::Connection::open(&db).unwrap();
+    let check: String = connection.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
+    assert_eq!(check, "ok");
+}
+
+#[test]
+fn no_history_records_nothing_and_the_default_lives_beside_the_inventory() {
+    require_lab!();
+    let lab = lab();
+    let inventory_dir = tempfile::tempdir().unwrap();
+    let inventory = inventory_dir.path().join("hosts.yaml");
+    std::fs::copy(lab.inventory(), &inventory).unwrap();
+    let playbook = r#"task("quick", hosts(), |h| h.run("true"));"#;
+    Test::new().inventory_file(&inventory).playbook(playbook).args(&["--no-history"]).run();
+    let db = inventory_dir.path().join(".runbook/history.db");
+    assert!(!db.exists(), "--no-history wrote {}", db.display());
+    Test::new().inventory_file(&inventory).playbook(playbook).run();
+    assert_eq!(history(&db, &[]).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn the_report_opens_in_headless_chromium_with_a_clean_console_and_a_row_per_host() {
+    require_lab!();
+    let chromium = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|name| Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .expect("chromium is missing: scripts/install-deps --for-tests installs it");
+    let lab = lab();
+    let bad = lab.host(1);
+    let run = Test::new()
+        .lab(lab)
+        .playbook(&format!(
+            r#"
+            task("stamp", hosts(), |h| h.write("at " + h.name + "\n", "/root/hist-stamp"));
+            task("wait", hosts(), |h| h.run("sleep 0.3"));
+            task("breaks", host("{bad}"), |h| h.run("echo no disk >&2; exit 5"));
+            "#
+        ))
+        .args(&["--diff", "--history", "history.db", "--report", "report.html"])
+        .code(2)
+        .stdout_has("report: report.html")
+        .run();
+    let report = run.dir.join("report.html");
+    let screenshot = run.dir.join("report.png");
+    let output = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"])
+        .args(["--window-size=1200,700", "--virtual-time-budget=2000"])
+        .arg(format!("--screenshot={}", screenshot.display()))
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .expect("chromium runs");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "chromium failed:\n{log}");
+    assert!(!log.contains("CONSOLE") && !log.contains("Uncaught"), "the page logged to its console:\n{log}");
+    let png = std::fs::read(&screenshot).expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "a real screenshot, {} bytes", png.len());
+
+    let dom = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert_eq!(dom.matches("class=\"host-row\"").count(), 2, "one timeline row per host:\n{dom}");
+    assert!(dom.contains("no disk"), "the failed host's error is in the page");
+}
+
+#[test]
+fn a_vaulted_value_and_a_secret_reach_neither_the_database_nor_the_report() {
+    require_lab!();
+    const VAULTED: &str = "vaulted-T0k3n-q9";
+    let lab = lab();
+    let host = lab.host(0);
+    lab.clean("/root/hist-conf");
+    let test = Test::new().file("pw", "history-vault-pass\n");
+    let dir = test.path().to_path_buf();
+    let encrypted = Command::new(RUNBOOK)
+        .current_dir(&dir)
+        .args(["vault", "encrypt_string", "--vault-password-file", "pw", "-n", "api_token", VAULTED])
+        .output()
+        .unwrap();
+    assert!(encrypted.status.success(), "{}", String::from_utf8_lossy(&encrypted.stderr));
+    let block = String::from_utf8_lossy(&encrypted.stdout).into_owned();
+    assert!(!block.contains(VAULTED));
+    std::fs::create_dir_all(dir.join("group_vars")).unwrap();
+    std::fs::write(dir.join("group_vars/all.yml"), block).unwrap();
+    let run = test
+        .lab(lab)
+        .env("RUNBOOK_SECRET_DB_PASSWORD", SECRET)
+        .playbook(&format!(
+            r#"
+            let s = secret("db_password");
+            task("conf", host("{host}"), |h| h.write("token=" + h.vars.api_token + "\npw=" + s + "\n", "/root/hist-conf", #{{ mode: "0600" }}));
+            task("leak", host("{host}"), |h| h.run(`echo ${{h.vars.api_token}} ${{s}} >&2; exit 3`));
+            "#
+        ))
+        .args(&["--diff", "--vault-password-file", "pw", "--history", "history.db", "--report", "report.html"])
+        .code(2)
+        .stdout_has("token=***")
+        .run();
+    assert!(!run.stdout.contains(VAULTED) && !run.stdout.contains(SECRET));
+    let files: Vec<_> = every_file_under(&run.dir)
+        .into_iter()
+        .filter(|(path, _)| path.contains("history.db") || path.ends_with("report.html"))
+        .collect();
+    assert!(files.iter().any(|(path, _)| path.ends_with("report.html")) && files.len() >= 2, "{files:?}");
+    for (path, bytes) in files {
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in [VAULTED, SECRET] {
+            assert!(!text.contains(secret), "{secret} is in {path}");
+        }
+    }
+    let html = std::fs::read_to_string(run.dir.join("report.html")).unwrap();
+    assert!(html.contains("token=***"), "the diff is in the report, masked");
+}
