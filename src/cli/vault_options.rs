@@ -37,10 +37,9 @@ impl VaultConfig {
     /// A malformed ansible.cfg is reported by the command that reads it for its other keys, not here.
     pub fn configured() -> VaultConfig {
         match super::ansible_config::AnsibleConfig::load() {
-            Ok(config) => VaultConfig {
-                password_file: config.vault_password_file,
-                identity_list: config.vault_identity_list,
-            },
+            Ok(config) => {
+                VaultConfig { password_file: config.vault_password_file, identity_list: config.vault_identity_list }
+            }
             Err(_) => VaultConfig::default(),
         }
     }

@@ -147,8 +147,11 @@ impl Inventory {
         let source = std::fs::read_to_string(path)
             .map_err(|error| InventoryError::new(format!("cannot read inventory: {error}")).in_file(path))?;
         let (source, vaulted) = yaml_source::open_file_text(source, path)?;
-        let parsed =
-            if is_ini(path, &source) { Inventory::read_ini(&source, path) } else { Inventory::read_yaml(&source, path) };
+        let parsed = if is_ini(path, &source) {
+            Inventory::read_ini(&source, path)
+        } else {
+            Inventory::read_yaml(&source, path)
+        };
         // A vaulted inventory's errors, now and later, point into its masked text: the plaintext is never shown.
         let masked = vaulted.then(|| Arc::new(yaml_source::masked(&source)));
         let mut inventory = match (parsed, &masked) {

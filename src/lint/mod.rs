@@ -150,6 +150,7 @@ fn analyse(analysis: &Analysis) -> (Vec<Finding>, usize) {
         };
         let file_facts = script_checks::check_script(&engine, &mut modules, &file, &text);
         queue.extend(file_facts.includes.iter().cloned());
+        queue.extend(file_facts.imports.iter().cloned());
         order.push(file.clone());
         facts.insert(file, file_facts);
     }
