@@ -136,8 +136,10 @@ fn analyse(analysis: &Analysis) -> (Vec<Finding>, usize) {
     let mut order: Vec<PathBuf> = Vec::new();
     let mut facts: HashMap<PathBuf, ScriptFacts> = HashMap::new();
     let mut seen: HashSet<PathBuf> = HashSet::new();
-    let mut queue: std::collections::VecDeque<PathBuf> = analysis.scripts.clone().into();
-    while let Some(file) = queue.pop_front() {
+    // Each file with, for an imported module, the folder of the playbook importing it (where it renders).
+    let mut queue: std::collections::VecDeque<(PathBuf, Option<PathBuf>)> =
+        analysis.scripts.iter().map(|script| (script.clone(), None)).collect();
+    while let Some((file, playbook_dir)) = queue.pop_front() {
         if !seen.insert(canonical(&file)) {
             continue;
         }
@@ -148,9 +150,12 @@ fn analyse(analysis: &Analysis) -> (Vec<Finding>, usize) {
                 continue;
             }
         };
-        let file_facts = script_checks::check_script(&engine, &mut modules, &file, &text);
-        queue.extend(file_facts.includes.iter().cloned());
-        queue.extend(file_facts.imports.iter().cloned());
+        let file_facts =
+            script_checks::check_script_rendering_from(&engine, &mut modules, &file, &text, playbook_dir.as_deref());
+        let own_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let renders_from = playbook_dir.clone().unwrap_or(own_dir);
+        queue.extend(file_facts.includes.iter().map(|include| (include.clone(), playbook_dir.clone())));
+        queue.extend(file_facts.imports.iter().map(|module| (module.clone(), Some(renders_from.clone()))));
         order.push(file.clone());
         facts.insert(file, file_facts);
     }

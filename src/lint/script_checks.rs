@@ -203,6 +203,18 @@ struct Body<'b> {
 }
 
 pub fn check_script(engine: &AnalysisEngine, modules: &mut ModuleTable, file: &Path, text: &str) -> ScriptFacts {
+    check_script_rendering_from(engine, modules, file, text, None)
+}
+
+/// `check_script` for a module imported by a playbook in `playbook_dir`: its functions render templates
+/// relative to that playbook's folder, as the run does.
+pub fn check_script_rendering_from(
+    engine: &AnalysisEngine,
+    modules: &mut ModuleTable,
+    file: &Path,
+    text: &str,
+    playbook_dir: Option<&Path>,
+) -> ScriptFacts {
     let mut facts = ScriptFacts::default();
     let Some(ast) = compile(engine, file, text, &mut facts.findings) else {
         return facts;
@@ -212,6 +224,7 @@ pub fn check_script(engine: &AnalysisEngine, modules: &mut ModuleTable, file: &P
         engine,
         file: file.to_path_buf(),
         dir,
+        playbook_dir: playbook_dir.map(Path::to_path_buf),
         facts,
         script_fns: HashMap::new(),
         aliases: HashMap::new(),
@@ -335,6 +348,8 @@ struct Walker<'e> {
     engine: &'e AnalysisEngine,
     file: PathBuf,
     dir: PathBuf,
+    /// Set for an imported module: the folder of the playbook importing it, where its functions' templates are.
+    playbook_dir: Option<PathBuf>,
     facts: ScriptFacts,
     /// Functions the script defines: name → arities.
     script_fns: HashMap<String, Arities>,
@@ -735,7 +750,13 @@ impl Walker<'_> {
         let Expr::StringConstant(src, at) = &call.args[0] else {
             return;
         };
-        let path = self.dir.join(src.as_str());
+        let mut path = self.dir.join(src.as_str());
+        if body.named_fn
+            && let Some(playbook_dir) = &self.playbook_dir
+            && playbook_dir.join(src.as_str()).is_file()
+        {
+            path = playbook_dir.join(src.as_str());
+        }
         if !path.is_file() && body.named_fn {
             // A function (a stdlib module's, typically) renders relative to the folder of the playbook that
             // calls it, which is not known here.
