@@ -323,6 +323,17 @@ fn unknown_module_option_from_the_functions_own_check_options_list() {
 }
 
 #[test]
+fn handlers_declared_in_an_imported_module_count_and_a_misspelt_notify_does_not() {
+    check("handler-in-module", &[], &["bad.rhai:5:51 unknown-handler"], 1);
+    // Linting the playbook alone follows its import to the module's declaration.
+    let output = lint_in(&fixture("handler-in-module"), &["bad.rhai"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("bad.rhai:5:51: error[unknown-handler]"), "{stdout}");
+    assert!(!stdout.contains("bad.rhai:4:"), "{stdout}");
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
 fn flush_handlers_in_task() {
     // The top-level call after the task is where it belongs: not reported.
     check("flush-handlers-in-task", &[], &["bad.rhai:4:5 flush-handlers-in-task"], 1);

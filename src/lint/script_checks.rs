@@ -813,6 +813,10 @@ impl Walker<'_> {
                     let function = format!("{alias}::{name}");
                     let findings = check_module_options(&self.file, &function, entries, &declared.names);
                     self.facts.findings.extend(findings);
+                    // A function that takes `notify` hands it on: the handler named must exist.
+                    if declared.names.iter().any(|option| option == "notify") {
+                        self.notified_in(entries);
+                    }
                 }
             }
         }
