@@ -383,6 +383,39 @@ fn preflight_refuses_mistakes_inside_functions_and_modules_before_connecting() {
 }
 
 #[test]
+fn preflight_refuses_an_unknown_start_at_task_before_connecting() {
+    let wires = Tripwires::on(&["127.0.4.2"]);
+    let inventory = format!(
+        "all:\n  children:\n    web:\n      hosts:\n        web1: {{ address: 127.0.4.2, port: {} }}\n",
+        wires.port
+    );
+    let playbook = concat!(
+        "print(\"top-level code ran\");\n",
+        "task(\"install nginx\", hosts(), |h| h.run(\"true\", #{ check_safe: true }));\n",
+        "task(\"configure nginx\", hosts(), |h| h.run(\"true\", #{ check_safe: true }));\n",
+    );
+    let run = Test::new()
+        .file("inventory.yaml", &inventory)
+        .playbook(playbook)
+        .args(&["-i", "inventory.yaml", "--start-at-task", "instal nginx"])
+        .code(1)
+        .stderr_has("error[unknown-start-at-task]: --start-at-task: no task is named \"instal nginx\"")
+        .stderr_has("did you mean `install nginx`?")
+        .stderr_has("nothing was run")
+        .run();
+    wires.assert_untouched();
+    assert!(!run.stdout.contains("top-level code ran") && !run.stderr.contains("top-level code ran"));
+    // The right name passes the pre-flight (listed without contacting the host).
+    Test::new()
+        .file("inventory.yaml", &inventory)
+        .playbook(playbook)
+        .args(&["-i", "inventory.yaml", "--start-at-task", "install nginx", "--list-tasks"])
+        .stdout_has("configure nginx")
+        .run();
+    wires.assert_untouched();
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let dir = fixture("syntax");
     for args in

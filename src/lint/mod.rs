@@ -105,7 +105,14 @@ pub fn lint(request: &LintRequest) -> Result<LintReport, UsageError> {
         None => None,
     };
 
-    let analysis = Analysis { scripts, templates, inventory: inventory.as_ref(), selected: None, tags: &request.tags };
+    let analysis = Analysis {
+        scripts,
+        templates,
+        inventory: inventory.as_ref(),
+        selected: None,
+        tags: &request.tags,
+        start_at_task: None,
+    };
     let (findings, files) = analyse(&analysis);
     report.findings.extend(findings);
     report.files += files;
@@ -124,6 +131,8 @@ struct Analysis<'a> {
     /// run's hosts after --limit: `hosts()` and `group("x")` mean these.
     selected: Option<&'a [String]>,
     tags: &'a [String],
+    /// run's --start-at-task: a task of this name must exist.
+    start_at_task: Option<&'a str>,
 }
 
 /// The scripts (and the files they include), the templates, the names and variables they use against the
@@ -186,6 +195,7 @@ fn analyse(analysis: &Analysis) -> (Vec<Finding>, usize) {
     files += template_files.len();
     findings.extend(templates_checker.into_findings());
     findings.extend(unknown_tags(analysis.tags, &facts));
+    findings.extend(analysis.start_at_task.and_then(|start| unknown_start_task(start, &facts)));
     (findings, files)
 }
 
@@ -196,6 +206,7 @@ pub fn preflight(
     inventory: &crate::inventory::Inventory,
     selected: &[String],
     tags: &[String],
+    start_at_task: Option<&str>,
     color: bool,
 ) -> Result<(), String> {
     let analysis = Analysis {
@@ -204,6 +215,7 @@ pub fn preflight(
         inventory: Some(inventory),
         selected: Some(selected),
         tags,
+        start_at_task,
     };
     let (mut findings, files) = analyse(&analysis);
     findings.extend(inventory_checks::check(inventory));
@@ -384,6 +396,25 @@ fn unknown_handlers(order: &[PathBuf], facts: &HashMap<PathBuf, ScriptFacts>) ->
         }
     }
     findings
+}
+
+/// `--start-at-task NAME` that no literal task name matches (unless some task computes its name).
+fn unknown_start_task(start: &str, facts: &HashMap<PathBuf, ScriptFacts>) -> Option<Finding> {
+    let computed = facts
+        .values()
+        .flat_map(|f| &f.outline)
+        .any(|item| matches!(item, script_checks::OutlineItem::Task { name: None, .. }));
+    let known: BTreeSet<&str> = facts.values().flat_map(|f| f.tasks.iter().map(|task| task.name.as_str())).collect();
+    if computed || known.contains(start) {
+        return None;
+    }
+    let mut finding =
+        Finding::without_file(Rule::UnknownStartAtTask, format!("--start-at-task: no task is named \"{start}\""));
+    finding.hint = Some(
+        lint_finding::did_you_mean_hint(start, known.iter().copied())
+            .unwrap_or_else(|| "`runbook run PLAYBOOK --list-tasks` lists the task names".to_string()),
+    );
+    Some(finding)
 }
 
 fn unknown_tags(wanted: &[String], facts: &HashMap<PathBuf, ScriptFacts>) -> Vec<Finding> {

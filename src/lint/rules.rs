@@ -64,6 +64,8 @@ pub enum Rule {
     UnknownModuleOption,
     /// `flush_handlers()` inside a task body, where the run refuses it.
     FlushHandlersInTask,
+    /// run's `--start-at-task` names no task of the playbook.
+    UnknownStartAtTask,
 }
 
 impl Rule {
@@ -97,6 +99,7 @@ impl Rule {
         Rule::UnknownHandler,
         Rule::UnknownModuleOption,
         Rule::FlushHandlersInTask,
+        Rule::UnknownStartAtTask,
     ];
 
     pub fn id(self) -> &'static str {
@@ -130,6 +133,7 @@ impl Rule {
             Rule::UnknownHandler => "unknown-handler",
             Rule::UnknownModuleOption => "unknown-module-option",
             Rule::FlushHandlersInTask => "flush-handlers-in-task",
+            Rule::UnknownStartAtTask => "unknown-start-at-task",
         }
     }
 
