@@ -164,7 +164,11 @@ fn analyse(analysis: &Analysis) -> (Vec<Finding>, usize) {
         let own_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let renders_from = playbook_dir.clone().unwrap_or(own_dir);
         queue.extend(file_facts.includes.iter().map(|include| (include.clone(), playbook_dir.clone())));
-        queue.extend(file_facts.imports.iter().map(|module| (module.clone(), Some(renders_from.clone()))));
+        // Next, before the other files listed: a module read as its importer's (not as a file of the folder)
+        // finds its functions' templates where the run does.
+        for module in file_facts.imports.iter().rev() {
+            queue.push_front((module.clone(), Some(renders_from.clone())));
+        }
         order.push(file.clone());
         facts.insert(file, file_facts);
     }

@@ -117,3 +117,31 @@ pub fn declared_options(ast: &rhai::AST) -> HashMap<(String, usize), DeclaredOpt
     }
     declared
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_functions_check_options_list_declares_its_options() {
+        let engine = AnalysisEngine::new();
+        let ast = engine
+            .lax
+            .compile(
+                r#"
+                fn lineinfile(h, path, opts) { check_options(opts, ["line", "regexp"], "files::lineinfile"); }
+                fn site(h, o) { files::check_options(o, ["port"], "web::site"); }
+                fn computed(h, opts) { check_options(opts, known_names(), "x"); }
+                fn other(h, opts) { check_options(h, ["a"], "x"); }
+                "#,
+            )
+            .unwrap();
+        let declared = declared_options(&ast);
+        let lineinfile = &declared[&("lineinfile".to_string(), 3)];
+        assert_eq!((lineinfile.param, lineinfile.names.clone()), (2, vec!["line".to_string(), "regexp".to_string()]));
+        assert_eq!(declared[&("site".to_string(), 2)].names, vec!["port".to_string()]);
+        // A computed list declares nothing; checking another parameter declares that parameter's options.
+        assert!(!declared.contains_key(&("computed".to_string(), 2)));
+        assert_eq!(declared[&("other".to_string(), 2)].param, 0);
+    }
+}
