@@ -1,8 +1,12 @@
 //! `runbook lint` end to end: one fixture folder per rule (tests/fixtures/lint/<rule>/), each finding asserted
 //! as `file:line:col rule`, the output formats byte for byte, the exit codes, and the shipped tree clean.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use support::{Test, Tripwires};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -300,6 +304,115 @@ fn human_format_shows_the_line_and_a_caret() {
     assert!(stdout.contains("did you mean `run`?"), "{stdout}");
     assert!(stdout.trim_end().ends_with("3 errors, 0 warnings in 1 file"), "{stdout}");
     assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn unknown_module_option_from_the_functions_own_check_options_list() {
+    // files::lineinfile's list (stdlib/files.rhai) and a user's module declaring its own, the same way; the
+    // imported module file is linted too (its misspelt variable inside a fn).
+    check(
+        "unknown-module-option",
+        &[],
+        &[
+            "bad.rhai:4:53 unknown-module-option",
+            "bad.rhai:5:21 unknown-module-option",
+            "roles/web.rhai:7:19 undefined-variable",
+        ],
+        1,
+    );
+}
+
+#[test]
+fn handlers_declared_in_an_imported_module_count_and_a_misspelt_notify_does_not() {
+    check("handler-in-module", &[], &["bad.rhai:5:51 unknown-handler"], 1);
+    // Linting the playbook alone follows its import to the module's declaration.
+    let output = lint_in(&fixture("handler-in-module"), &["bad.rhai"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("bad.rhai:5:51: error[unknown-handler]"), "{stdout}");
+    assert!(!stdout.contains("bad.rhai:4:"), "{stdout}");
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn flush_handlers_in_task() {
+    // The top-level call after the task is where it belongs: not reported.
+    check("flush-handlers-in-task", &[], &["bad.rhai:4:5 flush-handlers-in-task"], 1);
+}
+
+/// What the run executes through functions and imported modules is checked by run's pre-flight: each mistake
+/// refused with file:line:col, exit 1, and the inventory's host (a loopback listener) never contacted.
+#[test]
+fn preflight_refuses_mistakes_inside_functions_and_modules_before_connecting() {
+    let wires = Tripwires::on(&["127.0.4.1"]);
+    let inventory = format!(
+        "all:\n  children:\n    web:\n      hosts:\n        web1: {{ address: 127.0.4.1, port: {} }}\n",
+        wires.port
+    );
+    let run = Test::new()
+        .file("inventory.yaml", &inventory)
+        .file(
+            "roles/web.rhai",
+            "fn site(h, opts) {\n    h.template(\"templates/app.j2\", \"/etc/app.conf\", #{ port: opts.port });\n    h.run(`echo ${prot}`, #{ creates: \"/etc/web\" });\n}\n",
+        )
+        .file("templates/app.j2", "port={{ port | to_yml }}\n")
+        .playbook(concat!(
+            "import \"stdlib/files\" as files;\n",
+            "import \"roles/web\" as web;\n",
+            "fn tune(h, name) {\n",
+            "    h.run(\"sysctl \" + nmae, #{ creates: \"/x\" });\n",
+            "}\n",
+            "task(\"web\", group(\"web\"), |h| {\n",
+            "    files::lineinfile(h, \"/etc/x\", #{ regex: \"^a\", line: \"a\" });\n",
+            "    web::site(h, #{ port: 80 });\n",
+            "    tune(h, \"x\");\n",
+            "    flush_handlers();\n",
+            "});\n",
+        ))
+        .args(&["-i", "inventory.yaml"])
+        .code(1)
+        .stderr_has("site.rhai:4:23: error[undefined-variable]: undefined variable `nmae`")
+        .stderr_has("site.rhai:7:39: error[unknown-module-option]: `files::lineinfile` has no option `regex`")
+        .stderr_has("did you mean `regexp`?")
+        .stderr_has("site.rhai:10:5: error[flush-handlers-in-task]")
+        .stderr_has("roles/web.rhai:3:19: error[undefined-variable]: undefined variable `prot`")
+        .stderr_has("templates/app.j2:1:16: error[template-unknown-filter]: filter `to_yml` is unknown")
+        .stderr_has("nothing was run")
+        .run();
+    wires.assert_untouched();
+    assert!(!run.stdout.contains("TASK"), "{}", run.stdout);
+}
+
+#[test]
+fn preflight_refuses_an_unknown_start_at_task_before_connecting() {
+    let wires = Tripwires::on(&["127.0.4.2"]);
+    let inventory = format!(
+        "all:\n  children:\n    web:\n      hosts:\n        web1: {{ address: 127.0.4.2, port: {} }}\n",
+        wires.port
+    );
+    let playbook = concat!(
+        "print(\"top-level code ran\");\n",
+        "task(\"install nginx\", hosts(), |h| h.run(\"true\", #{ check_safe: true }));\n",
+        "task(\"configure nginx\", hosts(), |h| h.run(\"true\", #{ check_safe: true }));\n",
+    );
+    let run = Test::new()
+        .file("inventory.yaml", &inventory)
+        .playbook(playbook)
+        .args(&["-i", "inventory.yaml", "--start-at-task", "instal nginx"])
+        .code(1)
+        .stderr_has("error[unknown-start-at-task]: --start-at-task: no task is named \"instal nginx\"")
+        .stderr_has("did you mean `install nginx`?")
+        .stderr_has("nothing was run")
+        .run();
+    wires.assert_untouched();
+    assert!(!run.stdout.contains("top-level code ran") && !run.stderr.contains("top-level code ran"));
+    // The right name passes the pre-flight (listed without contacting the host).
+    Test::new()
+        .file("inventory.yaml", &inventory)
+        .playbook(playbook)
+        .args(&["-i", "inventory.yaml", "--start-at-task", "install nginx", "--list-tasks"])
+        .stdout_has("configure nginx")
+        .run();
+    wires.assert_untouched();
 }
 
 #[test]

@@ -82,7 +82,7 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     // Pre-flight: lint's error rules on this playbook, this inventory, --limit and --tags, before any host is
     // contacted. A mistake lint can see stops the run here, with lint's message, and nothing has changed.
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    crate::lint::preflight(&args.playbook, &inventory, &selected, &args.tags, color)?;
+    crate::lint::preflight(&args.playbook, &inventory, &selected, &args.tags, args.start_at_task.as_deref(), color)?;
     if args.list_hosts || args.list_tasks {
         if args.list_hosts {
             print!("{}", list_hosts(&args.playbook, &selected));

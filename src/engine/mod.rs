@@ -33,7 +33,7 @@ pub use connect_plan::ConnectSettings;
 pub use fatal_stop::FatalStop;
 pub use host::{Host, to_map};
 pub use host_state::{HostHealth, HostState};
-pub use module_resolver::{EMBEDDED_STDLIB, StdlibResolver};
+pub use module_resolver::{EMBEDDED_STDLIB, ModuleSource, StdlibResolver};
 pub use playbook::{build_engine, compile, standard_scope};
 pub use runtime::{INTERRUPT_GRACE, RunOptions, Runtime};
 pub use script_error::describe as describe_script_error;

@@ -105,7 +105,14 @@ pub fn lint(request: &LintRequest) -> Result<LintReport, UsageError> {
         None => None,
     };
 
-    let analysis = Analysis { scripts, templates, inventory: inventory.as_ref(), selected: None, tags: &request.tags };
+    let analysis = Analysis {
+        scripts,
+        templates,
+        inventory: inventory.as_ref(),
+        selected: None,
+        tags: &request.tags,
+        start_at_task: None,
+    };
     let (findings, files) = analyse(&analysis);
     report.findings.extend(findings);
     report.files += files;
@@ -124,6 +131,8 @@ struct Analysis<'a> {
     /// run's hosts after --limit: `hosts()` and `group("x")` mean these.
     selected: Option<&'a [String]>,
     tags: &'a [String],
+    /// run's --start-at-task: a task of this name must exist.
+    start_at_task: Option<&'a str>,
 }
 
 /// The scripts (and the files they include), the templates, the names and variables they use against the
@@ -136,8 +145,10 @@ fn analyse(analysis: &Analysis) -> (Vec<Finding>, usize) {
     let mut order: Vec<PathBuf> = Vec::new();
     let mut facts: HashMap<PathBuf, ScriptFacts> = HashMap::new();
     let mut seen: HashSet<PathBuf> = HashSet::new();
-    let mut queue: std::collections::VecDeque<PathBuf> = analysis.scripts.clone().into();
-    while let Some(file) = queue.pop_front() {
+    // Each file with, for an imported module, the folder of the playbook importing it (where it renders).
+    let mut queue: std::collections::VecDeque<(PathBuf, Option<PathBuf>)> =
+        analysis.scripts.iter().map(|script| (script.clone(), None)).collect();
+    while let Some((file, playbook_dir)) = queue.pop_front() {
         if !seen.insert(canonical(&file)) {
             continue;
         }
@@ -148,8 +159,16 @@ fn analyse(analysis: &Analysis) -> (Vec<Finding>, usize) {
                 continue;
             }
         };
-        let file_facts = script_checks::check_script(&engine, &mut modules, &file, &text);
-        queue.extend(file_facts.includes.iter().cloned());
+        let file_facts =
+            script_checks::check_script_rendering_from(&engine, &mut modules, &file, &text, playbook_dir.as_deref());
+        let own_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let renders_from = playbook_dir.clone().unwrap_or(own_dir);
+        queue.extend(file_facts.includes.iter().map(|include| (include.clone(), playbook_dir.clone())));
+        // Next, before the other files listed: a module read as its importer's (not as a file of the folder)
+        // finds its functions' templates where the run does.
+        for module in file_facts.imports.iter().rev() {
+            queue.push_front((module.clone(), Some(renders_from.clone())));
+        }
         order.push(file.clone());
         facts.insert(file, file_facts);
     }
@@ -180,6 +199,7 @@ fn analyse(analysis: &Analysis) -> (Vec<Finding>, usize) {
     files += template_files.len();
     findings.extend(templates_checker.into_findings());
     findings.extend(unknown_tags(analysis.tags, &facts));
+    findings.extend(analysis.start_at_task.and_then(|start| unknown_start_task(start, &facts)));
     (findings, files)
 }
 
@@ -190,6 +210,7 @@ pub fn preflight(
     inventory: &crate::inventory::Inventory,
     selected: &[String],
     tags: &[String],
+    start_at_task: Option<&str>,
     color: bool,
 ) -> Result<(), String> {
     let analysis = Analysis {
@@ -198,6 +219,7 @@ pub fn preflight(
         inventory: Some(inventory),
         selected: Some(selected),
         tags,
+        start_at_task,
     };
     let (mut findings, files) = analyse(&analysis);
     findings.extend(inventory_checks::check(inventory));
@@ -378,6 +400,25 @@ fn unknown_handlers(order: &[PathBuf], facts: &HashMap<PathBuf, ScriptFacts>) ->
         }
     }
     findings
+}
+
+/// `--start-at-task NAME` that no literal task name matches (unless some task computes its name).
+fn unknown_start_task(start: &str, facts: &HashMap<PathBuf, ScriptFacts>) -> Option<Finding> {
+    let computed = facts
+        .values()
+        .flat_map(|f| &f.outline)
+        .any(|item| matches!(item, script_checks::OutlineItem::Task { name: None, .. }));
+    let known: BTreeSet<&str> = facts.values().flat_map(|f| f.tasks.iter().map(|task| task.name.as_str())).collect();
+    if computed || known.contains(start) {
+        return None;
+    }
+    let mut finding =
+        Finding::without_file(Rule::UnknownStartAtTask, format!("--start-at-task: no task is named \"{start}\""));
+    finding.hint = Some(
+        lint_finding::did_you_mean_hint(start, known.iter().copied())
+            .unwrap_or_else(|| "`runbook run PLAYBOOK --list-tasks` lists the task names".to_string()),
+    );
+    Some(finding)
 }
 
 fn unknown_tags(wanted: &[String], facts: &HashMap<PathBuf, ScriptFacts>) -> Vec<Finding> {

@@ -84,6 +84,28 @@ pub fn check_primitive_options(
         .collect()
 }
 
+/// A module function's literal options map: every key one its `check_options` list declares.
+pub fn check_module_options(
+    file: &Path,
+    function: &str,
+    entries: &[(Ident, Expr)],
+    allowed: &[String],
+) -> Vec<Finding> {
+    let known = allowed.join(", ");
+    entries
+        .iter()
+        .filter(|(key, _)| !allowed.iter().any(|name| name == key.name.as_str()))
+        .map(|(key, _)| {
+            Finding::at(file, key.pos, Rule::UnknownModuleOption, format!("`{function}` has no option `{}`", key.name))
+                .hint(
+                    did_you_mean_hint(&key.name, allowed.iter().map(String::as_str))
+                        .map(|near| format!("{near} (known: {known})"))
+                        .unwrap_or_else(|| format!("known: {known}")),
+                )
+        })
+        .collect()
+}
+
 /// The type of a literal value ("a string", ...); `None` for anything computed.
 pub fn literal_type(value: &Expr) -> Option<&'static str> {
     Some(match value {

@@ -60,6 +60,12 @@ pub enum Rule {
     LiteralSecret,
     /// A literal `notify` (option or `h.notify(...)`) naming a handler no `handler(...)` declares.
     UnknownHandler,
+    /// A key of a module function's literal options map that the function's `check_options` list does not have.
+    UnknownModuleOption,
+    /// `flush_handlers()` inside a task body, where the run refuses it.
+    FlushHandlersInTask,
+    /// run's `--start-at-task` names no task of the playbook.
+    UnknownStartAtTask,
 }
 
 impl Rule {
@@ -91,6 +97,9 @@ impl Rule {
         Rule::RunWithoutGuard,
         Rule::LiteralSecret,
         Rule::UnknownHandler,
+        Rule::UnknownModuleOption,
+        Rule::FlushHandlersInTask,
+        Rule::UnknownStartAtTask,
     ];
 
     pub fn id(self) -> &'static str {
@@ -122,6 +131,9 @@ impl Rule {
             Rule::RunWithoutGuard => "run-without-guard",
             Rule::LiteralSecret => "literal-secret",
             Rule::UnknownHandler => "unknown-handler",
+            Rule::UnknownModuleOption => "unknown-module-option",
+            Rule::FlushHandlersInTask => "flush-handlers-in-task",
+            Rule::UnknownStartAtTask => "unknown-start-at-task",
         }
     }
 

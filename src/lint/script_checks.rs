@@ -11,7 +11,7 @@ use rhai::{ASTNode, Dynamic, Expr, FnCallExpr, FnPtr, Ident, ParseErrorType, Pos
 use super::analysis_engine::{AnalysisEngine, Arities};
 use super::lint_finding::{Finding, did_you_mean_hint};
 use super::module_table::{ModuleFunctions, ModuleTable, Resolved};
-use super::option_checks::{check_primitive_options, check_task_options, task_option_names};
+use super::option_checks::{check_module_options, check_primitive_options, check_task_options, task_option_names};
 use super::rules::Rule;
 use super::secret_names::{is_literal_secret_value, is_secret_name};
 use super::sysctl_checks::SysctlMaps;
@@ -95,6 +95,9 @@ pub struct ScriptFacts {
     pub dynamic_tags: bool,
     /// Files this one includes (found), in source order.
     pub includes: Vec<PathBuf>,
+    /// Module files this one imports that are on disk (not the stdlib built into runbook): the run executes
+    /// their functions, so lint checks them too.
+    pub imports: Vec<PathBuf>,
     pub groups: Vec<NameRef>,
     pub hosts: Vec<NameRef>,
     pub templates: Vec<TemplateCall>,
@@ -200,6 +203,18 @@ struct Body<'b> {
 }
 
 pub fn check_script(engine: &AnalysisEngine, modules: &mut ModuleTable, file: &Path, text: &str) -> ScriptFacts {
+    check_script_rendering_from(engine, modules, file, text, None)
+}
+
+/// `check_script` for a module imported by a playbook in `playbook_dir`: its functions render templates
+/// relative to that playbook's folder, as the run does.
+pub fn check_script_rendering_from(
+    engine: &AnalysisEngine,
+    modules: &mut ModuleTable,
+    file: &Path,
+    text: &str,
+    playbook_dir: Option<&Path>,
+) -> ScriptFacts {
     let mut facts = ScriptFacts::default();
     let Some(ast) = compile(engine, file, text, &mut facts.findings) else {
         return facts;
@@ -209,6 +224,7 @@ pub fn check_script(engine: &AnalysisEngine, modules: &mut ModuleTable, file: &P
         engine,
         file: file.to_path_buf(),
         dir,
+        playbook_dir: playbook_dir.map(Path::to_path_buf),
         facts,
         script_fns: HashMap::new(),
         aliases: HashMap::new(),
@@ -332,6 +348,8 @@ struct Walker<'e> {
     engine: &'e AnalysisEngine,
     file: PathBuf,
     dir: PathBuf,
+    /// Set for an imported module: the folder of the playbook importing it, where its functions' templates are.
+    playbook_dir: Option<PathBuf>,
     facts: ScriptFacts,
     /// Functions the script defines: name → arities.
     script_fns: HashMap<String, Arities>,
@@ -362,7 +380,10 @@ impl Walker<'_> {
                     return;
                 };
                 let module = match modules.resolve(self.engine, &self.dir, module_path) {
-                    Resolved::Module(functions) => Some(functions),
+                    Resolved::Module(functions) => {
+                        self.facts.imports.extend(functions.file.clone());
+                        Some(functions)
+                    }
                     Resolved::Broken => None,
                     Resolved::NotFound => {
                         let message = format!("cannot find module \"{module_path}\"");
@@ -566,6 +587,17 @@ impl Walker<'_> {
                     self.facts.findings.extend(check_primitive_options(&self.file, name, entries, LOCAL_RUN_OPTIONS));
                 }
             }
+            ("flush_handlers", 0) if body.task.is_some() => {
+                self.finding(
+                    position,
+                    Rule::FlushHandlersInTask,
+                    "flush_handlers() inside a task body: the run refuses it on every host",
+                )
+                .hint = Some(
+                    "call flush_handlers() between tasks, at the top level of the playbook (or in a function called there)"
+                        .to_string(),
+                );
+            }
             ("handler", 2) => {
                 if let Expr::StringConstant(handler, at) = &args[0] {
                     self.facts.handlers.push(name_ref(handler, *at));
@@ -604,7 +636,6 @@ impl Walker<'_> {
             }
             _ => {}
         }
-        let _ = body;
     }
 
     fn method_call(&mut self, call: &FnCallExpr, position: Position, path: &[ASTNode], body: &Body) {
@@ -719,7 +750,13 @@ impl Walker<'_> {
         let Expr::StringConstant(src, at) = &call.args[0] else {
             return;
         };
-        let path = self.dir.join(src.as_str());
+        let mut path = self.dir.join(src.as_str());
+        if body.named_fn
+            && let Some(playbook_dir) = &self.playbook_dir
+            && playbook_dir.join(src.as_str()).is_file()
+        {
+            path = playbook_dir.join(src.as_str());
+        }
         if !path.is_file() && body.named_fn {
             // A function (a stdlib module's, typically) renders relative to the folder of the playbook that
             // calls it, which is not known here.
@@ -768,7 +805,20 @@ impl Walker<'_> {
                 let message = format!("`{alias}::{name}(...)` takes {described} {plural}, not {count}");
                 self.finding(position, Rule::WrongArity, message);
             }
-            Some(_) => {}
+            Some(_) => {
+                let declared = module.options.get(&(name.to_string(), count));
+                if let Some(declared) = declared
+                    && let Some(entries) = call.args.get(declared.param).and_then(map_entries)
+                {
+                    let function = format!("{alias}::{name}");
+                    let findings = check_module_options(&self.file, &function, entries, &declared.names);
+                    self.facts.findings.extend(findings);
+                    // A function that takes `notify` hands it on: the handler named must exist.
+                    if declared.names.iter().any(|option| option == "notify") {
+                        self.notified_in(entries);
+                    }
+                }
+            }
         }
     }
 
