@@ -16,7 +16,7 @@ use support::{Lab, RUNBOOK, Test};
 static LAB: OnceLock<Lab> = OnceLock::new();
 
 fn lab() -> &'static Lab {
-    Lab::get(&LAB, "v-hist", 2, "10.241.23.0/24")
+    Lab::get(&LAB, "t-hist", 2, "10.241.23.0/24")
 }
 
 const SECRET: &str = "hist-s3cret-Zq81";
