@@ -96,8 +96,10 @@ impl Runtime {
     }
 
     pub fn emit(&self, event: Event) {
-        if let Event::HostResult(result) = &event {
-            self.recap.lock().unwrap().add(result);
+        match &event {
+            Event::HostResult(result) => self.recap.lock().unwrap().add(result),
+            Event::PlayStopped { task, hosts, .. } => self.recap.lock().unwrap().play_stopped(task, hosts),
+            _ => {}
         }
         self.reporter.event(&event);
     }

@@ -107,11 +107,17 @@ pub fn run_task(
             }
         }
         policy_stop = failure_policy_stop(&options, batch_failures, batch.len());
-        if policy_stop.is_some() {
-            break;
+        // Ansible's serial rule: a batch in which every host failed ends the play — for the later batches' hosts
+        // too, which neither run this task nor any after it.
+        if policy_stop.is_none() && options.serial.is_some() && batch_failures == batch.len() {
+            let names: Vec<&str> = batch.iter().map(|h| h.state.name.as_str()).collect();
+            policy_stop = Some(format!(
+                "batch {}/{batches} ({}) failed on every host, which ends a serial rollout",
+                number + 1,
+                names.join(", ")
+            ));
         }
-        // A batch that failed entirely stops the rolling update, as Ansible's serial does.
-        if options.serial.is_some() && batch.iter().all(|h| failures.contains(&h.state.name)) {
+        if policy_stop.is_some() {
             break;
         }
     }
@@ -120,13 +126,29 @@ pub fn run_task(
         return Err("interrupted".into());
     }
     if let Some(reason) = policy_stop {
-        runtime.warn(None, &format!("task \"{name}\": {reason}: stopping the play for every host"));
-        return Err(super::fatal_stop::FatalStop { task: name.to_string(), hosts: failures }.into_error());
+        return Err(stop_play(runtime, name, &reason, &hosts, failures));
     }
     if options.fatal && !failures.is_empty() {
-        return Err(super::fatal_stop::FatalStop { task: name.to_string(), hosts: failures }.into_error());
+        let reason = format!("the task is fatal and failed on {}", failures.join(", "));
+        return Err(stop_play(runtime, name, &reason, &hosts, failures));
     }
     Ok(returned)
+}
+
+/// Ends the play at task `name`: says so loudly, names the task's hosts that had not failed (they run nothing
+/// more, and the recap marks them so a stopped rollout never reads as done), and returns the stop to raise.
+fn stop_play(runtime: &Runtime, name: &str, reason: &str, hosts: &[Host], failures: Vec<String>) -> Box<EvalAltResult> {
+    let stopped: Vec<String> = hosts
+        .iter()
+        .filter(|host| host.state.is_active() && !failures.contains(&host.state.name))
+        .map(|host| host.state.name.clone())
+        .collect();
+    runtime.emit(Event::PlayStopped {
+        task: name.to_string(),
+        reason: runtime.redactor.redact(reason),
+        hosts: stopped,
+    });
+    super::fatal_stop::FatalStop { task: name.to_string(), hosts: failures }.into_error()
 }
 
 /// Whether a batch's failures stop the play, by Ansible's rules: `any_errors_fatal` on any failure;

@@ -1,0 +1,61 @@
+//! Issue 23, run-time side: sites bigger than one file — rollouts that stop as Ansible's do, `--limit` binding
+//! all code — against the real sshd hosts of a four-host lab.
+
+mod support;
+
+use std::sync::OnceLock;
+
+use support::{Lab, Test};
+
+static LAB: OnceLock<Lab> = OnceLock::new();
+
+/// Lab tests fail, never skip, where the lab cannot exist.
+fn lab() -> &'static Lab {
+    assert!(support::is_root(), "these tests boot a lab of real hosts: they need root (bridge, cgroups, nspawn)");
+    Lab::get(&LAB, "v-roles", 4, "10.241.21.0/24")
+}
+
+#[test]
+fn a_serial_batch_that_fails_entirely_ends_the_play_for_every_later_host() {
+    let lab = lab();
+    let (web1, web2, web3) = (lab.host(0), lab.host(1), lab.host(2));
+    lab.clean("/root/t-roll-*");
+    let playbook = format!(
+        r#"
+        let web = [host("{web1}"), host("{web2}"), host("{web3}")];
+        task("health check", web, #{{ serial: 1 }}, |h| {{
+            h.run("touch /root/t-roll-checked");
+            if h.name == "{web1}" {{ h.run("false"); }}
+        }});
+        task("app config", web, |h| h.run("touch /root/t-roll-config", #{{ creates: "/root/t-roll-config" }}));
+        "#
+    );
+    let run = Test::new()
+        .lab(lab)
+        .playbook(&playbook)
+        .json_log()
+        .code(2)
+        .stdout_has(&format!("health check: batch 1/3: {web1}"))
+        .stdout_lacks("batch 2/3")
+        .stdout_has(&format!(
+            "PLAY STOPPED at task \"health check\": batch 1/3 ({web1}) failed on every host, which ends a serial \
+             rollout; stopped on {web2}, {web3}"
+        ))
+        .stdout_has(&format!("{web2}: stopped: the play ended at task \"health check\", nothing after it ran here"))
+        .stdout_has("3 hosts: 0 ok, 1 failed, 2 stopped")
+        .stdout_lacks("app config")
+        .run();
+    let marked = |file: &str| -> Vec<&str> {
+        lab.hosts.iter().map(String::as_str).filter(|host| lab.ssh(host, &format!("test -e {file}")).0 == 0).collect()
+    };
+    assert_eq!(marked("/root/t-roll-checked"), vec![web1], "later batches must not start");
+    assert!(marked("/root/t-roll-config").is_empty(), "no host may run the next task");
+    let events = run.events();
+    let stop = events.iter().find(|e| e["event"] == "play_stopped").expect("a play_stopped event");
+    assert_eq!(stop["task"], "health check");
+    assert_eq!(stop["hosts"], serde_json::json!([web2, web3]));
+    assert_eq!(run.recap(web1)["stopped_in"], "health check");
+    assert_eq!(run.recap(web2)["play_stopped_at"], "health check");
+    assert_eq!(run.recap(web3)["play_stopped_at"], "health check");
+    assert_eq!(run.recap(web2)["ok"], 0);
+}
