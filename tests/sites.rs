@@ -59,3 +59,55 @@ fn a_serial_batch_that_fails_entirely_ends_the_play_for_every_later_host() {
     assert_eq!(run.recap(web3)["play_stopped_at"], "health check");
     assert_eq!(run.recap(web2)["ok"], 0);
 }
+
+/// Loopback hosts mon1 and db1 (tripwires: any connection is seen) and a test whose inventory holds them.
+fn tripwired(playbook: &str) -> (support::Tripwires, Test) {
+    let wires = support::Tripwires::on(&["127.0.21.1", "127.0.21.2"]);
+    let inventory = format!(
+        "all:\n  hosts:\n    mon1: {{ address: 127.0.21.1, port: {port} }}\n    db1: {{ address: 127.0.21.2, port: {port} }}\n",
+        port = wires.port
+    );
+    let test = Test::new().file("inventory.yaml", &inventory);
+    let inventory = test.path().join("inventory.yaml");
+    (wires, test.inventory_file(inventory).playbook(playbook).args(&["--timeout", "2"]))
+}
+
+#[test]
+fn code_outside_tasks_cannot_reach_a_host_outside_limit() {
+    let (wires, test) = tripwired(
+        r#"
+        let db = host("db1");
+        print(`db1 is at ${db.address}`);
+        let version = db.run("cat /etc/debian_version").stdout;
+        task("mon", hosts(), |h| h.run("true"));
+        "#,
+    );
+    test.args(&["--limit", "mon1"])
+        .code(1)
+        .stdout_has("db1 is at 127.0.21.2")
+        .stderr_has("site.rhai:4:")
+        .stderr_has("host db1 is outside this run's hosts (--limit): not contacted")
+        .stderr_has("inventory_group")
+        .run();
+    wires.assert_untouched();
+}
+
+#[test]
+fn an_unknown_start_at_task_is_refused_before_any_code_runs() {
+    let (wires, test) = tripwired(
+        r#"
+        print("top-level code ran");
+        let db = host("db1").run("true");
+        task("install packages", hosts(), |h| h.run("true"));
+        task("configure", hosts(), |h| h.run("true"));
+        "#,
+    );
+    test.args(&["--start-at-task", "instal packages"])
+        .code(1)
+        .stdout_lacks("top-level code ran")
+        .stderr_has(
+            "--start-at-task: no task named \"instal packages\" in site.rhai. Did you mean \"install packages\"?",
+        )
+        .run();
+    wires.assert_untouched();
+}

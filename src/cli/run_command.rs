@@ -73,6 +73,9 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     // contacted. A mistake lint can see stops the run here, with lint's message, and nothing has changed.
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     crate::lint::preflight(&args.playbook, &inventory, &selected, &args.tags, color)?;
+    if let Some(start) = &args.start_at_task {
+        check_start_at_task(&args.playbook, start)?;
+    }
     if args.list_hosts || args.list_tasks {
         if args.list_hosts {
             print!("{}", list_hosts(&args.playbook, &selected));
@@ -187,6 +190,20 @@ fn load_inventory(
     });
     // An error may quote a value (`found ...`) that a vaulted file held.
     loaded.map_err(|e| redacted(&revealed, &render_error(&e)))
+}
+
+/// `--start-at-task NAME` names a task of the playbook, or the run is refused as a `--tags` typo is: before any
+/// code runs (a misspelt name would otherwise skip every task and look like a clean run). A playbook that
+/// computes some task names cannot be judged here; the engine warns at the end if the name never came.
+fn check_start_at_task(playbook: &Path, start: &str) -> Result<(), String> {
+    let (names, computed) = crate::lint::task_names(playbook);
+    if computed || names.iter().any(|name| name == start) {
+        return Ok(());
+    }
+    let hint = crate::did_you_mean::did_you_mean(start, names.iter().map(String::as_str))
+        .map(|near| format!(" Did you mean \"{near}\"?"))
+        .unwrap_or_default();
+    Err(format!("--start-at-task: no task named \"{start}\" in {}.{hint} Nothing was run", playbook.display()))
 }
 
 /// `--list-hosts`, in ansible-playbook's layout: every host `hosts()` would hold, in inventory order.

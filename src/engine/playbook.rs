@@ -106,7 +106,12 @@ fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
             let known: Vec<&str> = rt.groups.keys().map(String::as_str).collect();
             return Err(format!("no group \"{name}\" in the inventory. Groups: {}", known.join(", ")).into());
         };
-        Ok(members.iter().filter_map(|name| host_handle(&rt, name)).map(Dynamic::from).collect())
+        Ok(members
+            .iter()
+            .filter_map(|name| rt.host(name))
+            .map(|state| Host::beyond_limit(state.clone(), rt.clone()))
+            .map(Dynamic::from)
+            .collect())
     });
 
     let rt = runtime.clone();

@@ -398,3 +398,20 @@ fn unknown_tags(wanted: &[String], facts: &HashMap<PathBuf, ScriptFacts>) -> Vec
         })
         .collect()
 }
+
+/// The names of the tasks `playbook` (and what it includes) declares, read from the syntax tree, and whether
+/// some name is computed at run time (then a name not listed may still exist). run's `--start-at-task` check.
+pub fn task_names(playbook: &Path) -> (Vec<String>, bool) {
+    let listing = list_tasks(playbook, &[], &[]);
+    let mut names = Vec::new();
+    let mut computed = false;
+    for line in listing.lines().filter_map(|line| line.strip_prefix("    ")) {
+        let name = line.split('\t').next().unwrap_or_default();
+        if name == "(a name computed at run time)" {
+            computed = true;
+        } else {
+            names.push(name.to_string());
+        }
+    }
+    (names, computed)
+}
