@@ -54,7 +54,7 @@ pub struct Runtime {
     /// Set when a `fatal` task stopped the run (a host failure, not a script error).
     pub(super) fatal_stop: AtomicBool,
     /// Handlers the playbook declared, in declaration order (the order they run in).
-    pub(super) handlers: Mutex<IndexMap<String, rhai::FnPtr>>,
+    pub(super) handlers: Mutex<IndexMap<String, super::handlers::Handler>>,
     recap: Mutex<RecapBuilder>,
 }
 

@@ -17,13 +17,28 @@ use crate::report::{Event, HostResult, Status, StepReport};
 pub(super) enum Caller<'c, 'a> {
     Within(&'c NativeCallContext<'a>),
     After(&'c Engine, &'c AST),
+    /// In the context the closure was declared in (a handler declared in an imported module): its functions
+    /// — the closure itself is one — are found only there.
+    Declared(&'c Engine, &'c super::handlers::DeclaredContext),
 }
 
 impl Caller<'_, '_> {
+    pub(super) fn engine(&self) -> &Engine {
+        match self {
+            Caller::Within(context) => context.engine(),
+            Caller::After(engine, _) | Caller::Declared(engine, _) => engine,
+        }
+    }
+
     fn call(&self, body: &FnPtr, host: &Host) -> Result<Dynamic, Box<EvalAltResult>> {
         match self {
             Caller::Within(context) => body.call_within_context::<Dynamic>(context, (Dynamic::from(host.clone()),)),
             Caller::After(engine, ast) => body.call::<Dynamic>(engine, ast, (Dynamic::from(host.clone()),)),
+            Caller::Declared(engine, stored) => {
+                #[allow(deprecated)] // "volatile", not deprecated: Rhai's only way to call back into a saved context
+                let context = NativeCallContext::from_stored_data(engine, stored);
+                body.call_within_context::<Dynamic>(&context, (Dynamic::from(host.clone()),))
+            }
         }
     }
 }
@@ -119,6 +134,9 @@ pub fn run_task(
         }
         if policy_stop.is_some() {
             break;
+        }
+        if options.flush_handlers {
+            super::handlers::flush(runtime, &Caller::Within(context))?;
         }
     }
     runtime.emit(Event::TaskEnd { task: name.to_string(), elapsed: started.elapsed() });

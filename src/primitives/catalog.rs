@@ -14,6 +14,7 @@ use super::wait_port::WAIT_PORT_OPTIONS;
 /// Options of `task(name, hosts, #{ ... }, |h| ...)`.
 pub const TASK_OPTIONS: &[&str] = &[
     "serial",
+    "flush_handlers",
     "run_once",
     "tags",
     "fatal",
