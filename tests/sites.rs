@@ -156,3 +156,38 @@ fn a_handler_declared_in_a_module_is_notified_by_a_stdlib_call_and_flushed_per_b
         assert_eq!(lab.sh(host, "cat /root/t-hd-restarts").trim(), "restarted", "{host}: no second restart");
     }
 }
+
+/// `changed_when` / `failed_when` on `run` with Ansible's meanings, and `results(task)`: what each host's run
+/// came to, failed hosts included, for later code to act on.
+#[test]
+fn run_results_are_judged_by_changed_when_and_failed_when_and_readable_later() {
+    let lab = lab();
+    let web = lab.host(3);
+    let playbook = format!(
+        r#"
+        let r = task("grep", host("{web}"), |h| h.run("grep -q no-such-text /etc/hostname", #{{
+            failed_when: |r| r.rc > 1, changed_when: false
+        }}));
+        print(`grep: rc ${{r["{web}"].rc}} changed ${{r["{web}"].changed}}`);
+        task("marker", host("{web}"), |h| h.run("echo made", #{{ changed_when: |r| r.stdout.contains("made") }}));
+        task("exit 3", host("{web}"), #{{ ignore_errors: true }}, |h| h.run("exit 3", #{{ failed_when: |r| r.rc == 3 }}));
+        let grep = results("grep")["{web}"];
+        let marker = results("marker")["{web}"];
+        print(`results: grep ${{grep.status}} ${{grep.changed}}; marker ${{marker.status}} ${{marker.value.stdout.trim()}}`);
+        task("fails", host("{web}"), |h| h.run("exit 3", #{{ failed_when: |r| r.rc == 3 }}));
+        "#
+    );
+    let run = Test::new()
+        .lab(lab)
+        .playbook(&playbook)
+        .json_log()
+        .code(2)
+        .stdout_has("grep: rc 1 changed false")
+        .stdout_has("results: grep ok false; marker changed made")
+        .stdout_has("failed_when is true for `exit 3` (exit code 3)")
+        .run();
+    let recap = run.recap(web);
+    assert_eq!(recap["changed"], 1, "only the marker changed the host: {}", run.stdout);
+    assert_eq!(recap["failed"], 1);
+    assert_eq!(recap["stopped_in"], "fails");
+}

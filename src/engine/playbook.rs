@@ -156,6 +156,23 @@ fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
     let rt = runtime.clone();
     engine.register_fn("warn", move |message: &str| rt.warn(None, message));
 
+    // What each host's run of a task came to — also the hosts it failed on, which `task`'s returned map (the
+    // closures' values) leaves out: `results("deploy")["web1"].changed`.
+    let rt = runtime.clone();
+    engine.register_fn("results", move |name: &str| -> Result<Map, Box<EvalAltResult>> {
+        if let Some(results) = rt.task_results.lock().unwrap().get(name) {
+            return Ok(results.clone());
+        }
+        let names = rt.task_names.lock().unwrap().clone();
+        if names.iter().any(|known| known == name) {
+            return Ok(Map::new());
+        }
+        let hint = crate::engine::did_you_mean(name, names.iter().map(String::as_str))
+            .map(|near| format!(" Did you mean \"{near}\"?"))
+            .unwrap_or_default();
+        Err(format!("results(\"{name}\"): no task of that name has run yet.{hint}").into())
+    });
+
     let rt = runtime.clone();
     engine
         .register_fn("include", move |context: NativeCallContext, path: &str| include(&context, &rt, path, Map::new()));

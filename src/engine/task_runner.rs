@@ -88,6 +88,7 @@ pub fn run_task(
     }
 
     let body = detach_host_handles(&body);
+    runtime.task_results.lock().unwrap().shift_remove(name);
     let started = Instant::now();
     let total = hosts.len();
     runtime
@@ -140,6 +141,14 @@ pub fn run_task(
         }
     }
     runtime.emit(Event::TaskEnd { task: name.to_string(), elapsed: started.elapsed() });
+    if let Some(results) = runtime.task_results.lock().unwrap().get_mut(name) {
+        for (host, value) in &returned {
+            if let Some(mut entry) = results.get(host).and_then(|entry| entry.clone().try_cast::<Map>()) {
+                entry.insert("value".into(), value.clone());
+                results.insert(host.clone(), entry.into());
+            }
+        }
+    }
     if runtime.is_interrupted() {
         return Err("interrupted".into());
     }

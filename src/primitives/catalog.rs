@@ -82,6 +82,7 @@ pub const FUNCTIONS: &[Function] = &[
     with_options(global("include", &[1, 2]), 1, INCLUDE_OPTIONS),
     global("secret", &[1]),
     global("warn", &[1]),
+    global("results", &[1]),
     global("wait_port", &[2, 3]),
     global("inventory_group", &[1]),
     global("handler", &[2]),
