@@ -191,3 +191,101 @@ fn run_results_are_judged_by_changed_when_and_failed_when_and_readable_later() {
     assert_eq!(recap["failed"], 1);
     assert_eq!(recap["stopped_in"], "fails");
 }
+
+/// Three roles of one site, two as modules (functions taking parameters, returning values, a handler and
+/// defaults of their own, tags by `tagged`), one as an included file (`include(path, #{ params })` returning
+/// its value).
+fn three_roles(test: Test, user: &str, hosts: &[&str]) -> Test {
+    let account = r#"
+        import "stdlib/users" as users;
+        fn apply(hs, params) {
+            let p = #{ shell: "/bin/sh" } + params;     // the role's defaults, under what the site passes
+            task("account: user", hs, |h| users::user(h, p.name, #{ shell: p.shell }));
+            #{ user: p.name, home: `/home/${p.name}` }
+        }
+    "#;
+    let web = r#"
+        import "stdlib/files" as files;
+        handler("restart web", |h| h.run("echo restarted >> /root/t-roles-restarts"));
+        fn apply(hs, params) {
+            let p = #{ port: 8080 } + params;
+            task("web: config", hs, |h| files::lineinfile(h, `${p.home}/web.conf`,
+                #{ line: `port=${p.port}`, create: true, notify: "restart web" }));
+            #{ port: p.port }
+        }
+    "#;
+    let keys = r#"
+        import "stdlib/files" as files;
+        let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHJ1bmJvb2stcm9sZXMtdGVzdC1rZXktbm90LXJlYWw roles@test";
+        task("keys: authorized", params.hosts, |h| files::authorized_key(h, params.user, [key]));
+        1
+    "#;
+    let hosts: Vec<String> = hosts.iter().map(|h| format!("host(\"{h}\")")).collect();
+    let site = format!(
+        r#"
+        import "roles/account" as account;
+        import "roles/web" as web;
+        let hs = [{}];
+        let acct = account::apply(hs, #{{ name: "{user}" }});
+        let w = tagged(["web"], || web::apply(hs, #{{ home: acct.home }}));
+        let k = include("roles/keys.rhai", #{{ params: #{{ hosts: hs, user: acct.user }}, tags: ["keys"] }});
+        print(`site: user ${{acct.user}} port ${{w.port}} keys ${{k}}`);
+        "#,
+        hosts.join(", ")
+    );
+    test.file("roles/account.rhai", account).file("roles/web.rhai", web).file("roles/keys.rhai", keys).playbook(&site)
+}
+
+#[test]
+fn a_site_split_into_three_roles_converges_and_reruns_with_nothing_changed() {
+    let lab = lab();
+    let (a, b) = (lab.host(0), lab.host(1));
+    for host in [a, b] {
+        lab.ssh(host, "userdel -r t_roles 2>/dev/null; rm -f /root/t-roles-restarts");
+    }
+    let first = three_roles(Test::new(), "t_roles", &[a, b])
+        .lab(lab)
+        .json_log()
+        .stdout_has("site: user t_roles port 8080 keys 1")
+        .stdout_has("handler: restart web")
+        .run();
+    for host in [a, b] {
+        assert_eq!(first.recap(host)["changed"], 4, "{host}: user, config, keys, restart: {}", first.stdout);
+        assert_eq!(lab.sh(host, "cat /home/t_roles/web.conf").trim(), "port=8080");
+        assert_eq!(lab.sh(host, "cat /root/t-roles-restarts").trim(), "restarted");
+        assert_eq!(lab.sh(host, "stat -c %U /home/t_roles/.ssh/authorized_keys").trim(), "t_roles");
+    }
+    let events = first.events();
+    let tags_of = |task: &str| events.iter().any(|e| e["event"] == "task_start" && e["task"] == task);
+    assert!(tags_of("web: config") && tags_of("keys: authorized"));
+    let again = three_roles(Test::new(), "t_roles", &[a, b]).lab(lab).json_log().stdout_lacks("restart web").run();
+    for host in [a, b] {
+        assert_eq!(again.recap(host)["changed"], 0, "{host}: {}", again.stdout);
+    }
+    // The roles' tags select them: only the web role runs under --tags web.
+    let web_only = three_roles(Test::new(), "t_roles", &[a, b]).lab(lab).args(&["--tags", "web"]).json_log().run();
+    let ran: Vec<String> = web_only
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "task_start")
+        .map(|e| e["task"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ran, ["web: config"]);
+}
+
+#[test]
+fn check_mode_on_fresh_hosts_plans_every_step_of_the_three_role_site() {
+    let lab = lab();
+    let (c, d) = (lab.host(2), lab.host(3));
+    for host in [c, d] {
+        lab.ssh(host, "userdel -r t_roles_fresh 2>/dev/null; true");
+    }
+    let run = three_roles(Test::new(), "t_roles_fresh", &[c, d]).lab(lab).args(&["--check"]).json_log().run();
+    for host in [c, d] {
+        let recap = run.recap(host);
+        assert_eq!(recap["failed"], 0, "{}", run.stdout);
+        // user, config, keys planned; the handler they notify would run.
+        assert_eq!(recap["changed"], 4, "{host}: {}", run.stdout);
+        assert_ne!(lab.ssh(host, "id t_roles_fresh").0, 0, "--check created nothing");
+    }
+}

@@ -19,6 +19,10 @@ pub fn build_engine(runtime: &Arc<Runtime>) -> Engine {
     let mut engine = Engine::new();
     engine.set_strict_variables(true);
     engine.set_max_expr_depths(256, 256);
+    // Rhai's default depth is 8 in a debug build and 64 in a release one: a role (a module function) called
+    // through `tagged`, running a task whose closure calls a stdlib function, is deeper than 8. Both builds
+    // get the release depth; host threads have the stack for it (task_runner::HOST_THREAD_STACK).
+    engine.set_max_call_levels(64);
     engine.set_module_resolver(StdlibResolver::new(&runtime.playbook_dir));
     {
         let runtime = runtime.clone();
@@ -180,6 +184,21 @@ fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
     engine.register_fn("include", move |context: NativeCallContext, path: &str, options: Map| {
         include(&context, &rt, path, options)
     });
+
+    // `tagged(["web"], || web::apply(...))`: every task the closure runs (in any module it calls) gets the
+    // tags, as `include`'s tags do for a file — a role's tags.
+    let rt = runtime.clone();
+    engine.register_fn("tagged", move |context: NativeCallContext, tags: Dynamic, body: FnPtr| {
+        let options = TaskOptions::parse(&Map::from_iter([("tags".into(), tags)]))
+            .map_err(|m| -> Box<EvalAltResult> { m.into() })?;
+        let depth = options.tags.len();
+        rt.include_tags.lock().unwrap().extend(options.tags);
+        let result = body.call_within_context::<Dynamic>(&context, ());
+        let mut inherited = rt.include_tags.lock().unwrap();
+        let keep = inherited.len() - depth;
+        inherited.truncate(keep);
+        result
+    });
 }
 
 fn task(
@@ -229,8 +248,9 @@ fn include(
     runtime: &Arc<Runtime>,
     path: &str,
     options: Map,
-) -> Result<(), Box<EvalAltResult>> {
+) -> Result<Dynamic, Box<EvalAltResult>> {
     let mut tags = Vec::new();
+    let mut params = None;
     for (key, value) in &options {
         match key.as_str() {
             "tags" => {
@@ -238,7 +258,11 @@ fn include(
                     .map_err(|m| -> Box<EvalAltResult> { m.into() })?;
                 tags = options.tags;
             }
-            other => return Err(format!("unknown include option `{other}` (known: tags)").into()),
+            "params" => match value.clone().try_cast::<Map>() {
+                Some(map) => params = Some(map),
+                None => return Err(format!("include option `params` must be a map, not {}", value.type_name()).into()),
+            },
+            other => return Err(format!("unknown include option `{other}` (known: tags, params)").into()),
         }
     }
     // Relative to the file that includes it (as the README and lint say), not to the top playbook.
@@ -247,11 +271,14 @@ fn include(
     let text = std::fs::read_to_string(&file)
         .map_err(|e| -> Box<EvalAltResult> { format!("cannot read {}: {e}", file.display()).into() })?;
     let engine = context.engine();
-    let mut scope = standard_scope(runtime);
+    // The included file's parameters, strict like `vars`: a role reading a parameter nobody passed is an
+    // error naming it (merge defaults first: `let p = #{ port: 80 } + params;`).
+    let params = VarsMap::new(format!("the params of {path}"), params.unwrap_or_default());
+    let mut scope = scope_with_params(runtime, params);
     let ast = compile(engine, &scope, &text, &file).map_err(|e| -> Box<EvalAltResult> { e.into() })?;
     let depth = tags.len();
     runtime.include_tags.lock().unwrap().extend(tags);
-    let result = engine.run_ast_with_scope(&mut scope, &ast);
+    let result = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast);
     let mut inherited = runtime.include_tags.lock().unwrap();
     let keep = inherited.len() - depth;
     inherited.truncate(keep);
@@ -262,6 +289,11 @@ fn include(
 
 /// The variables every playbook starts with.
 pub fn standard_scope(runtime: &Runtime) -> Scope<'static> {
+    // What `include(file, #{ params })` passes a file; a playbook run directly has none.
+    scope_with_params(runtime, VarsMap::new("`params` (the playbook was not included with params)", Map::new()))
+}
+
+fn scope_with_params(runtime: &Runtime, params: VarsMap) -> Scope<'static> {
     let mut scope = Scope::new();
     scope.push_constant(
         "vars",
@@ -269,6 +301,7 @@ pub fn standard_scope(runtime: &Runtime) -> Scope<'static> {
     );
     scope.push_constant("check_mode", runtime.options.check);
     scope.push_constant("diff_mode", runtime.options.diff);
+    scope.push_constant("params", params);
     scope
 }
 

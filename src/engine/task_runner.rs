@@ -291,6 +291,9 @@ fn skipped(runtime: &Runtime, name: &str, reason: &str) -> Result<Map, Box<EvalA
     Ok(Map::new())
 }
 
+/// Stack of a thread running host closures: the playbook thread's, for Rhai calls as deep (roles, stdlib).
+const HOST_THREAD_STACK: usize = 16 * 1024 * 1024;
+
 /// Runs one batch; returns each host's closure value, or None where the host failed.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_batch(
@@ -308,7 +311,8 @@ pub(super) fn run_batch(
     let workers = runtime.options.forks.max(1).min(batch.len());
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| {
+            let worker = std::thread::Builder::new().stack_size(HOST_THREAD_STACK);
+            let spawned = worker.spawn_scoped(scope, || {
                 loop {
                     let index = next.fetch_add(1, Ordering::SeqCst);
                     let Some(host) = batch.get(index) else { break };
@@ -321,6 +325,8 @@ pub(super) fn run_batch(
                     runtime.emit(Event::TaskProgress { task: name.to_string(), done: finished, total });
                 }
             });
+            // No thread for this worker (the system is out of them): the others take its hosts.
+            drop(spawned);
         }
     });
     results.into_iter().map(|slot| slot.into_inner().unwrap()).collect()

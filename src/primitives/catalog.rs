@@ -33,7 +33,7 @@ pub const NOTIFY_OPTION: &str = "notify";
 /// The primitives that take [`NOTIFY_OPTION`] (the ones with an options map whose result has `changed`).
 pub const NOTIFYING_PRIMITIVES: &[&str] = &["run", "write", "upload", "template", "sysctl", "fetch"];
 /// Options of `include(file, #{ ... })`.
-pub const INCLUDE_OPTIONS: &[&str] = &["tags"];
+pub const INCLUDE_OPTIONS: &[&str] = &["tags", "params"];
 
 /// What a function is called on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +83,7 @@ pub const FUNCTIONS: &[Function] = &[
     global("secret", &[1]),
     global("warn", &[1]),
     global("results", &[1]),
+    global("tagged", &[2]),
     global("wait_port", &[2, 3]),
     global("inventory_group", &[1]),
     global("handler", &[2]),
