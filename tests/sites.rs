@@ -118,13 +118,13 @@ fn an_unknown_start_at_task_is_refused_before_any_code_runs() {
 fn a_handler_declared_in_a_module_is_notified_by_a_stdlib_call_and_flushed_per_batch() {
     let lab = lab();
     let (web1, web2) = (lab.host(0), lab.host(1));
-    lab.clean("/root/t-hd-*");
+    lab.clean("/root/t-hm-*");
     let role = r#"
         import "stdlib/files" as files;
-        handler("restart web", |h| h.run("echo restarted >> /root/t-hd-restarts"));
+        handler("restart web", |h| h.run("echo restarted >> /root/t-hm-restarts"));
         fn apply(hs) {
             task("web conf", hs, #{ serial: 1, flush_handlers: true }, |h| {
-                files::lineinfile(h, "/root/t-hd-web.conf", #{ line: "port=8080", create: true, notify: "restart web" });
+                files::lineinfile(h, "/root/t-hm-web.conf", #{ line: "port=8080", create: true, notify: "restart web" });
             })
         }
     "#;
@@ -147,13 +147,13 @@ fn a_handler_declared_in_a_module_is_notified_by_a_stdlib_call_and_flushed_per_b
     let conf_on_web2 = position(&|e| e["event"] == "host_result" && e["task"] == "web conf" && e["host"] == web2);
     assert!(handler_on_web1 < conf_on_web2, "web1 restarts before web2's batch starts");
     for host in [web1, web2] {
-        assert_eq!(lab.sh(host, "cat /root/t-hd-restarts").trim(), "restarted", "{host}");
+        assert_eq!(lab.sh(host, "cat /root/t-hm-restarts").trim(), "restarted", "{host}");
         assert_eq!(first.recap(host)["changed"], 2, "{host}: the line and the restart");
     }
     let again = Test::new().file("roles/web.rhai", role).lab(lab).playbook(&playbook).json_log().run();
     for host in [web1, web2] {
         assert_eq!(again.recap(host)["changed"], 0, "{host}: {}", again.stdout);
-        assert_eq!(lab.sh(host, "cat /root/t-hd-restarts").trim(), "restarted", "{host}: no second restart");
+        assert_eq!(lab.sh(host, "cat /root/t-hm-restarts").trim(), "restarted", "{host}: no second restart");
     }
 }
 
