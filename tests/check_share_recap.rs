@@ -151,14 +151,17 @@ fn the_recap_lists_only_hosts_a_task_ran_on_and_guarded_steps_are_ok() {
         .code(2)
         .stdout_has(&format!("guarded  (on {one},"))
         .stdout_has(&format!("rollout  (on {one} {two} {three}, 1 failed,"))
-        .stdout_has("2 hosts: 1 ok, 1 failed")
+        .stdout_has("3 hosts: 0 ok, 1 failed, 2 stopped")
         .stdout_lacks(&format!("skipped: {one}"))
         .run();
     let events = run.events();
     let recap = events.iter().rev().find(|e| e["event"] == "recap").expect("a recap");
     let listed: Vec<&str> = recap["hosts"].as_array().unwrap().iter().map(|h| h["host"].as_str().unwrap()).collect();
-    // three: the rollout stopped before it; four: --limit selected it but no task targeted it.
-    assert_eq!(listed, [one, two]);
+    // two's batch failed entirely: the play ended there, so one and three are listed as stopped (three ran
+    // nothing); four: --limit selected it but no task targeted it.
+    assert_eq!(listed, [one, two, three]);
+    assert_eq!(run.recap(three)["play_stopped_at"], "rollout");
+    assert_eq!(run.recap(three)["ok"], 0);
     assert_eq!(run.recap(one)["ok"], 2);
     assert_eq!(run.recap(one)["skipped"], 0);
     let guarded = events

@@ -2,7 +2,7 @@
 //! be read back per host, a killed run is listed as incomplete in a sound database, two runs at once are both
 //! recorded, and a secret never reaches the file.
 //!
-//! Lab `v-hist` (2 hosts, 10.241.23.0/24).
+//! Lab `t-hist` (2 hosts, 10.241.23.0/24).
 
 mod support;
 

@@ -143,6 +143,7 @@ fn host_recap(value: &Value) -> Result<HostRecap, String> {
         unreachable: count("unreachable")?,
         time: Duration::from_secs_f64(value["time"].as_f64().unwrap_or(0.0).max(0.0)),
         stopped_in: value["stopped_in"].as_str().map(str::to_string),
+        play_stopped_at: value["play_stopped_at"].as_str().map(str::to_string),
     })
 }
 

@@ -22,9 +22,23 @@ pub fn task_name(handler: &str) -> String {
     format!("handler: {handler}")
 }
 
+/// Rhai's saved call context. Marked "volatile, may change" (hence Rhai's `deprecated`), and the only way to
+/// call a closure later in the context it was made in.
+#[allow(deprecated)]
+pub(super) type DeclaredContext = rhai::NativeCallContextStore;
+
+/// A declared handler: its closure, and the context it was declared in, where the closure can be called from
+/// anywhere (an imported module's closure is unknown to the playbook's own functions).
+pub struct Handler {
+    body: FnPtr,
+    declared_in: DeclaredContext,
+}
+
 pub fn register(engine: &mut Engine, runtime: &Arc<Runtime>) {
     let rt = runtime.clone();
-    engine.register_fn("handler", move |name: &str, body: FnPtr| declare(&rt, name, body));
+    engine.register_fn("handler", move |context: NativeCallContext, name: &str, body: FnPtr| {
+        declare(&rt, &context, name, body)
+    });
     let rt = runtime.clone();
     engine.register_fn("flush_handlers", move |context: NativeCallContext| {
         if step_recorder::active() {
@@ -41,7 +55,7 @@ pub fn register(engine: &mut Engine, runtime: &Arc<Runtime>) {
     });
 }
 
-fn declare(runtime: &Runtime, name: &str, body: FnPtr) -> Result<(), Box<EvalAltResult>> {
+fn declare(runtime: &Runtime, context: &NativeCallContext, name: &str, body: FnPtr) -> Result<(), Box<EvalAltResult>> {
     if step_recorder::active() {
         return Err(format!("handler \"{name}\" is declared inside a task: declare handlers at the top level").into());
     }
@@ -49,7 +63,9 @@ fn declare(runtime: &Runtime, name: &str, body: FnPtr) -> Result<(), Box<EvalAlt
     if handlers.contains_key(name) {
         return Err(format!("handler \"{name}\" is declared twice").into());
     }
-    handlers.insert(name.to_string(), detach_host_handles(&body));
+    #[allow(deprecated)] // "volatile", not deprecated: Rhai's only way to keep a context for later calls
+    let declared_in = context.store_data();
+    handlers.insert(name.to_string(), Handler { body: detach_host_handles(&body), declared_in });
     Ok(())
 }
 
@@ -93,9 +109,14 @@ pub fn take_notify(options: &Map) -> Result<(Map, Vec<String>), Box<EvalAltResul
 
 /// Runs the pending handlers, each on the hosts it was notified on, in declaration order.
 pub(super) fn flush(runtime: &Arc<Runtime>, caller: &Caller) -> Result<(), Box<EvalAltResult>> {
-    let declared: Vec<(String, FnPtr)> =
-        runtime.handlers.lock().unwrap().iter().map(|(name, body)| (name.clone(), body.clone())).collect();
-    for (name, body) in declared {
+    let declared: Vec<(String, FnPtr, DeclaredContext)> = runtime
+        .handlers
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(name, handler)| (name.clone(), handler.body.clone(), handler.declared_in.clone()))
+        .collect();
+    for (name, body, declared_in) in declared {
         if runtime.is_interrupted() {
             return Err("interrupted".into());
         }
@@ -114,7 +135,7 @@ pub(super) fn flush(runtime: &Arc<Runtime>, caller: &Caller) -> Result<(), Box<E
         for host in &hosts {
             host.state.take_notified(&name);
         }
-        run_handler(runtime, caller, &name, &hosts, &body);
+        run_handler(runtime, &Caller::Declared(caller.engine(), &declared_in), &name, &hosts, &body);
     }
     Ok(())
 }

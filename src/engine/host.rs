@@ -19,11 +19,32 @@ use crate::transport::{CommandOutput, RemoteCommand};
 pub struct Host {
     pub(super) state: Arc<HostState>,
     pub(super) runtime: Arc<Runtime>,
+    /// Handed out by `inventory_group`, runbook's `delegate_to`: the one way a playbook says it means to
+    /// drive a host outside --limit. Every other handle to such a host is refused before connecting.
+    beyond_limit: bool,
 }
 
 impl Host {
     pub(super) fn new(state: Arc<HostState>, runtime: Arc<Runtime>) -> Host {
-        Host { state, runtime }
+        Host { state, runtime, beyond_limit: false }
+    }
+
+    /// A handle that may connect even when --limit left the host out (see `beyond_limit`).
+    pub(super) fn beyond_limit(state: Arc<HostState>, runtime: Arc<Runtime>) -> Host {
+        Host { state, runtime, beyond_limit: true }
+    }
+
+    /// Refuses a connection --limit does not allow, before anything is sent: `--limit mon1` must never
+    /// reach db1 because top-level code asked for `host("db1")`.
+    fn check_limit(&self) -> Result<(), HostError> {
+        if self.beyond_limit || self.runtime.selected.contains(&self.state.name) {
+            return Ok(());
+        }
+        Err(HostError::Failed(format!(
+            "host {} is outside this run's hosts (--limit): not contacted. To drive it on purpose, as Ansible's \
+             delegate_to, take it from inventory_group(\"...\")",
+            self.state.name
+        )))
     }
 
     pub fn name(&self) -> &str {
@@ -123,6 +144,7 @@ impl Host {
     where
         F: std::future::Future<Output = Result<CommandOutput, crate::transport::TransportError>>,
     {
+        self.check_limit()?;
         if self.runtime.options.verbosity >= 2 {
             self.runtime.emit(Event::Print {
                 host: Some(self.state.name.clone()),

@@ -19,6 +19,10 @@ pub fn build_engine(runtime: &Arc<Runtime>) -> Engine {
     let mut engine = Engine::new();
     engine.set_strict_variables(true);
     engine.set_max_expr_depths(256, 256);
+    // Rhai's default depth is 8 in a debug build and 64 in a release one: a role (a module function) called
+    // through `tagged`, running a task whose closure calls a stdlib function, is deeper than 8. Both builds
+    // get the release depth; host threads have the stack for it (task_runner::HOST_THREAD_STACK).
+    engine.set_max_call_levels(64);
     engine.set_module_resolver(StdlibResolver::new(&runtime.playbook_dir));
     {
         let runtime = runtime.clone();
@@ -106,7 +110,12 @@ fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
             let known: Vec<&str> = rt.groups.keys().map(String::as_str).collect();
             return Err(format!("no group \"{name}\" in the inventory. Groups: {}", known.join(", ")).into());
         };
-        Ok(members.iter().filter_map(|name| host_handle(&rt, name)).map(Dynamic::from).collect())
+        Ok(members
+            .iter()
+            .filter_map(|name| rt.host(name))
+            .map(|state| Host::beyond_limit(state.clone(), rt.clone()))
+            .map(Dynamic::from)
+            .collect())
     });
 
     let rt = runtime.clone();
@@ -151,12 +160,44 @@ fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
     let rt = runtime.clone();
     engine.register_fn("warn", move |message: &str| rt.warn(None, message));
 
+    // What each host's run of a task came to — also the hosts it failed on, which `task`'s returned map (the
+    // closures' values) leaves out: `results("deploy")["web1"].changed`.
+    let rt = runtime.clone();
+    engine.register_fn("results", move |name: &str| -> Result<Map, Box<EvalAltResult>> {
+        if let Some(results) = rt.task_results.lock().unwrap().get(name) {
+            return Ok(results.clone());
+        }
+        let names = rt.task_names.lock().unwrap().clone();
+        if names.iter().any(|known| known == name) {
+            return Ok(Map::new());
+        }
+        let hint = crate::engine::did_you_mean(name, names.iter().map(String::as_str))
+            .map(|near| format!(" Did you mean \"{near}\"?"))
+            .unwrap_or_default();
+        Err(format!("results(\"{name}\"): no task of that name has run yet.{hint}").into())
+    });
+
     let rt = runtime.clone();
     engine
         .register_fn("include", move |context: NativeCallContext, path: &str| include(&context, &rt, path, Map::new()));
     let rt = runtime.clone();
     engine.register_fn("include", move |context: NativeCallContext, path: &str, options: Map| {
         include(&context, &rt, path, options)
+    });
+
+    // `tagged(["web"], || web::apply(...))`: every task the closure runs (in any module it calls) gets the
+    // tags, as `include`'s tags do for a file — a role's tags.
+    let rt = runtime.clone();
+    engine.register_fn("tagged", move |context: NativeCallContext, tags: Dynamic, body: FnPtr| {
+        let options = TaskOptions::parse(&Map::from_iter([("tags".into(), tags)]))
+            .map_err(|m| -> Box<EvalAltResult> { m.into() })?;
+        let depth = options.tags.len();
+        rt.include_tags.lock().unwrap().extend(options.tags);
+        let result = body.call_within_context::<Dynamic>(&context, ());
+        let mut inherited = rt.include_tags.lock().unwrap();
+        let keep = inherited.len() - depth;
+        inherited.truncate(keep);
+        result
     });
 }
 
@@ -207,8 +248,9 @@ fn include(
     runtime: &Arc<Runtime>,
     path: &str,
     options: Map,
-) -> Result<(), Box<EvalAltResult>> {
+) -> Result<Dynamic, Box<EvalAltResult>> {
     let mut tags = Vec::new();
+    let mut params = None;
     for (key, value) in &options {
         match key.as_str() {
             "tags" => {
@@ -216,7 +258,11 @@ fn include(
                     .map_err(|m| -> Box<EvalAltResult> { m.into() })?;
                 tags = options.tags;
             }
-            other => return Err(format!("unknown include option `{other}` (known: tags)").into()),
+            "params" => match value.clone().try_cast::<Map>() {
+                Some(map) => params = Some(map),
+                None => return Err(format!("include option `params` must be a map, not {}", value.type_name()).into()),
+            },
+            other => return Err(format!("unknown include option `{other}` (known: tags, params)").into()),
         }
     }
     // Relative to the file that includes it (as the README and lint say), not to the top playbook.
@@ -225,11 +271,14 @@ fn include(
     let text = std::fs::read_to_string(&file)
         .map_err(|e| -> Box<EvalAltResult> { format!("cannot read {}: {e}", file.display()).into() })?;
     let engine = context.engine();
-    let mut scope = standard_scope(runtime);
+    // The included file's parameters, strict like `vars`: a role reading a parameter nobody passed is an
+    // error naming it (merge defaults first: `let p = #{ port: 80 } + params;`).
+    let params = VarsMap::new(format!("the params of {path}"), params.unwrap_or_default());
+    let mut scope = scope_with_params(runtime, params);
     let ast = compile(engine, &scope, &text, &file).map_err(|e| -> Box<EvalAltResult> { e.into() })?;
     let depth = tags.len();
     runtime.include_tags.lock().unwrap().extend(tags);
-    let result = engine.run_ast_with_scope(&mut scope, &ast);
+    let result = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast);
     let mut inherited = runtime.include_tags.lock().unwrap();
     let keep = inherited.len() - depth;
     inherited.truncate(keep);
@@ -240,6 +289,11 @@ fn include(
 
 /// The variables every playbook starts with.
 pub fn standard_scope(runtime: &Runtime) -> Scope<'static> {
+    // What `include(file, #{ params })` passes a file; a playbook run directly has none.
+    scope_with_params(runtime, VarsMap::new("`params` (the playbook was not included with params)", Map::new()))
+}
+
+fn scope_with_params(runtime: &Runtime, params: VarsMap) -> Scope<'static> {
     let mut scope = Scope::new();
     scope.push_constant(
         "vars",
@@ -255,6 +309,7 @@ pub fn standard_scope(runtime: &Runtime) -> Scope<'static> {
     );
     scope.push_constant("check_mode", runtime.options.check);
     scope.push_constant("diff_mode", runtime.options.diff);
+    scope.push_constant("params", params);
     scope
 }
 

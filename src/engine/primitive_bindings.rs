@@ -5,14 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rhai::{Dynamic, Engine, EvalAltResult, Map};
+use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext};
 
 use super::host::Host;
 use super::runtime::Runtime;
 use super::step_recorder;
 use super::vars_map::VarsMap;
 use crate::primitives::{self, PrimitiveError};
-use crate::report::Event;
+use crate::report::{Event, Status};
 
 type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
 
@@ -56,10 +56,60 @@ fn notifying(
     Ok(result)
 }
 
+/// `h.run(cmd, #{ changed_when, failed_when, ... })`, Ansible's meanings: each is a bool or a closure given the
+/// result (`|r| r.rc == 2`). `failed_when` replaces the exit code rule (any exit code is then judged by it
+/// alone); `changed_when` says whether the step changed the host, and the step is reported so. A command
+/// --check did not run has no result to judge: it stays planned.
+fn run_judged(context: &NativeCallContext, host: &Host, command: &str, options: Map) -> Result<Map> {
+    let mut options = options;
+    let changed_when = options.remove("changed_when");
+    let failed_when = options.remove("failed_when");
+    if failed_when.is_some() && !options.contains_key("ok_codes") {
+        options.insert("ok_codes".into(), Dynamic::from_array((0..=255).map(Dynamic::from_int).collect()));
+    }
+    let (options, handlers) = super::handlers::take_notify(&options)?;
+    for handler in &handlers {
+        super::handlers::check_declared(&host.runtime, handler)?;
+    }
+    let mut result = adapt(primitives::run(host, command, &options))?;
+    let ran = result.get("skipped").and_then(|skipped| skipped.as_bool().ok()) != Some(true);
+    if ran {
+        if let Some(condition) = failed_when
+            && judge(context, "failed_when", &condition, &result)?
+        {
+            let rc = result.get("rc").and_then(|rc| rc.as_int().ok()).unwrap_or(0);
+            step_recorder::mark_failed_rc(rc as i32);
+            // Failed as a command with a bad exit code is: not counted as a change of the host.
+            step_recorder::set_last_status(Status::Failed);
+            return Err(format!("failed_when is true for `{command}` (exit code {rc})").into());
+        }
+        if let Some(condition) = changed_when {
+            let changed = judge(context, "changed_when", &condition, &result)?;
+            result.insert("changed".into(), Dynamic::from_bool(changed));
+            step_recorder::set_last_status(if changed { Status::Changed } else { Status::Ok });
+        }
+    }
+    if result.get("changed").and_then(|changed| changed.as_bool().ok()) == Some(true) {
+        handlers.iter().for_each(|handler| host.state.notify(handler));
+    }
+    Ok(result)
+}
+
+/// A `changed_when`/`failed_when` value: a bool, or a closure called with the result that returns one.
+fn judge(context: &NativeCallContext, option: &str, condition: &Dynamic, result: &Map) -> Result<bool> {
+    let verdict = match condition.clone().try_cast::<FnPtr>() {
+        Some(closure) => closure.call_within_context::<Dynamic>(context, (Dynamic::from_map(result.clone()),))?,
+        None => condition.clone(),
+    };
+    verdict.as_bool().map_err(|found| {
+        format!("option `{option}` must be true/false or a closure returning one (|r| r.rc == 0), got a {found}").into()
+    })
+}
+
 pub fn register(engine: &mut Engine, runtime: &Arc<Runtime>) {
     engine.register_fn("run", |h: &mut Host, cmd: &str| adapt(primitives::run(h, cmd, &Map::new())));
-    engine.register_fn("run", |h: &mut Host, cmd: &str, opts: Map| {
-        notifying(h, &opts, |h, o| primitives::run(h, cmd, o))
+    engine.register_fn("run", |context: NativeCallContext, h: &mut Host, cmd: &str, opts: Map| {
+        run_judged(&context, h, cmd, opts)
     });
     engine.register_fn("read", |h: &mut Host, path: &str| adapt(primitives::read(h, path)));
     engine.register_fn("read", |h: &mut Host, path: &str, opts: Map| adapt(primitives::read_with(h, path, &opts)));

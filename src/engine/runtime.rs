@@ -54,7 +54,9 @@ pub struct Runtime {
     /// Set when a `fatal` task stopped the run (a host failure, not a script error).
     pub(super) fatal_stop: AtomicBool,
     /// Handlers the playbook declared, in declaration order (the order they run in).
-    pub(super) handlers: Mutex<IndexMap<String, rhai::FnPtr>>,
+    pub(super) handlers: Mutex<IndexMap<String, super::handlers::Handler>>,
+    /// Per task name, per host: what the task did there (`results(name)`), the last run of a name winning.
+    pub(super) task_results: Mutex<IndexMap<String, rhai::Map>>,
     recap: Mutex<RecapBuilder>,
     /// Values that are never templates (decrypted inline `!vault` values), set once the inventory is known.
     pub(super) literal_values: std::sync::OnceLock<Arc<std::collections::HashSet<String>>>,
@@ -95,6 +97,7 @@ impl Runtime {
             include_tags: Mutex::new(Vec::new()),
             fatal_stop: AtomicBool::new(false),
             handlers: Mutex::new(IndexMap::new()),
+            task_results: Mutex::new(IndexMap::new()),
             recap: Mutex::new(recap),
             literal_values: std::sync::OnceLock::new(),
             shared_names: std::sync::OnceLock::new(),
@@ -102,10 +105,37 @@ impl Runtime {
     }
 
     pub fn emit(&self, event: Event) {
-        if let Event::HostResult(result) = &event {
-            self.recap.lock().unwrap().add(result);
+        match &event {
+            Event::HostResult(result) => {
+                self.recap.lock().unwrap().add(result);
+                self.record_result(result);
+            }
+            Event::PlayStopped { task, hosts, .. } => self.recap.lock().unwrap().play_stopped(task, hosts),
+            _ => {}
         }
         self.reporter.event(&event);
+    }
+
+    /// Keeps a host's result of a task for `results(task)`: the facts later code acts on.
+    fn record_result(&self, result: &crate::report::HostResult) {
+        use crate::report::Status;
+        let mut entry = rhai::Map::new();
+        let status = match result.status {
+            Status::Ok => "ok",
+            Status::Changed => "changed",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::Unreachable => "unreachable",
+        };
+        entry.insert("status".into(), status.into());
+        entry.insert("changed".into(), result.changed.into());
+        entry.insert("failed".into(), matches!(result.status, Status::Failed | Status::Unreachable).into());
+        entry.insert("rc".into(), result.rc.map_or(rhai::Dynamic::UNIT, |rc| (rc as rhai::INT).into()));
+        entry.insert("message".into(), result.message.clone().map_or(rhai::Dynamic::UNIT, Into::into));
+        entry.insert("value".into(), rhai::Dynamic::UNIT);
+        let mut results = self.task_results.lock().unwrap();
+        let task = results.entry(result.task.clone()).or_default();
+        task.insert(result.host.as_str().into(), entry.into());
     }
 
     pub fn warn(&self, host: Option<&str>, message: &str) {

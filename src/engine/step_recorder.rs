@@ -43,6 +43,15 @@ pub fn push(step: StepReport) {
     });
 }
 
+/// `changed_when` decided the last step's outcome: it is reported as such (and counts so for the task).
+pub fn set_last_status(status: crate::report::Status) {
+    CURRENT.with(|current| {
+        if let Some(step) = current.borrow_mut().as_mut().and_then(|record| record.steps.last_mut()) {
+            step.status = status;
+        }
+    });
+}
+
 pub fn mark_unreachable(reason: &str) {
     CURRENT.with(|current| {
         if let Some(record) = current.borrow_mut().as_mut() {

@@ -16,6 +16,9 @@ pub struct TaskOptions {
     pub max_fail_percentage: Option<f64>,
     /// Ansible's `any_errors_fatal`: one failed host stops the play for all, before the next batch starts.
     pub any_errors_fatal: bool,
+    /// Run the notified handlers after each batch (Ansible runs a serial play's handlers at the end of each
+    /// batch): a rolling config change restarts each batch before the next one starts.
+    pub flush_handlers: bool,
 }
 
 /// Batch size of a task: how many hosts run it at the same time at most.
@@ -49,6 +52,7 @@ impl TaskOptions {
                 "tags" => options.tags = strings(key, value)?,
                 "notify" => options.notify = strings(key, value)?,
                 "any_errors_fatal" => options.any_errors_fatal = boolean(key, value)?,
+                "flush_handlers" => options.flush_handlers = boolean(key, value)?,
                 "max_fail_percentage" => {
                     let percent = value
                         .as_int()

@@ -17,13 +17,28 @@ use crate::report::{Event, HostResult, Status, StepReport};
 pub(super) enum Caller<'c, 'a> {
     Within(&'c NativeCallContext<'a>),
     After(&'c Engine, &'c AST),
+    /// In the context the closure was declared in (a handler declared in an imported module): its functions
+    /// — the closure itself is one — are found only there.
+    Declared(&'c Engine, &'c super::handlers::DeclaredContext),
 }
 
 impl Caller<'_, '_> {
+    pub(super) fn engine(&self) -> &Engine {
+        match self {
+            Caller::Within(context) => context.engine(),
+            Caller::After(engine, _) | Caller::Declared(engine, _) => engine,
+        }
+    }
+
     fn call(&self, body: &FnPtr, host: &Host) -> Result<Dynamic, Box<EvalAltResult>> {
         match self {
             Caller::Within(context) => body.call_within_context::<Dynamic>(context, (Dynamic::from(host.clone()),)),
             Caller::After(engine, ast) => body.call::<Dynamic>(engine, ast, (Dynamic::from(host.clone()),)),
+            Caller::Declared(engine, stored) => {
+                #[allow(deprecated)] // "volatile", not deprecated: Rhai's only way to call back into a saved context
+                let context = NativeCallContext::from_stored_data(engine, stored);
+                body.call_within_context::<Dynamic>(&context, (Dynamic::from(host.clone()),))
+            }
         }
     }
 }
@@ -73,6 +88,7 @@ pub fn run_task(
     }
 
     let body = detach_host_handles(&body);
+    runtime.task_results.lock().unwrap().shift_remove(name);
     let started = Instant::now();
     let total = hosts.len();
     runtime
@@ -107,26 +123,59 @@ pub fn run_task(
             }
         }
         policy_stop = failure_policy_stop(&options, batch_failures, batch.len());
+        // Ansible's serial rule: a batch in which every host failed ends the play — for the later batches' hosts
+        // too, which neither run this task nor any after it.
+        if policy_stop.is_none() && options.serial.is_some() && batch_failures == batch.len() {
+            let names: Vec<&str> = batch.iter().map(|h| h.state.name.as_str()).collect();
+            policy_stop = Some(format!(
+                "batch {}/{batches} ({}) failed on every host, which ends a serial rollout",
+                number + 1,
+                names.join(", ")
+            ));
+        }
         if policy_stop.is_some() {
             break;
         }
-        // A batch that failed entirely stops the rolling update, as Ansible's serial does.
-        if options.serial.is_some() && batch.iter().all(|h| failures.contains(&h.state.name)) {
-            break;
+        if options.flush_handlers {
+            super::handlers::flush(runtime, &Caller::Within(context))?;
         }
     }
     runtime.emit(Event::TaskEnd { task: name.to_string(), elapsed: started.elapsed() });
+    if let Some(results) = runtime.task_results.lock().unwrap().get_mut(name) {
+        for (host, value) in &returned {
+            if let Some(mut entry) = results.get(host).and_then(|entry| entry.clone().try_cast::<Map>()) {
+                entry.insert("value".into(), value.clone());
+                results.insert(host.clone(), entry.into());
+            }
+        }
+    }
     if runtime.is_interrupted() {
         return Err("interrupted".into());
     }
     if let Some(reason) = policy_stop {
-        runtime.warn(None, &format!("task \"{name}\": {reason}: stopping the play for every host"));
-        return Err(super::fatal_stop::FatalStop { task: name.to_string(), hosts: failures }.into_error());
+        return Err(stop_play(runtime, name, &reason, &hosts, failures));
     }
     if options.fatal && !failures.is_empty() {
-        return Err(super::fatal_stop::FatalStop { task: name.to_string(), hosts: failures }.into_error());
+        let reason = format!("the task is fatal and failed on {}", failures.join(", "));
+        return Err(stop_play(runtime, name, &reason, &hosts, failures));
     }
     Ok(returned)
+}
+
+/// Ends the play at task `name`: says so loudly, names the task's hosts that had not failed (they run nothing
+/// more, and the recap marks them so a stopped rollout never reads as done), and returns the stop to raise.
+fn stop_play(runtime: &Runtime, name: &str, reason: &str, hosts: &[Host], failures: Vec<String>) -> Box<EvalAltResult> {
+    let stopped: Vec<String> = hosts
+        .iter()
+        .filter(|host| host.state.is_active() && !failures.contains(&host.state.name))
+        .map(|host| host.state.name.clone())
+        .collect();
+    runtime.emit(Event::PlayStopped {
+        task: name.to_string(),
+        reason: runtime.redactor.redact(reason),
+        hosts: stopped,
+    });
+    super::fatal_stop::FatalStop { task: name.to_string(), hosts: failures }.into_error()
 }
 
 /// Whether a batch's failures stop the play, by Ansible's rules: `any_errors_fatal` on any failure;
@@ -242,6 +291,9 @@ fn skipped(runtime: &Runtime, name: &str, reason: &str) -> Result<Map, Box<EvalA
     Ok(Map::new())
 }
 
+/// Stack of a thread running host closures: the playbook thread's, for Rhai calls as deep (roles, stdlib).
+const HOST_THREAD_STACK: usize = 16 * 1024 * 1024;
+
 /// Runs one batch; returns each host's closure value, or None where the host failed.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_batch(
@@ -259,7 +311,8 @@ pub(super) fn run_batch(
     let workers = runtime.options.forks.max(1).min(batch.len());
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| {
+            let worker = std::thread::Builder::new().stack_size(HOST_THREAD_STACK);
+            let spawned = worker.spawn_scoped(scope, || {
                 loop {
                     let index = next.fetch_add(1, Ordering::SeqCst);
                     let Some(host) = batch.get(index) else { break };
@@ -272,6 +325,8 @@ pub(super) fn run_batch(
                     runtime.emit(Event::TaskProgress { task: name.to_string(), done: finished, total });
                 }
             });
+            // No thread for this worker (the system is out of them): the others take its hosts.
+            drop(spawned);
         }
     });
     results.into_iter().map(|slot| slot.into_inner().unwrap()).collect()

@@ -14,7 +14,7 @@ const KEYWORD_FUNCTIONS: &[&str] =
     &["print", "debug", "type_of", "eval", "Fn", "call", "curry", "is_shared", "is_def_var", "is_def_fn"];
 
 /// The constants every playbook starts with (the engine's `standard_scope`): only their names matter here.
-pub const PLAYBOOK_CONSTANTS: &[&str] = &["vars", "check_mode", "diff_mode"];
+pub const PLAYBOOK_CONSTANTS: &[&str] = &["vars", "check_mode", "diff_mode", "params"];
 
 pub struct AnalysisEngine {
     /// Strict variables, as `run` compiles: undefined variables are parse errors.

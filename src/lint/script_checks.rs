@@ -603,6 +603,20 @@ impl Walker<'_> {
                     self.facts.handlers.push(name_ref(handler, *at));
                 }
             }
+            // `tagged(tags, || ...)`: a role's tags, known to --tags like a task's.
+            ("tagged", 2) => match &args[0] {
+                Expr::StringConstant(tag, _) => {
+                    self.facts.tags.insert(tag.to_string());
+                }
+                Expr::Array(items, _) if items.iter().all(|item| matches!(item, Expr::StringConstant(..))) => {
+                    for item in items.iter() {
+                        if let Expr::StringConstant(tag, _) = item {
+                            self.facts.tags.insert(tag.to_string());
+                        }
+                    }
+                }
+                _ => self.facts.dynamic_tags = true,
+            },
             ("include", 1 | 2) => {
                 if let Expr::StringConstant(included, at) = &args[0] {
                     let path = self.dir.join(included.as_str());

@@ -14,6 +14,7 @@ use super::wait_port::WAIT_PORT_OPTIONS;
 /// Options of `task(name, hosts, #{ ... }, |h| ...)`.
 pub const TASK_OPTIONS: &[&str] = &[
     "serial",
+    "flush_handlers",
     "run_once",
     "tags",
     "fatal",
@@ -32,7 +33,7 @@ pub const NOTIFY_OPTION: &str = "notify";
 /// The primitives that take [`NOTIFY_OPTION`] (the ones with an options map whose result has `changed`).
 pub const NOTIFYING_PRIMITIVES: &[&str] = &["run", "write", "upload", "template", "sysctl", "fetch"];
 /// Options of `include(file, #{ ... })`.
-pub const INCLUDE_OPTIONS: &[&str] = &["tags"];
+pub const INCLUDE_OPTIONS: &[&str] = &["tags", "params"];
 
 /// What a function is called on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +82,8 @@ pub const FUNCTIONS: &[Function] = &[
     with_options(global("include", &[1, 2]), 1, INCLUDE_OPTIONS),
     global("secret", &[1]),
     global("warn", &[1]),
+    global("results", &[1]),
+    global("tagged", &[2]),
     global("wait_port", &[2, 3]),
     global("inventory_group", &[1]),
     global("handler", &[2]),

@@ -12,8 +12,22 @@ use super::step::{Options, Step, StepOutcome, tail};
 use crate::report::Status;
 use crate::transport::{RemoteCommand, quote};
 
-pub const RUN_OPTIONS: &[&str] =
-    &["creates", "removes", "unless", "onlyif", "timeout", "sudo", "env", "stdin", "cwd", "ok_codes", "check_safe"];
+pub const RUN_OPTIONS: &[&str] = &[
+    "creates",
+    "removes",
+    "unless",
+    "onlyif",
+    "timeout",
+    "sudo",
+    "env",
+    "stdin",
+    "cwd",
+    "ok_codes",
+    "check_safe",
+    // Judged by the engine on the result (closures may be given); taken out before the primitive runs.
+    "changed_when",
+    "failed_when",
+];
 
 /// `h.run(cmd, opts)`: a shell command on the host. It changes the host unless marked `check_safe`, so in
 /// --check it is not run but reported as what would run; `creates`/`unless` make it idempotent.

@@ -387,7 +387,8 @@ impl ConsoleReporter {
 
         let unreachable = hosts.iter().filter(|host| host.unreachable > 0).count();
         let failed = hosts.iter().filter(|host| host.unreachable == 0 && host.failed > 0).count();
-        let ok = hosts.len() - unreachable - failed;
+        let stopped = hosts.iter().filter(|host| host.stopped_in.is_none() && host.play_stopped_at.is_some()).count();
+        let ok = hosts.len() - unreachable - failed - stopped;
         let mut parts = vec![format!("{ok} ok")];
         if failed > 0 {
             parts.push(format!("{failed} failed"));
@@ -395,17 +396,25 @@ impl ConsoleReporter {
         if unreachable > 0 {
             parts.push(format!("{unreachable} unreachable"));
         }
+        if stopped > 0 {
+            parts.push(format!("{stopped} stopped"));
+        }
         for host in hosts {
             if let Some(task) = &host.stopped_in {
                 let what = if host.unreachable > 0 { "unreachable" } else { "failed" };
                 out.push_str(&self.paint(RED, &format!("{}: {what} in task \"{task}\"", host.host)));
+                out.push('\n');
+            } else if let Some(task) = &host.play_stopped_at {
+                let line =
+                    format!("{}: stopped: the play ended at task \"{task}\", nothing after it ran here", host.host);
+                out.push_str(&self.paint(RED, &line));
                 out.push('\n');
             }
         }
         let time = format_duration(elapsed);
         let ending = if interrupted { format!("; interrupted after {time}") } else { format!(" in {time}") };
         let line = format!("{}: {}{ending}", plural(hosts.len(), "host", "hosts"), parts.join(", "));
-        let code = if interrupted || failed + unreachable > 0 { RED } else { GREEN };
+        let code = if interrupted || failed + unreachable + stopped > 0 { RED } else { GREEN };
         out.push_str(&self.paint(code, &line));
         out.push('\n');
         out
@@ -431,6 +440,11 @@ impl ConsoleReporter {
                 format!("{}{}\n", self.paint(YELLOW, "warning: "), with_host(host.as_deref(), message))
             }
             Event::Print { host, message } => format!("{}\n", with_host(host.as_deref(), message)),
+            Event::PlayStopped { task, reason, hosts } => {
+                let left = if hosts.is_empty() { String::new() } else { format!("; stopped on {}", hosts.join(", ")) };
+                let line = format!("PLAY STOPPED at task \"{task}\": {reason}{left}");
+                format!("{}\n", self.paint(RED, &line))
+            }
             Event::Recap { hosts, elapsed, interrupted } => self.render_recap(hosts, *elapsed, *interrupted),
             // The run's error is printed by the caller, once; the end itself needs no line.
             Event::TaskStart { .. }
@@ -490,7 +504,7 @@ fn status_word(status: Status) -> (&'static str, &'static str) {
 
 /// The recap row's color: its worst outcome.
 fn recap_color(host: &HostRecap) -> &'static str {
-    if host.failed > 0 || host.unreachable > 0 {
+    if host.failed > 0 || host.unreachable > 0 || host.play_stopped_at.is_some() {
         RED
     } else if host.changed > 0 {
         YELLOW
@@ -632,6 +646,7 @@ mod tests {
             unreachable: counts[4],
             time: Duration::from_millis(millis),
             stopped_in: None,
+            play_stopped_at: None,
         }
     }
 

@@ -77,6 +77,11 @@ pub struct HostRecap {
     /// each host stopped (and what is left to do there).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped_in: Option<String>,
+    /// For a host the play stopped for (a `serial` batch that failed entirely, `max_fail_percentage`,
+    /// `any_errors_fatal`, a `fatal` task) before it finished the play: the task where the play stopped. It ran
+    /// nothing after it, so its `ok` does not mean the play is done there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub play_stopped_at: Option<String>,
 }
 
 /// Everything a run reports, in order.
@@ -109,6 +114,12 @@ pub enum Event {
     TaskSkipped {
         task: String,
         reason: String,
+    },
+    /// The play ended for every host at `task` (`reason`); `hosts` had not failed and run nothing after it.
+    PlayStopped {
+        task: String,
+        reason: String,
+        hosts: Vec<String>,
     },
     Warning {
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -67,6 +67,17 @@ impl RecapBuilder {
         self.entry(host).unreachable += 1;
     }
 
+    /// Marks hosts the play stopped for at `task` before they finished it: listed even if no task ran on
+    /// them (a later `serial` batch), so a stopped rollout never looks done.
+    pub fn play_stopped(&mut self, task: &str, hosts: &[String]) {
+        for host in hosts {
+            let recap = self.entry(host);
+            if recap.play_stopped_at.is_none() {
+                recap.play_stopped_at = Some(task.to_string());
+            }
+        }
+    }
+
     /// The totals of the hosts that have a result, in host order.
     pub fn build(&self) -> Vec<HostRecap> {
         self.hosts.values().filter(|recap| self.reported.contains(&recap.host)).cloned().collect()
@@ -111,6 +122,17 @@ mod tests {
         assert_eq!(counts(&recap[0]), (2, 1, 0, 1, 0, 300));
         assert_eq!(counts(&recap[1]), (1, 2, 1, 0, 0, 350));
         assert_eq!(counts(&recap[2]), (0, 0, 0, 0, 1, 10));
+    }
+
+    #[test]
+    fn a_stopped_play_lists_the_hosts_it_stopped_even_without_a_result() {
+        let mut builder = RecapBuilder::new(&["a", "b", "c"]);
+        builder.add(&result("a", Status::Failed, false, 1));
+        builder.play_stopped("t", &["b".to_string()]);
+        let recap = builder.build();
+        assert_eq!(recap.iter().map(|r| r.host.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(recap[1].play_stopped_at.as_deref(), Some("t"));
+        assert_eq!(counts(&recap[1]), (0, 0, 0, 0, 0, 0));
     }
 
     #[test]
