@@ -105,9 +105,9 @@ fn an_unknown_start_at_task_is_refused_before_any_code_runs() {
     test.args(&["--start-at-task", "instal packages"])
         .code(1)
         .stdout_lacks("top-level code ran")
-        .stderr_has(
-            "--start-at-task: no task named \"instal packages\" in site.rhai. Did you mean \"install packages\"?",
-        )
+        .stderr_has("error[unknown-start-at-task]: --start-at-task: no task is named \"instal packages\"")
+        .stderr_has("did you mean `install packages`?")
+        .stderr_has("nothing was run")
         .run();
     wires.assert_untouched();
 }
