@@ -26,7 +26,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use vault_options::{VaultArgs, VaultConfig, keyring_from};
 
-/// Exit codes, documented in the README. Ansible users script against them.
+/// Exit codes, documented in docs/running.md. Ansible users script against them.
 pub mod exit_code {
     /// Every host ok.
     pub const OK: i32 = 0;

@@ -121,7 +121,7 @@ fn function_not_found(signature: &str) -> String {
         counts.dedup();
         let counts: Vec<String> = counts.iter().map(usize::to_string).collect();
         return format!(
-            "`{name}` cannot be called as `{shown}`: it takes {} argument(s) of other kinds (see the README's Primitives)",
+            "`{name}` cannot be called as `{shown}`: it takes {} argument(s) of other kinds (see docs/playbooks.md, Primitives)",
             counts.join(" or ")
         );
     }

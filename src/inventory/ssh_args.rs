@@ -160,7 +160,7 @@ impl SshArgs {
 fn refused(option: &str, name: &str) -> String {
     format!(
         "`{option}` cannot be honoured: runbook's SSH client has no {name} (remove it, or set what it does \
-         another way; the README's SSH section lists the options runbook reads)"
+         another way; docs/ssh.md lists the options runbook reads)"
     )
 }
 

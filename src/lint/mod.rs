@@ -4,7 +4,7 @@
 //! anywhere: scripts are compiled by the run engine but never evaluated, modules are compiled to list their
 //! functions, templates are compiled, and the inventory is loaded by the run loader.
 //!
-//! The rules, with a bad and a good example each, are in the README ("runbook lint").
+//! The rules, with a bad and a good example each, are in docs/lint.md.
 //!
 //! This is also `runbook run`'s pre-flight: before it connects to any host, `run` calls [`preflight`] on the
 //! playbook with its inventory (after `-e`), its `--limit` and its `--tags`, and refuses to start on any

@@ -160,11 +160,11 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_documented() {
-        let doc = include_str!("../../README.md");
+        let doc = include_str!("../../docs/lint.md");
         let mut seen = std::collections::HashSet::new();
         for rule in Rule::ALL {
             assert!(seen.insert(rule.id()), "duplicate id {}", rule.id());
-            assert!(doc.contains(&format!("`{}`", rule.id())), "{} is not documented in the README", rule.id());
+            assert!(doc.contains(&format!("`{}`", rule.id())), "{} is not documented in docs/lint.md", rule.id());
         }
     }
 }
