@@ -451,3 +451,17 @@ fn the_password_can_be_asked_for_and_extra_vars_files_may_be_vaulted() {
     assert!(out.contains("extra=true ***") && !out.contains(FILE_SECRET), "{out}");
     wire.assert_untouched();
 }
+
+/// ansible.cfg's `vault_password_file` opens vaulted values with no vault flag, for `vault view` and for a run
+/// (whose inventory then loads: `--list-hosts` lists the host without connecting).
+#[test]
+fn ansible_cfgs_vault_password_file_is_used_when_no_flag_names_one() {
+    let wire = Tripwire::new();
+    let test = Test::new().file("ansible.cfg", "[defaults]\nvault_password_file = pw\n");
+    let inventory = wire.site(test.path());
+    let fixture = fixture("secrets-1.1.yml").display().to_string();
+    let shown = ok(runbook(test.path(), &["vault", "view", &fixture], None), "vault view with ansible.cfg");
+    assert!(shown.contains(FILE_SECRET), "{shown}");
+    test.inventory_file(&inventory).playbook(TOUCH).args(&["--list-hosts"]).stdout_has("web1").run();
+    wire.assert_untouched();
+}

@@ -54,7 +54,7 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
     });
     // Vault passwords are read (and asked for) first: a missing or wrong one stops the run here, before the
     // inventory is used and long before any host is contacted.
-    let keyring = args.vault.keyring(VaultConfig::configured())?;
+    let keyring = args.vault.keyring(VaultConfig::of(&config))?;
     let inventory = load_inventory(args, &config, host_key_flag, &keyring)?;
     let mut selected = match &args.limit {
         Some(pattern) => inventory.select(pattern).map_err(|e| render_error(&e))?,

@@ -36,11 +36,14 @@ impl VaultConfig {
     /// ansible.cfg's `vault_password_file` and `vault_identity_list`, for every command that takes the vault flags.
     /// A malformed ansible.cfg is reported by the command that reads it for its other keys, not here.
     pub fn configured() -> VaultConfig {
-        match super::ansible_config::AnsibleConfig::load() {
-            Ok(config) => {
-                VaultConfig { password_file: config.vault_password_file, identity_list: config.vault_identity_list }
-            }
-            Err(_) => VaultConfig::default(),
+        super::ansible_config::AnsibleConfig::load().map(|config| VaultConfig::of(&config)).unwrap_or_default()
+    }
+
+    /// The vault keys of an ansible.cfg a command has already read.
+    pub fn of(config: &super::ansible_config::AnsibleConfig) -> VaultConfig {
+        VaultConfig {
+            password_file: config.vault_password_file.clone(),
+            identity_list: config.vault_identity_list.clone(),
         }
     }
 }
