@@ -309,24 +309,27 @@ pub(super) fn run_batch(
     let next = AtomicUsize::new(0);
     let results: Vec<std::sync::Mutex<Option<Dynamic>>> = batch.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let workers = runtime.options.forks.max(1).min(batch.len());
+    let work = || {
+        loop {
+            let index = next.fetch_add(1, Ordering::SeqCst);
+            let Some(host) = batch.get(index) else { break };
+            if runtime.is_interrupted() {
+                break;
+            }
+            let value = run_on_host(caller, runtime, name, host, options, body);
+            *results[index].lock().unwrap() = value;
+            let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
+            runtime.emit(Event::TaskProgress { task: name.to_string(), done: finished, total });
+        }
+    };
     std::thread::scope(|scope| {
-        for _ in 0..workers {
-            let worker = std::thread::Builder::new().stack_size(HOST_THREAD_STACK);
-            let spawned = worker.spawn_scoped(scope, || {
-                loop {
-                    let index = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(host) = batch.get(index) else { break };
-                    if runtime.is_interrupted() {
-                        break;
-                    }
-                    let value = run_on_host(caller, runtime, name, host, options, body);
-                    *results[index].lock().unwrap() = value;
-                    let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
-                    runtime.emit(Event::TaskProgress { task: name.to_string(), done: finished, total });
-                }
-            });
-            // No thread for this worker (the system is out of them): the others take its hosts.
-            drop(spawned);
+        let started = (0..workers)
+            .filter(|_| std::thread::Builder::new().stack_size(HOST_THREAD_STACK).spawn_scoped(scope, work).is_ok())
+            .count();
+        // A worker the system had no thread for leaves its hosts to the others; with none at all, this thread
+        // works through the batch itself rather than leave its hosts unrun and unreported.
+        if started == 0 {
+            work();
         }
     });
     results.into_iter().map(|slot| slot.into_inner().unwrap()).collect()
