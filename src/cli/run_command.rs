@@ -266,13 +266,11 @@ fn open_history(args: &RunArgs, redactor: &Redactor) -> Option<Arc<HistoryRecord
 fn close_history(history: &Option<Arc<HistoryRecorder>>, code: i32, args: &RunArgs) {
     let Some(history) = history else { return };
     history.close(code);
-    let (Some(output), Some(id)) = (&args.report, history.run_id()) else { return };
-    let path = args.history.clone().unwrap_or_else(|| super::history_command::default_path(&args.inventory));
-    let written = crate::report::HistoryStore::open(&path)
-        .and_then(|store| super::history_command::write_report(&store, id, output));
-    match written {
-        Ok(()) => println!("report: {}", output.display()),
-        Err(error) => eprintln!("warning: --report: {error}"),
+    let Some(output) = &args.report else { return };
+    match history.with_recorded_run(|store, id| super::history_command::write_report(store, id, output)) {
+        Some(Ok(())) => println!("report: {}", output.display()),
+        Some(Err(error)) => eprintln!("warning: --report: {error}"),
+        None => {}
     }
 }
 

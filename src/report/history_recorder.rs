@@ -49,6 +49,12 @@ impl HistoryRecorder {
         }
     }
 
+    /// Reads the run back from the same open database (`run --report`), once it is recorded: no second open.
+    pub fn with_recorded_run<T>(&self, read: impl FnOnce(&HistoryStore, i64) -> T) -> Option<T> {
+        let state = self.lock();
+        state.run_id.map(|run_id| read(&state.store, run_id))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
