@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::inventory::{Host, Inventory};
+use crate::inventory::{Inventory, InventoryHost};
 use crate::report::Redactor;
 use crate::transport::{Become, ConnectOptions, HostKeyPolicy, JumpPool, parse_jump_chain};
 
@@ -36,11 +36,16 @@ fn named_secret(inventory: &Inventory, name: &str) -> Option<String> {
     })
 }
 
-pub fn connect_options(inventory: &Inventory, host: &Host, settings: &ConnectSettings) -> ConnectOptions {
+pub fn connect_options(inventory: &Inventory, host: &InventoryHost, settings: &ConnectSettings) -> ConnectOptions {
     options_at_depth(inventory, host, settings, 0)
 }
 
-fn options_at_depth(inventory: &Inventory, host: &Host, settings: &ConnectSettings, depth: usize) -> ConnectOptions {
+fn options_at_depth(
+    inventory: &Inventory,
+    host: &InventoryHost,
+    settings: &ConnectSettings,
+    depth: usize,
+) -> ConnectOptions {
     let connection = &host.connection;
     let (address, user, key, known_hosts) =
         (&connection.address, connection.user.as_deref(), connection.key.clone(), connection.known_hosts.clone());

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext};
 
-use super::host::Host;
+use super::host_handle::HostHandle;
 use super::runtime::Runtime;
 use super::step_recorder;
 use super::task_options::TaskOptions;
@@ -48,7 +48,7 @@ pub fn register(engine: &mut Engine, runtime: &Arc<Runtime>) {
         }
         flush(&rt, &Caller::Within(&context))
     });
-    engine.register_fn("notify", |h: &mut Host, name: &str| -> Result<(), Box<EvalAltResult>> {
+    engine.register_fn("notify", |h: &mut HostHandle, name: &str| -> Result<(), Box<EvalAltResult>> {
         check_declared(&h.runtime, name)?;
         h.state.notify(name);
         Ok(())
@@ -76,7 +76,7 @@ pub fn check_declared(runtime: &Runtime, name: &str) -> Result<(), Box<EvalAltRe
     if handlers.contains_key(name) {
         return Ok(());
     }
-    let hint = crate::engine::did_you_mean(name, handlers.keys().map(String::as_str))
+    let hint = crate::did_you_mean::did_you_mean(name, handlers.keys().map(String::as_str))
         .map(|near| format!(" Did you mean \"{near}\"?"))
         .unwrap_or_default();
     Err(format!("no handler \"{name}\" is declared (declare it with handler(\"{name}\", |h| ...) before the tasks that notify it).{hint}").into())
@@ -120,13 +120,13 @@ pub(super) fn flush(runtime: &Arc<Runtime>, caller: &Caller) -> Result<(), Box<E
         if runtime.is_interrupted() {
             return Err("interrupted".into());
         }
-        let hosts: Vec<Host> = runtime
+        let hosts: Vec<HostHandle> = runtime
             .selected
             .iter()
             .filter_map(|host| runtime.host(host))
             .filter(|state| state.is_notified(&name))
             .filter(|state| state.is_active() || (runtime.options.force_handlers && state.has_failed()))
-            .map(|state| Host::new(state.clone(), runtime.clone()))
+            .map(|state| HostHandle::new(state.clone(), runtime.clone()))
             .collect();
         if hosts.is_empty() {
             continue;
@@ -158,7 +158,7 @@ pub(super) fn report_left(runtime: &Runtime) {
     }
 }
 
-fn run_handler(runtime: &Arc<Runtime>, caller: &Caller, name: &str, hosts: &[Host], body: &FnPtr) {
+fn run_handler(runtime: &Arc<Runtime>, caller: &Caller, name: &str, hosts: &[HostHandle], body: &FnPtr) {
     let task = task_name(name);
     let started = Instant::now();
     runtime.emit(Event::TaskStart { task: task.clone(), hosts: hosts.iter().map(|h| h.state.name.clone()).collect() });

@@ -22,7 +22,7 @@ pub struct HostState {
     pub vars: IndexMap<String, Value>,
     /// Where each variable's winning value was written (`path:line`), for errors resolving it.
     pub origins: std::collections::HashMap<String, String>,
-    /// The variables resolved as Ansible resolves them, built on first read (see `Host::lazy_vars`).
+    /// The variables resolved as Ansible resolves them, built on first read (see `HostHandle::lazy_vars`).
     pub(super) lazy_vars: std::sync::OnceLock<Arc<crate::template::lazy_vars::LazyVars>>,
     pub connect_options: ConnectOptions,
     connection: tokio::sync::Mutex<Option<Arc<Connection>>>,

@@ -82,7 +82,7 @@ fn parse(map: &Map) -> Result<Options> {
                 }
             }
             other => {
-                let hint = crate::engine::did_you_mean(other, LOCAL_RUN_OPTIONS.iter().copied())
+                let hint = crate::did_you_mean::did_you_mean(other, LOCAL_RUN_OPTIONS.iter().copied())
                     .map(|near| format!(" Did you mean `{near}`?"))
                     .unwrap_or_default();
                 return Err(format!(

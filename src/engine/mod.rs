@@ -1,4 +1,4 @@
-//! The engine: a Rhai interpreter with the runbook surface (`task`, `hosts`, `group`, the Host type and its
+//! The engine: a Rhai interpreter with the runbook surface (`task`, `hosts`, `group`, the HostHandle type and its
 //! primitives), and the run loop that fans a task out over hosts on threads and gathers what they report.
 //!
 //! Rhai is synchronous and the transport is async: the script and each host closure run on plain threads that
@@ -7,7 +7,7 @@
 mod connect_plan;
 mod fatal_stop;
 mod handlers;
-mod host;
+mod host_handle;
 mod host_state;
 mod local_file;
 mod local_run;
@@ -28,10 +28,9 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-pub use crate::did_you_mean::did_you_mean;
 pub use connect_plan::ConnectSettings;
 pub use fatal_stop::FatalStop;
-pub use host::{Host, to_map};
+pub use host_handle::{HostHandle, to_map};
 pub use host_state::{HostHealth, HostState};
 pub use module_resolver::{EMBEDDED_STDLIB, ModuleSource, StdlibResolver};
 pub use playbook::{build_engine, compile, standard_scope};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext, Scope};
 
 use super::fatal_stop::FatalStop;
-use super::host::{Host, to_map};
+use super::host_handle::{HostHandle, to_map};
 use super::module_resolver::StdlibResolver;
 use super::runtime::Runtime;
 use super::script_error;
@@ -13,7 +13,7 @@ use super::task_runner::run_task;
 use super::vars_map::{self, VarsMap};
 use crate::report::Event;
 
-/// Builds the Rhai engine a playbook runs in: the Host type, the global functions and the primitives,
+/// Builds the Rhai engine a playbook runs in: the HostHandle type, the global functions and the primitives,
 /// all bound to this run's [`Runtime`].
 pub fn build_engine(runtime: &Arc<Runtime>) -> Engine {
     let mut engine = Engine::new();
@@ -52,23 +52,23 @@ pub fn build_engine(runtime: &Arc<Runtime>) -> Engine {
 
 fn register_host_type(engine: &mut Engine) {
     engine
-        .register_type_with_name::<Host>("Host")
-        .register_get("name", |h: &mut Host| h.state.name.clone())
-        .register_get("address", |h: &mut Host| h.state.address.clone())
-        .register_get("vars", |h: &mut Host| h.vars_view())
-        .register_get("groups", |h: &mut Host| {
+        .register_type_with_name::<HostHandle>("Host")
+        .register_get("name", |h: &mut HostHandle| h.state.name.clone())
+        .register_get("address", |h: &mut HostHandle| h.state.address.clone())
+        .register_get("vars", |h: &mut HostHandle| h.vars_view())
+        .register_get("groups", |h: &mut HostHandle| {
             h.state.groups.iter().map(|g| Dynamic::from(g.clone())).collect::<Array>()
         })
         // Modules cannot see the playbook's `check_mode` constant (a module is its own scope): a module
         // function that must tell a planned step from a run one asks the host it was given.
-        .register_get("check_mode", |h: &mut Host| h.check_mode())
-        .register_fn("in_group", |h: &mut Host, group: &str| h.state.groups.iter().any(|g| g == group))
-        .register_fn("to_string", |h: &mut Host| h.state.name.clone())
-        .register_fn("to_debug", |h: &mut Host| format!("Host({})", h.state.name));
+        .register_get("check_mode", |h: &mut HostHandle| h.check_mode())
+        .register_fn("in_group", |h: &mut HostHandle, group: &str| h.state.groups.iter().any(|g| g == group))
+        .register_fn("to_string", |h: &mut HostHandle| h.state.name.clone())
+        .register_fn("to_debug", |h: &mut HostHandle| format!("Host({})", h.state.name));
 }
 
-fn host_handle(runtime: &Arc<Runtime>, name: &str) -> Option<Host> {
-    runtime.host(name).map(|state| Host::new(state.clone(), runtime.clone()))
+fn host_handle(runtime: &Arc<Runtime>, name: &str) -> Option<HostHandle> {
+    runtime.host(name).map(|state| HostHandle::new(state.clone(), runtime.clone()))
 }
 
 fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
@@ -89,7 +89,7 @@ fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
     engine.register_fn("group", move |name: &str| -> Result<Array, Box<EvalAltResult>> {
         let Some(members) = rt.groups.get(name) else {
             let known: Vec<&str> = rt.groups.keys().map(String::as_str).collect();
-            let hint = crate::engine::did_you_mean(name, known.iter().copied())
+            let hint = crate::did_you_mean::did_you_mean(name, known.iter().copied())
                 .map(|near| format!(" Did you mean \"{near}\"?"))
                 .unwrap_or_default();
             return Err(format!("no group \"{name}\" in the inventory.{hint} Groups: {}", known.join(", ")).into());
@@ -113,15 +113,15 @@ fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
         Ok(members
             .iter()
             .filter_map(|name| rt.host(name))
-            .map(|state| Host::beyond_limit(state.clone(), rt.clone()))
+            .map(|state| HostHandle::beyond_limit(state.clone(), rt.clone()))
             .map(Dynamic::from)
             .collect())
     });
 
     let rt = runtime.clone();
-    engine.register_fn("host", move |name: &str| -> Result<Host, Box<EvalAltResult>> {
+    engine.register_fn("host", move |name: &str| -> Result<HostHandle, Box<EvalAltResult>> {
         host_handle(&rt, name).ok_or_else(|| {
-            let hint = crate::engine::did_you_mean(name, rt.hosts.keys().map(String::as_str))
+            let hint = crate::did_you_mean::did_you_mean(name, rt.hosts.keys().map(String::as_str))
                 .map(|near| format!(" Did you mean \"{near}\"?"))
                 .unwrap_or_default();
             format!("no host \"{name}\" in the inventory.{hint}").into()
@@ -171,7 +171,7 @@ fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
         if names.iter().any(|known| known == name) {
             return Ok(Map::new());
         }
-        let hint = crate::engine::did_you_mean(name, names.iter().map(String::as_str))
+        let hint = crate::did_you_mean::did_you_mean(name, names.iter().map(String::as_str))
             .map(|near| format!(" Did you mean \"{near}\"?"))
             .unwrap_or_default();
         Err(format!("results(\"{name}\"): no task of that name has run yet.{hint}").into())
@@ -222,9 +222,9 @@ fn task(
 }
 
 /// The `hosts` argument of `task`: an array of hosts, or one host.
-fn hosts_argument(hosts: Dynamic) -> Result<Vec<Host>, Box<EvalAltResult>> {
-    if hosts.is::<Host>() {
-        return Ok(vec![hosts.cast::<Host>()]);
+fn hosts_argument(hosts: Dynamic) -> Result<Vec<HostHandle>, Box<EvalAltResult>> {
+    if hosts.is::<HostHandle>() {
+        return Ok(vec![hosts.cast::<HostHandle>()]);
     }
     let type_name = hosts.type_name();
     let Some(array) = hosts.try_cast::<Array>() else {
@@ -236,7 +236,8 @@ fn hosts_argument(hosts: Dynamic) -> Result<Vec<Host>, Box<EvalAltResult>> {
         .into_iter()
         .map(|item| {
             let type_name = item.type_name();
-            item.try_cast::<Host>().ok_or_else(|| format!("task hosts must hold hosts, found a {type_name}").into())
+            item.try_cast::<HostHandle>()
+                .ok_or_else(|| format!("task hosts must hold hosts, found a {type_name}").into())
         })
         .collect()
 }

@@ -1,4 +1,4 @@
-//! The primitives as methods of the script's `Host`: the engine adapts each one to Rhai here, so primitives
+//! The primitives as methods of the script's `HostHandle`: the engine adapts each one to Rhai here, so primitives
 //! know nothing of Rhai's registration or of the engine, and their typed errors become script errors in one
 //! place — where an unreachable host and a failed command's exit code are noted for the task's result.
 
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext};
 
-use super::host::Host;
+use super::host_handle::HostHandle;
 use super::runtime::Runtime;
 use super::step_recorder;
 use super::vars_map::VarsMap;
@@ -41,9 +41,9 @@ fn adapt<T>(result: std::result::Result<T, PrimitiveError>) -> Result<T> {
 /// A primitive called with an options map that may say `notify:`. The engine takes it out (the primitive
 /// knows nothing of handlers and refuses options it does not have), and notifies when the result changed.
 fn notifying(
-    host: &Host,
+    host: &HostHandle,
     options: &Map,
-    call: impl FnOnce(&Host, &Map) -> std::result::Result<Map, PrimitiveError>,
+    call: impl FnOnce(&HostHandle, &Map) -> std::result::Result<Map, PrimitiveError>,
 ) -> Result<Map> {
     let (options, handlers) = super::handlers::take_notify(options)?;
     for handler in &handlers {
@@ -60,7 +60,7 @@ fn notifying(
 /// result (`|r| r.rc == 2`). `failed_when` replaces the exit code rule (any exit code is then judged by it
 /// alone); `changed_when` says whether the step changed the host, and the step is reported so. A command
 /// --check did not run has no result to judge: it stays planned.
-fn run_judged(context: &NativeCallContext, host: &Host, command: &str, options: Map) -> Result<Map> {
+fn run_judged(context: &NativeCallContext, host: &HostHandle, command: &str, options: Map) -> Result<Map> {
     let mut options = options;
     let changed_when = options.remove("changed_when");
     let failed_when = options.remove("failed_when");
@@ -107,50 +107,53 @@ fn judge(context: &NativeCallContext, option: &str, condition: &Dynamic, result:
 }
 
 pub fn register(engine: &mut Engine, runtime: &Arc<Runtime>) {
-    engine.register_fn("run", |h: &mut Host, cmd: &str| adapt(primitives::run(h, cmd, &Map::new())));
-    engine.register_fn("run", |context: NativeCallContext, h: &mut Host, cmd: &str, opts: Map| {
+    engine.register_fn("run", |h: &mut HostHandle, cmd: &str| adapt(primitives::run(h, cmd, &Map::new())));
+    engine.register_fn("run", |context: NativeCallContext, h: &mut HostHandle, cmd: &str, opts: Map| {
         run_judged(&context, h, cmd, opts)
     });
-    engine.register_fn("read", |h: &mut Host, path: &str| adapt(primitives::read(h, path)));
-    engine.register_fn("read", |h: &mut Host, path: &str, opts: Map| adapt(primitives::read_with(h, path, &opts)));
-    engine.register_fn("exists", |h: &mut Host, path: &str| adapt(primitives::exists(h, path)));
-    engine.register_fn("write", |h: &mut Host, content: &str, dest: &str| {
+    engine.register_fn("read", |h: &mut HostHandle, path: &str| adapt(primitives::read(h, path)));
+    engine
+        .register_fn("read", |h: &mut HostHandle, path: &str, opts: Map| adapt(primitives::read_with(h, path, &opts)));
+    engine.register_fn("exists", |h: &mut HostHandle, path: &str| adapt(primitives::exists(h, path)));
+    engine.register_fn("write", |h: &mut HostHandle, content: &str, dest: &str| {
         adapt(primitives::write(h, content, dest, &Map::new()))
     });
-    engine.register_fn("write", |h: &mut Host, content: &str, dest: &str, opts: Map| {
+    engine.register_fn("write", |h: &mut HostHandle, content: &str, dest: &str, opts: Map| {
         notifying(h, &opts, |h, o| primitives::write(h, content, dest, o))
     });
-    engine.register_fn("upload", |h: &mut Host, src: &str, dest: &str| {
+    engine.register_fn("upload", |h: &mut HostHandle, src: &str, dest: &str| {
         adapt(primitives::upload(h, src, dest, &Map::new()))
     });
-    engine.register_fn("upload", |h: &mut Host, src: &str, dest: &str, opts: Map| {
+    engine.register_fn("upload", |h: &mut HostHandle, src: &str, dest: &str, opts: Map| {
         notifying(h, &opts, |h, o| primitives::upload(h, src, dest, o))
     });
-    engine.register_fn("template", |h: &mut Host, src: &str, dest: &str| {
+    engine.register_fn("template", |h: &mut HostHandle, src: &str, dest: &str| {
         adapt(primitives::template(h, src, dest, &Map::new(), &Map::new()))
     });
-    engine.register_fn("template", |h: &mut Host, src: &str, dest: &str, vars: Map| {
+    engine.register_fn("template", |h: &mut HostHandle, src: &str, dest: &str, vars: Map| {
         adapt(primitives::template(h, src, dest, &vars, &Map::new()))
     });
-    engine.register_fn("template", |h: &mut Host, src: &str, dest: &str, vars: Map, opts: Map| {
+    engine.register_fn("template", |h: &mut HostHandle, src: &str, dest: &str, vars: Map, opts: Map| {
         notifying(h, &opts, |h, o| primitives::template(h, src, dest, &vars, o))
     });
-    engine.register_fn("wait_port", |h: &mut Host, port: i64| adapt(primitives::wait_port(h, port, &Map::new())));
-    engine.register_fn("wait_port", |h: &mut Host, port: i64, opts: Map| adapt(primitives::wait_port(h, port, &opts)));
-    engine.register_fn("sysctl", |h: &mut Host, keys: Map| adapt(primitives::sysctl(h, &keys, &Map::new())));
-    engine.register_fn("sysctl", |h: &mut Host, keys: Map, opts: Map| {
+    engine.register_fn("wait_port", |h: &mut HostHandle, port: i64| adapt(primitives::wait_port(h, port, &Map::new())));
+    engine.register_fn("wait_port", |h: &mut HostHandle, port: i64, opts: Map| {
+        adapt(primitives::wait_port(h, port, &opts))
+    });
+    engine.register_fn("sysctl", |h: &mut HostHandle, keys: Map| adapt(primitives::sysctl(h, &keys, &Map::new())));
+    engine.register_fn("sysctl", |h: &mut HostHandle, keys: Map, opts: Map| {
         notifying(h, &opts, |h, o| primitives::sysctl(h, &keys, o))
     });
-    engine.register_fn("fetch", |h: &mut Host, remote: &str, local: &str| {
+    engine.register_fn("fetch", |h: &mut HostHandle, remote: &str, local: &str| {
         adapt(primitives::fetch(h, remote, local, &Map::new()))
     });
-    engine.register_fn("fetch", |h: &mut Host, remote: &str, local: &str, opts: Map| {
+    engine.register_fn("fetch", |h: &mut HostHandle, remote: &str, local: &str, opts: Map| {
         notifying(h, &opts, |h, o| primitives::fetch(h, remote, local, o))
     });
-    engine.register_fn("reboot", |h: &mut Host| adapt(primitives::reboot(h, 300)));
-    engine.register_fn("reboot", |h: &mut Host, timeout: i64| adapt(primitives::reboot(h, timeout)));
+    engine.register_fn("reboot", |h: &mut HostHandle| adapt(primitives::reboot(h, 300)));
+    engine.register_fn("reboot", |h: &mut HostHandle, timeout: i64| adapt(primitives::reboot(h, timeout)));
     // Facts are strict like vars: `h.facts().os_vesion` is an error naming the key, not `()`.
-    engine.register_fn("facts", |h: &mut Host| {
+    engine.register_fn("facts", |h: &mut HostHandle| {
         adapt(primitives::gather_facts(h)).map(|facts| VarsMap::new(format!("the facts of host {}", h.name()), facts))
     });
 

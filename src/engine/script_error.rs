@@ -158,7 +158,7 @@ fn plain_types(message: &str) -> String {
     message
         .replace("&str | ImmutableString | String", "string")
         .replace("ImmutableString", "string")
-        .replace("runbook::engine::host::Host", "host")
+        .replace("runbook::engine::host_handle::HostHandle", "host")
         .replace("runbook::engine::vars_map::VarsMap", "vars map")
         .replace("rhai::Map", "map")
         .replace("rhai::Array", "array")

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use rhai::{AST, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext};
 
-use super::host::Host;
+use super::host_handle::HostHandle;
 use super::host_state::HostHealth;
 use super::runtime::Runtime;
 use super::script_error;
@@ -30,7 +30,7 @@ impl Caller<'_, '_> {
         }
     }
 
-    fn call(&self, body: &FnPtr, host: &Host) -> Result<Dynamic, Box<EvalAltResult>> {
+    fn call(&self, body: &FnPtr, host: &HostHandle) -> Result<Dynamic, Box<EvalAltResult>> {
         match self {
             Caller::Within(context) => body.call_within_context::<Dynamic>(context, (Dynamic::from(host.clone()),)),
             Caller::After(engine, ast) => body.call::<Dynamic>(engine, ast, (Dynamic::from(host.clone()),)),
@@ -49,7 +49,7 @@ pub fn run_task(
     context: &NativeCallContext,
     runtime: &Arc<Runtime>,
     name: &str,
-    hosts: Vec<Host>,
+    hosts: Vec<HostHandle>,
     options: TaskOptions,
     body: FnPtr,
     inherited_tags: &[String],
@@ -76,7 +76,7 @@ pub fn run_task(
     for handler in &options.notify {
         super::handlers::check_declared(runtime, handler)?;
     }
-    let mut hosts: Vec<Host> = hosts
+    let mut hosts: Vec<HostHandle> = hosts
         .into_iter()
         .filter(|host| runtime.selected.contains(&host.state.name) && host.state.is_active())
         .collect();
@@ -164,7 +164,13 @@ pub fn run_task(
 
 /// Ends the play at task `name`: says so loudly, names the task's hosts that had not failed (they run nothing
 /// more, and the recap marks them so a stopped rollout never reads as done), and returns the stop to raise.
-fn stop_play(runtime: &Runtime, name: &str, reason: &str, hosts: &[Host], failures: Vec<String>) -> Box<EvalAltResult> {
+fn stop_play(
+    runtime: &Runtime,
+    name: &str,
+    reason: &str,
+    hosts: &[HostHandle],
+    failures: Vec<String>,
+) -> Box<EvalAltResult> {
     let stopped: Vec<String> = hosts
         .iter()
         .filter(|host| host.state.is_active() && !failures.contains(&host.state.name))
@@ -246,7 +252,7 @@ fn deep_flatten(value: &Dynamic, depth: usize) -> Dynamic {
 }
 
 fn holds_handle(value: &Dynamic, depth: usize) -> bool {
-    if value.is::<Host>() || value.is::<FnPtr>() {
+    if value.is::<HostHandle>() || value.is::<FnPtr>() {
         true
     } else if depth > DETACH_DEPTH {
         false
@@ -300,7 +306,7 @@ pub(super) fn run_batch(
     caller: &Caller,
     runtime: &Arc<Runtime>,
     name: &str,
-    batch: &[Host],
+    batch: &[HostHandle],
     options: &TaskOptions,
     body: &FnPtr,
     done: &AtomicUsize,
@@ -339,7 +345,7 @@ fn run_on_host(
     caller: &Caller,
     runtime: &Arc<Runtime>,
     name: &str,
-    host: &Host,
+    host: &HostHandle,
     options: &TaskOptions,
     body: &FnPtr,
 ) -> Option<Dynamic> {

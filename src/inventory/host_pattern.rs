@@ -148,12 +148,13 @@ fn resolve(inventory: &Inventory, item: &str) -> Result<BTreeSet<usize>, Invento
 
 fn unknown(inventory: &Inventory, item: &str) -> InventoryError {
     let groups = inventory.group_names();
-    let suggestion = nearest(item, groups.iter().copied().chain(inventory.hosts.keys().map(String::as_str)));
+    let suggestion = crate::did_you_mean::did_you_mean(
+        item,
+        groups.iter().copied().chain(inventory.hosts.keys().map(String::as_str)),
+    );
     let hint = suggestion.map(|name| format!(" (did you mean {name:?}?)")).unwrap_or_default();
     InventoryError::new(format!("--limit: no host or group matches {item:?}{hint}; groups: {}", groups.join(", ")))
 }
-
-pub(super) use crate::did_you_mean::did_you_mean as nearest;
 
 /// `*` any run, `?` one character, `[...]` / `[!...]` a class; everything else literal, whole name.
 fn glob_regex(glob: &str) -> Regex {

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_saphyr::Spanned;
 
-use super::connection::{Connection, ConnectionDefaults};
-use super::host::Host;
+use super::connection_settings::{ConnectionDefaults, ConnectionSettings};
 use super::host_key;
 use super::ini_source::{IniError, IniInventory, IniVar};
 use super::inventory_error::{InventoryError, Position};
+use super::inventory_host::InventoryHost;
 use super::inventory_sources::Source;
 use super::vars_files;
 use super::yaml_source::{self, RawGroup, RawGroups, RawInventory, RawVars, Vars};
@@ -35,7 +35,7 @@ pub struct Inventory {
     vars_folders: Vec<PathBuf>,
     pub(super) groups: IndexMap<String, Group>,
     entries: IndexMap<String, HostEntry>,
-    pub(super) hosts: IndexMap<String, Host>,
+    pub(super) hosts: IndexMap<String, InventoryHost>,
     extra_vars: Vars,
     /// ansible.cfg's connection settings, where the variables say nothing.
     connection_defaults: ConnectionDefaults,
@@ -674,8 +674,8 @@ impl Inventory {
             }
             extend(&mut vars, &mut origin, &self.extra_vars, None);
             groups.sort_unstable();
-            let connection =
-                Connection::from_vars_with(name, &vars, &base_dir, &self.connection_defaults).map_err(|error| {
+            let connection = ConnectionSettings::from_vars_with(name, &vars, &base_dir, &self.connection_defaults)
+                .map_err(|error| {
                     let message = format!("host `{name}`: {}", error.message);
                     match origin.get(error.variable) {
                         Some(Origin::ExtraVars) => InventoryError::new(format!("{message} (from -e)")),
@@ -687,7 +687,10 @@ impl Inventory {
             let group_names =
                 groups.into_iter().map(|index| self.groups.get_index(index).expect("group index").0.clone()).collect();
             let origins = origin.iter().map(|(key, from)| (key.to_string(), self.describe_origin(from))).collect();
-            hosts.insert(name.clone(), Host { name: name.clone(), vars, groups: group_names, connection, origins });
+            hosts.insert(
+                name.clone(),
+                InventoryHost { name: name.clone(), vars, groups: group_names, connection, origins },
+            );
         }
         self.hosts = hosts;
         Ok(())
@@ -721,11 +724,11 @@ impl Inventory {
     }
 
     /// Every host, in the order it first appears in the file.
-    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+    pub fn hosts(&self) -> impl Iterator<Item = &InventoryHost> {
         self.hosts.values()
     }
 
-    pub fn host(&self, name: &str) -> Option<&Host> {
+    pub fn host(&self, name: &str) -> Option<&InventoryHost> {
         self.hosts.get(name)
     }
 
@@ -735,7 +738,7 @@ impl Inventory {
     }
 
     /// Hosts of `group` and of its child groups, in inventory order, each once. `None` for an unknown group.
-    pub fn group_hosts(&self, group: &str) -> Option<Vec<&Host>> {
+    pub fn group_hosts(&self, group: &str) -> Option<Vec<&InventoryHost>> {
         self.groups.get(group)?;
         Some(self.hosts.values().filter(|host| host.in_group(group)).collect())
     }
@@ -796,7 +799,7 @@ impl Inventory {
     /// The host or group name closest to `wanted`, when it is close enough to be a typo of it.
     pub fn nearest_name(&self, wanted: &str) -> Option<&str> {
         let names = self.groups.keys().chain(self.hosts.keys()).map(String::as_str);
-        super::host_pattern::nearest(wanted, names)
+        crate::did_you_mean::did_you_mean(wanted, names)
     }
 
     /// The group tree like `ansible-inventory --graph`, in inventory order.

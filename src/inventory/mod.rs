@@ -26,26 +26,26 @@
 //! - `-i` takes a file, a folder (every inventory file in it, as Ansible's directory source) or `a,b,` host
 //!   lists, several times; the sources merge into one inventory (`inventory_sources`).
 
-mod connection;
+mod connection_settings;
 mod extra_vars;
-mod host;
 mod host_key;
 mod host_pattern;
 mod ini_source;
 #[allow(clippy::module_inception)]
 mod inventory;
 mod inventory_error;
+mod inventory_host;
 mod inventory_sources;
 mod shard;
 mod ssh_args;
 mod vars_files;
 mod yaml_source;
 
-pub use connection::{Connection, ConnectionDefaults, ConnectionError};
+pub use connection_settings::{ConnectionDefaults, ConnectionError, ConnectionSettings};
 pub use extra_vars::{merge_extra_vars, parse_extra_vars};
-pub use host::Host;
 pub use inventory::{Inventory, VarsStage};
 pub use inventory_error::{InventoryError, Position};
+pub use inventory_host::InventoryHost;
 pub use shard::{Shard, shard_of};
 pub use yaml_source::{NOT_OPENED as VAULT_NOT_OPENED, Vars};
 

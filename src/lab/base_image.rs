@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use sha2::{Digest, Sha256};
 
 use super::lab_error::{LabError, LabResult};
-use super::preflight::{self, DEBOOTSTRAP};
+use super::required_tools::{self, DEBOOTSTRAP};
 
 /// What the shipped playbooks need offline: apt cannot reach a mirror from inside the lab.
 pub const BASE_PACKAGES: &[&str] = &[
@@ -211,7 +211,7 @@ fn has_all_packages(dir: &Path) -> bool {
 }
 
 fn debootstrap(target: &Path) -> LabResult<()> {
-    let program = preflight::find(&DEBOOTSTRAP)?;
+    let program = required_tools::find(&DEBOOTSTRAP)?;
     let mirror = mirror();
     let parent = target.parent().unwrap_or(Path::new("/"));
     fs::create_dir_all(parent).map_err(|error| LabError::io(format!("creating {}", parent.display()), error))?;

@@ -7,12 +7,12 @@ use serde_json::Value;
 
 use super::lab_error::{LabError, LabResult};
 use super::lab_subnet::LabSubnet;
-use super::preflight::{self, IP, IPTABLES};
+use super::required_tools::{self, IP, IPTABLES};
 
 fn ip_json(args: &[&str]) -> LabResult<Vec<Value>> {
     let mut full = vec!["-j"];
     full.extend_from_slice(args);
-    let text = preflight::run(&IP, &full)?;
+    let text = required_tools::run(&IP, &full)?;
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
@@ -55,7 +55,7 @@ pub fn check_subnet_free(subnet: &LabSubnet, bridge: &str) -> LabResult<()> {
 }
 
 pub fn exists(bridge: &str) -> bool {
-    preflight::run(&IP, &["link", "show", "dev", bridge]).is_ok()
+    required_tools::run(&IP, &["link", "show", "dev", bridge]).is_ok()
 }
 
 /// Creates the bridge with the subnet's first address, or completes one left from an earlier `up`.
@@ -64,16 +64,16 @@ pub fn ensure(bridge: &str, subnet: &LabSubnet) -> LabResult<()> {
         // A fixed address: a bridge without one takes the lowest of its ports' and changes as hosts come and go,
         // which would make the light hosts' permanent neighbour entry for it wrong (see light_host.rs).
         let mac = LabSubnet::mac_of(subnet.gateway());
-        preflight::run(&IP, &["link", "add", bridge, "address", &mac, "type", "bridge"])?;
+        required_tools::run(&IP, &["link", "add", bridge, "address", &mac, "type", "bridge"])?;
     }
     let wanted = subnet.gateway().to_string();
     let has_address = ip_json(&["-4", "addr", "show", "dev", bridge])?.iter().any(|link| {
         link["addr_info"].as_array().into_iter().flatten().any(|info| info["local"].as_str() == Some(wanted.as_str()))
     });
     if !has_address {
-        preflight::run(&IP, &["addr", "add", &subnet.with_prefix(subnet.gateway()), "dev", bridge])?;
+        required_tools::run(&IP, &["addr", "add", &subnet.with_prefix(subnet.gateway()), "dev", bridge])?;
     }
-    preflight::run(&IP, &["link", "set", bridge, "up"])?;
+    required_tools::run(&IP, &["link", "set", bridge, "up"])?;
     Ok(())
 }
 
@@ -104,16 +104,16 @@ pub fn remove(bridge: &str) -> LabResult<()> {
     }
     for port in ports(bridge) {
         // Deleting one end of a veth deletes both; a port may vanish by itself meanwhile.
-        let _ = preflight::run(&IP, &["link", "del", &port]);
+        let _ = required_tools::run(&IP, &["link", "del", &port]);
     }
-    preflight::run(&IP, &["link", "del", bridge]).map(|_| ())
+    required_tools::run(&IP, &["link", "del", bridge]).map(|_| ())
 }
 
 /// A warning when the machine's FORWARD chain drops by default and nothing accepts the lab's bridge:
 /// bridged traffic between hosts passes that chain when bridge netfilter is on, so hosts would not reach
 /// each other.
 pub fn forward_drop_warning(bridge: &str) -> Option<String> {
-    forward_warning(&preflight::run(&IPTABLES, &["-S", "FORWARD"]).ok()?, bridge)
+    forward_warning(&required_tools::run(&IPTABLES, &["-S", "FORWARD"]).ok()?, bridge)
 }
 
 fn forward_warning(rules: &str, bridge: &str) -> Option<String> {

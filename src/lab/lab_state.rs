@@ -16,7 +16,7 @@ pub const NEIGHBOUR_MARKER: &str = "neighbour-limits-raised";
 
 /// One host of a lab.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct HostState {
+pub struct LabMachine {
     /// The inventory name, also the hostname inside.
     pub name: String,
     /// systemd-nspawn's machine name: unique across labs.
@@ -33,7 +33,7 @@ pub struct LabState {
     pub base: PathBuf,
     /// `.runbook/<name>` where `up` ran: inventory, key, known_hosts.
     pub user_dir: PathBuf,
-    pub hosts: Vec<HostState>,
+    pub hosts: Vec<LabMachine>,
     /// Light hosts (sshd in namespaces, see `light_host`) rather than systemd-nspawn containers.
     #[serde(default)]
     pub light: bool,

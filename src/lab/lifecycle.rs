@@ -8,17 +8,17 @@ use std::time::{Duration, Instant};
 use super::base_image;
 use super::bridge;
 use super::cgroup;
-use super::host;
 use super::lab_error::{LabError, LabResult};
 use super::lab_inventory::{self, AddressMap, LabConnection, SourceInventory};
 use super::lab_name::LabName;
 use super::lab_state::{
-    HostState, LABS_ROOT, LabDir, LabState, NEIGHBOUR_MARKER, process_matches, read_pid, write_atomic,
+    LABS_ROOT, LabDir, LabMachine, LabState, NEIGHBOUR_MARKER, process_matches, read_pid, write_atomic,
 };
 use super::lab_subnet::LabSubnet;
 use super::neighbour_limits;
-use super::preflight::{self, IP, NSPAWN, SSH, SSH_KEYGEN};
+use super::nspawn_machine;
 use super::readiness;
+use super::required_tools::{self, IP, NSPAWN, SSH, SSH_KEYGEN};
 use super::status;
 use super::supervisor;
 
@@ -73,7 +73,7 @@ fn refresh_inventory(name: &LabName, state: &LabState, path: &std::path::Path) -
 
 pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
     let started = Instant::now();
-    preflight::require_root("up")?;
+    required_tools::require_root("up")?;
     let name = LabName::parse(&options.name)?;
     let subnet = LabSubnet::parse(&options.subnet)?;
     let dir = LabDir::new(&name);
@@ -111,9 +111,9 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
         _ => options.light,
     };
     if light {
-        preflight::require_tools(&[preflight::UNSHARE, IP, SSH, SSH_KEYGEN])?;
+        required_tools::require_tools(&[required_tools::UNSHARE, IP, SSH, SSH_KEYGEN])?;
     } else {
-        preflight::require_tools(&[NSPAWN, IP, SSH, SSH_KEYGEN])?;
+        required_tools::require_tools(&[NSPAWN, IP, SSH, SSH_KEYGEN])?;
     }
     if previous.is_some() || bridge::exists(&name.bridge()) {
         // Whatever an earlier run left behind (a crash, a reboot of the machine) goes before booting again.
@@ -164,15 +164,18 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
     let key = user_dir.join("id_ed25519");
     if !key.exists() {
         let comment = format!("runbook-lab-{name}");
-        preflight::run(&SSH_KEYGEN, &["-q", "-t", "ed25519", "-N", "", "-C", &comment, "-f", &key.to_string_lossy()])?;
+        required_tools::run(
+            &SSH_KEYGEN,
+            &["-q", "-t", "ed25519", "-N", "", "-C", &comment, "-f", &key.to_string_lossy()],
+        )?;
     }
     let public_key = fs::read_to_string(key.with_extension("pub"))
         .map_err(|error| LabError::io(format!("reading {}.pub", key.display()), error))?;
 
-    let hosts: Vec<HostState> = map
+    let hosts: Vec<LabMachine> = map
         .hosts
         .iter()
-        .map(|(host, address)| HostState { name: host.clone(), machine: name.machine(host), address: *address })
+        .map(|(host, address)| LabMachine { name: host.clone(), machine: name.machine(host), address: *address })
         .collect();
     let mut known_hosts = String::new();
     for (host, host_key) in hosts.iter().zip(prepare_all(&dir, &hosts, &subnet, &public_key)?) {
@@ -196,7 +199,7 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
 
     bridge::ensure(&bridge_name, &subnet)?;
     if light && !state.base.join("usr/sbin/sshd").exists() {
-        return Err(LabError::ToolMissing { tool: preflight::SSHD.name, package: preflight::SSHD.package });
+        return Err(LabError::ToolMissing { tool: required_tools::SSHD.name, package: required_tools::SSHD.package });
     }
     if let Some(warning) = neighbour_limits::raise(state.hosts.len(), &dir.neighbour_marker()) {
         eprintln!("warning: {warning}");
@@ -208,7 +211,7 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
 }
 
 /// Writes every host's identity; ssh-keygen per host is most of the time for a big lab, so a few run at once.
-fn prepare_all(dir: &LabDir, hosts: &[HostState], subnet: &LabSubnet, public_key: &str) -> LabResult<Vec<String>> {
+fn prepare_all(dir: &LabDir, hosts: &[LabMachine], subnet: &LabSubnet, public_key: &str) -> LabResult<Vec<String>> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
     let chunk = hosts.len().div_ceil(workers).max(1);
     std::thread::scope(|scope| {
@@ -217,7 +220,7 @@ fn prepare_all(dir: &LabDir, hosts: &[HostState], subnet: &LabSubnet, public_key
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|host| host::prepare(&dir.upper(&host.name), host, subnet, public_key))
+                        .map(|host| nspawn_machine::prepare(&dir.upper(&host.name), host, subnet, public_key))
                         .collect::<LabResult<Vec<String>>>()
                 })
             })
@@ -324,7 +327,7 @@ pub fn lab_names() -> Vec<String> {
 
 /// `lab down`: stops the lab and removes what it put on the machine; with `purge`, its files too.
 pub fn down(name: &str, purge: bool) -> LabResult<()> {
-    preflight::require_root("down")?;
+    required_tools::require_root("down")?;
     let name = LabName::parse(name)?;
     let dir = LabDir::new(&name);
     let state = dir.load()?;
@@ -354,7 +357,7 @@ pub fn down(name: &str, purge: bool) -> LabResult<()> {
 
 /// `lab down --all`.
 pub fn down_all(purge: bool) -> LabResult<()> {
-    preflight::require_root("down")?;
+    required_tools::require_root("down")?;
     let names = lab_names();
     if names.is_empty() {
         eprintln!("No labs on this machine.");

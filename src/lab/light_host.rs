@@ -17,7 +17,7 @@ use std::process::Command;
 use super::lab_error::LabResult;
 use super::lab_state::LabDir;
 use super::lab_subnet::LabSubnet;
-use super::preflight::{self, UNSHARE};
+use super::required_tools::{self, UNSHARE};
 
 /// Runs as PID 1 of the host's fresh namespaces, before the chroot, with the machine's tools: mounts the host's
 /// root, waits until the supervisor has plugged its veth in (a line on stdin), configures the network and
@@ -59,7 +59,7 @@ pub fn command(
     subnet: &LabSubnet,
     bridge_mac: Option<&str>,
 ) -> LabResult<Command> {
-    let unshare = preflight::find(&UNSHARE)?;
+    let unshare = required_tools::find(&UNSHARE)?;
     for path in [work_dir(dir, host), root_dir(dir, host)] {
         std::fs::create_dir_all(&path)
             .map_err(|error| super::lab_error::LabError::io(format!("creating {}", path.display()), error))?;

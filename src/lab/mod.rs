@@ -16,7 +16,6 @@
 mod base_image;
 mod bridge;
 mod cgroup;
-mod host;
 mod lab_error;
 mod lab_inventory;
 mod lab_name;
@@ -25,8 +24,9 @@ mod lab_subnet;
 mod lifecycle;
 mod light_host;
 mod neighbour_limits;
-mod preflight;
+mod nspawn_machine;
 mod readiness;
+mod required_tools;
 mod status;
 mod supervisor;
 
@@ -34,22 +34,22 @@ pub use base_image::{BASE_PACKAGES, base_path};
 pub use lab_error::{LabError, LabResult};
 pub use lab_inventory::{AddressMap, SourceHost, SourceInventory};
 pub use lab_name::LabName;
-pub use lab_state::{HostState, LABS_ROOT, LabState};
+pub use lab_state::{LABS_ROOT, LabMachine, LabState};
 pub use lab_subnet::LabSubnet;
 pub use lifecycle::{LabSummary, UpOptions, down, down_all, up};
 pub use status::{ssh, status};
 
 /// `lab base [--rebuild]`: builds the cached base image if missing, stale, or asked to.
 pub fn base(rebuild: bool) -> LabResult<std::path::PathBuf> {
-    preflight::require_root("base")?;
+    required_tools::require_root("base")?;
     if !base_image::state(&base_path()).eq(&base_image::BaseState::Current) || rebuild {
-        preflight::require_tools(&[preflight::DEBOOTSTRAP])?;
+        required_tools::require_tools(&[required_tools::DEBOOTSTRAP])?;
     }
     base_image::ensure(rebuild, &lifecycle::running_labs(None))
 }
 
 /// `lab supervise`: the detached process `lab up` starts.
 pub fn supervise(name: &str) -> LabResult<()> {
-    preflight::require_root("supervise")?;
+    required_tools::require_root("supervise")?;
     supervisor::supervise(&LabName::parse(name)?)
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::preflight::{self, SSH};
+use super::required_tools::{self, SSH};
 
 /// Options every lab `ssh` call uses: only the lab key, only the lab's known_hosts, strict checking.
 pub fn ssh_options(key: &Path, known_hosts: &Path) -> Vec<String> {
@@ -32,7 +32,7 @@ pub fn ssh_options(key: &Path, known_hosts: &Path) -> Vec<String> {
 
 /// Waits for one host; the last reason it was not ready when time ran out.
 pub fn wait_for_host(address: Ipv4Addr, key: &Path, known_hosts: &Path, deadline: Instant) -> Result<(), String> {
-    let Ok(ssh) = preflight::find(&SSH) else {
+    let Ok(ssh) = required_tools::find(&SSH) else {
         return Err("ssh is not installed".into());
     };
     let socket = SocketAddr::from((address, 22));

@@ -9,8 +9,8 @@ use super::cgroup;
 use super::lab_error::{LabError, LabResult};
 use super::lab_name::LabName;
 use super::lab_state::{LabDir, LabState, process_matches, read_pid};
-use super::preflight::{self, SSH};
 use super::readiness::ssh_options;
+use super::required_tools::{self, SSH};
 
 fn load(name: &str) -> LabResult<(LabName, LabDir, LabState)> {
     let name = LabName::parse(name)?;
@@ -69,7 +69,7 @@ pub fn ssh(name: &str, host: &str, command: &[String]) -> LabError {
         let known = state.hosts.iter().map(|host| host.name.as_str()).collect::<Vec<_>>().join(", ");
         return LabError::NoSuchHost { lab: name.to_string(), host: host.to_string(), known };
     };
-    let program = match preflight::find(&SSH) {
+    let program = match required_tools::find(&SSH) {
         Ok(program) => program,
         Err(error) => return error,
     };

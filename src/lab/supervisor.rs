@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 use super::bridge;
 use super::cgroup;
-use super::host::{self, REBOOT_EXIT_CODE};
 use super::lab_error::{LabError, LabResult};
 use super::lab_name::LabName;
-use super::lab_state::{HostState, LabDir, LabState, write_atomic};
+use super::lab_state::{LabDir, LabMachine, LabState, write_atomic};
 use super::lab_subnet::LabSubnet;
 use super::light_host;
-use super::preflight;
+use super::nspawn_machine::{self, REBOOT_EXIT_CODE};
+use super::required_tools;
 
 /// How long hosts get to power off after SIGTERM before they are killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -79,7 +79,7 @@ fn append(path: &Path) -> LabResult<File> {
 }
 
 struct Supervised<'a> {
-    host: &'a HostState,
+    host: &'a LabMachine,
     /// The host's place in the lab: names a light host's veth.
     index: usize,
     child: Option<Child>,
@@ -191,7 +191,7 @@ fn boot_light(state: &LabState, dir: &LabDir, subnet: &LabSubnet, hosts: Vec<&mu
         .collect();
     // `-force` goes on past a failing line; a host whose veth is missing fails its own `ip` and exits.
     let batch = light_host::veth_batch(&state.bridge, &plugs);
-    if let Err(error) = preflight::run_with_input(&preflight::IP, &["-force", "-batch", "-"], Some(&batch)) {
+    if let Err(error) = required_tools::run_with_input(&required_tools::IP, &["-force", "-batch", "-"], Some(&batch)) {
         log(&format!("some veths could not be made: {error}"));
     }
     for supervised in started {
@@ -208,7 +208,7 @@ fn try_boot_light(
     state: &LabState,
     dir: &LabDir,
     subnet: &LabSubnet,
-    host: &HostState,
+    host: &LabMachine,
     bridge_mac: Option<&str>,
 ) -> LabResult<Child> {
     let procs = cgroup::create(&state.name, &host.name)?;
@@ -225,7 +225,7 @@ fn try_boot_light(
     Ok(child)
 }
 
-fn boot(state: &LabState, dir: &LabDir, host: &HostState) -> Option<Child> {
+fn boot(state: &LabState, dir: &LabDir, host: &LabMachine) -> Option<Child> {
     match try_boot(state, dir, host) {
         Ok(child) => Some(child),
         Err(error) => {
@@ -235,11 +235,11 @@ fn boot(state: &LabState, dir: &LabDir, host: &HostState) -> Option<Child> {
     }
 }
 
-fn try_boot(state: &LabState, dir: &LabDir, host: &HostState) -> LabResult<Child> {
+fn try_boot(state: &LabState, dir: &LabDir, host: &LabMachine) -> LabResult<Child> {
     let procs = cgroup::create(&state.name, &host.name)?;
     let console = append(&dir.host_log(&host.name))?;
     let console_err = console.try_clone().map_err(|error| LabError::io("duplicating the console log", error))?;
-    let mut command = host::nspawn_command(&state.base, &dir.upper(&host.name), host, &state.bridge)?;
+    let mut command = nspawn_machine::nspawn_command(&state.base, &dir.upper(&host.name), host, &state.bridge)?;
     command.stdin(Stdio::null()).stdout(console).stderr(console_err);
     // SAFETY: join_self only opens and writes files (async-signal-safe); the paths were built before fork.
     unsafe {

@@ -88,5 +88,5 @@ impl Finding {
 
 /// A "did you mean" hint, when a known name is close to the wrong one.
 pub fn did_you_mean_hint<'a>(wrong: &str, known: impl Iterator<Item = &'a str>) -> Option<String> {
-    crate::engine::did_you_mean(wrong, known).map(|near| format!("did you mean `{near}`?"))
+    crate::did_you_mean::did_you_mean(wrong, known).map(|near| format!("did you mean `{near}`?"))
 }

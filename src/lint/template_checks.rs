@@ -211,7 +211,7 @@ impl TemplateChecker {
 /// The hosts a task's code says it runs on, whether each of them must satisfy a check (`every`: the target is
 /// known) or only some (an unknown target: any inventory host might run it), and how to name them.
 pub struct Targets<'i> {
-    pub hosts: Vec<&'i crate::inventory::Host>,
+    pub hosts: Vec<&'i crate::inventory::InventoryHost>,
     pub every: bool,
     pub who: String,
 }
@@ -220,8 +220,8 @@ pub struct Targets<'i> {
 /// hosts (after --limit), `host("x")` that host (reachable outside --limit, as at run time). `None` when the
 /// target names nothing the inventory has (reported by the unknown-group/host rules) or is empty.
 pub fn targets<'i>(inventory: &'i Inventory, selected: Option<&[String]>, set: &HostSet) -> Option<Targets<'i>> {
-    let limited = |host: &&crate::inventory::Host| selected.is_none_or(|names| names.contains(&host.name));
-    let (hosts, every, who): (Vec<&crate::inventory::Host>, bool, String) = match set {
+    let limited = |host: &&crate::inventory::InventoryHost| selected.is_none_or(|names| names.contains(&host.name));
+    let (hosts, every, who): (Vec<&crate::inventory::InventoryHost>, bool, String) = match set {
         HostSet::All => (inventory.hosts().filter(limited).collect(), true, "the hosts of `hosts()`".to_string()),
         HostSet::Group(group) => (
             inventory.group_hosts(group)?.into_iter().filter(limited).collect(),

@@ -10,7 +10,7 @@ use super::lint_finding::{Finding, did_you_mean_hint};
 use super::rules::Rule;
 use super::script_checks::{HostSet, VarRead};
 use super::template_checks::{Targets, targets};
-use crate::inventory::{Host, Inventory};
+use crate::inventory::{Inventory, InventoryHost};
 
 pub fn check(file: &Path, reads: &[VarRead], inventory: &Inventory, selected: Option<&[String]>) -> Vec<Finding> {
     let global = inventory.global_vars();
@@ -97,7 +97,7 @@ fn host_read(
 /// The first name the value of `name` reads on every render (following references to other variables of the
 /// host) that the host does not define, with the variable whose value reads it: what would fail when the
 /// playbook reads `name`. Ansible's names for a host and its `ansible_*` facts are always there.
-pub(super) fn undefined_reference(inventory: &Inventory, host: &Host, name: &str) -> Option<(String, String)> {
+pub(super) fn undefined_reference(inventory: &Inventory, host: &InventoryHost, name: &str) -> Option<(String, String)> {
     let mut seen = std::collections::HashSet::new();
     let mut pending = vec![name.to_string()];
     while let Some(current) = pending.pop() {

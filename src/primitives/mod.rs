@@ -31,7 +31,7 @@ pub use host_error::HostError;
 pub use primitive_error::PrimitiveError;
 pub use read::{READ_OPTIONS, exists, read, read_with};
 pub use reboot::reboot;
-pub use remote_host::{InventoryHost, RemoteHost};
+pub use remote_host::{PeerHost, RemoteHost};
 pub use run::{RUN_OPTIONS, run, run_result};
 pub use sysctl::{SYSCTL_OPTIONS, sysctl};
 pub use template::template;

@@ -1,4 +1,4 @@
-//! What a primitive may ask of the host it works on, and nothing more. The engine implements it (its `Host`),
+//! What a primitive may ask of the host it works on, and nothing more. The engine implements it (its `HostHandle`),
 //! so primitives never reach into the run's state: every command goes through the engine's `exec` (with the
 //! Ctrl-C grace and `-vv`), every step is reported through `record`, and the modes come from the run.
 
@@ -14,7 +14,7 @@ use crate::report::StepReport;
 use crate::transport::{CommandOutput, RemoteCommand};
 
 /// Another inventory host as a template sees it (`hostvars`).
-pub struct InventoryHost {
+pub struct PeerHost {
     pub name: String,
     pub address: String,
     pub vars: IndexMap<String, Value>,
@@ -65,7 +65,7 @@ pub trait RemoteHost: Send + Sync {
     /// Group name → member host names, inventory order.
     fn inventory_groups(&self) -> IndexMap<String, Vec<String>>;
     /// Every inventory host.
-    fn inventory_hosts(&self) -> Vec<InventoryHost>;
+    fn inventory_hosts(&self) -> Vec<PeerHost>;
     /// The host a script value names (an option such as wait_port's `from`), if it is one.
     fn host_in(&self, value: &Dynamic) -> Option<Arc<dyn RemoteHost>>;
 

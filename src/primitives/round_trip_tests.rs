@@ -12,7 +12,7 @@ use rhai::{Dynamic, Map};
 use serde_json::Value;
 
 use super::host_error::HostError;
-use super::remote_host::{InventoryHost, RemoteHost};
+use super::remote_host::{PeerHost, RemoteHost};
 use crate::report::{Status, StepReport};
 use crate::transport::{CommandOutput, RemoteCommand};
 
@@ -119,7 +119,7 @@ impl RemoteHost for ShellHost {
     fn inventory_groups(&self) -> IndexMap<String, Vec<String>> {
         IndexMap::new()
     }
-    fn inventory_hosts(&self) -> Vec<InventoryHost> {
+    fn inventory_hosts(&self) -> Vec<PeerHost> {
         Vec::new()
     }
     fn host_in(&self, _value: &Dynamic) -> Option<std::sync::Arc<dyn RemoteHost>> {

@@ -30,7 +30,7 @@ fn wrong(variable: &'static str, message: String) -> ConnectionError {
 
 /// Where and as whom to connect to one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Connection {
+pub struct ConnectionSettings {
     /// `address` | `ansible_host` | else the host name.
     pub address: String,
     /// `user` | `ansible_user`, else `User`/`-l` in the ssh arguments, else ansible.cfg's `remote_user`.
@@ -88,10 +88,10 @@ pub struct ConnectionDefaults {
 /// The ssh-argument variables, in the order Ansible puts them on ssh's command line (the first value wins).
 const SSH_ARG_VARIABLES: [&str; 3] = ["ansible_ssh_args", "ansible_ssh_common_args", "ansible_ssh_extra_args"];
 
-impl Connection {
+impl ConnectionSettings {
     /// Reads the connection fields of host `name` from its merged `vars`; paths resolve against `base_dir`.
     /// The error says which variable is wrong and why (the caller adds the host and file).
-    pub fn from_vars(name: &str, vars: &Vars, base_dir: &Path) -> Result<Connection, ConnectionError> {
+    pub fn from_vars(name: &str, vars: &Vars, base_dir: &Path) -> Result<ConnectionSettings, ConnectionError> {
         Self::from_vars_with(name, vars, base_dir, &ConnectionDefaults::default())
     }
 
@@ -101,7 +101,7 @@ impl Connection {
         vars: &Vars,
         base_dir: &Path,
         defaults: &ConnectionDefaults,
-    ) -> Result<Connection, ConnectionError> {
+    ) -> Result<ConnectionSettings, ConnectionError> {
         let mut ssh = SshArgs::default();
         let mut jump_source = "jump";
         for variable in SSH_ARG_VARIABLES {
@@ -169,7 +169,7 @@ impl Connection {
         let key = string(vars, &["key", "ansible_ssh_private_key_file", "ansible_private_key_file"])?
             .map(|p| resolve_path(&p, base_dir))
             .or_else(|| defaults.key.clone());
-        Ok(Connection {
+        Ok(ConnectionSettings {
             jump,
             proxy_command,
             become_password_secret: string(vars, &["become_password_secret"])?,
@@ -318,13 +318,13 @@ mod tests {
     fn ansible_names_and_defaults() {
         let v = vars(json!({"ansible_host": "10.0.0.1", "ansible_user": "ops", "ansible_port": "2222",
             "ansible_ssh_private_key_file": "keys/id", "ansible_become": "yes"}));
-        let c = Connection::from_vars("m1", &v, Path::new("/inv")).unwrap();
+        let c = ConnectionSettings::from_vars("m1", &v, Path::new("/inv")).unwrap();
         assert_eq!(c.address, "10.0.0.1");
         assert_eq!(c.user.as_deref(), Some("ops"));
         assert_eq!(c.port, Some(2222));
         assert_eq!(c.key, Some(PathBuf::from("/inv/keys/id")));
         assert!(c.become_);
-        let c = Connection::from_vars("m1", &Vars::new(), Path::new("/inv")).unwrap();
+        let c = ConnectionSettings::from_vars("m1", &Vars::new(), Path::new("/inv")).unwrap();
         assert_eq!(c.address, "m1");
         assert_eq!((c.user, c.port, c.become_), (None, None, false));
     }
@@ -332,24 +332,25 @@ mod tests {
     #[test]
     fn runbook_names_win_over_ansible_names() {
         let v = vars(json!({"ansible_host": "10.0.0.1", "address": "10.0.0.9", "port": 22, "ansible_port": 2222}));
-        let c = Connection::from_vars("m1", &v, Path::new("/")).unwrap();
+        let c = ConnectionSettings::from_vars("m1", &v, Path::new("/")).unwrap();
         assert_eq!(c.address, "10.0.0.9");
         assert_eq!(c.port, Some(22));
     }
 
     #[test]
     fn bad_values_name_the_variable() {
-        let err = Connection::from_vars("m1", &vars(json!({"ansible_port": 70000})), Path::new("/")).unwrap_err();
+        let err =
+            ConnectionSettings::from_vars("m1", &vars(json!({"ansible_port": 70000})), Path::new("/")).unwrap_err();
         assert_eq!(err.message, "`ansible_port` must be a port number from 1 to 65535, found 70000");
-        let err = Connection::from_vars("m1", &vars(json!({"become": "maybe"})), Path::new("/")).unwrap_err();
+        let err = ConnectionSettings::from_vars("m1", &vars(json!({"become": "maybe"})), Path::new("/")).unwrap_err();
         assert_eq!(err.message, "`become` must be true or false, found \"maybe\"");
-        let err = Connection::from_vars("m1", &vars(json!({"user": ["a"]})), Path::new("/")).unwrap_err();
+        let err = ConnectionSettings::from_vars("m1", &vars(json!({"user": ["a"]})), Path::new("/")).unwrap_err();
         assert_eq!(err.message, "`user` must be a string, found a list");
     }
 
     #[test]
     fn jump_hosts_as_ansible_users_write_them() {
-        let jump = |value: Value| Connection::from_vars("m1", &vars(value), Path::new("/")).unwrap().jump;
+        let jump = |value: Value| ConnectionSettings::from_vars("m1", &vars(value), Path::new("/")).unwrap().jump;
         assert_eq!(jump(json!({"jump": "bastion"})).as_deref(), Some("bastion"));
         assert_eq!(
             jump(json!({"ansible_ssh_common_args": "-o ProxyJump=ops@gw:2222"})).as_deref(),
@@ -361,7 +362,7 @@ mod tests {
         assert_eq!(jump(json!({"ansible_ssh_common_args": "-o StrictHostKeyChecking=no"})), None);
         // The runbook name wins over the ssh arguments.
         assert_eq!(jump(json!({"jump": "a", "ansible_ssh_common_args": "-J b"})).as_deref(), Some("a"));
-        let c = Connection::from_vars(
+        let c = ConnectionSettings::from_vars(
             "m1",
             &vars(json!({"ansible_ssh_common_args": "-o ProxyCommand=\"ssh -W %h:%p -q ops@gw\""})),
             Path::new("/"),
@@ -372,18 +373,22 @@ mod tests {
 
     #[test]
     fn a_bad_jump_names_the_variable() {
-        let err = Connection::from_vars("m1", &vars(json!({"jump": "a,,b"})), Path::new("/")).unwrap_err();
+        let err = ConnectionSettings::from_vars("m1", &vars(json!({"jump": "a,,b"})), Path::new("/")).unwrap_err();
         assert_eq!(err.variable, "jump");
         assert!(err.message.contains("two commas"), "{}", err.message);
-        let err =
-            Connection::from_vars("m1", &vars(json!({"ansible_ssh_common_args": "-o 'ProxyJump=a"})), Path::new("/"))
-                .unwrap_err();
+        let err = ConnectionSettings::from_vars(
+            "m1",
+            &vars(json!({"ansible_ssh_common_args": "-o 'ProxyJump=a"})),
+            Path::new("/"),
+        )
+        .unwrap_err();
         assert_eq!(err.message, "`ansible_ssh_common_args`: unbalanced quotes");
     }
 
     #[test]
     fn become_method_sudo_or_su() {
-        let method = |value: Value| Connection::from_vars("m1", &vars(value), Path::new("/")).map(|c| c.become_method);
+        let method =
+            |value: Value| ConnectionSettings::from_vars("m1", &vars(value), Path::new("/")).map(|c| c.become_method);
         assert_eq!(method(json!({})), Ok(BecomeMethod::Sudo));
         assert_eq!(method(json!({"ansible_become_method": "su"})), Ok(BecomeMethod::Su));
         assert_eq!(method(json!({"become_method": "sudo", "ansible_become_method": "su"})), Ok(BecomeMethod::Sudo));
@@ -399,7 +404,7 @@ mod tests {
             "ansible_ssh_extra_args": "-i keys/extra -o Port=2300",
             "ansible_ssh_private_key_file": "keys/main",
         }));
-        let c = Connection::from_vars("m1", &v, Path::new("/inv")).unwrap();
+        let c = ConnectionSettings::from_vars("m1", &v, Path::new("/inv")).unwrap();
         let cwd = std::env::current_dir().unwrap();
         assert_eq!(c.known_hosts_files, [cwd.join("kh")], "relative to the current folder, as ssh opens it");
         assert_eq!(c.host_key_policy, Some(HostKeyPolicy::Strict));
@@ -408,18 +413,24 @@ mod tests {
         assert_eq!(c.identity_files, [cwd.join("keys/extra")]);
         // The inventory's own variables win over the ssh arguments.
         let v = vars(json!({"ansible_ssh_common_args": "-p 2200 -l ops", "ansible_port": 22, "ansible_user": "root"}));
-        let c = Connection::from_vars("m1", &v, Path::new("/inv")).unwrap();
+        let c = ConnectionSettings::from_vars("m1", &v, Path::new("/inv")).unwrap();
         assert_eq!((c.port, c.user.as_deref()), (Some(22), Some("root")));
         // An empty value passes nothing.
-        assert!(Connection::from_vars("m1", &vars(json!({"ansible_ssh_common_args": ""})), Path::new("/")).is_ok());
+        assert!(
+            ConnectionSettings::from_vars("m1", &vars(json!({"ansible_ssh_common_args": ""})), Path::new("/")).is_ok()
+        );
     }
 
     #[test]
     fn an_ssh_config_file_must_exist() {
-        let c = Connection::from_vars("m1", &vars(json!({"ansible_ssh_common_args": "-F /dev/null"})), Path::new("/"));
+        let c = ConnectionSettings::from_vars(
+            "m1",
+            &vars(json!({"ansible_ssh_common_args": "-F /dev/null"})),
+            Path::new("/"),
+        );
         assert_eq!(c.unwrap().ssh_config, Some(PathBuf::from("/dev/null")));
         let v = vars(json!({"ansible_ssh_extra_args": "-F /nonexistent/ssh.cfg"}));
-        let err = Connection::from_vars("m1", &v, Path::new("/")).unwrap_err();
+        let err = ConnectionSettings::from_vars("m1", &v, Path::new("/")).unwrap_err();
         assert_eq!(err.variable, "ansible_ssh_extra_args");
         assert_eq!(err.message, "`ansible_ssh_extra_args`: `-F /nonexistent/ssh.cfg`: no such ssh config file");
     }
@@ -427,7 +438,7 @@ mod tests {
     #[test]
     fn an_option_runbook_cannot_honour_is_refused_naming_the_variable() {
         let v = vars(json!({"ansible_ssh_extra_args": "-o ServerAliveInterval=30 -o Ciphers=aes128-ctr"}));
-        let err = Connection::from_vars("m1", &v, Path::new("/")).unwrap_err();
+        let err = ConnectionSettings::from_vars("m1", &v, Path::new("/")).unwrap_err();
         assert_eq!(err.variable, "ansible_ssh_extra_args");
         assert!(
             err.message.starts_with("`ansible_ssh_extra_args`: `-o Ciphers=aes128-ctr` cannot be honoured"),
@@ -447,24 +458,24 @@ mod tests {
             host_key_checking: Some(false),
             host_key_policy: None,
         };
-        let c = Connection::from_vars_with("m1", &Vars::new(), Path::new("/"), &defaults).unwrap();
+        let c = ConnectionSettings::from_vars_with("m1", &Vars::new(), Path::new("/"), &defaults).unwrap();
         assert_eq!((c.user.as_deref(), c.key.as_deref()), (Some("deploy"), Some(Path::new("/site/id"))));
         assert!(c.become_);
         assert_eq!((c.become_user.as_deref(), c.become_method), (Some("admin"), BecomeMethod::Su));
         assert_eq!(c.host_key_policy, Some(HostKeyPolicy::AcceptNew));
         let v = vars(json!({"ansible_user": "root", "ansible_become": false, "ansible_host_key_checking": true,
             "ansible_ssh_common_args": "-o StrictHostKeyChecking=yes"}));
-        let c = Connection::from_vars_with("m1", &v, Path::new("/"), &defaults).unwrap();
+        let c = ConnectionSettings::from_vars_with("m1", &v, Path::new("/"), &defaults).unwrap();
         assert_eq!(c.user.as_deref(), Some("root"));
         assert!(!c.become_);
         assert_eq!(c.host_key_policy, Some(HostKeyPolicy::Strict));
         // host_key_checking = False wins over the ssh arguments, as Ansible's own option comes first.
         let v = vars(json!({"ansible_ssh_common_args": "-o StrictHostKeyChecking=yes"}));
-        let c = Connection::from_vars_with("m1", &v, Path::new("/"), &defaults).unwrap();
+        let c = ConnectionSettings::from_vars_with("m1", &v, Path::new("/"), &defaults).unwrap();
         assert_eq!(c.host_key_policy, Some(HostKeyPolicy::AcceptNew));
         // The command line wins over everything.
         let forced = ConnectionDefaults { host_key_policy: Some(HostKeyPolicy::Strict), ..defaults };
-        let c = Connection::from_vars_with("m1", &Vars::new(), Path::new("/"), &forced).unwrap();
+        let c = ConnectionSettings::from_vars_with("m1", &Vars::new(), Path::new("/"), &forced).unwrap();
         assert_eq!(c.host_key_policy, Some(HostKeyPolicy::Strict));
     }
 

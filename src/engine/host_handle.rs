@@ -9,14 +9,14 @@ use super::host_state::HostState;
 use super::runtime::{INTERRUPT_GRACE, Runtime};
 use super::step_recorder;
 use super::vars_map::{Fallback, VarsMap};
-use crate::primitives::{HostError, InventoryHost, RemoteHost};
+use crate::primitives::{HostError, PeerHost, RemoteHost};
 use crate::report::{Event, Status, StepReport};
 use crate::template::lazy_vars::{FactSource, HostvarsSource, LazyVars, Sources};
 use crate::transport::{CommandOutput, RemoteCommand};
 
 /// A host as a playbook sees it (`h` in `task(..., |h| ...)`): cheap to clone, shared by every thread.
 #[derive(Clone)]
-pub struct Host {
+pub struct HostHandle {
     pub(super) state: Arc<HostState>,
     pub(super) runtime: Arc<Runtime>,
     /// Handed out by `inventory_group`, runbook's `delegate_to`: the one way a playbook says it means to
@@ -24,14 +24,14 @@ pub struct Host {
     beyond_limit: bool,
 }
 
-impl Host {
-    pub(super) fn new(state: Arc<HostState>, runtime: Arc<Runtime>) -> Host {
-        Host { state, runtime, beyond_limit: false }
+impl HostHandle {
+    pub(super) fn new(state: Arc<HostState>, runtime: Arc<Runtime>) -> HostHandle {
+        HostHandle { state, runtime, beyond_limit: false }
     }
 
     /// A handle that may connect even when --limit left the host out (see `beyond_limit`).
-    pub(super) fn beyond_limit(state: Arc<HostState>, runtime: Arc<Runtime>) -> Host {
-        Host { state, runtime, beyond_limit: true }
+    pub(super) fn beyond_limit(state: Arc<HostState>, runtime: Arc<Runtime>) -> HostHandle {
+        HostHandle { state, runtime, beyond_limit: true }
     }
 
     /// Refuses a connection --limit does not allow, before anything is sent: `--limit mon1` must never
@@ -94,7 +94,7 @@ impl Host {
                     let (Some(state), Some(runtime)) = (state.upgrade(), runtime.upgrade()) else {
                         return Ok(None);
                     };
-                    let host = Host::new(state, runtime);
+                    let host = HostHandle::new(state, runtime);
                     let facts = crate::primitives::gather_facts(&host).map_err(|error| error.message().to_string())?;
                     let facts = rhai::serde::from_dynamic(&Dynamic::from(facts)).unwrap_or(serde_json::Value::Null);
                     Ok(host.ansible_names(Some(facts)).get(key).cloned())
@@ -105,7 +105,7 @@ impl Host {
                     let state = runtime.host(name)?.clone();
                     let mut extra = serde_json::Map::new();
                     extra.insert("address".into(), state.address.clone().into());
-                    Some((Host::new(state, runtime).lazy_vars(), extra))
+                    Some((HostHandle::new(state, runtime).lazy_vars(), extra))
                 });
                 LazyVars::new(
                     format!("host {}", self.state.name),
@@ -169,7 +169,7 @@ impl Host {
     }
 }
 
-impl RemoteHost for Host {
+impl RemoteHost for HostHandle {
     fn name(&self) -> &str {
         &self.state.name
     }
@@ -187,7 +187,7 @@ impl RemoteHost for Host {
     }
 
     fn lazy_vars(&self) -> Option<Arc<LazyVars>> {
-        Some(Host::lazy_vars(self))
+        Some(HostHandle::lazy_vars(self))
     }
 
     fn check_mode(&self) -> bool {
@@ -276,11 +276,11 @@ impl RemoteHost for Host {
         self.runtime.groups.clone()
     }
 
-    fn inventory_hosts(&self) -> Vec<InventoryHost> {
+    fn inventory_hosts(&self) -> Vec<PeerHost> {
         self.runtime
             .hosts
             .values()
-            .map(|other| InventoryHost {
+            .map(|other| PeerHost {
                 name: other.name.clone(),
                 address: other.address.clone(),
                 vars: other.vars.clone(),
@@ -289,7 +289,7 @@ impl RemoteHost for Host {
     }
 
     fn host_in(&self, value: &Dynamic) -> Option<Arc<dyn RemoteHost>> {
-        let host = value.clone().try_cast::<Host>()?;
+        let host = value.clone().try_cast::<HostHandle>()?;
         Some(Arc::new(host))
     }
 }

@@ -9,9 +9,9 @@ use std::process::Command;
 use rand::RngCore;
 
 use super::lab_error::{LabError, LabResult};
-use super::lab_state::HostState;
+use super::lab_state::LabMachine;
 use super::lab_subnet::LabSubnet;
-use super::preflight::{self, NSPAWN, SSH_KEYGEN};
+use super::required_tools::{self, NSPAWN, SSH_KEYGEN};
 
 /// nspawn's exit code when the host ran `systemctl reboot`: start it again.
 pub const REBOOT_EXIT_CODE: i32 = 133;
@@ -33,7 +33,7 @@ fn write(path: &Path, text: &str, mode: u32) -> LabResult<()> {
 
 /// Writes the host's hostname, machine-id, SSH host key, network, /etc/hosts and authorized key into `upper`.
 /// A host that booted before keeps its machine-id and host key. Returns the host's public host key line.
-pub fn prepare(upper: &Path, host: &HostState, subnet: &LabSubnet, lab_public_key: &str) -> LabResult<String> {
+pub fn prepare(upper: &Path, host: &LabMachine, subnet: &LabSubnet, lab_public_key: &str) -> LabResult<String> {
     make_dir(upper, 0o755)?;
     for dir in ["etc", "etc/ssh", "etc/systemd", "etc/systemd/network"] {
         make_dir(&upper.join(dir), 0o755)?;
@@ -56,7 +56,7 @@ pub fn prepare(upper: &Path, host: &HostState, subnet: &LabSubnet, lab_public_ke
     if !host_key.exists() {
         let path = host_key.to_string_lossy();
         let comment = format!("root@{}", host.name);
-        preflight::run(&SSH_KEYGEN, &["-q", "-t", "ed25519", "-N", "", "-C", &comment, "-f", &path])?;
+        required_tools::run(&SSH_KEYGEN, &["-q", "-t", "ed25519", "-N", "", "-C", &comment, "-f", &path])?;
     }
     let public = host_key.with_extension("pub");
     let public =
@@ -76,8 +76,8 @@ pub fn prepare(upper: &Path, host: &HostState, subnet: &LabSubnet, lab_public_ke
 }
 
 /// The command that boots `host` from `base` with `upper` as its writable layer, on `bridge`.
-pub fn nspawn_command(base: &Path, upper: &Path, host: &HostState, bridge: &str) -> LabResult<Command> {
-    let program = preflight::find(&NSPAWN)?;
+pub fn nspawn_command(base: &Path, upper: &Path, host: &LabMachine, bridge: &str) -> LabResult<Command> {
+    let program = required_tools::find(&NSPAWN)?;
     let mut command = Command::new(program);
     command
         .arg("--quiet")
