@@ -3,7 +3,7 @@
 //! `ansible_ssh_common_args` — `runbook run site.rhai` with no other flag, checked against ansible-core on the
 //! same folder; and the `ansible_*` facts runbook offers, checked against `ansible -m setup` on the same hosts.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -8,7 +8,7 @@
 //! (proptest, bounded sizes): whatever comes in, they return an error or a value — no panic, no hang.
 //! Failing cases are kept in tests/fuzz-regressions/ and replayed first on every run.
 
-mod support;
+use crate::support;
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Issue 11, the house underneath: host handles shared between task closures, `--check` planning a fresh
 //! host, and a recap that counts only what ran — each against real sshd hosts of a ten-host lab.
 
-mod support;
+use crate::support;
 
 use std::sync::OnceLock;
 
@@ -9,9 +9,8 @@ use support::{Lab, Test};
 
 static LAB: OnceLock<Lab> = OnceLock::new();
 
-/// Lab tests fail, never skip, where the lab cannot exist.
+/// Every test calling this begins with `require_lab!()`: the lab fails loudly, or is skipped only on request.
 fn lab() -> &'static Lab {
-    assert!(support::is_root(), "these tests boot a lab of real hosts: they need root (bridge, cgroups, nspawn)");
     Lab::get(&LAB, "t-ho", 10, "10.255.20.0/24")
 }
 

@@ -2,7 +2,7 @@
 //! the second run's commands come over the TCP connection the first run logged in on (`$SSH_CONNECTION` on the
 //! host), and sshd's own journal shows that connection logged in exactly once.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -4,7 +4,7 @@
 //! in for Harbor, the bundle's image is pushed into them and pulled back through the VIP by another host;
 //! a rerun changes nothing.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

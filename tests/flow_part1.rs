@@ -1,7 +1,7 @@
 //! The shipped flow, part 1 (guide 4.1 and 4.2), run for real on a lab mirroring playbooks/inventory.yaml:
 //! then each host is checked by reading it, the HA entry is failed over, and a second run must change nothing.
 
-mod support;
+use crate::support;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};

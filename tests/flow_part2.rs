@@ -7,7 +7,7 @@
 //! kubeadm v1beta3 and Harbor 2.6 need); every Harbor REST request checked against Harbor's published
 //! OpenAPI document; and the kubeadm join data flow run for real with a stand-in `kubeadm` on a lab.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! from the project's history: tests/fixtures/grammar/) and run for real by the lab's haproxy 2.6 / keepalived
 //! 2.2.7 where the older grammar means the same there.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;

@@ -4,7 +4,7 @@
 //!
 //! Lab `t-hist` (2 hosts, 10.241.23.0/24).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! under --check and --diff — and a ported Ansible playbook converging a host to the same state as the original
 //! run by ansible-playbook. Results are checked on the hosts with the system ssh client.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,13 +3,13 @@
 //! mirroring the skeleton's own inventory (its variables apply) — changing the hosts once, then nothing.
 //! Needs root for the labs: without it the lab tests fail, they do not skip.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use support::{Lab, RUNBOOK, Test, is_root, repo_root};
+use support::{Lab, RUNBOOK, Test, repo_root};
 
 static ANONYMOUS: OnceLock<Lab> = OnceLock::new();
 static MIRRORED: OnceLock<Lab> = OnceLock::new();
@@ -20,10 +20,6 @@ fn new_site(ci: &str) -> PathBuf {
     let output = Command::new(RUNBOOK).args(["init", "--ci", ci]).arg(&dir).output().expect("runbook runs");
     assert!(output.status.success(), "runbook init: {}", String::from_utf8_lossy(&output.stderr));
     dir
-}
-
-fn require_root() {
-    assert!(is_root(), "this test boots lab hosts: it needs root (bridge, cgroups, systemd-nspawn)");
 }
 
 /// Runs the site's playbook on the lab twice: the first run changes every host, the second nothing.
@@ -78,7 +74,6 @@ fn the_skeleton_lints_clean_with_its_ci_files_command() {
 #[test]
 fn the_skeleton_runs_on_an_anonymous_two_host_lab() {
     require_lab!();
-    require_root();
     let _ =
         Command::new(RUNBOOK).args(["lab", "down", "--name", "t-pkinit", "--purge"]).current_dir(repo_root()).output();
     let lab = Lab::get(&ANONYMOUS, "t-pkinit", 2, "10.255.40.0/24");
@@ -106,7 +101,6 @@ fn the_skeleton_runs_on_an_anonymous_two_host_lab() {
 #[test]
 fn the_skeleton_runs_on_a_lab_mirroring_its_inventory() {
     require_lab!();
-    require_root();
     let site = new_site("none");
     let inventory = site.join("inventory.yaml").display().to_string();
     let lab = Lab::fresh_from(&MIRRORED, "t-pkmirror", &inventory, "10.255.41.0/24", 2);

@@ -3,7 +3,7 @@
 //! PyPI, installed by scripts/install-deps --for-tests in /opt/runbook-test-tools). Without it these tests fail: the whole
 //! point is the comparison.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! nothing behind. These need root (bridges, cgroups, nspawn): without it they fail, unless the run says
 //! `RUNBOOK_TESTS_WITHOUT_LAB=1` (the one lab policy of every test file: `require_lab!`).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

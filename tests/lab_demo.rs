@@ -6,7 +6,7 @@
 //! It drives the script, not `runbook` itself, so it does not use the `Test` builder: what is under test is
 //! the script a user types, its output and the commands it hands them.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::Instant;

@@ -2,7 +2,7 @@
 //! on one machine. A lab boots, takes a playbook that writes files and runs commands, and goes down leaving no
 //! process, veth, mount or cgroup behind; 500 hosts with `-f 500` are all reached in one run.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

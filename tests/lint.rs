@@ -1,7 +1,7 @@
 //! `runbook lint` end to end: one fixture folder per rule (tests/fixtures/lint/<rule>/), each finding asserted
 //! as `file:line:col rule`, the output formats byte for byte, the exit codes, and the shipped tree clean.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

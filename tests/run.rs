@@ -1,6 +1,6 @@
 //! `runbook run` against a lab of ten real hosts: the core issue's definition of done, one test each.
 
-mod support;
+use crate::support;
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -6,14 +6,14 @@
 //! turned on for two users (one by password, one by keyboard-interactive only), `lab-h03` trusts a user CA
 //! made here with ssh-keygen.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use support::{Lab, RUNBOOK, Test, is_root, repo_root};
+use support::{Lab, RUNBOOK, Test, repo_root};
 
 const LAB: &str = "t-ssh-auth";
 const SUBNET: &str = "10.255.33.0/24";
@@ -29,7 +29,6 @@ const LOGIN_PASSWORD: &str = r#"Login-"pw" $HOME;`id`"#;
 fn lab() -> &'static Lab {
     static CELL: OnceLock<Lab> = OnceLock::new();
     static PURGED: std::sync::Once = std::sync::Once::new();
-    assert!(is_root(), "the ssh auth tests need root: they boot a lab and reconfigure its sshd");
     // Fresh hosts: the tests change sshd, users and packages, and must not depend on a previous run's leftovers.
     PURGED.call_once(|| {
         let _ = Command::new(RUNBOOK).args(["lab", "down", "--name", LAB, "--purge"]).current_dir(repo_root()).output();

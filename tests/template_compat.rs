@@ -133,7 +133,8 @@ fn every_template_renders_byte_for_byte_as_ansible_renders_it() {
     let names = templates();
     assert!(names.len() >= 30, "at least 30 compatibility templates, found {}", names.len());
     let expected = render_with_ansible(dir.path(), &names);
-    // SAFETY: set before any thread of this test binary reads the environment.
+    // SAFETY: std serializes its own reads and writes of the environment, and the other tests of this binary
+    // read it only through std (Command, env::var); nothing here calls libc getenv behind std's back.
     unsafe { std::env::set_var(ENV_VAR.0, ENV_VAR.1) };
     let context = runbook_context(dir.path());
     let mut failures = Vec::new();

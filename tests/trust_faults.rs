@@ -6,7 +6,7 @@
 //! The network tests add iptables rules scoped to their lab's bridge and remove them in a guard's Drop, so a
 //! failing assertion still leaves the machine as it was.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -4,7 +4,7 @@
 //!
 //! Lab `trs` (2 hosts, 10.254.2.0/24).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -7,7 +7,7 @@
 //! `t-hk`, 10.241.2.0/24), and a wrong or missing password stops the run before any connection (a loopback
 //! tripwire that must see none).
 
-mod support;
+use crate::support;
 
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;

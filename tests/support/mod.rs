@@ -19,11 +19,10 @@ pub fn is_root() -> bool {
 /// Lab tests need root (bridge, cgroups, nspawn). Without it they FAIL, loudly: a lab test that passes by
 /// not running proves nothing. A run that cannot have a lab says so explicitly with
 /// `RUNBOOK_TESTS_WITHOUT_LAB=1`; then, and only then, the test is skipped (and says so).
-#[macro_export]
 macro_rules! require_lab {
     () => {
-        if !support::is_root() {
-            if support::lab_opted_out() {
+        if !$crate::support::is_root() {
+            if $crate::support::lab_opted_out() {
                 eprintln!("SKIPPED (RUNBOOK_TESTS_WITHOUT_LAB=1): lab tests need root (bridge, cgroups, nspawn)");
                 return;
             }
