@@ -35,3 +35,23 @@ mod template_compat;
 mod trust_faults;
 mod trust_security;
 mod vault;
+
+/// `autotests = false` builds only the modules listed above: a new `tests/*.rs` left out of this list would never
+/// run, silently. This keeps the list and the folder the same.
+#[test]
+fn every_test_file_is_a_module_of_this_binary() {
+    let tests = support::repo_root().join("tests");
+    let listed = std::fs::read_to_string(tests.join("main.rs")).unwrap();
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&tests).unwrap() {
+        let path = entry.unwrap().path();
+        let Some(name) = path.file_stem().and_then(|stem| stem.to_str()) else { continue };
+        if path.extension().is_some_and(|ext| ext == "rs")
+            && name != "main"
+            && !listed.contains(&format!("\nmod {name};\n"))
+        {
+            missing.push(name.to_string());
+        }
+    }
+    assert!(missing.is_empty(), "tests/*.rs not declared in tests/main.rs (so never built): {missing:?}");
+}
