@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use support::{Lab, RUNBOOK, Test, repo_root};
+use support::{Lab, RUNBOOK, Test};
 
 static ANONYMOUS: OnceLock<Lab> = OnceLock::new();
 static MIRRORED: OnceLock<Lab> = OnceLock::new();
@@ -17,8 +17,7 @@ static MIRRORED: OnceLock<Lab> = OnceLock::new();
 /// A new site written by `runbook init` into a fresh folder (kept for the test binary's life).
 fn new_site(ci: &str) -> PathBuf {
     let dir = tempfile::tempdir().unwrap().keep().join("site");
-    let output = Command::new(RUNBOOK).args(["init", "--ci", ci]).arg(&dir).output().expect("runbook runs");
-    assert!(output.status.success(), "runbook init: {}", String::from_utf8_lossy(&output.stderr));
+    Test::new().args(&["init", "--ci", ci, &dir.display().to_string()]).run();
     dir
 }
 
@@ -74,8 +73,7 @@ fn the_skeleton_lints_clean_with_its_ci_files_command() {
 #[test]
 fn the_skeleton_runs_on_an_anonymous_two_host_lab() {
     require_lab!();
-    let _ =
-        Command::new(RUNBOOK).args(["lab", "down", "--name", "t-pkinit", "--purge"]).current_dir(repo_root()).output();
+    support::lab_down("t-pkinit");
     let lab = Lab::get(&ANONYMOUS, "t-pkinit", 2, "10.255.40.0/24");
     let site = new_site("none");
     run_twice(&site, lab);

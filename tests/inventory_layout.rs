@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use support::{RUNBOOK, repo_root};
+use support::{Test, repo_root};
 
 const ANSIBLE_INVENTORY: &str = "/opt/runbook-test-tools/bin/ansible-inventory";
 
@@ -29,7 +29,7 @@ fn stdout_of(command: &mut Command) -> String {
 }
 
 fn runbook_inventory(dir: &Path, args: &[&str]) -> String {
-    stdout_of(Command::new(RUNBOOK).current_dir(dir).arg("inventory").args(args))
+    Test::new().in_dir(dir).args(&["inventory"]).args(args).run().stdout
 }
 
 /// What Ansible says a host's variables are.
@@ -102,21 +102,14 @@ fn mistakes_in_ini_and_vars_files_name_the_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::write(root.join("hosts"), "[web]\nweb1 ansible_host=10.0.0.1\nweb2 oops\n").unwrap();
-    let output = Command::new(RUNBOOK).current_dir(root).args(["inventory", "-i", "hosts", "--list"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(stderr.contains("hosts:3:6") && stderr.contains("expected `name=value`"), "{stderr}");
+    let list = || Test::new().in_dir(root).args(&["inventory", "-i", "hosts", "--list"]);
+    list().code(1).stderr_has("hosts:3:6").stderr_has("expected `name=value`").run();
 
     std::fs::write(root.join("hosts"), "[web]\nweb1\n").unwrap();
     std::fs::create_dir_all(root.join("group_vars")).unwrap();
     std::fs::write(root.join("group_vars/web.yml"), "ntp: a\nansible_port: 99999\n").unwrap();
-    let output = Command::new(RUNBOOK).current_dir(root).args(["inventory", "-i", "hosts", "--list"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(stderr.contains("web.yml:2:1") && stderr.contains("must be a port number"), "{stderr}");
+    list().code(1).stderr_has("web.yml:2:1").stderr_has("must be a port number").run();
 
     std::fs::write(root.join("group_vars/web.yml"), "flag: yes\nflag: no\n").unwrap();
-    let output = Command::new(RUNBOOK).current_dir(root).args(["inventory", "-i", "hosts", "--list"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("web.yml:2:1") && stderr.contains("duplicate"), "{stderr}");
+    list().code(1).stderr_has("web.yml:2:1").stderr_has("duplicate").run();
 }

@@ -11,11 +11,7 @@ use std::time::{Duration, Instant};
 use support::{Lab, RUNBOOK, Test, repo_root};
 
 fn down(name: &str) {
-    let output = Command::new(RUNBOOK)
-        .args(["lab", "down", "--name", name, "--purge"])
-        .current_dir(repo_root())
-        .output()
-        .expect("runbook lab down runs");
+    let output = support::lab_down(name);
     assert!(output.status.success(), "lab down failed: {}", String::from_utf8_lossy(&output.stderr));
 }
 

@@ -5,12 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-const RUNBOOK: &str = env!("CARGO_BIN_EXE_runbook");
-
+/// What `runbook ARGS` prints, which must succeed.
 fn runbook(args: &[&str]) -> String {
-    let output = Command::new(RUNBOOK).args(args).output().expect("runbook runs");
-    assert!(output.status.success(), "runbook {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).expect("UTF-8 output")
+    crate::support::Test::new().args(args).run().stdout
 }
 
 /// Which words bash's completion offers for the command line `words` (the last one is being completed),

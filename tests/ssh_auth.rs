@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use support::{Lab, RUNBOOK, Test, repo_root};
+use support::{Lab, RUNBOOK, Test};
 
 const LAB: &str = "t-ssh-auth";
 const SUBNET: &str = "10.255.33.0/24";
@@ -31,7 +31,7 @@ fn lab() -> &'static Lab {
     static PURGED: std::sync::Once = std::sync::Once::new();
     // Fresh hosts: the tests change sshd, users and packages, and must not depend on a previous run's leftovers.
     PURGED.call_once(|| {
-        let _ = Command::new(RUNBOOK).args(["lab", "down", "--name", LAB, "--purge"]).current_dir(repo_root()).output();
+        support::lab_down(LAB);
     });
     Lab::get(&CELL, LAB, 3, SUBNET)
 }

@@ -1,6 +1,10 @@
 //! The integration tests' vocabulary: a shared lab of real hosts (systemd-nspawn, real sshd) and a small
 //! `Test` builder that states the playbook, the arguments and what must come out, so each test reads as a
 //! line of the spec. Checks on hosts go through the system `ssh` client, independent of runbook's transport.
+//!
+//! Every `runbook` the tests start goes through `Test`, except where a test needs the process itself: a run
+//! interrupted or killed mid-way (`Command::spawn`, then a signal), or the lab's own set-up (`Lab`, `lab_down`).
+//! Other programs (ansible, ssh, pre-commit, chromium) are started with `Command` directly: they are the oracles.
 
 #![allow(dead_code)]
 
@@ -70,10 +74,7 @@ impl Lab {
         count: usize,
     ) -> &'static Lab {
         cell.get_or_init(|| {
-            let _ = Command::new(RUNBOOK)
-                .args(["lab", "down", "--name", name, "--purge"])
-                .current_dir(repo_root())
-                .output();
+            lab_down(name);
             let inventory = repo_root().join(inventory).display().to_string();
             Lab::up(name, &["-i", &inventory, "--subnet", subnet], Some(count))
         })
@@ -191,6 +192,15 @@ fn collect_hosts(group: &serde_json::Value, hosts: &mut Vec<String>, addresses: 
     }
 }
 
+/// Takes lab `name` down and purges it (a test that needs fresh hosts, or cleans up after itself).
+pub fn lab_down(name: &str) -> Output {
+    Command::new(RUNBOOK)
+        .args(["lab", "down", "--name", name, "--purge"])
+        .current_dir(repo_root())
+        .output()
+        .expect("runbook lab down runs")
+}
+
 /// One run of `runbook`: the files it sees, the arguments, and what must come out.
 pub struct Test {
     dir: tempfile::TempDir,
@@ -199,6 +209,9 @@ pub struct Test {
     playbook: Option<String>,
     shipped: Option<PathBuf>,
     env: Vec<(String, String)>,
+    env_removed: Vec<String>,
+    /// Where runbook runs when not in the test's own folder (a site folder, the repository).
+    cwd: Option<PathBuf>,
     expected_code: i32,
     stdout_has: Vec<String>,
     stdout_lacks: Vec<String>,
@@ -239,6 +252,8 @@ impl Test {
             playbook: None,
             shipped: None,
             env: Vec::new(),
+            env_removed: Vec::new(),
+            cwd: None,
             expected_code: 0,
             stdout_has: Vec::new(),
             stdout_lacks: Vec::new(),
@@ -286,6 +301,18 @@ impl Test {
         self
     }
 
+    /// Runs without `name` in the environment (e.g. `ANSIBLE_CONFIG`), whatever the test process has.
+    pub fn env_remove(mut self, name: &str) -> Test {
+        self.env_removed.push(name.into());
+        self
+    }
+
+    /// Runs in `dir` (a site folder made by the test) instead of the test's own temporary folder.
+    pub fn in_dir(mut self, dir: impl Into<PathBuf>) -> Test {
+        self.cwd = Some(dir.into());
+        self
+    }
+
     pub fn json_log(self) -> Test {
         let path = self.dir.path().join("events.jsonl").display().to_string();
         self.args(&["--log-json", &path])
@@ -318,9 +345,12 @@ impl Test {
     /// Runs `runbook run site.rhai -i INVENTORY ARGS` and checks the expectations.
     pub fn run(self) -> Run {
         let mut command = Command::new(RUNBOOK);
-        command.current_dir(self.dir.path()).env("NO_COLOR", "1");
+        command.current_dir(self.cwd.as_deref().unwrap_or(self.dir.path())).env("NO_COLOR", "1");
         for (name, value) in &self.env {
             command.env(name, value);
+        }
+        for name in &self.env_removed {
+            command.env_remove(name);
         }
         let playbook = match (&self.playbook, &self.shipped) {
             (Some(text), _) => {
