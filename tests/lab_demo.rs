@@ -11,7 +11,7 @@ use crate::support;
 use std::process::Command;
 use std::time::Instant;
 
-use support::{RUNBOOK, repo_root};
+use support::repo_root;
 
 /// The demo's own bundle: never written by another test, removed first so the demo builds it from nothing.
 const BUNDLE: &str = "/var/cache/runbook/demo-bundle";
@@ -34,7 +34,7 @@ fn printed_commands(stdout: &str) -> Vec<String> {
 fn the_readme_main_job_runs_from_a_clean_state_and_its_printed_commands_work() {
     require_lab!();
     // A clean state: no demo lab, no secrets from an earlier demo, no bundle.
-    let _ = Command::new(RUNBOOK).args(["lab", "down", "--purge"]).current_dir(repo_root()).output();
+    support::lab_down("lab");
     let _ = std::fs::remove_file(repo_root().join(".runbook/lab/secrets.env"));
     let _ = std::fs::remove_dir_all(BUNDLE);
 
@@ -76,7 +76,7 @@ fn the_readme_main_job_runs_from_a_clean_state_and_its_printed_commands_work() {
     assert!(format!("{pulled}{err}").contains("Login Succeeded"), "{pulled}{err}");
     assert!(pulled.contains("Status: "), "docker pull through the VIP: {pulled}");
 
-    let _ = Command::new(RUNBOOK).args(["lab", "down", "--purge"]).current_dir(repo_root()).output();
+    support::lab_down("lab");
 }
 
 static PACKAGES_LAB: std::sync::OnceLock<support::Lab> = std::sync::OnceLock::new();

@@ -110,10 +110,7 @@ fn topology() -> &'static Topology {
             (FAR, FAR_SUBNET, &["far1", "far2", "hop2"][..]),
             (DEEP, DEEP_SUBNET, &["deep1"][..]),
         ] {
-            let _ = Command::new(RUNBOOK)
-                .args(["lab", "down", "--name", name, "--purge"])
-                .current_dir(repo_root())
-                .output();
+            support::lab_down(name);
             let cell = Box::leak(Box::new(OnceLock::new()));
             labs.push(Lab::get_from_inventory(cell, name, &source(name, hosts), subnet));
         }

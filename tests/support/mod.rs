@@ -3,7 +3,8 @@
 //! line of the spec. Checks on hosts go through the system `ssh` client, independent of runbook's transport.
 //!
 //! Every `runbook` the tests start goes through `Test`, except where a test needs the process itself: a run
-//! interrupted or killed mid-way (`Command::spawn`, then a signal), or the lab's own set-up (`Lab`, `lab_down`).
+//! interrupted or killed mid-way, or fed a password on its terminal (`Command::spawn`), or the lab's own set-up
+//! (`Lab`, `lab_down`, `lab up` restarting hosts a test powered off).
 //! Other programs (ansible, ssh, pre-commit, chromium) are started with `Command` directly: they are the oracles.
 
 #![allow(dead_code)]
