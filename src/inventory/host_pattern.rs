@@ -19,8 +19,16 @@ enum Op {
     Exclude,
 }
 
+// The method lives here, beside the grammar it applies, so that the inventory itself knows nothing of patterns.
+impl Inventory {
+    /// Resolves a `--limit` pattern to host names in inventory order.
+    pub fn select(&self, pattern: &str) -> Result<Vec<String>, InventoryError> {
+        select(self, pattern)
+    }
+}
+
 /// Host names selected by `pattern`, in inventory order.
-pub(super) fn select(inventory: &Inventory, pattern: &str) -> Result<Vec<String>, InventoryError> {
+fn select(inventory: &Inventory, pattern: &str) -> Result<Vec<String>, InventoryError> {
     let items = parse_items(inventory, pattern, Path::new("."))?;
     if items.is_empty() {
         return Err(InventoryError::new(format!("--limit {pattern:?} is empty")));

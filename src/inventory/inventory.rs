@@ -791,11 +791,6 @@ impl Inventory {
         &self.extra_vars
     }
 
-    /// Resolves a `--limit` pattern to host names in inventory order.
-    pub fn select(&self, pattern: &str) -> Result<Vec<String>, InventoryError> {
-        super::host_pattern::select(self, pattern)
-    }
-
     /// The host or group name closest to `wanted`, when it is close enough to be a typo of it.
     pub fn nearest_name(&self, wanted: &str) -> Option<&str> {
         let names = self.groups.keys().chain(self.hosts.keys()).map(String::as_str);
