@@ -3,21 +3,7 @@
 use std::path::PathBuf;
 
 use super::rules::Rule;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        }
-    }
-}
+use super::severity::Severity;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {

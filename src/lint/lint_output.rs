@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
 
-use super::lint_finding::{Finding, Severity};
+use super::lint_finding::Finding;
+use super::severity::Severity;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

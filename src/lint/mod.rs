@@ -16,22 +16,26 @@ mod analysis_engine;
 mod inventory_checks;
 mod lint_finding;
 mod lint_output;
+mod map_entry;
 mod module_table;
 mod option_checks;
 pub mod rules;
 mod sarif_output;
 mod script_checks;
 mod secret_names;
+mod severity;
 mod sysctl_checks;
+mod task_targets;
 mod template_checks;
 mod variable_checks;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-pub use lint_finding::{Finding, Severity};
+pub use lint_finding::Finding;
 pub use lint_output::{Format, render, summary};
 pub use rules::Rule;
+pub use severity::Severity;
 
 use analysis_engine::AnalysisEngine;
 use module_table::ModuleTable;

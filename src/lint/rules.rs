@@ -1,7 +1,7 @@
 //! Every rule lint knows, by its stable id: what CI configurations, `--format json` consumers and the
 //! README refer to. An id never changes meaning; a new check gets a new id.
 
-use super::lint_finding::Severity;
+use super::severity::Severity;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Rule {

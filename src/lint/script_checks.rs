@@ -10,6 +10,7 @@ use rhai::{ASTNode, Dynamic, Expr, FnCallExpr, FnPtr, Ident, ParseErrorType, Pos
 
 use super::analysis_engine::{AnalysisEngine, Arities};
 use super::lint_finding::{Finding, did_you_mean_hint};
+use super::map_entry::{MapEntry, map_summary};
 use super::module_table::{ModuleFunctions, ModuleTable, Resolved};
 use super::option_checks::{check_module_options, check_primitive_options, check_task_options, task_option_names};
 use super::rules::Rule;
@@ -125,15 +126,6 @@ pub enum OutlineItem {
 struct TaskBody {
     hosts: HostSet,
     conditional: bool,
-}
-
-/// A map literal reduced to what the checks use: keys, where they are, literal values.
-#[derive(Debug, Clone)]
-pub struct MapEntry {
-    pub key: String,
-    pub position: Position,
-    /// The value when it is a literal string, number or boolean (as text).
-    pub value: Option<String>,
 }
 
 /// What a `let` binds, when it is map literals (through `if`/`else` branches).
@@ -1022,22 +1014,6 @@ fn block_value_maps(block: &StmtBlock, out: &mut Vec<Vec<MapEntry>>) -> bool {
         Some(Stmt::Block(inner)) => block_value_maps(inner, out),
         _ => false,
     }
-}
-
-pub fn map_summary(entries: &[(Ident, Expr)]) -> Vec<MapEntry> {
-    entries
-        .iter()
-        .map(|(key, value)| MapEntry {
-            key: key.name.to_string(),
-            position: key.pos,
-            value: match value {
-                Expr::StringConstant(text, _) => Some(text.to_string()),
-                Expr::IntegerConstant(number, _) => Some(number.to_string()),
-                Expr::BoolConstant(flag, _) => Some(u8::from(*flag).to_string()),
-                _ => None,
-            },
-        })
-        .collect()
 }
 
 /// Map literals an argument stands for: itself, or the `let`s of the variable it names (in this body first,

@@ -9,8 +9,8 @@ use std::path::Path;
 use rhai::Position;
 
 use super::lint_finding::Finding;
+use super::map_entry::MapEntry;
 use super::rules::Rule;
-use super::script_checks::MapEntry;
 
 /// Every literal sysctl key seen in one file, by the file it is persisted to.
 #[derive(Default)]

@@ -16,7 +16,8 @@ use regex::Regex;
 
 use super::lint_finding::Finding;
 use super::rules::Rule;
-use super::script_checks::{HostSet, TemplateCall};
+use super::script_checks::TemplateCall;
+use super::task_targets::{Targets, targets};
 use crate::inventory::Inventory;
 use crate::template::{Place, Use};
 
@@ -206,32 +207,6 @@ impl TemplateChecker {
     pub fn into_findings(self) -> Vec<Finding> {
         self.findings
     }
-}
-
-/// The hosts a task's code says it runs on, whether each of them must satisfy a check (`every`: the target is
-/// known) or only some (an unknown target: any inventory host might run it), and how to name them.
-pub struct Targets<'i> {
-    pub hosts: Vec<&'i crate::inventory::InventoryHost>,
-    pub every: bool,
-    pub who: String,
-}
-
-/// One rule for templates and variable reads alike: `hosts()` is every host (after --limit), `group("x")` its
-/// hosts (after --limit), `host("x")` that host (reachable outside --limit, as at run time). `None` when the
-/// target names nothing the inventory has (reported by the unknown-group/host rules) or is empty.
-pub fn targets<'i>(inventory: &'i Inventory, selected: Option<&[String]>, set: &HostSet) -> Option<Targets<'i>> {
-    let limited = |host: &&crate::inventory::InventoryHost| selected.is_none_or(|names| names.contains(&host.name));
-    let (hosts, every, who): (Vec<&crate::inventory::InventoryHost>, bool, String) = match set {
-        HostSet::All => (inventory.hosts().filter(limited).collect(), true, "the hosts of `hosts()`".to_string()),
-        HostSet::Group(group) => (
-            inventory.group_hosts(group)?.into_iter().filter(limited).collect(),
-            true,
-            format!("the hosts of group `{group}`"),
-        ),
-        HostSet::Host(name) => (vec![inventory.host(name)?], true, format!("host `{name}`")),
-        HostSet::Unknown => (inventory.hosts().collect(), false, "any host".to_string()),
-    };
-    (!hosts.is_empty()).then_some(Targets { hosts, every, who })
 }
 
 /// Line and column of `name` at `at` in the template's own text: the line is the parser's (the rewrites keep

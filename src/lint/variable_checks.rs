@@ -9,7 +9,7 @@ use std::path::Path;
 use super::lint_finding::{Finding, did_you_mean_hint};
 use super::rules::Rule;
 use super::script_checks::{HostSet, VarRead};
-use super::template_checks::{Targets, targets};
+use super::task_targets::{Targets, targets};
 use crate::inventory::{Inventory, InventoryHost};
 
 pub fn check(file: &Path, reads: &[VarRead], inventory: &Inventory, selected: Option<&[String]>) -> Vec<Finding> {
