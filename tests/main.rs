@@ -23,6 +23,7 @@ mod inventory;
 mod inventory_layout;
 mod lab;
 mod lab_demo;
+mod layering;
 mod light_lab;
 mod lint;
 mod lint_in_ci;
