@@ -313,3 +313,50 @@ fn a_vaulted_value_and_a_secret_reach_neither_the_database_nor_the_report() {
     let html = std::fs::read_to_string(run.dir.join("report.html")).unwrap();
     assert!(html.contains("token=***"), "the diff is in the report, masked");
 }
+
+#[test]
+fn a_run_logged_with_no_history_is_imported_once_with_the_counts_of_a_recorded_run() {
+    require_lab!();
+    let lab = lab();
+    let two = lab.host(1);
+    let playbook = format!(
+        r#"
+        task("probe", hosts(), |h| h.run("true"));
+        task("breaks", host("{two}"), |h| h.run("echo import-failure >&2; exit 6"));
+        "#
+    );
+    // The same playbook twice: once recorded by the run itself, once only in its --log-json, then imported.
+    let recorded = Test::new().lab(lab).playbook(&playbook).args(&["--history", "history.db"]).code(2).run();
+    let logged = Test::new().lab(lab).playbook(&playbook).json_log().args(&["--no-history"]).code(2).run();
+    let db = recorded.dir.join("history.db");
+    let log = logged.dir.join("events.jsonl");
+    let imported = history(&db, &["import", &log.display().to_string()]);
+    assert_eq!((imported[0]["new"].as_bool(), imported[0]["complete"].as_bool()), (Some(true), Some(true)));
+    let again = history(&db, &["import", &log.display().to_string()]);
+    assert_eq!((again[0]["new"].as_bool(), again[0]["run"].clone()), (Some(false), imported[0]["run"].clone()));
+
+    let runs = history(&db, &[]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2, "imported once: {runs:#?}");
+    let (import, native) = (&runs[0], &runs[1]);
+    for key in ["ok", "changed", "failed", "skipped", "unreachable", "exit_code", "incomplete", "hosts"] {
+        assert_eq!(import[key], native[key], "{key}: imported {import:#} native {native:#}");
+    }
+    assert!(import["command_line"].as_str().unwrap().starts_with("imported from "), "{import:#}");
+    let failed = history(&db, &["show", &import["id"].to_string(), "--host", two, "--task", "breaks"]);
+    assert_eq!(failed["results"][0]["status"], "failed", "{failed:#}");
+
+    // A log cut before its end (the run was killed) is recorded, as incomplete.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let cut: String = text
+        .lines()
+        .filter(|line| !line.contains("\"recap\"") && !line.contains("\"run_end\""))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let cut_log = logged.dir.join("cut.jsonl");
+    std::fs::write(&cut_log, cut).unwrap();
+    let imported = history(&db, &["import", &cut_log.display().to_string()]);
+    assert_eq!(imported[0]["complete"], false);
+    let runs = history(&db, &[]);
+    assert_eq!((runs[0]["incomplete"].as_bool(), runs[0]["exit_code"].clone()), (Some(true), serde_json::Value::Null));
+}

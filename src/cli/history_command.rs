@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 
 use super::exit_code;
-use crate::report::{HistoryStore, ResultRow, RunSummary};
+use crate::report::{HistoryStore, Imported, LoggedRun, ResultRow, RunSummary};
 
 /// Where the database lives unless `--history` says: `.runbook/history.db` beside the first inventory (its
 /// folder, or the inventory folder itself), else in the current folder (e.g. for `-i host1,host2,`).
@@ -81,6 +81,12 @@ enum HistoryCommand {
     },
     /// Per host: the last run that changed it, and the tasks that did.
     Hosts,
+    /// Record runs from their `--log-json` files (shards, CI jobs, runs made with --no-history). A log imported
+    /// before is not recorded twice; a log without its end is recorded as incomplete.
+    Import {
+        #[arg(required = true, value_name = "LOG")]
+        logs: Vec<PathBuf>,
+    },
 }
 
 pub fn run(args: HistoryArgs) -> i32 {
@@ -95,15 +101,23 @@ pub fn run(args: HistoryArgs) -> i32 {
 
 fn execute(args: HistoryArgs) -> Result<(), String> {
     let path = args.common.history.clone().unwrap_or_else(|| default_path(&args.common.inventory));
+    match args.command.unwrap_or(HistoryCommand::List { limit: 20 }) {
+        HistoryCommand::Import { logs } => import(&path, &logs, args.common.json),
+        query => read(&path, query, args.common.json),
+    }
+}
+
+/// The commands that read the database, which must exist already.
+fn read(path: &Path, command: HistoryCommand, json: bool) -> Result<(), String> {
     if !path.is_file() {
         return Err(format!("{}: no run history here (runs record it; see --history)", path.display()));
     }
-    let store = HistoryStore::open(&path)?;
+    let store = HistoryStore::open(path)?;
     let db = |e: rusqlite::Error| format!("history {}: {e}", path.display());
-    match args.command.unwrap_or(HistoryCommand::List { limit: 20 }) {
+    match command {
         HistoryCommand::List { limit } => {
             let runs = store.runs(limit).map_err(db)?;
-            match args.common.json {
+            match json {
                 true => println!("{}", serde_json::to_string_pretty(&runs).unwrap_or_default()),
                 false => print!("{}", list_text(&runs)),
             }
@@ -112,7 +126,7 @@ fn execute(args: HistoryArgs) -> Result<(), String> {
             let id = resolve_run(&store, &run)?;
             let summary = store.run(id).map_err(db)?.ok_or_else(|| format!("run {id}: not in {}", path.display()))?;
             let results = store.results(id, host.as_deref(), task.as_deref()).map_err(db)?;
-            match args.common.json {
+            match json {
                 true => {
                     let value = serde_json::json!({ "run": summary, "results": results });
                     println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
@@ -120,9 +134,10 @@ fn execute(args: HistoryArgs) -> Result<(), String> {
                 false => print!("{}", show_text(&summary, &results, diff)),
             }
         }
+        HistoryCommand::Import { logs } => import(path, &logs, json)?,
         HistoryCommand::Hosts => {
             let changes = store.last_changes().map_err(db)?;
-            match args.common.json {
+            match json {
                 true => println!("{}", serde_json::to_string_pretty(&changes).unwrap_or_default()),
                 false => {
                     for change in changes {
@@ -138,6 +153,42 @@ fn execute(args: HistoryArgs) -> Result<(), String> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// `history import`: every log is read before anything is written, so one unreadable log records none.
+fn import(path: &Path, logs: &[PathBuf], json: bool) -> Result<(), String> {
+    let runs = logs.iter().map(|log| LoggedRun::read(log)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    let mut store = HistoryStore::open(path)?;
+    let mut outcomes = Vec::new();
+    for run in &runs {
+        let exit_code = match (&run.end, &run.recap) {
+            (Some(end), recap) => Some(exit_code::of_run(
+                recap.as_ref().map_or(&[][..], |recap| &recap.hosts),
+                end.error.is_some(),
+                end.fatal,
+                end.interrupted,
+            )),
+            (None, _) => None,
+        };
+        let imported = store.import(run, exit_code).map_err(|e| format!("history {}: {e}", path.display()))?;
+        let (id, new) = match imported {
+            Imported::New(id) => (id, true),
+            Imported::AlreadyThere(id) => (id, false),
+        };
+        if !json {
+            let what = match (new, run.end.is_some()) {
+                (false, _) => "already recorded as run",
+                (true, true) => "recorded as run",
+                (true, false) => "recorded (incomplete: the log has no end) as run",
+            };
+            println!("{}: {what} {id}", run.path.display());
+        }
+        outcomes.push(serde_json::json!({ "log": run.path, "run": id, "new": new, "complete": run.end.is_some() }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&outcomes).unwrap_or_default());
     }
     Ok(())
 }

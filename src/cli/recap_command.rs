@@ -8,11 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Args, Subcommand};
-use serde_json::Value;
-
 use super::exit_code;
-use crate::report::{ConsoleOptions, ConsoleReporter, Event, HostRecap, Reporter};
+use crate::report::{ConsoleOptions, ConsoleReporter, Event, HostRecap, LoggedRun, Reporter};
+use clap::{Args, Subcommand};
 
 #[derive(Subcommand, Debug)]
 pub enum RecapCommand {
@@ -78,73 +76,34 @@ struct ShardLog {
 
 impl ShardLog {
     fn read(path: &Path) -> Result<ShardLog, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        ShardLog::parse(path, &text)
+        ShardLog::of(LoggedRun::read(path).map_err(|error| error.to_string())?)
     }
 
+    #[cfg(test)]
     fn parse(path: &Path, text: &str) -> Result<ShardLog, String> {
-        let at = |line: usize, message: &str| format!("{}:{line}: {message}", path.display());
-        let mut start = None;
-        let mut recap = None;
-        let mut end = None;
-        for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
-            let event: Value =
-                serde_json::from_str(line).map_err(|e| at(index + 1, &format!("not a JSON event: {e}")))?;
-            match event["event"].as_str() {
-                Some("run_start") => start = Some(event),
-                Some("recap") => recap = Some((index + 1, event)),
-                Some("run_end") => end = Some(event),
-                _ => {}
-            }
-        }
-        let start = start
-            .ok_or_else(|| format!("{}: no run_start event: not the --log-json of a runbook run", path.display()))?;
-        let end = end.ok_or_else(|| {
+        ShardLog::of(LoggedRun::parse(path, text).map_err(|error| error.to_string())?)
+    }
+
+    fn of(run: LoggedRun) -> Result<ShardLog, String> {
+        let end = run.end.ok_or_else(|| {
             format!(
                 "{}: no run_end event: that shard's run did not finish (killed, or stopped before its hosts were \
                  contacted); its hosts' outcome is unknown",
-                path.display()
+                run.path.display()
             )
         })?;
-        let (hosts, elapsed) = match recap {
-            Some((line, recap)) => {
-                let hosts = recap["hosts"].as_array().cloned().unwrap_or_default();
-                let hosts = hosts.iter().map(host_recap).collect::<Result<Vec<_>, _>>().map_err(|e| at(line, &e))?;
-                (hosts, Duration::from_secs_f64(recap["elapsed"].as_f64().unwrap_or(0.0).max(0.0)))
-            }
-            None => (Vec::new(), Duration::ZERO),
-        };
+        let (hosts, elapsed) = run.recap.map(|recap| (recap.hosts, recap.elapsed)).unwrap_or_default();
         Ok(ShardLog {
-            path: path.to_path_buf(),
-            playbook: start["playbook"].as_str().unwrap_or_default().to_string(),
-            check: start["check"].as_bool().unwrap_or(false),
+            path: run.path,
+            playbook: run.playbook,
+            check: run.check,
             hosts,
             elapsed,
-            error: end["error"].as_str().map(str::to_string),
-            fatal: end["fatal"].as_bool().unwrap_or(false),
-            interrupted: end["interrupted"].as_bool().unwrap_or(false),
+            error: end.error,
+            fatal: end.fatal,
+            interrupted: end.interrupted,
         })
     }
-}
-
-fn host_recap(value: &Value) -> Result<HostRecap, String> {
-    let count = |key: &str| {
-        value[key]
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| format!("a recap host without a whole `{key}` count: {value}"))
-    };
-    Ok(HostRecap {
-        host: value["host"].as_str().ok_or_else(|| format!("a recap host without a name: {value}"))?.to_string(),
-        ok: count("ok")?,
-        changed: count("changed")?,
-        failed: count("failed")?,
-        skipped: count("skipped")?,
-        unreachable: count("unreachable")?,
-        time: Duration::from_secs_f64(value["time"].as_f64().unwrap_or(0.0).max(0.0)),
-        stopped_in: value["stopped_in"].as_str().map(str::to_string),
-        play_stopped_at: value["play_stopped_at"].as_str().map(str::to_string),
-    })
 }
 
 /// The shards as one run.

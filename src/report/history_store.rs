@@ -12,8 +12,11 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use super::logged_run::LoggedRun;
+
 /// Each entry moves the schema from version `index` to `index + 1`. Never edit one that has shipped; add one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
         started_at TEXT NOT NULL,
@@ -41,7 +44,13 @@ const MIGRATIONS: &[&str] = &[r#"
         duration REAL NOT NULL
     );
     CREATE INDEX results_by_run ON results(run_id, host);
-"#];
+"#,
+    r#"
+    -- 2: runs imported from --log-json files, known by the file's digest so a second import finds the first.
+    ALTER TABLE runs ADD COLUMN log_digest TEXT;
+    CREATE UNIQUE INDEX runs_by_log ON runs(log_digest) WHERE log_digest IS NOT NULL;
+"#,
+];
 
 /// How long a writer waits for another run's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,6 +112,14 @@ pub struct HostChange {
     pub playbook: String,
     /// The tasks that changed the host in that run.
     pub tasks: Vec<String>,
+}
+
+/// What `import` did with a log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    New(i64),
+    /// The same log was imported before, as this run.
+    AlreadyThere(i64),
 }
 
 /// What the recorder knows when a run starts.
@@ -173,6 +190,63 @@ impl HistoryStore {
             params![run_id, exit_code, command_line],
         )?;
         Ok(())
+    }
+
+    /// Records a run read from its `--log-json` file, in one transaction; a log already imported (same bytes) is
+    /// not recorded twice. `exit_code` is what the run returned, when the log says how it ended.
+    pub fn import(&mut self, run: &LoggedRun, exit_code: Option<i32>) -> rusqlite::Result<Imported> {
+        let transaction = self.connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let existing: Option<i64> = transaction
+            .query_row("SELECT id FROM runs WHERE log_digest = ?1", params![run.digest], |row| row.get(0))
+            .optional()?;
+        if let Some(id) = existing {
+            return Ok(Imported::AlreadyThere(id));
+        }
+        let (ended_at, elapsed, interrupted) = match &run.recap {
+            Some(recap) => (
+                recap.logged_at.clone().or_else(|| run.started_at.clone()),
+                Some(recap.elapsed.as_secs_f64()),
+                recap.interrupted,
+            ),
+            None => (None, None, false),
+        };
+        transaction.execute(
+            "INSERT INTO runs (started_at, ended_at, playbook, command_line, hosts, check_mode, exit_code, elapsed,
+             interrupted, log_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                run.started_at.as_deref().unwrap_or(""),
+                ended_at,
+                run.playbook,
+                format!("imported from {}", run.path.display()),
+                serde_json::to_string(&run.hosts).unwrap_or_default(),
+                run.check,
+                exit_code,
+                elapsed,
+                interrupted,
+                run.digest
+            ],
+        )?;
+        let id = transaction.last_insert_rowid();
+        for result in &run.results {
+            transaction.execute(
+                "INSERT INTO results (run_id, task, host, status, changed, rc, message, diff, started, duration)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    id,
+                    result.task,
+                    result.host,
+                    result.status,
+                    result.changed,
+                    result.rc,
+                    result.message,
+                    result.diff,
+                    result.started,
+                    result.duration
+                ],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(Imported::New(id))
     }
 
     /// The most recent `limit` runs, newest first.
@@ -349,5 +423,55 @@ mod tests {
         let store = HistoryStore::open(&path).unwrap();
         assert_eq!(store.runs(10).unwrap().len(), 1);
         assert!(store.runs(10).unwrap()[0].check);
+    }
+
+    #[test]
+    fn a_database_of_the_first_schema_opens_and_keeps_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            // The file as the first release wrote it: schema 1 only.
+            let connection = Connection::open(&path).unwrap();
+            connection.execute_batch(MIGRATIONS[0]).unwrap();
+            connection.pragma_update(None, "user_version", 1).unwrap();
+            connection
+                .execute(
+                    "INSERT INTO runs (started_at, playbook, command_line, hosts, check_mode) VALUES ('t', 'old.rhai', 'c', '[]', 0)",
+                    [],
+                )
+                .unwrap();
+        }
+        let store = HistoryStore::open(&path).unwrap();
+        assert_eq!(store.schema_version(), MIGRATIONS.len() as i64);
+        assert_eq!(store.runs(10).unwrap()[0].playbook, "old.rhai");
+    }
+
+    #[test]
+    fn a_log_imported_twice_is_one_run_and_an_unfinished_one_is_incomplete() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = HistoryStore::open(&dir.path().join("h.db")).unwrap();
+        let log = concat!(
+            r#"{"time":"2026-12-05T10:00:00.000Z","event":"run_start","playbook":"site.rhai","hosts":["a"],"check":false,"diff":false}"#,
+            "\n",
+            r#"{"time":"2026-12-05T10:00:01.000Z","event":"host_result","task":"t","host":"a","status":"changed","changed":true,"steps":[],"duration":0.5}"#,
+            "\n",
+        );
+        let unfinished = LoggedRun::parse(Path::new("a.json"), log).unwrap();
+        let Imported::New(first) = store.import(&unfinished, None).unwrap() else { panic!("a new run") };
+        assert_eq!(store.import(&unfinished, None).unwrap(), Imported::AlreadyThere(first));
+        let finished = format!(
+            "{log}{}\n{}\n",
+            r#"{"time":"2026-12-05T10:00:02.000Z","event":"recap","hosts":[],"elapsed":2.0,"interrupted":false}"#,
+            r#"{"time":"2026-12-05T10:00:02.000Z","event":"run_end","fatal":false,"interrupted":false}"#
+        );
+        let finished = LoggedRun::parse(Path::new("b.json"), &finished).unwrap();
+        let Imported::New(second) = store.import(&finished, Some(0)).unwrap() else { panic!("another run") };
+        let runs = store.runs(10).unwrap();
+        let run = |id| runs.iter().find(|r| r.id == id).unwrap();
+        assert!(run(first).incomplete && run(first).exit_code.is_none());
+        assert!(!run(second).incomplete && run(second).exit_code == Some(0));
+        assert_eq!((run(second).changed, run(second).started_at.as_str()), (1, "2026-12-05T10:00:00.000Z"));
+        let results = store.results(second, None, None).unwrap();
+        assert!((results[0].started - 0.5).abs() < 1e-6);
     }
 }

@@ -10,6 +10,7 @@ mod history_recorder;
 mod history_store;
 mod html_report;
 mod json_log;
+mod logged_run;
 mod recap;
 mod redactor;
 
@@ -17,8 +18,9 @@ pub use console_reporter::{ConsoleOptions, ConsoleReporter};
 pub use event::*;
 pub use fan_out::FanOut;
 pub use history_recorder::HistoryRecorder;
-pub use history_store::{HistoryStore, HostChange, ResultRow, RunSummary};
+pub use history_store::{HistoryStore, HostChange, Imported, ResultRow, RunSummary};
 pub use html_report::render as render_html_report;
 pub use json_log::JsonLog;
+pub use logged_run::{LogReadError, LoggedEnd, LoggedRecap, LoggedResult, LoggedRun};
 pub use recap::RecapBuilder;
 pub use redactor::{MASK, MIN_FRAGMENT, Redactor};
