@@ -360,3 +360,59 @@ fn a_run_logged_with_no_history_is_imported_once_with_the_counts_of_a_recorded_r
     let runs = history(&db, &[]);
     assert_eq!((runs[0]["incomplete"].as_bool(), runs[0]["exit_code"].clone()), (Some(true), serde_json::Value::Null));
 }
+
+/// A `--log-json` of `hosts` × `tasks`, every 7th result changed with a small diff, one host failing the last
+/// task: what a real run of that size logs, line for line in json_log's format.
+fn generated_log(hosts: usize, tasks: usize) -> String {
+    let names: Vec<String> = (1..=hosts).map(|n| format!("node{n:03}")).collect();
+    let time = |ms: usize| format!("2026-12-05T10:{:02}:{:02}.{:03}Z", ms / 60_000, ms / 1000 % 60, ms % 1000);
+    let mut log = format!(
+        "{}\n",
+        serde_json::json!({"time": time(0), "event": "run_start", "playbook": "site.rhai", "hosts": names, "check": false, "diff": true})
+    );
+    let mut clock = 0;
+    for task in 0..tasks {
+        let name = format!("task number {task}");
+        for (index, host) in names.iter().enumerate() {
+            clock += 3;
+            let changed = (task + index) % 7 == 0;
+            let failed = task == tasks - 1 && index == 0;
+            let status = if failed {
+                "failed"
+            } else if changed {
+                "changed"
+            } else {
+                "ok"
+            };
+            let mut step = serde_json::json!({"primitive": "write", "target": format!("/etc/app/{task}.conf"), "status": status, "duration": 0.01});
+            if changed {
+                step["diff"] =
+                    format!("--- before\n+++ after\n@@ -1 +1 @@\n-port = {task}\n+port = {}\n", task + 1).into();
+            }
+            let mut event = serde_json::json!({"time": time(clock), "event": "host_result", "task": name, "host": host,
+                "status": status, "changed": changed, "steps": [step], "duration": 0.012});
+            if failed {
+                event["message"] = "site.rhai:40:5: write /etc/app/x.conf: No space left on device".into();
+            }
+            log.push_str(&format!("{event}\n"));
+        }
+    }
+    log
+}
+
+#[test]
+fn the_report_of_a_hundred_hosts_by_fifty_tasks_stays_under_a_megabyte() {
+    let test = Test::new();
+    let log = test.path().join("big.jsonl");
+    std::fs::write(&log, generated_log(100, 50)).unwrap();
+    let db = test.path().join("history.db");
+    history(&db, &["import", &log.display().to_string()]);
+    let report = test.path().join("report.html");
+    let db_arg = db.display().to_string();
+    Test::new().args(&["report", "last", "-o", &report.display().to_string(), "--history", &db_arg]).run();
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(html.matches("class=\"host-row\"").count(), 100, "one timeline row per host");
+    assert!(html.contains("No space left on device"), "the failure is in the report");
+    eprintln!("report of 100 hosts x 50 tasks: {} bytes", html.len());
+    assert!(html.len() <= 1_000_000, "report of 100 hosts x 50 tasks: {} bytes, over 1 MB", html.len());
+}
