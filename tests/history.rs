@@ -97,6 +97,9 @@ fn three_runs_are_listed_with_their_counts_and_one_shows_its_diff_and_error() {
     let failed = history(&db, &["show", &first, "--host", two, "--task", "breaks"]);
     let message = failed["results"][0]["message"].as_str().unwrap();
     assert!(message.contains("exit") || message.contains("4"), "{failed:#}");
+    // The playbook line that failed is kept with the failure, marked, as it read when it failed.
+    let excerpt = failed["results"][0]["excerpt"].as_str().unwrap_or_default();
+    assert!(excerpt.lines().any(|line| line.starts_with('>') && line.contains("task(\"breaks\"")), "{failed:#}");
 
     // The text form too, as an operator reads it.
     let text = Command::new(RUNBOOK).args(["history", "--history", &db_arg]).output().unwrap();

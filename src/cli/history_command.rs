@@ -172,7 +172,9 @@ fn import(path: &Path, logs: &[PathBuf], json: bool) -> Result<(), String> {
             )),
             (None, _) => None,
         };
-        let imported = store.import(run, exit_code).map_err(|e| format!("history {}: {e}", path.display()))?;
+        // Playbook paths in a log are as the run saw them: relative to the folder it ran in, taken to be this one.
+        let imported =
+            store.import(run, exit_code, Path::new(".")).map_err(|e| format!("history {}: {e}", path.display()))?;
         let (id, new) = match imported {
             Imported::New(id) => (id, true),
             Imported::AlreadyThere(id) => (id, false),

@@ -7,10 +7,13 @@
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
-use super::event::{Event, Reporter};
+use std::path::Path;
+
+use super::event::{Event, Reporter, Status};
 use super::history_store::{HistoryStore, NewRun, ResultRow};
 use super::json_log::rfc3339_utc;
 use super::redactor::Redactor;
+use super::source_excerpt::source_excerpt;
 
 /// Writes one run into a [`HistoryStore`].
 pub struct HistoryRecorder {
@@ -107,6 +110,14 @@ impl Reporter for HistoryRecorder {
                         rc: result.rc,
                         message: result.message.as_deref().map(redact),
                         diff: (!diffs.is_empty()).then(|| redact(&diffs.join("\n"))),
+                        excerpt: match result.status {
+                            Status::Failed | Status::Unreachable => result
+                                .message
+                                .as_deref()
+                                .and_then(|message| source_excerpt(message, Path::new(".")))
+                                .map(|excerpt| redact(&excerpt)),
+                            _ => None,
+                        },
                         started: (ended - duration).max(0.0),
                         duration,
                     };

@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::logged_run::LoggedRun;
+use super::source_excerpt::source_excerpt;
 
 /// Each entry moves the schema from version `index` to `index + 1`. Never edit one that has shipped; add one.
 const MIGRATIONS: &[&str] = &[
@@ -49,6 +50,10 @@ const MIGRATIONS: &[&str] = &[
     -- 2: runs imported from --log-json files, known by the file's digest so a second import finds the first.
     ALTER TABLE runs ADD COLUMN log_digest TEXT;
     CREATE UNIQUE INDEX runs_by_log ON runs(log_digest) WHERE log_digest IS NOT NULL;
+"#,
+    r#"
+    -- 3: the playbook lines around a failure, as they were when it failed.
+    ALTER TABLE results ADD COLUMN excerpt TEXT;
 "#,
 ];
 
@@ -98,6 +103,9 @@ pub struct ResultRow {
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+    /// For a failure located in the playbook: the lines around it (see `source_excerpt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excerpt: Option<String>,
     /// Seconds after the run started.
     pub started: f64,
     pub duration: f64,
@@ -168,8 +176,21 @@ impl HistoryStore {
 
     pub fn add_result(&self, run_id: i64, row: &ResultRow) -> rusqlite::Result<()> {
         self.connection.execute(
-            "INSERT INTO results (run_id, task, host, status, changed, rc, message, diff, started, duration) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![run_id, row.task, row.host, row.status, row.changed, row.rc, row.message, row.diff, row.started, row.duration],
+            "INSERT INTO results (run_id, task, host, status, changed, rc, message, diff, started, duration, excerpt)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                run_id,
+                row.task,
+                row.host,
+                row.status,
+                row.changed,
+                row.rc,
+                row.message,
+                row.diff,
+                row.started,
+                row.duration,
+                row.excerpt
+            ],
         )?;
         Ok(())
     }
@@ -194,7 +215,13 @@ impl HistoryStore {
 
     /// Records a run read from its `--log-json` file, in one transaction; a log already imported (same bytes) is
     /// not recorded twice. `exit_code` is what the run returned, when the log says how it ended.
-    pub fn import(&mut self, run: &LoggedRun, exit_code: Option<i32>) -> rusqlite::Result<Imported> {
+    /// Failures located in the playbook get their source lines from the files under `source_base`.
+    pub fn import(
+        &mut self,
+        run: &LoggedRun,
+        exit_code: Option<i32>,
+        source_base: &Path,
+    ) -> rusqlite::Result<Imported> {
         let transaction = self.connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let existing: Option<i64> = transaction
             .query_row("SELECT id FROM runs WHERE log_digest = ?1", params![run.digest], |row| row.get(0))
@@ -228,9 +255,13 @@ impl HistoryStore {
         )?;
         let id = transaction.last_insert_rowid();
         for result in &run.results {
+            let excerpt = match result.status.as_str() {
+                "failed" | "unreachable" => result.message.as_deref().and_then(|m| source_excerpt(m, source_base)),
+                _ => None,
+            };
             transaction.execute(
-                "INSERT INTO results (run_id, task, host, status, changed, rc, message, diff, started, duration)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO results (run_id, task, host, status, changed, rc, message, diff, started, duration, excerpt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     id,
                     result.task,
@@ -241,7 +272,8 @@ impl HistoryStore {
                     result.message,
                     result.diff,
                     result.started,
-                    result.duration
+                    result.duration,
+                    excerpt
                 ],
             )?;
         }
@@ -267,7 +299,7 @@ impl HistoryStore {
     /// A run's results in the order they arrived, optionally only one host's or one task's.
     pub fn results(&self, run_id: i64, host: Option<&str>, task: Option<&str>) -> rusqlite::Result<Vec<ResultRow>> {
         let mut statement = self.connection.prepare(
-            "SELECT task, host, status, changed, rc, message, diff, started, duration FROM results
+            "SELECT task, host, status, changed, rc, message, diff, started, duration, excerpt FROM results
              WHERE run_id = ?1 AND (?2 IS NULL OR host = ?2) AND (?3 IS NULL OR task = ?3) ORDER BY id",
         )?;
         let rows = statement.query_map(params![run_id, host, task], |row| {
@@ -281,6 +313,7 @@ impl HistoryStore {
                 diff: row.get(6)?,
                 started: row.get(7)?,
                 duration: row.get(8)?,
+                excerpt: row.get(9)?,
             })
         })?;
         rows.collect()
@@ -372,6 +405,7 @@ mod tests {
             rc: None,
             message: None,
             diff: None,
+            excerpt: None,
             started: 0.0,
             duration: 0.5,
         }
@@ -457,15 +491,17 @@ mod tests {
             "\n",
         );
         let unfinished = LoggedRun::parse(Path::new("a.json"), log).unwrap();
-        let Imported::New(first) = store.import(&unfinished, None).unwrap() else { panic!("a new run") };
-        assert_eq!(store.import(&unfinished, None).unwrap(), Imported::AlreadyThere(first));
+        let Imported::New(first) = store.import(&unfinished, None, dir.path()).unwrap() else { panic!("a new run") };
+        assert_eq!(store.import(&unfinished, None, dir.path()).unwrap(), Imported::AlreadyThere(first));
         let finished = format!(
             "{log}{}\n{}\n",
             r#"{"time":"2026-12-05T10:00:02.000Z","event":"recap","hosts":[],"elapsed":2.0,"interrupted":false}"#,
             r#"{"time":"2026-12-05T10:00:02.000Z","event":"run_end","fatal":false,"interrupted":false}"#
         );
         let finished = LoggedRun::parse(Path::new("b.json"), &finished).unwrap();
-        let Imported::New(second) = store.import(&finished, Some(0)).unwrap() else { panic!("another run") };
+        let Imported::New(second) = store.import(&finished, Some(0), dir.path()).unwrap() else {
+            panic!("another run")
+        };
         let runs = store.runs(10).unwrap();
         let run = |id| runs.iter().find(|r| r.id == id).unwrap();
         assert!(run(first).incomplete && run(first).exit_code.is_none());

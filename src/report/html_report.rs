@@ -131,6 +131,7 @@ mod tests {
             rc: Some(4),
             message: Some("site.rhai:3:5: command failed".into()),
             diff: None,
+            excerpt: Some("> 3 | h.run(\"false\")\n    |     ^\n".into()),
             started: 0.5,
             duration: 1.0,
         }];
@@ -139,6 +140,7 @@ mod tests {
         assert!(html.contains("&lt;script&gt;alert(1)&lt;"), "{html}");
         assert_eq!(html.matches("class=\"host-row\"").count(), 2, "{html}");
         assert!(html.contains("site.rhai:3:5: command failed"));
+        assert!(html.contains("&gt; 3 | h.run(&quot;false&quot;)"), "the source lines, escaped: {html}");
         assert!(!html.contains("http://") && !html.contains("https://"), "no external asset");
     }
 }

@@ -13,6 +13,7 @@ mod json_log;
 mod logged_run;
 mod recap;
 mod redactor;
+mod source_excerpt;
 
 pub use console_reporter::{ConsoleOptions, ConsoleReporter};
 pub use event::*;
