@@ -224,10 +224,6 @@ fn no_history_records_nothing_and_the_default_lives_beside_the_inventory() {
 #[test]
 fn the_report_opens_in_headless_chromium_with_a_clean_console_and_a_row_per_host() {
     require_lab!();
-    let chromium = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|name| Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success()))
-        .expect("chromium is missing: scripts/install-deps --for-tests installs it");
     let lab = lab();
     let bad = lab.host(1);
     let run = Test::new()
@@ -243,27 +239,7 @@ fn the_report_opens_in_headless_chromium_with_a_clean_console_and_a_row_per_host
         .code(2)
         .stdout_has("report: report.html")
         .run();
-    let report = run.dir.join("report.html");
-    let screenshot = run.dir.join("report.png");
-    let output = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"])
-        .args(["--window-size=1200,700", "--virtual-time-budget=2000"])
-        .arg(format!("--screenshot={}", screenshot.display()))
-        .arg(format!("file://{}", report.display()))
-        .output()
-        .expect("chromium runs");
-    let log = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "chromium failed:\n{log}");
-    assert!(!log.contains("CONSOLE") && !log.contains("Uncaught"), "the page logged to its console:\n{log}");
-    let png = std::fs::read(&screenshot).expect("a screenshot");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "a real screenshot, {} bytes", png.len());
-
-    let dom = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
-        .arg(format!("file://{}", report.display()))
-        .output()
-        .expect("chromium runs");
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    let dom = support::open_in_chromium(&run.dir.join("report.html"), &run.dir.join("report.png"), (1200, 700));
     assert_eq!(dom.matches("class=\"host-row\"").count(), 2, "one timeline row per host:\n{dom}");
     assert!(dom.contains("no disk"), "the failed host's error is in the page");
 }

@@ -76,6 +76,19 @@ fn the_readme_main_job_runs_from_a_clean_state_and_its_printed_commands_work() {
     assert!(format!("{pulled}{err}").contains("Login Succeeded"), "{pulled}{err}");
     assert!(pulled.contains("Status: "), "docker pull through the VIP: {pulled}");
 
+    // The report it wrote of its part 2 (ten hosts): it loads in Chromium with a clean console, one timeline row
+    // per host. docs/history-report.png, the README's picture, is such a screenshot (RUNBOOK_KEEP_SCREENSHOT=PATH
+    // keeps this one).
+    let report = repo_root().join(".runbook/lab/report.html");
+    assert!(stdout.contains("The report of part 2"), "{stdout}");
+    let screenshot = tempfile::tempdir().unwrap();
+    let png = screenshot.path().join("report.png");
+    let dom = support::open_in_chromium(&report, &png, (1200, 900));
+    assert_eq!(dom.matches("class=\"host-row\"").count(), 10, "one timeline row per host of the lab");
+    if let Ok(keep) = std::env::var("RUNBOOK_KEEP_SCREENSHOT") {
+        std::fs::copy(&png, keep).unwrap();
+    }
+
     support::lab_down("lab");
 }
 

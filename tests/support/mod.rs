@@ -433,3 +433,35 @@ impl Tripwires {
         }
     }
 }
+
+/// Debian's headless Chromium, which the report tests open pages in (installed by `install-deps --for-tests`).
+pub fn chromium() -> &'static str {
+    ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|name| Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .expect("chromium is missing: scripts/install-deps --for-tests installs it")
+}
+
+/// Opens `page` in headless Chromium and screenshots it to `png`: fails the test on a console message or an
+/// uncaught error, or on anything but a real PNG. Returns the page's DOM as Chromium built it.
+pub fn open_in_chromium(page: &Path, png: &Path, size: (u32, u32)) -> String {
+    let output = Command::new(chromium())
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"])
+        .arg(format!("--window-size={},{}", size.0, size.1))
+        .arg("--virtual-time-budget=2000")
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "chromium failed:\n{log}");
+    assert!(!log.contains("CONSOLE") && !log.contains("Uncaught"), "the page logged to its console:\n{log}");
+    let bytes = std::fs::read(png).expect("a screenshot");
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 5_000, "a real screenshot, {} bytes", bytes.len());
+    let dom = Command::new(chromium())
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    String::from_utf8_lossy(&dom.stdout).into_owned()
+}
