@@ -30,6 +30,8 @@ fn script_error(error: PrimitiveError) -> Box<EvalAltResult> {
             }
             message.into()
         }
+        // A host's unreadable answer fails the host with no exit code to note.
+        malformed @ PrimitiveError::Malformed(_) => malformed.to_string().into(),
         PrimitiveError::Usage(message) => message.into(),
     }
 }

@@ -37,7 +37,7 @@ impl FetchSpec {
         let mode = match options.string("mode")? {
             None => 0o600,
             Some(text) => u32::from_str_radix(text.trim(), 8).ok().filter(|m| *m <= 0o7777).ok_or_else(|| {
-                PrimitiveError::from(format!(
+                PrimitiveError::usage(format!(
                     "fetch: option `mode` must be an octal string like \"0600\", not \"{text}\""
                 ))
             })?,
@@ -48,13 +48,13 @@ impl FetchSpec {
                 Some((count as usize, prefix))
             }
             _ => {
-                return Err(
-                    "fetch: `keep` (a count >= 1) and `keep_prefix` (a file name prefix, no '/') go together".into()
-                );
+                return Err(PrimitiveError::usage(
+                    "fetch: `keep` (a count >= 1) and `keep_prefix` (a file name prefix, no '/') go together",
+                ));
             }
         };
         if local.is_empty() {
-            return Err("fetch: the local destination is empty".into());
+            return Err(PrimitiveError::usage("fetch: the local destination is empty"));
         }
         // Relative paths are relative to the playbook, as `upload`'s source is.
         let local = host.local_file(local);

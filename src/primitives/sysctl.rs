@@ -30,7 +30,7 @@ pub fn sysctl(host: &dyn RemoteHost, keys: &Map, options: &Map) -> Result<Map, P
             let names: Vec<String> = value
                 .clone()
                 .try_cast::<rhai::Array>()
-                .ok_or("sysctl: option `persist_only` must be true or an array of keys")?
+                .ok_or_else(|| PrimitiveError::usage("sysctl: option `persist_only` must be true or an array of keys"))?
                 .into_iter()
                 .map(|item| item.to_string())
                 .collect();
@@ -156,13 +156,13 @@ fn validate_key(key: &str) -> Result<(), PrimitiveError> {
         && !key.ends_with('.')
         && !key.contains("..")
         && key.chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
-    if valid { Ok(()) } else { Err(format!("sysctl: \"{key}\" is not a sysctl key").into()) }
+    if valid { Ok(()) } else { Err(PrimitiveError::usage(format!("sysctl: \"{key}\" is not a sysctl key"))) }
 }
 
 fn value_text(value: &Dynamic) -> Result<String, PrimitiveError> {
     let text = value.to_string();
     if text.contains('\n') || text.trim().is_empty() {
-        return Err(format!("sysctl: value {value:?} must be one non-empty line").into());
+        return Err(PrimitiveError::usage(format!("sysctl: value {value:?} must be one non-empty line")));
     }
     Ok(text.trim().to_string())
 }

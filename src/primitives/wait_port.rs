@@ -59,7 +59,9 @@ pub fn wait_port(host: &dyn RemoteHost, port: i64, options: &Map) -> Result<(), 
     let address = parsed.string("address")?.unwrap_or_else(|| host.address().to_string());
     let from: Option<Arc<dyn RemoteHost>> = match parsed.raw("from") {
         None => None,
-        Some(value) => Some(host.host_in(value).ok_or("wait_port: option `from` must be a host")?),
+        Some(value) => {
+            Some(host.host_in(value).ok_or_else(|| PrimitiveError::usage("wait_port: option `from` must be a host"))?)
+        }
     };
     let step = Step::new(host, "wait_port", format!("{address}:{port}"));
     let wait = |timeout: Duration| match &from {
