@@ -183,5 +183,5 @@ fn wait_global(runtime: &Runtime, address: &str, port: i64, timeout: i64) -> Res
     }
     primitives::wait_from_controller(address, port, timeout, &interrupted)
         .map(|_| Dynamic::UNIT)
-        .map_err(|message| message.into())
+        .map_err(|error| error.to_string().into())
 }
