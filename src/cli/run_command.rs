@@ -93,7 +93,7 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         return Ok(exit_code::OK);
     }
     if let Some(persist) = args.connection.persist {
-        crate::transport::enable_connection_holder(persist)?;
+        crate::transport::enable_connection_holder(persist).map_err(|error| error.to_string())?;
     }
     let host_key_policy = config.host_key_policy(host_key_flag);
     let ssh_password = match args.connection.ask_pass {
