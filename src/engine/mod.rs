@@ -13,10 +13,12 @@ mod local_file;
 mod local_run;
 mod module_resolver;
 mod playbook;
+mod playbook_error;
 mod primitive_bindings;
 mod runtime;
 mod script_error;
 mod step_recorder;
+mod task_option_error;
 mod task_options;
 mod task_runner;
 mod vars_map;
@@ -34,6 +36,7 @@ pub use host_handle::{HostHandle, to_map};
 pub use host_state::{HostHealth, HostState};
 pub use module_resolver::{EMBEDDED_STDLIB, ModuleSource, StdlibResolver};
 pub use playbook::{build_engine, compile, standard_scope};
+pub use playbook_error::{LocatedError, PlaybookError};
 pub use runtime::{INTERRUPT_GRACE, RunOptions, Runtime};
 pub use script_error::describe as describe_script_error;
 pub use step_recorder::StepRecord;
@@ -129,7 +132,7 @@ pub fn run(request: RunRequest) -> RunOutcome {
         .spawn(move || playbook::run_file(&script_runtime, &playbook))
         .expect("a thread for the playbook")
         .join()
-        .unwrap_or_else(|_| Err("internal error: the playbook thread panicked".into()));
+        .unwrap_or(Err(PlaybookError::Panicked));
 
     if let Some(start) = &runtime.options.start_at_task
         && !runtime.reached_start_task.load(Ordering::SeqCst)
@@ -144,7 +147,7 @@ pub fn run(request: RunRequest) -> RunOutcome {
     }
     let fatal = runtime.fatal_stop.load(Ordering::SeqCst);
     // The script's error is printed by the caller, outside the reporters: redact it here, as they would.
-    let error = result.err().map(|error| runtime.redactor.redact(&error));
+    let error = result.err().map(|error| runtime.redactor.redact(&error.to_string()));
     runtime.emit(Event::RunEnd { error: error.clone(), fatal, interrupted });
     runtime.reporter.finish();
     let failed_hosts = runtime.hosts.values().filter(|host| !host.is_active()).map(|host| host.name.clone()).collect();
