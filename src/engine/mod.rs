@@ -17,6 +17,7 @@ mod playbook_error;
 mod primitive_bindings;
 mod runtime;
 mod script_error;
+mod script_stop;
 mod step_recorder;
 mod task_option_error;
 mod task_options;
@@ -39,6 +40,7 @@ pub use playbook::{build_engine, compile, standard_scope};
 pub use playbook_error::{LocatedError, PlaybookError};
 pub use runtime::{INTERRUPT_GRACE, RunOptions, Runtime};
 pub use script_error::describe as describe_script_error;
+pub use script_stop::ScriptStop;
 pub use step_recorder::StepRecord;
 pub use task_options::{Serial, TASK_OPTION_NAMES, TaskOptions, selected_by_tags};
 pub use vars_map::VarsMap;
@@ -67,10 +69,8 @@ pub struct RunRequest {
 /// How a run ended.
 pub struct RunOutcome {
     pub recap: Vec<HostRecap>,
-    /// The script's error (file:line:col: message), if it stopped on one.
-    pub error: Option<String>,
-    /// The script stopped because a `fatal` task failed on a host.
-    pub fatal: bool,
+    /// Why the script stopped before its end, if it did (its error redacted, as the reporters show it).
+    pub stop: Option<ScriptStop>,
     pub interrupted: bool,
     /// Hosts that failed or could not be reached, for --retry-failed.
     pub failed_hosts: Vec<String>,
@@ -147,8 +147,11 @@ pub fn run(request: RunRequest) -> RunOutcome {
     }
     let fatal = runtime.fatal_stop.load(Ordering::SeqCst);
     // The script's error is printed by the caller, outside the reporters: redact it here, as they would.
-    let error = result.err().map(|error| runtime.redactor.redact(&error.to_string()));
-    runtime.emit(Event::RunEnd { error: error.clone(), fatal, interrupted });
+    let stop = result.err().map(|error| {
+        let error = error.redacted(&runtime.redactor);
+        if fatal { ScriptStop::Fatal(error) } else { ScriptStop::Error(error) }
+    });
+    runtime.emit(Event::RunEnd { error: stop.as_ref().map(|stop| stop.error().to_string()), fatal, interrupted });
     runtime.reporter.finish();
     let failed_hosts = runtime.hosts.values().filter(|host| !host.is_active()).map(|host| host.name.clone()).collect();
     // All at once: one by one, closing 100 connections took longer than a rerun's real work.
@@ -166,5 +169,5 @@ pub fn run(request: RunRequest) -> RunOutcome {
         }
         let _ = tokio::time::timeout(Duration::from_secs(3), settings.jumps.close()).await;
     });
-    RunOutcome { recap, error, fatal, interrupted, failed_hosts }
+    RunOutcome { recap, stop, interrupted, failed_hosts }
 }

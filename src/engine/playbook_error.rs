@@ -27,8 +27,41 @@ pub enum PlaybookError {
     Panicked,
 }
 
+impl PlaybookError {
+    /// The error as output may show it: the script's messages can hold a secret's value (`throw` of a vaulted
+    /// variable); the place and the cause of an unreadable file cannot.
+    pub fn redacted(self, redactor: &crate::report::Redactor) -> PlaybookError {
+        let redact =
+            |located: LocatedError| LocatedError { place: located.place, message: redactor.redact(&located.message) };
+        match self {
+            PlaybookError::Compile(located) => PlaybookError::Compile(redact(located)),
+            PlaybookError::Script(located) => PlaybookError::Script(redact(located)),
+            other => other,
+        }
+    }
+}
+
 impl From<PlaybookError> for Box<rhai::EvalAltResult> {
     fn from(error: PlaybookError) -> Box<rhai::EvalAltResult> {
         error.to_string().into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LocatedError, PlaybookError};
+    use crate::report::Redactor;
+
+    #[test]
+    fn a_script_error_reads_place_then_message_and_hides_a_secret_in_the_message() {
+        let redactor = Redactor::new();
+        redactor.add("hunter2-very-secret");
+        let error = PlaybookError::Script(LocatedError {
+            place: "site.rhai:12:5".into(),
+            message: "bad password hunter2-very-secret".into(),
+        });
+        let shown = error.redacted(&redactor).to_string();
+        assert!(shown.starts_with("site.rhai:12:5: bad password "), "{shown}");
+        assert!(!shown.contains("hunter2-very-secret"), "{shown}");
     }
 }
