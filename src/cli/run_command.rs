@@ -10,7 +10,7 @@ use super::ansible_config::AnsibleConfig;
 use super::inventory_command::render_error;
 use super::vault_options::redacted;
 use super::{HostKeyChecking, RunArgs, VaultConfig, exit_code, password_prompt};
-use crate::engine::{RunOptions, RunOutcome, RunRequest};
+use crate::engine::{RunOptions, RunOutcome, RunRequest, ScriptStop};
 use crate::inventory::{Inventory, merge_extra_vars};
 use crate::report::{ConsoleOptions, ConsoleReporter, FanOut, HistoryRecorder, JsonLog, Redactor, Reporter};
 use crate::transport::HostKeyPolicy;
@@ -93,7 +93,7 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         return Ok(exit_code::OK);
     }
     if let Some(persist) = args.connection.persist {
-        crate::transport::enable_connection_holder(persist)?;
+        crate::transport::enable_connection_holder(persist).map_err(|error| error.to_string())?;
     }
     let host_key_policy = config.host_key_policy(host_key_flag);
     let ssh_password = match args.connection.ask_pass {
@@ -275,13 +275,13 @@ fn close_history(history: &Option<Arc<HistoryRecorder>>, code: i32, args: &RunAr
 }
 
 fn exit_code_of(outcome: &RunOutcome) -> i32 {
-    if let Some(error) = &outcome.error
-        && !outcome.fatal
+    if let Some(ScriptStop::Error(error)) = &outcome.stop
         && !outcome.interrupted
     {
         eprintln!("error: {error}");
     }
-    exit_code::of_run(&outcome.recap, outcome.error.is_some(), outcome.fatal, outcome.interrupted)
+    let fatal = outcome.stop.as_ref().is_some_and(ScriptStop::is_fatal);
+    exit_code::of_run(&outcome.recap, outcome.stop.is_some(), fatal, outcome.interrupted)
 }
 
 /// Remembers the hosts that failed so `--retry-failed` (or `--limit @.runbook/last-failed`) can rerun them.

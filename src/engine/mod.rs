@@ -13,10 +13,13 @@ mod local_file;
 mod local_run;
 mod module_resolver;
 mod playbook;
+mod playbook_error;
 mod primitive_bindings;
 mod runtime;
 mod script_error;
+mod script_stop;
 mod step_recorder;
+mod task_option_error;
 mod task_options;
 mod task_runner;
 mod vars_map;
@@ -34,8 +37,10 @@ pub use host_handle::{HostHandle, to_map};
 pub use host_state::{HostHealth, HostState};
 pub use module_resolver::{EMBEDDED_STDLIB, ModuleSource, StdlibResolver};
 pub use playbook::{build_engine, compile, standard_scope};
+pub use playbook_error::{LocatedError, PlaybookError};
 pub use runtime::{INTERRUPT_GRACE, RunOptions, Runtime};
 pub use script_error::describe as describe_script_error;
+pub use script_stop::ScriptStop;
 pub use step_recorder::StepRecord;
 pub use task_options::{Serial, TASK_OPTION_NAMES, TaskOptions, selected_by_tags};
 pub use vars_map::VarsMap;
@@ -64,10 +69,8 @@ pub struct RunRequest {
 /// How a run ended.
 pub struct RunOutcome {
     pub recap: Vec<HostRecap>,
-    /// The script's error (file:line:col: message), if it stopped on one.
-    pub error: Option<String>,
-    /// The script stopped because a `fatal` task failed on a host.
-    pub fatal: bool,
+    /// Why the script stopped before its end, if it did (its error redacted, as the reporters show it).
+    pub stop: Option<ScriptStop>,
     pub interrupted: bool,
     /// Hosts that failed or could not be reached, for --retry-failed.
     pub failed_hosts: Vec<String>,
@@ -129,7 +132,7 @@ pub fn run(request: RunRequest) -> RunOutcome {
         .spawn(move || playbook::run_file(&script_runtime, &playbook))
         .expect("a thread for the playbook")
         .join()
-        .unwrap_or_else(|_| Err("internal error: the playbook thread panicked".into()));
+        .unwrap_or(Err(PlaybookError::Panicked));
 
     if let Some(start) = &runtime.options.start_at_task
         && !runtime.reached_start_task.load(Ordering::SeqCst)
@@ -144,8 +147,11 @@ pub fn run(request: RunRequest) -> RunOutcome {
     }
     let fatal = runtime.fatal_stop.load(Ordering::SeqCst);
     // The script's error is printed by the caller, outside the reporters: redact it here, as they would.
-    let error = result.err().map(|error| runtime.redactor.redact(&error));
-    runtime.emit(Event::RunEnd { error: error.clone(), fatal, interrupted });
+    let stop = result.err().map(|error| {
+        let error = error.redacted(&runtime.redactor);
+        if fatal { ScriptStop::Fatal(error) } else { ScriptStop::Error(error) }
+    });
+    runtime.emit(Event::RunEnd { error: stop.as_ref().map(|stop| stop.error().to_string()), fatal, interrupted });
     runtime.reporter.finish();
     let failed_hosts = runtime.hosts.values().filter(|host| !host.is_active()).map(|host| host.name.clone()).collect();
     // All at once: one by one, closing 100 connections took longer than a rerun's real work.
@@ -163,5 +169,5 @@ pub fn run(request: RunRequest) -> RunOutcome {
         }
         let _ = tokio::time::timeout(Duration::from_secs(3), settings.jumps.close()).await;
     });
-    RunOutcome { recap, error, fatal, interrupted, failed_hosts }
+    RunOutcome { recap, stop, interrupted, failed_hosts }
 }

@@ -6,6 +6,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext,
 use super::fatal_stop::FatalStop;
 use super::host_handle::{HostHandle, to_map};
 use super::module_resolver::StdlibResolver;
+use super::playbook_error::{LocatedError, PlaybookError};
 use super::runtime::Runtime;
 use super::script_error;
 use super::task_options::TaskOptions;
@@ -189,8 +190,7 @@ fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
     // tags, as `include`'s tags do for a file — a role's tags.
     let rt = runtime.clone();
     engine.register_fn("tagged", move |context: NativeCallContext, tags: Dynamic, body: FnPtr| {
-        let options = TaskOptions::parse(&Map::from_iter([("tags".into(), tags)]))
-            .map_err(|m| -> Box<EvalAltResult> { m.into() })?;
+        let options = TaskOptions::parse(&Map::from_iter([("tags".into(), tags)]))?;
         let depth = options.tags.len();
         rt.include_tags.lock().unwrap().extend(options.tags);
         let result = body.call_within_context::<Dynamic>(&context, ());
@@ -209,7 +209,7 @@ fn task(
     options: Map,
     body: FnPtr,
 ) -> Result<Map, Box<EvalAltResult>> {
-    let options = TaskOptions::parse(&options).map_err(|message| -> Box<EvalAltResult> { message.into() })?;
+    let options = TaskOptions::parse(&options)?;
     let hosts = hosts_argument(hosts)?;
     let inherited = runtime.include_tags.lock().unwrap().clone();
     let result = run_task(context, runtime, name, hosts, options, body, &inherited);
@@ -255,8 +255,7 @@ fn include(
     for (key, value) in &options {
         match key.as_str() {
             "tags" => {
-                let options = TaskOptions::parse(&Map::from_iter([(key.clone(), value.clone())]))
-                    .map_err(|m| -> Box<EvalAltResult> { m.into() })?;
+                let options = TaskOptions::parse(&Map::from_iter([(key.clone(), value.clone())]))?;
                 tags = options.tags;
             }
             "params" => match value.clone().try_cast::<Map>() {
@@ -276,7 +275,7 @@ fn include(
     // error naming it (merge defaults first: `let p = #{ port: 80 } + params;`).
     let params = VarsMap::new(format!("the params of {path}"), params.unwrap_or_default());
     let mut scope = scope_with_params(runtime, params);
-    let ast = compile(engine, &scope, &text, &file).map_err(|e| -> Box<EvalAltResult> { e.into() })?;
+    let ast = compile(engine, &scope, &text, &file)?;
     let depth = tags.len();
     runtime.include_tags.lock().unwrap().extend(tags);
     let result = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast);
@@ -315,29 +314,30 @@ fn scope_with_params(runtime: &Runtime, params: VarsMap) -> Scope<'static> {
 }
 
 /// Compiles a playbook; a syntax error comes back as `file:line:col: message`.
-pub fn compile(engine: &Engine, scope: &Scope, text: &str, file: &Path) -> Result<rhai::AST, String> {
+pub fn compile(engine: &Engine, scope: &Scope, text: &str, file: &Path) -> Result<rhai::AST, PlaybookError> {
     let mut ast = engine.compile_with_scope(scope, text).map_err(|error| {
         let position = error.position();
-        let message = error.err_type().to_string();
-        match (position.line(), position.position()) {
-            (Some(line), Some(column)) => format!("{}:{line}:{column}: {message}", file.display()),
-            (Some(line), None) => format!("{}:{line}: {message}", file.display()),
-            _ => format!("{}: {message}", file.display()),
-        }
+        let place = match (position.line(), position.position()) {
+            (Some(line), Some(column)) => format!("{}:{line}:{column}", file.display()),
+            (Some(line), None) => format!("{}:{line}", file.display()),
+            _ => file.display().to_string(),
+        };
+        PlaybookError::Compile(LocatedError { place, message: error.err_type().to_string() })
     })?;
     ast.set_source(file.display().to_string());
     Ok(ast)
 }
 
-/// Runs a whole playbook file; returns the error text (with file:line:col) if the script failed.
-pub fn run_file(runtime: &Arc<Runtime>, file: &PathBuf) -> Result<(), String> {
+/// Runs a whole playbook file; returns the error (with file:line:col) if the script failed.
+pub fn run_file(runtime: &Arc<Runtime>, file: &PathBuf) -> Result<(), PlaybookError> {
     let engine = build_engine(runtime);
     let mut scope = standard_scope(runtime);
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let text = std::fs::read_to_string(file).map_err(|source| PlaybookError::Read { file: file.clone(), source })?;
     // What can be found wrong without a host was found before the run started (cli's pre-flight, lint's
     // analysis): from here on, errors are the ones only a run can find.
     let ast = compile(&engine, &scope, &text, file)?;
-    let describe = |error: Box<EvalAltResult>| script_error::describe(&error, &file.display().to_string());
+    let describe =
+        |error: Box<EvalAltResult>| PlaybookError::Script(script_error::locate(&error, &file.display().to_string()));
     let outcome = engine.run_ast_with_scope(&mut scope, &ast);
     // The end of the play flushes the handlers still pending; after a script error or a fatal stop only
     // with --force-handlers (Ansible's rule), never after Ctrl-C.

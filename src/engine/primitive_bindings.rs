@@ -30,6 +30,8 @@ fn script_error(error: PrimitiveError) -> Box<EvalAltResult> {
             }
             message.into()
         }
+        // A host's unreadable answer fails the host with no exit code to note.
+        malformed @ PrimitiveError::Malformed(_) => malformed.to_string().into(),
         PrimitiveError::Usage(message) => message.into(),
     }
 }
@@ -181,5 +183,5 @@ fn wait_global(runtime: &Runtime, address: &str, port: i64, timeout: i64) -> Res
     }
     primitives::wait_from_controller(address, port, timeout, &interrupted)
         .map(|_| Dynamic::UNIT)
-        .map_err(|message| message.into())
+        .map_err(|error| error.to_string().into())
 }

@@ -6,17 +6,24 @@
 use rhai::{EvalAltResult, Position};
 
 use super::fatal_stop::FatalStop;
+use super::playbook_error::LocatedError;
 
 /// `site.rhai:12:5: message`, or, when the error was raised inside a module function,
 /// `site.rhai:12:5: message (in stdlib/packages.rhai:44:11)`.
 pub fn describe(error: &EvalAltResult, default_source: &str) -> String {
+    locate(error, default_source).to_string()
+}
+
+/// As [`describe`], with the place (the user's line) apart from the message.
+pub fn locate(error: &EvalAltResult, default_source: &str) -> LocatedError {
     let mut walk = Walk { source: default_source.to_string(), user_call: None };
     let (source, position, message) = walk.innermost(error);
     match walk.user_call {
-        Some((user_source, user_position)) if !user_position.is_none() => {
-            format!("{}: {message} (in {})", place(&user_source, user_position), place(&source, position))
-        }
-        _ => format!("{}: {message}", place(&source, position)),
+        Some((user_source, user_position)) if !user_position.is_none() => LocatedError {
+            place: place(&user_source, user_position),
+            message: format!("{message} (in {})", place(&source, position)),
+        },
+        _ => LocatedError { place: place(&source, position), message },
     }
 }
 

@@ -1,5 +1,7 @@
 use rhai::{Dynamic, Map};
 
+use super::task_option_error::TaskOptionError;
+
 /// The options map of `task(name, hosts, #{ ... }, |h| ...)`, checked: a misspelt option is an error,
 /// not a silently ignored key.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -40,7 +42,7 @@ impl Serial {
 pub use crate::primitives::catalog::TASK_OPTIONS as TASK_OPTION_NAMES;
 
 impl TaskOptions {
-    pub fn parse(map: &Map) -> Result<TaskOptions, String> {
+    pub fn parse(map: &Map) -> Result<TaskOptions, TaskOptionError> {
         let mut options = TaskOptions { when: true, ..TaskOptions::default() };
         for (key, value) in map {
             match key.as_str() {
@@ -60,13 +62,11 @@ impl TaskOptions {
                         .or_else(|_| value.as_float())
                         .ok()
                         .filter(|percent| (0.0..=100.0).contains(percent))
-                        .ok_or_else(|| {
-                            format!("task option `max_fail_percentage` must be a number from 0 to 100, not {value}")
-                        })?;
+                        .ok_or_else(|| TaskOptionError::NotAPercentage(value.to_string()))?;
                     options.max_fail_percentage = Some(percent);
                 }
                 other => {
-                    return Err(format!("unknown task option `{other}` (known: {})", TASK_OPTION_NAMES.join(", ")));
+                    return Err(TaskOptionError::Unknown(other.to_string()));
                 }
             }
         }
@@ -74,31 +74,31 @@ impl TaskOptions {
     }
 }
 
-fn boolean(key: &str, value: &Dynamic) -> Result<bool, String> {
-    value.as_bool().map_err(|t| format!("task option `{key}` must be true or false, not a {t}"))
+fn boolean(key: &str, value: &Dynamic) -> Result<bool, TaskOptionError> {
+    value.as_bool().map_err(|found| TaskOptionError::NotABool { key: key.to_string(), found: found.to_string() })
 }
 
-fn strings(key: &str, value: &Dynamic) -> Result<Vec<String>, String> {
+fn strings(key: &str, value: &Dynamic) -> Result<Vec<String>, TaskOptionError> {
     if let Some(text) = value.clone().try_cast::<rhai::ImmutableString>() {
         return Ok(vec![text.to_string()]);
     }
     let Some(array) = value.clone().try_cast::<rhai::Array>() else {
-        return Err(format!("task option `{key}` must be an array of strings, not a {}", value.type_name()));
+        return Err(TaskOptionError::NotStrings { key: key.to_string(), found: value.type_name().to_string() });
     };
     array
         .into_iter()
         .map(|item| {
             item.into_immutable_string()
                 .map(|s| s.to_string())
-                .map_err(|t| format!("task option `{key}` must hold strings, found a {t}"))
+                .map_err(|found| TaskOptionError::NotAString { key: key.to_string(), found: found.to_string() })
         })
         .collect()
 }
 
-fn parse_serial(value: &Dynamic) -> Result<Serial, String> {
+fn parse_serial(value: &Dynamic) -> Result<Serial, TaskOptionError> {
     if let Ok(count) = value.as_int() {
         if count < 1 {
-            return Err(format!("task option `serial` must be at least 1, not {count}"));
+            return Err(TaskOptionError::SerialBelowOne(count));
         }
         return Ok(Serial::Count(count as usize));
     }
@@ -110,7 +110,7 @@ fn parse_serial(value: &Dynamic) -> Result<Serial, String> {
     {
         return Ok(Serial::Percent(percent));
     }
-    Err(format!("task option `serial` must be a count (2) or a percentage (\"30%\"), not {value}"))
+    Err(TaskOptionError::NotASerial(value.to_string()))
 }
 
 /// Whether a task with these tags runs under --tags/--skip-tags, with Ansible's meanings of `always`,
@@ -168,7 +168,7 @@ mod tests {
         map.insert("serial".into(), Dynamic::from(2_i64));
         assert_eq!(TaskOptions::parse(&map).unwrap().serial.unwrap().batch_size(10), 2);
         map.insert("serial".into(), Dynamic::from("x"));
-        assert!(TaskOptions::parse(&map).unwrap_err().contains("serial"));
+        assert!(TaskOptions::parse(&map).unwrap_err().to_string().contains("serial"));
     }
 
     #[test]
@@ -180,13 +180,13 @@ mod tests {
         assert_eq!(options.max_fail_percentage, Some(30.0));
         assert!(options.any_errors_fatal);
         map.insert("max_fail_percentage".into(), Dynamic::from(130_i64));
-        assert!(TaskOptions::parse(&map).unwrap_err().contains("0 to 100"));
+        assert!(TaskOptions::parse(&map).unwrap_err().to_string().contains("0 to 100"));
     }
 
     #[test]
     fn unknown_options_are_named() {
         let mut map = Map::new();
         map.insert("run_onc".into(), Dynamic::TRUE);
-        assert!(TaskOptions::parse(&map).unwrap_err().contains("unknown task option `run_onc`"));
+        assert!(TaskOptions::parse(&map).unwrap_err().to_string().contains("unknown task option `run_onc`"));
     }
 }

@@ -13,6 +13,7 @@ use rhai::{Array, Dynamic, Map};
 use sha2::{Digest, Sha256};
 
 use super::host_error::HostError;
+use super::local_file_error::LocalFileError;
 use super::primitive_error::PrimitiveError;
 use super::remote_host::RemoteHost;
 use super::step::{Options, Step, StepOutcome};
@@ -37,7 +38,7 @@ impl FetchSpec {
         let mode = match options.string("mode")? {
             None => 0o600,
             Some(text) => u32::from_str_radix(text.trim(), 8).ok().filter(|m| *m <= 0o7777).ok_or_else(|| {
-                PrimitiveError::from(format!(
+                PrimitiveError::usage(format!(
                     "fetch: option `mode` must be an octal string like \"0600\", not \"{text}\""
                 ))
             })?,
@@ -48,13 +49,13 @@ impl FetchSpec {
                 Some((count as usize, prefix))
             }
             _ => {
-                return Err(
-                    "fetch: `keep` (a count >= 1) and `keep_prefix` (a file name prefix, no '/') go together".into()
-                );
+                return Err(PrimitiveError::usage(
+                    "fetch: `keep` (a count >= 1) and `keep_prefix` (a file name prefix, no '/') go together",
+                ));
             }
         };
         if local.is_empty() {
-            return Err("fetch: the local destination is empty".into());
+            return Err(PrimitiveError::usage("fetch: the local destination is empty"));
         }
         // Relative paths are relative to the playbook, as `upload`'s source is.
         let local = host.local_file(local);
@@ -108,14 +109,14 @@ pub fn fetch(host: &dyn RemoteHost, remote: &str, local: &str, options: &Map) ->
             Err(HostError::Failed(message)) => return Err(step.fail(message, StepOutcome::default())),
             Err(unreachable) => return Err(unreachable.into()),
         };
-        if let Err(message) = store(&spec, &bytes) {
-            return Err(step.fail(message, StepOutcome::default()));
+        if let Err(error) = store(&spec, &bytes) {
+            return Err(step.fail(error.to_string(), StepOutcome::default()));
         }
     }
     let removed = match &spec.keep {
         Some((count, prefix)) => match prune(&spec.local, prefix, *count) {
             Ok(removed) => removed,
-            Err(message) => return Err(step.fail(message, StepOutcome::default())),
+            Err(error) => return Err(step.fail(error.to_string(), StepOutcome::default())),
         },
         None => Array::new(),
     };
@@ -145,14 +146,15 @@ fn receive(host: &dyn RemoteHost, remote: &str, sha256: &str) -> Result<Vec<u8>,
 }
 
 /// Temp file in the destination's folder, fsync, mode, rename: the old file or the whole new one.
-fn store(spec: &FetchSpec, bytes: &[u8]) -> Result<(), String> {
+fn store(spec: &FetchSpec, bytes: &[u8]) -> Result<(), LocalFileError> {
     let dest = &spec.local;
     let dir = dest.parent().unwrap_or(Path::new("."));
     if !dir.is_dir() {
         if spec.mkdir {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| LocalFileError::CreateFolder { dir: dir.to_path_buf(), source })?;
         } else {
-            return Err(format!("the folder {} does not exist (pass `mkdir: true` to create it)", dir.display()));
+            return Err(LocalFileError::NoFolder { dir: dir.to_path_buf() });
         }
     }
     let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -164,19 +166,19 @@ fn store(spec: &FetchSpec, bytes: &[u8]) -> Result<(), String> {
         file.sync_all()?;
         std::fs::rename(&temp, dest)
     })();
-    if let Err(error) = written {
+    if let Err(source) = written {
         let _ = std::fs::remove_file(&temp);
-        return Err(format!("cannot write {}: {error}", dest.display()));
+        return Err(LocalFileError::Write { path: dest.clone(), source });
     }
     Ok(())
 }
 
 /// Removes all but the `keep` newest files named `prefix*` beside `dest` (newest = greatest name: the
 /// series carries a sortable timestamp). The file just fetched is never removed.
-fn prune(dest: &Path, prefix: &str, keep: usize) -> Result<Array, String> {
+fn prune(dest: &Path, prefix: &str, keep: usize) -> Result<Array, LocalFileError> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .map_err(|source| LocalFileError::List { dir: dir.to_path_buf(), source })?
         .filter_map(|entry| entry.ok())
         .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
@@ -190,7 +192,9 @@ fn prune(dest: &Path, prefix: &str, keep: usize) -> Result<Array, String> {
             continue;
         }
         let path = dir.join(&name);
-        std::fs::remove_file(&path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+        if let Err(source) = std::fs::remove_file(&path) {
+            return Err(LocalFileError::Remove { path, source });
+        }
         removed.push(Dynamic::from(path.display().to_string()));
     }
     Ok(removed)

@@ -9,6 +9,7 @@ use rhai::{Dynamic, Map};
 use sha2::{Digest, Sha256};
 
 use super::host_error::HostError;
+use super::malformed_reply::MalformedReply;
 use super::primitive_error::PrimitiveError;
 use super::remote_host::RemoteHost;
 use super::step::{Options, Step, StepOutcome};
@@ -58,15 +59,21 @@ impl FileSpec {
             })?),
         };
         if !dest.starts_with('/') {
-            return Err(format!("{primitive}: destination must be an absolute path, not \"{dest}\"").into());
+            return Err(PrimitiveError::usage(format!(
+                "{primitive}: destination must be an absolute path, not \"{dest}\""
+            )));
         }
         if dest.ends_with('/') {
-            return Err(format!("{primitive}: destination must name a file, not a folder (\"{dest}\")").into());
+            return Err(PrimitiveError::usage(format!(
+                "{primitive}: destination must name a file, not a folder (\"{dest}\")"
+            )));
         }
         let validate = options.string("validate")?;
         if validate.as_deref().is_some_and(|command| !command.contains("%s")) {
             // As Ansible: a validator that does not look at the new file would check the old one.
-            return Err(format!("{primitive}: option `validate` must contain %s (the file to check)").into());
+            return Err(PrimitiveError::usage(format!(
+                "{primitive}: option `validate` must contain %s (the file to check)"
+            )));
         }
         Ok(FileSpec {
             dest: dest.to_string(),
@@ -243,8 +250,8 @@ struct Reply {
     rest: String,
 }
 
-fn parse_reply(stdout: &[u8], marker: &str, want_old: bool) -> Result<Reply, String> {
-    let bad = || format!("unexpected output: {}", String::from_utf8_lossy(stdout).trim());
+fn parse_reply(stdout: &[u8], marker: &str, want_old: bool) -> Result<Reply, MalformedReply> {
+    let bad = || MalformedReply::of(&String::from_utf8_lossy(stdout));
     let newline = stdout.iter().position(|b| *b == b'\n').ok_or_else(bad)?;
     let state = std::str::from_utf8(&stdout[..newline]).map_err(|_| bad())?;
     let mut after = &stdout[newline + 1..];

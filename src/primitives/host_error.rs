@@ -26,6 +26,8 @@ impl std::fmt::Display for HostError {
     }
 }
 
+impl std::error::Error for HostError {}
+
 impl From<TransportError> for HostError {
     fn from(error: TransportError) -> HostError {
         if error.is_unreachable() {

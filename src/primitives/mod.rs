@@ -10,6 +10,9 @@ mod facts;
 mod fetch;
 mod file_writer;
 mod host_error;
+mod local_file_error;
+mod malformed_reply;
+mod port_wait_error;
 mod primitive_error;
 mod read;
 mod reboot;
@@ -20,6 +23,7 @@ mod run;
 mod step;
 mod sysctl;
 mod template;
+mod template_error;
 mod upload;
 mod wait_port;
 mod write;
@@ -28,6 +32,9 @@ pub use facts::{derive as derive_facts, facts as gather_facts};
 pub use fetch::{FETCH_OPTIONS, fetch};
 pub use file_writer::{FILE_OPTIONS, WRITE_OPTIONS, unified_diff};
 pub use host_error::HostError;
+pub use local_file_error::LocalFileError;
+pub use malformed_reply::MalformedReply;
+pub use port_wait_error::PortWaitError;
 pub use primitive_error::PrimitiveError;
 pub use read::{READ_OPTIONS, exists, read, read_with};
 pub use reboot::reboot;
@@ -35,6 +42,7 @@ pub use remote_host::{PeerHost, RemoteHost};
 pub use run::{RUN_OPTIONS, run, run_result};
 pub use sysctl::{SYSCTL_OPTIONS, sysctl};
 pub use template::template;
+pub use template_error::TemplateError;
 // The template environment lives in `crate::template`; these names stay for the pre-flight and lint.
 pub use crate::template::{
     CONTEXT_NAMES as TEMPLATE_CONTEXT_NAMES, environment as template_environment, minijinja_source as template_source,

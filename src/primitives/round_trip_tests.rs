@@ -187,7 +187,7 @@ fn a_failing_validate_leaves_the_file_byte_identical_and_removes_the_temp_file()
         options(&[("validate", Dynamic::from("grep -q good %s || { echo \"rejected: $(cat %s)\"; exit 1; }"))]);
 
     let error = super::write::write(&host, "new: bad\n", dest.to_str().unwrap(), &validate).unwrap_err();
-    let message = error.message().to_string();
+    let message = error.to_string();
     assert!(message.contains("validation failed") && message.contains("rejected: new: bad"), "{message}");
     assert_eq!(host.trips(), 1);
     assert_eq!(std::fs::read(&dest).unwrap(), b"old: good\n");
@@ -200,7 +200,7 @@ fn a_failing_validate_leaves_the_file_byte_identical_and_removes_the_temp_file()
 
     let without = options(&[("validate", Dynamic::from("visudo -c"))]);
     let error = super::write::write(&host, "x\n", dest.to_str().unwrap(), &without).unwrap_err();
-    assert!(error.message().to_string().contains("must contain %s"), "{error:?}");
+    assert!(error.to_string().contains("must contain %s"), "{error:?}");
     assert_eq!(host.trips(), 0);
 }
 
@@ -242,7 +242,7 @@ fn large_content_is_sent_only_when_it_differs() {
         &super::file_writer::FileSpec::from_options(text, &Map::new(), "upload").unwrap(),
     )
     .unwrap_err();
-    assert!(error.message().to_string().contains("does not exist (pass `mkdir: true`"), "{error:?}");
+    assert!(error.to_string().contains("does not exist (pass `mkdir: true`"), "{error:?}");
     host.trips();
     let spec =
         super::file_writer::FileSpec::from_options(text, &options(&[("mkdir", Dynamic::TRUE)]), "upload").unwrap();
@@ -278,7 +278,7 @@ fn a_guarded_run_is_one_round_trip_whether_it_runs_or_not() {
 
     let unless = options(&[("unless", Dynamic::from("exit 1"))]);
     let failed = super::run::run(&host, "echo no >&2; exit 7", &unless).unwrap_err();
-    assert!(failed.message().to_string().contains("exit code 7"), "{failed:?}");
+    assert!(failed.to_string().contains("exit code 7"), "{failed:?}");
     assert_eq!(host.trips(), 1);
 }
 
@@ -366,7 +366,7 @@ fn a_known_read_is_only_trusted_for_its_own_path_and_a_missing_file_is_created()
     wrong.insert("known".into(), Dynamic::from(other));
     let elsewhere = dir.path().join("other.conf");
     let error = super::write::write(&host, "port = 80\n", elsewhere.to_str().unwrap(), &wrong).unwrap_err();
-    assert!(error.message().to_string().contains("option `known` must be what h.read"), "{error:?}");
+    assert!(error.to_string().contains("option `known` must be what h.read"), "{error:?}");
     assert!(!elsewhere.exists());
     assert_eq!(host.trips(), 1, "the read only");
 }
@@ -425,7 +425,7 @@ fn the_read_reports_matches_and_attributes_in_one_round_trip() {
     assert_eq!((absent["exists"].as_bool(), absent["content"].is_unit()), (Ok(false), true));
     assert_eq!(absent["matches"].clone().cast::<Map>()["x"].clone().cast::<rhai::Array>().len(), 0);
     let error = super::read::read_with(&host, path, &options(&[("grep", Dynamic::from(3_i64))])).unwrap_err();
-    assert!(error.message().to_string().contains("`grep` must be a string"), "{error:?}");
+    assert!(error.to_string().contains("`grep` must be a string"), "{error:?}");
 }
 
 #[test]

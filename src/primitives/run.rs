@@ -43,7 +43,7 @@ pub fn run(host: &dyn RemoteHost, command: &str, options: &Map) -> Result<Map, P
     if let Some(env) = options.map("env")? {
         for (name, value) in env {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!("run: option `env`: `{name}` is not a valid variable name").into());
+                return Err(PrimitiveError::usage(format!("run: option `env`: `{name}` is not a valid variable name")));
             }
             remote.env.push((name.to_string(), value.to_string()));
         }

@@ -6,6 +6,7 @@
 use rhai::{Dynamic, Map};
 
 use super::file_writer::{FileSpec, put_file_then};
+use super::malformed_reply::MalformedReply;
 use super::primitive_error::PrimitiveError;
 use super::remote_host::RemoteHost;
 use super::step::{Options, Step, StepOutcome};
@@ -30,7 +31,7 @@ pub fn sysctl(host: &dyn RemoteHost, keys: &Map, options: &Map) -> Result<Map, P
             let names: Vec<String> = value
                 .clone()
                 .try_cast::<rhai::Array>()
-                .ok_or("sysctl: option `persist_only` must be true or an array of keys")?
+                .ok_or_else(|| PrimitiveError::usage("sysctl: option `persist_only` must be true or an array of keys"))?
                 .into_iter()
                 .map(|item| item.to_string())
                 .collect();
@@ -59,7 +60,7 @@ pub fn sysctl(host: &dyn RemoteHost, keys: &Map, options: &Map) -> Result<Map, P
     let step = Step::new(host, "sysctl", desired.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(" "));
     let (current, mut applied) = match parse_keys(&keys_output, &desired, &applying) {
         Ok(parsed) => parsed,
-        Err(message) => return Err(step.fail(message, StepOutcome::default())),
+        Err(bad) => return Err(step.fail(format!("sysctl: {bad}"), StepOutcome::default())),
     };
 
     let mut report = Map::new();
@@ -83,7 +84,7 @@ pub fn sysctl(host: &dyn RemoteHost, keys: &Map, options: &Map) -> Result<Map, P
             }
             Err(reason) => {
                 entry.insert("old".into(), Dynamic::UNIT);
-                entry.insert("error".into(), Dynamic::from(reason.clone()));
+                entry.insert("error".into(), Dynamic::from(reason.to_string()));
                 if persist_only(key) {
                     skipped_keys.push(format!("{key} ({reason})"));
                 } else {
@@ -97,9 +98,9 @@ pub fn sysctl(host: &dyn RemoteHost, keys: &Map, options: &Map) -> Result<Map, P
     let diff = (host.diff_mode() && !changes.is_empty()).then(|| changes.join("\n"));
     let mut failures = Vec::new();
     if !to_apply.is_empty() && !host.check_mode() {
-        let after: Vec<Result<String, String>> = to_apply
+        let after: Vec<KeyRead> = to_apply
             .iter()
-            .map(|(key, _)| applied.remove(key).unwrap_or_else(|| Err("not applied".to_string())))
+            .map(|(key, _)| applied.remove(key).unwrap_or_else(|| Err(Unreadable("not applied".to_string()))))
             .collect();
         for ((key, value), result) in to_apply.iter().zip(after) {
             let entry = report.get_mut(key.as_str()).and_then(|e| {
@@ -108,7 +109,7 @@ pub fn sysctl(host: &dyn RemoteHost, keys: &Map, options: &Map) -> Result<Map, P
                         m.insert("applied".into(), Dynamic::from(now.clone()));
                     }
                     Err(reason) => {
-                        m.insert("error".into(), Dynamic::from(reason.clone()));
+                        m.insert("error".into(), Dynamic::from(reason.to_string()));
                     }
                 })
             });
@@ -156,13 +157,13 @@ fn validate_key(key: &str) -> Result<(), PrimitiveError> {
         && !key.ends_with('.')
         && !key.contains("..")
         && key.chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
-    if valid { Ok(()) } else { Err(format!("sysctl: \"{key}\" is not a sysctl key").into()) }
+    if valid { Ok(()) } else { Err(PrimitiveError::usage(format!("sysctl: \"{key}\" is not a sysctl key"))) }
 }
 
 fn value_text(value: &Dynamic) -> Result<String, PrimitiveError> {
     let text = value.to_string();
     if text.contains('\n') || text.trim().is_empty() {
-        return Err(format!("sysctl: value {value:?} must be one non-empty line").into());
+        return Err(PrimitiveError::usage(format!("sysctl: value {value:?} must be one non-empty line")));
     }
     Ok(text.trim().to_string())
 }
@@ -198,19 +199,28 @@ fn keys_script(keys: &[(String, String)], applying: &[bool]) -> String {
     script
 }
 
-type KeyValues = (Vec<Result<String, String>>, std::collections::HashMap<String, Result<String, String>>);
+/// Why the kernel would not give a key's value (or take it), said plainly: reported per key, it fails the step
+/// only where the key was to be set.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Unreadable(String);
+
+/// A key's value as the host read it, or why it could not.
+type KeyRead = Result<String, Unreadable>;
+
+type KeyValues = (Vec<KeyRead>, std::collections::HashMap<String, KeyRead>);
 
 /// What the keys' script printed: each key's value before, and the value read back of each key it set.
-fn parse_keys(output: &str, keys: &[(String, String)], applying: &[bool]) -> Result<KeyValues, String> {
+fn parse_keys(output: &str, keys: &[(String, String)], applying: &[bool]) -> Result<KeyValues, MalformedReply> {
     let mut lines = output.lines();
     let mut current = Vec::new();
     let mut applied = std::collections::HashMap::new();
-    let bad = || format!("sysctl: unexpected output: {}", output.trim());
-    let value = |line: Option<&str>, tag: &str| -> Result<Result<String, String>, String> {
+    let bad = || MalformedReply::of(output);
+    let value = |line: Option<&str>, tag: &str| -> Result<KeyRead, MalformedReply> {
         let line = line.ok_or_else(bad)?;
         match line.strip_prefix(tag).and_then(|rest| rest.split_once('\t')) {
             Some(("ok", value)) => Ok(Ok(value.to_string())),
-            Some((_, reason)) => Ok(Err(explain(reason))),
+            Some((_, reason)) => Ok(Err(Unreadable(explain(reason)))),
             None => Err(bad()),
         }
     };

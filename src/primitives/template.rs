@@ -8,6 +8,7 @@ use super::file_writer::{FileSpec, put_file};
 use super::primitive_error::PrimitiveError;
 use super::remote_host::RemoteHost;
 use super::step::{Step, StepOutcome};
+use super::template_error::TemplateError;
 use crate::template::{HostView, ansible_variables, render_text, undeclared_names};
 
 /// `h.template(src, dest, vars, opts)`: renders a Jinja2 template (minijinja, strict: an undefined variable
@@ -23,19 +24,22 @@ pub fn template(
     let step = Step::new(host, "template", dest);
     match render(host, source, dest, vars) {
         Ok(text) => put_file(step, text.as_bytes(), &spec),
-        Err(message) => Err(step.fail(message, StepOutcome::default())),
+        Err(error) => Err(step.fail(error.to_string(), StepOutcome::default())),
     }
 }
 
 /// Renders a template file for a host; errors read `templates/x.j2:12: message`.
-pub fn render(host: &dyn RemoteHost, source: &str, dest: &str, vars: &Map) -> Result<String, String> {
+pub fn render(host: &dyn RemoteHost, source: &str, dest: &str, vars: &Map) -> Result<String, TemplateError> {
     let path = host.local_file(source);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read template {}: {e}", path.display()))?;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(source) => return Err(TemplateError::Read { path, source }),
+    };
     let Value::Object(mut context) = context(host, source, &text, dest, vars)? else {
         unreachable!("a template context is a map")
     };
     let Some(lazy) = host.lazy_vars() else {
-        return render_text(source, &text, &Value::Object(context));
+        return render_text(source, &text, &Value::Object(context)).map_err(TemplateError::Render);
     };
     // Values holding templates resolve when the template reads them, against the host (as in Ansible): the
     // host's resolved variables sit under the context, which keeps only the values that need no resolving.
@@ -46,13 +50,13 @@ pub fn render(host: &dyn RemoteHost, source: &str, dest: &str, vars: &Map) -> Re
     }
     context.remove("hostvars");
     let layers = vec![lazy.as_jinja(), minijinja::Value::from(minijinja::value::Serde(Value::Object(context)))];
-    crate::template::render_with(source, &text, minijinja::value::merge_maps(layers))
+    crate::template::render_with(source, &text, minijinja::value::merge_maps(layers)).map_err(TemplateError::Render)
 }
 
 /// What a template sees: Ansible's variables for the host (`inventory_hostname`, `group_names`, `groups`,
 /// `hostvars`, `ansible_managed`, `omit`, `ansible_facts` / `ansible_*` once facts are gathered), runbook's own
 /// names (`host`, `facts`, `playbook_dir`, `template_*`), then the host's vars and the vars passed, which win.
-fn context(host: &dyn RemoteHost, source: &str, text: &str, dest: &str, vars: &Map) -> Result<Value, String> {
+fn context(host: &dyn RemoteHost, source: &str, text: &str, dest: &str, vars: &Map) -> Result<Value, TemplateError> {
     let hostvars: serde_json::Map<String, Value> = host
         .inventory_hosts()
         .into_iter()
@@ -97,8 +101,7 @@ fn context(host: &dyn RemoteHost, source: &str, text: &str, dest: &str, vars: &M
     for (key, value) in host.vars() {
         context.insert(key.clone(), value.clone());
     }
-    let passed: Value =
-        rhai::serde::from_dynamic(&Dynamic::from(vars.clone())).map_err(|e| format!("template vars: {e}"))?;
+    let passed: Value = rhai::serde::from_dynamic(&Dynamic::from(vars.clone())).map_err(TemplateError::Vars)?;
     if let Value::Object(passed) = passed {
         context.extend(passed);
     }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use rhai::Map;
 
+use super::port_wait_error::PortWaitError;
 use super::primitive_error::PrimitiveError;
 use super::remote_host::RemoteHost;
 use super::step::{Options, Step, StepOutcome};
@@ -21,8 +22,9 @@ pub fn wait_from_controller(
     port: i64,
     timeout: Duration,
     interrupted: &dyn Fn() -> bool,
-) -> Result<Duration, String> {
-    let port = u16::try_from(port).map_err(|_| format!("wait_port: {port} is not a TCP port"))?;
+) -> Result<Duration, PortWaitError> {
+    let wanted = port;
+    let port = u16::try_from(port).map_err(|_| PortWaitError::NotAPort(port))?;
     let started = Instant::now();
     loop {
         let reason = match (address, port).to_socket_addrs() {
@@ -40,10 +42,13 @@ pub fn wait_from_controller(
             Err(error) => error.to_string(),
         };
         if started.elapsed() >= timeout || interrupted() {
-            return Err(format!(
-                "{address}:{port} did not accept connections within {}s ({reason})",
-                timeout.as_secs()
-            ));
+            return Err(PortWaitError::Closed {
+                address: address.to_string(),
+                port: wanted,
+                secs: timeout.as_secs(),
+                from: None,
+                reason: Some(reason),
+            });
         }
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -59,7 +64,9 @@ pub fn wait_port(host: &dyn RemoteHost, port: i64, options: &Map) -> Result<(), 
     let address = parsed.string("address")?.unwrap_or_else(|| host.address().to_string());
     let from: Option<Arc<dyn RemoteHost>> = match parsed.raw("from") {
         None => None,
-        Some(value) => Some(host.host_in(value).ok_or("wait_port: option `from` must be a host")?),
+        Some(value) => {
+            Some(host.host_in(value).ok_or_else(|| PrimitiveError::usage("wait_port: option `from` must be a host"))?)
+        }
     };
     let step = Step::new(host, "wait_port", format!("{address}:{port}"));
     let wait = |timeout: Duration| match &from {
@@ -92,11 +99,16 @@ pub fn wait_port(host: &dyn RemoteHost, port: i64, options: &Map) -> Result<(), 
             );
             Ok(())
         }
-        Err(message) => Err(step.fail(message, StepOutcome::default())),
+        Err(error) => Err(step.fail(error.to_string(), StepOutcome::default())),
     }
 }
 
-fn wait_from_host(from: &dyn RemoteHost, address: &str, port: i64, timeout: Duration) -> Result<Duration, String> {
+fn wait_from_host(
+    from: &dyn RemoteHost,
+    address: &str,
+    port: i64,
+    timeout: Duration,
+) -> Result<Duration, PortWaitError> {
     let started = Instant::now();
     // bash's /dev/tcp, else python3: one round trip, the loop runs on the host.
     let script = format!(
@@ -111,11 +123,13 @@ fn wait_from_host(from: &dyn RemoteHost, address: &str, port: i64, timeout: Dura
     command.timeout = Some(timeout + Duration::from_secs(10));
     match from.exec(&command) {
         Ok(output) if output.rc == 0 => Ok(started.elapsed()),
-        Ok(_) => Err(format!(
-            "{address}:{port} did not accept connections from {} within {}s",
-            from.name(),
-            timeout.as_secs()
-        )),
-        Err(error) => Err(error.to_string()),
+        Ok(_) => Err(PortWaitError::Closed {
+            address: address.to_string(),
+            port,
+            secs: timeout.as_secs(),
+            from: Some(from.name().to_string()),
+            reason: None,
+        }),
+        Err(error) => Err(error.into()),
     }
 }

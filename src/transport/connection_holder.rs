@@ -22,6 +22,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{UnixListener, UnixStream};
 
 use super::connection::Connection;
+use super::holder_error::{HolderError, HolderRequestError};
 use super::holder_protocol::{self, HeldSettings, HeldTarget, Request, Response, WireTransportError};
 use super::holder_socket_dir as socket_dir;
 use super::jump_pool::JumpPool;
@@ -45,23 +46,24 @@ struct Holder {
 
 /// Runs the holder in `dir` until it has been idle for `idle` (each request may extend it). Returns at once
 /// when another holder already serves the folder.
-pub async fn serve(dir: &Path, idle: Duration) -> Result<(), String> {
+pub async fn serve(dir: &Path, idle: Duration) -> Result<(), HolderError> {
     socket_dir::check(dir)?;
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(socket_dir::lock_file(dir))
-        .map_err(|e| format!("cannot open {}: {e}", socket_dir::lock_file(dir).display()))?;
+        .map_err(|source| HolderError::Open { path: socket_dir::lock_file(dir), source })?;
     // SAFETY: flock on a descriptor we own; the lock lives as long as `lock`.
     if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         return Ok(());
     }
     let socket = socket_dir::socket(dir);
     let _ = std::fs::remove_file(&socket);
-    let listener = UnixListener::bind(&socket).map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
+    let listener =
+        UnixListener::bind(&socket).map_err(|source| HolderError::Listen { path: socket.clone(), source })?;
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| format!("{}: {e}", socket.display()))?;
+        .map_err(|source| HolderError::Inspect { path: socket.clone(), source })?;
     let _ = std::fs::write(socket_dir::pid_file(dir), format!("{}\n", std::process::id()));
     tracing::info!("connection holder {} listening on {}", std::process::id(), socket.display());
 
@@ -126,14 +128,14 @@ impl Holder {
         self.idle().saturating_sub(self.last_request.lock().unwrap().elapsed())
     }
 
-    async fn answer(&self, stream: UnixStream) -> Result<(), String> {
+    async fn answer(&self, stream: UnixStream) -> Result<(), HolderRequestError> {
         // The folder keeps others out; this is the second lock on the same door.
-        let peer = stream.peer_cred().map_err(|e| format!("peer credentials: {e}"))?;
+        let peer = stream.peer_cred().map_err(HolderRequestError::PeerCredentials)?;
         if peer.uid() != socket_dir::uid() {
-            return Err(format!("refused a request from uid {}", peer.uid()));
+            return Err(HolderRequestError::OtherUser(peer.uid()));
         }
         let (mut reader, mut writer) = stream.into_split();
-        let request: Request = holder_protocol::read_frame(&mut reader).await.map_err(|e| e.to_string())?;
+        let request: Request = holder_protocol::read_frame(&mut reader).await?;
         let response = match request {
             Request::Connect { target, settings } => {
                 self.persist_for(&settings);
@@ -146,7 +148,7 @@ impl Holder {
                 self.persist_for(&settings);
                 match (self.connection(&target, &settings).await, command.command()) {
                     (Err(error), _) => Response::Failed(WireTransportError::Disconnected(error.to_string())),
-                    (_, Err(error)) => Response::Failed(WireTransportError::Local(error)),
+                    (_, Err(error)) => Response::Failed(WireTransportError::Local(error.to_string())),
                     (Ok(connection), Ok(command)) => match connection.exec(&command).await {
                         Ok(output) => Response::output(&output),
                         Err(error) => Response::Failed((&error).into()),
@@ -173,8 +175,8 @@ impl Holder {
                 Response::Done
             }
         };
-        holder_protocol::write_frame(&mut writer, &response).await.map_err(|e| e.to_string())?;
-        writer.shutdown().await.map_err(|e| e.to_string())
+        holder_protocol::write_frame(&mut writer, &response).await?;
+        Ok(writer.shutdown().await?)
     }
 
     fn persist_for(&self, settings: &HeldSettings) {

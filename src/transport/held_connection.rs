@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use super::connect_options::ConnectOptions;
+use super::holder_error::{BadPersist, HolderError};
 use super::holder_protocol::{self, HeldSettings, HeldTarget, Request, Response, WireCommand};
 use super::holder_socket_dir as socket_dir;
 use super::remote_command::{CommandOutput, RemoteCommand};
@@ -33,7 +34,7 @@ static WARNED: AtomicBool = AtomicBool::new(false);
 
 /// Turns the holder on for this process: connections are held for `persist` after their last use. Checks
 /// (and creates) the private folder first, so a folder others could reach stops the run before any host.
-pub fn enable(persist: Duration) -> Result<(), String> {
+pub fn enable(persist: Duration) -> Result<(), HolderError> {
     let dir = socket_dir::location();
     socket_dir::prepare(&dir)?;
     let _ = PERSIST.set(Persist { dir, secs: persist.as_secs().max(1) });
@@ -41,7 +42,7 @@ pub fn enable(persist: Duration) -> Result<(), String> {
 }
 
 /// Reads `--persist`'s value: seconds, or a number with `s`, `m` or `h`.
-pub fn parse_persist(text: &str) -> Result<Duration, String> {
+pub fn parse_persist(text: &str) -> Result<Duration, BadPersist> {
     let text = text.trim();
     let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((at, _)) => text.split_at(at),
@@ -51,11 +52,11 @@ pub fn parse_persist(text: &str) -> Result<Duration, String> {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
-        _ => return Err(format!("`{text}`: say how long, like 60, 60s, 10m or 1h")),
+        _ => return Err(BadPersist(text.to_string())),
     };
     match number.parse::<u64>() {
         Ok(n) if n > 0 => Ok(Duration::from_secs(n * scale)),
-        _ => Err(format!("`{text}`: say how long, like 60, 60s, 10m or 1h")),
+        _ => Err(BadPersist(text.to_string())),
     }
 }
 
@@ -174,7 +175,7 @@ fn output_of(answer: Response) -> Result<CommandOutput, TransportError> {
 /// Starts `runbook hold` in its own process group (a Ctrl-C on the run must not take it down) and waits until
 /// it listens. Many hosts connecting at once start one holder: the rest wait here, and a second holder that
 /// starts anyway finds the first one's lock and exits.
-async fn start_holder(persist: &Persist) -> Result<(), String> {
+async fn start_holder(persist: &Persist) -> Result<(), HolderError> {
     static STARTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _turn = STARTING.lock().await;
     let socket = socket_dir::socket(&persist.dir);
@@ -182,13 +183,12 @@ async fn start_holder(persist: &Persist) -> Result<(), String> {
         return Ok(());
     }
     socket_dir::check(&persist.dir)?;
-    let program = std::env::current_exe().map_err(|e| format!("cannot find runbook's own program: {e}"))?;
+    let program = std::env::current_exe().map_err(HolderError::OwnProgram)?;
     let log = socket_dir::log_file(&persist.dir);
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let log = match std::fs::OpenOptions::new().create(true).append(true).open(&log) {
+        Ok(file) => file,
+        Err(source) => return Err(HolderError::Open { path: log, source }),
+    };
     let mut command = std::process::Command::new(program);
     command
         .arg("hold")
@@ -200,7 +200,7 @@ async fn start_holder(persist: &Persist) -> Result<(), String> {
         .stdout(std::process::Stdio::null())
         .stderr(log);
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let mut child = command.spawn().map_err(|e| format!("cannot start the connection holder: {e}"))?;
+    let mut child = command.spawn().map_err(HolderError::Start)?;
     let started = std::time::Instant::now();
     while started.elapsed() < START_LIMIT {
         if UnixStream::connect(&socket).await.is_ok() {
@@ -209,14 +209,11 @@ async fn start_holder(persist: &Persist) -> Result<(), String> {
             return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!(
-                "the connection holder exited at start ({status}); see {}",
-                socket_dir::log_file(&persist.dir).display()
-            ));
+            return Err(HolderError::ExitedAtStart { status, log: socket_dir::log_file(&persist.dir) });
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Err(format!("the connection holder did not listen within {START_LIMIT:?}"))
+    Err(HolderError::NotListening(START_LIMIT))
 }
 
 #[cfg(test)]

@@ -166,9 +166,9 @@ impl From<&RemoteCommand> for WireCommand {
 }
 
 impl WireCommand {
-    pub fn command(&self) -> Result<RemoteCommand, String> {
+    pub fn command(&self) -> Result<RemoteCommand, base64::DecodeError> {
         let stdin = match &self.stdin {
-            Some(text) => Some(base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| e.to_string())?),
+            Some(text) => Some(base64::engine::general_purpose::STANDARD.decode(text)?),
             None => None,
         };
         Ok(RemoteCommand {

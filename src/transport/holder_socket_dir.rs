@@ -6,6 +6,8 @@
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use super::holder_error::HolderError;
+
 /// The folder: RUNBOOK_HOLDER_DIR, else $XDG_RUNTIME_DIR/runbook (per user, on tmpfs, gone at logout),
 /// else /tmp/runbook-holder-<uid>.
 pub fn location() -> PathBuf {
@@ -25,26 +27,20 @@ pub fn uid() -> u32 {
 
 /// Creates the folder (mode 0700) if it is missing, then checks it: a real folder, owned by this user,
 /// no access for group or others.
-pub fn prepare(dir: &Path) -> Result<(), String> {
+pub fn prepare(dir: &Path) -> Result<(), HolderError> {
     if std::fs::symlink_metadata(dir).is_err() {
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(dir)
-            .map_err(|e| format!("cannot create the connection holder's folder {}: {e}", dir.display()))?;
+            .map_err(|source| HolderError::CreateFolder { dir: dir.to_path_buf(), source })?;
     }
     check(dir)
 }
 
-pub fn check(dir: &Path) -> Result<(), String> {
-    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let refuse = |why: String| {
-        Err(format!(
-            "refusing to use the connection holder's folder {}: {why}; it must be a folder owned by uid {} with \
-             mode 0700 (fix or remove it, or set RUNBOOK_HOLDER_DIR)",
-            dir.display(),
-            uid()
-        ))
-    };
+pub fn check(dir: &Path) -> Result<(), HolderError> {
+    let meta =
+        std::fs::symlink_metadata(dir).map_err(|source| HolderError::Inspect { path: dir.to_path_buf(), source })?;
+    let refuse = |why: String| Err(HolderError::UnsafeFolder { dir: dir.to_path_buf(), why, uid: uid() });
     if !meta.file_type().is_dir() {
         return refuse("it is not a folder (a symlink or a file)".into());
     }
@@ -90,11 +86,11 @@ mod tests {
         std::fs::create_dir(&open).unwrap();
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
         let error = prepare(&open).unwrap_err();
-        assert!(error.contains("mode is 0755"), "{error}");
+        assert!(error.to_string().contains("mode is 0755"), "{error}");
 
         let link = base.join("link");
         std::os::unix::fs::symlink(&private, &link).unwrap();
-        assert!(prepare(&link).unwrap_err().contains("not a folder"));
+        assert!(prepare(&link).unwrap_err().to_string().contains("not a folder"));
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

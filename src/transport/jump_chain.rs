@@ -5,6 +5,8 @@
 //! spell hops this way, and a typo in one must be an error that quotes it, not a failed connect to a
 //! nonsense host name.
 
+use super::jump_chain_error::{BadHop, JumpChainError};
+
 /// One hop of a jump chain, as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JumpHop {
@@ -31,33 +33,35 @@ impl std::fmt::Display for JumpHop {
 }
 
 /// Reads a chain; `none` (OpenSSH's way to switch a configured ProxyJump off) is the empty chain.
-pub fn parse_jump_chain(text: &str) -> Result<Vec<JumpHop>, String> {
+pub fn parse_jump_chain(text: &str) -> Result<Vec<JumpHop>, JumpChainError> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("none") {
         return Ok(Vec::new());
     }
     if text.is_empty() {
-        return Err("the jump host list is empty".into());
+        return Err(JumpChainError::Empty);
     }
-    text.split(',').map(|hop| parse_hop(hop.trim()).map_err(|why| format!("jump host `{hop}`: {why}"))).collect()
+    text.split(',')
+        .map(|hop| parse_hop(hop.trim()).map_err(|why| JumpChainError::Hop { hop: hop.to_string(), why }))
+        .collect()
 }
 
-fn parse_hop(text: &str) -> Result<JumpHop, String> {
+fn parse_hop(text: &str) -> Result<JumpHop, BadHop> {
     let text = text.strip_prefix("ssh://").unwrap_or(text).trim_end_matches('/');
     if text.is_empty() {
-        return Err("empty (two commas in a row, or a trailing comma?)".into());
+        return Err(BadHop::Empty);
     }
     let (user, rest) = match text.rsplit_once('@') {
         Some((user, rest)) if !user.is_empty() => (Some(user.to_string()), rest),
-        Some(_) => return Err("nothing before `@`".into()),
+        Some(_) => return Err(BadHop::NoUser),
         None => (None, text),
     };
     let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
-        let (host, after) = bracketed.split_once(']').ok_or("`[` without `]`")?;
+        let (host, after) = bracketed.split_once(']').ok_or(BadHop::UnclosedBracket)?;
         match after.strip_prefix(':') {
             Some(port) => (host, Some(port)),
             None if after.is_empty() => (host, None),
-            None => return Err(format!("unexpected `{after}` after `]`")),
+            None => return Err(BadHop::AfterBracket(after.to_string())),
         }
     } else {
         match rest.split_once(':') {
@@ -66,16 +70,16 @@ fn parse_hop(text: &str) -> Result<JumpHop, String> {
         }
     };
     if host.is_empty() {
-        return Err("no host name".into());
+        return Err(BadHop::NoHost);
     }
     if host.chars().any(|c| c.is_whitespace() || "/'\"`$;&|<>".contains(c)) {
-        return Err(format!("`{host}` is not a host name"));
+        return Err(BadHop::NotAHostName(host.to_string()));
     }
     let port = match port {
         None => None,
         Some(port) => match port.parse::<u16>() {
             Ok(port) if port > 0 => Some(port),
-            _ => return Err(format!("`{port}` is not a port number (1-65535)")),
+            _ => return Err(BadHop::NotAPort(port.to_string())),
         },
     };
     Ok(JumpHop { user, host: host.to_string(), port })
@@ -105,15 +109,18 @@ mod tests {
     #[test]
     fn a_typo_is_an_error_that_quotes_the_hop() {
         assert_eq!(
-            parse_jump_chain("a,,b").unwrap_err(),
+            parse_jump_chain("a,,b").unwrap_err().to_string(),
             "jump host ``: empty (two commas in a row, or a trailing comma?)"
         );
         assert_eq!(
-            parse_jump_chain("b:99999").unwrap_err(),
+            parse_jump_chain("b:99999").unwrap_err().to_string(),
             "jump host `b:99999`: `99999` is not a port number (1-65535)"
         );
-        assert_eq!(parse_jump_chain("@b").unwrap_err(), "jump host `@b`: nothing before `@`");
-        assert!(parse_jump_chain("a b").unwrap_err().contains("is not a host name"));
+        assert_eq!(parse_jump_chain("@b").unwrap_err().to_string(), "jump host `@b`: nothing before `@`");
+        assert_eq!(
+            parse_jump_chain("a b").unwrap_err(),
+            JumpChainError::Hop { hop: "a b".into(), why: BadHop::NotAHostName("a b".into()) }
+        );
         assert!(parse_jump_chain("").is_err());
     }
 }
