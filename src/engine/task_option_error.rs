@@ -1,7 +1,7 @@
 //! Why a task's options map (`#{ serial: 2, tags: [...] }`) is refused: the playbook's mistake, named by the
 //! option, as a type so callers convert it at the Rhai boundary instead of passing text around.
 
-use super::task_options::TASK_OPTION_NAMES;
+use crate::primitives::catalog::TASK_OPTIONS as TASK_OPTION_NAMES;
 
 /// A task option the engine cannot take.
 #[derive(Debug, thiserror::Error)]
