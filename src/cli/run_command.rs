@@ -12,6 +12,7 @@ use super::vault_options::redacted;
 use super::{HostKeyChecking, RunArgs, VaultConfig, exit_code, password_prompt};
 use crate::engine::{RunOptions, RunOutcome, RunRequest, ScriptStop};
 use crate::inventory::{Inventory, merge_extra_vars};
+use crate::lint::PreflightRefusal;
 use crate::report::{ConsoleOptions, ConsoleReporter, FanOut, HistoryRecorder, JsonLog, Redactor, Reporter};
 use crate::transport::HostKeyPolicy;
 use crate::vault::Keyring;
@@ -24,24 +25,36 @@ const DEFAULT_TIMEOUT: u64 = 10;
 /// Where --retry-failed finds the hosts of the last run that failed.
 pub const LAST_FAILED: &str = ".runbook/last-failed";
 
+/// Why a run did not start. The cli's last stop: everything here is printed and becomes exit code 1.
+#[derive(Debug, thiserror::Error)]
+enum NotStarted {
+    /// The pre-flight's findings, already in lint's form (file:line:col: error[rule]: ...).
+    #[error("{0}")]
+    Refused(#[from] PreflightRefusal),
+    #[error("error: {0}")]
+    Usage(String),
+}
+
+// The steps of `prepare` describe their failures as text for the terminal; this is where it is printed.
+impl From<String> for NotStarted {
+    fn from(message: String) -> NotStarted {
+        NotStarted::Usage(message)
+    }
+}
+
 pub fn run(args: RunArgs) -> i32 {
     match prepare(&args) {
         Ok(code) => code,
-        Err(message) if message.contains("error[") => {
-            // The pre-flight's findings, already in lint's form (file:line:col: error[rule]: ...).
-            eprintln!("{message}");
-            exit_code::USAGE
-        }
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(not_started) => {
+            eprintln!("{not_started}");
             exit_code::USAGE
         }
     }
 }
 
-fn prepare(args: &RunArgs) -> Result<i32, String> {
+fn prepare(args: &RunArgs) -> Result<i32, NotStarted> {
     if !args.playbook.is_file() {
-        return Err(format!("{}: no such playbook", args.playbook.display()));
+        return Err(NotStarted::Usage(format!("{}: no such playbook", args.playbook.display())));
     }
     let config = AnsibleConfig::load()?;
     if let Some(note) = config.note() {
@@ -67,7 +80,7 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         selected.retain(|name| failed.contains(&name.as_str()));
     }
     if selected.is_empty() {
-        return Err("no hosts selected (check --limit and the inventory)".into());
+        return Err(NotStarted::Usage("no hosts selected (check --limit and the inventory)".into()));
     }
     if let Some(shard) = args.shard {
         let before = selected.len();
@@ -75,7 +88,7 @@ fn prepare(args: &RunArgs) -> Result<i32, String> {
         if selected.is_empty() {
             // A CI matrix or Job sized for a larger fleet has empty shards: nothing to do is not a failure.
             eprintln!("--shard {shard}: none of the {before} selected hosts is in this shard; nothing to do");
-            return empty_shard_log(args).map(|()| exit_code::OK);
+            return Ok(empty_shard_log(args).map(|()| exit_code::OK)?);
         }
         eprintln!("--shard {shard}: {} of the {before} selected hosts", selected.len());
     }

@@ -207,6 +207,15 @@ fn analyse(analysis: &Analysis) -> (Vec<Finding>, usize) {
     (findings, files)
 }
 
+/// Why run's pre-flight refuses to start: lint's errors for this playbook, inventory and selection.
+#[derive(Debug, thiserror::Error)]
+#[error("{rendered}")]
+pub struct PreflightRefusal {
+    pub findings: Vec<Finding>,
+    /// The findings as lint prints them, with the summary line.
+    pub rendered: String,
+}
+
 /// run's pre-flight: the errors lint would report for `playbook` (and the stages it includes) with this
 /// inventory, `--limit` and `--tags`, rendered as lint renders them. `Err` means: do not start.
 pub fn preflight(
@@ -216,7 +225,7 @@ pub fn preflight(
     tags: &[String],
     start_at_task: Option<&str>,
     color: bool,
-) -> Result<(), String> {
+) -> Result<(), PreflightRefusal> {
     let analysis = Analysis {
         scripts: vec![playbook.to_path_buf()],
         templates: Vec::new(),
@@ -234,11 +243,12 @@ pub fn preflight(
     let mut unique = HashSet::new();
     findings.retain(|f| unique.insert((f.file.clone(), f.line, f.column, f.rule, f.message.clone())));
     findings.sort_by(|a, b| (&a.file, a.line, a.column, a.rule).cmp(&(&b.file, b.line, b.column, b.rule)));
-    Err(format!(
+    let rendered = format!(
         "{}{}; nothing was run (`runbook lint` reports the same)",
         render(&findings, Format::Human { color }),
         summary(&findings, files + 1)
-    ))
+    );
+    Err(PreflightRefusal { findings, rendered })
 }
 
 /// `run --list-tasks`, in ansible-playbook's layout: every task the playbook (and what it includes) would run
