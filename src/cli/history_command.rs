@@ -112,7 +112,7 @@ fn read(path: &Path, command: HistoryCommand, json: bool) -> Result<(), String> 
     if !path.is_file() {
         return Err(format!("{}: no run history here (runs record it; see --history)", path.display()));
     }
-    let store = HistoryStore::open(path)?;
+    let store = HistoryStore::open(path).map_err(|e| e.to_string())?;
     let db = |e: rusqlite::Error| format!("history {}: {e}", path.display());
     match command {
         HistoryCommand::List { limit } => {
@@ -160,7 +160,7 @@ fn read(path: &Path, command: HistoryCommand, json: bool) -> Result<(), String> 
 /// `history import`: every log is read before anything is written, so one unreadable log records none.
 fn import(path: &Path, logs: &[PathBuf], json: bool) -> Result<(), String> {
     let runs = logs.iter().map(|log| LoggedRun::read(log)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
-    let mut store = HistoryStore::open(path)?;
+    let mut store = HistoryStore::open(path).map_err(|e| e.to_string())?;
     let mut outcomes = Vec::new();
     for run in &runs {
         let exit_code = match (&run.end, &run.recap) {
@@ -201,7 +201,7 @@ pub fn open_run(history: Option<PathBuf>, inventory: &[PathBuf], run: &str) -> R
     if !path.is_file() {
         return Err(format!("{}: no run history here (runs record it; see --history)", path.display()));
     }
-    let store = HistoryStore::open(&path)?;
+    let store = HistoryStore::open(&path).map_err(|e| e.to_string())?;
     let id = resolve_run(&store, run)?;
     Ok((store, id))
 }
@@ -218,7 +218,7 @@ fn resolve_run(store: &HistoryStore, run: &str) -> Result<i64, String> {
 pub fn write_report(store: &HistoryStore, id: i64, output: &Path) -> Result<(), String> {
     let summary = store.run(id).map_err(|e| e.to_string())?.ok_or_else(|| format!("run {id}: not recorded"))?;
     let results = store.results(id, None, None).map_err(|e| e.to_string())?;
-    let html = crate::report::render_html_report(&summary, &results)?;
+    let html = crate::report::render_html_report(&summary, &results).map_err(|e| e.to_string())?;
     std::fs::write(output, html).map_err(|e| format!("{}: {e}", output.display()))
 }
 

@@ -60,6 +60,15 @@ const MIGRATIONS: &[&str] = &[
 /// How long a writer waits for another run's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Why the history database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryOpenError {
+    #[error("history {path}: {source}")]
+    Folder { path: std::path::PathBuf, source: std::io::Error },
+    #[error("history {path}: {source}")]
+    Database { path: std::path::PathBuf, source: rusqlite::Error },
+}
+
 /// An open history database.
 pub struct HistoryStore {
     connection: Connection,
@@ -142,10 +151,11 @@ pub struct NewRun<'a> {
 
 impl HistoryStore {
     /// Opens (creating the file and its folder if needed) and migrates to the current schema.
-    pub fn open(path: &Path) -> Result<HistoryStore, String> {
-        let describe = |e: rusqlite::Error| format!("history {}: {e}", path.display());
+    pub fn open(path: &Path) -> Result<HistoryStore, HistoryOpenError> {
+        let describe = |source| HistoryOpenError::Database { path: path.to_path_buf(), source };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| format!("history {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|source| HistoryOpenError::Folder { path: parent.to_path_buf(), source })?;
         }
         let mut connection = Connection::open(path).map_err(describe)?;
         connection.busy_timeout(BUSY_TIMEOUT).map_err(describe)?;

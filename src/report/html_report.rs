@@ -38,8 +38,13 @@ struct HostRow {
     failures: Vec<ResultRow>,
 }
 
+/// The report's template did not render (a defect of runbook's, never of the run's data: values are escaped).
+#[derive(Debug, thiserror::Error)]
+#[error("report: {0}")]
+pub struct ReportError(#[from] minijinja::Error);
+
 /// The HTML page of `run` with its `results`.
-pub fn render(run: &RunSummary, results: &[ResultRow]) -> Result<String, String> {
+pub fn render(run: &RunSummary, results: &[ResultRow]) -> Result<String, ReportError> {
     let mut hosts: Vec<String> = run.hosts.clone();
     for row in results {
         if !hosts.contains(&row.host) {
@@ -82,20 +87,18 @@ pub fn render(run: &RunSummary, results: &[ResultRow]) -> Result<String, String>
         })
         .collect();
     let mut environment = minijinja::Environment::new();
-    environment.add_template("report.html", TEMPLATE).map_err(|e| format!("report template: {e}"))?;
-    let template = environment.get_template("report.html").map_err(|e| format!("report template: {e}"))?;
-    template
-        .render(minijinja::context! {
-            run => minijinja::Value::from(minijinja::value::Serde(run)),
-            rows => minijinja::Value::from(minijinja::value::Serde(&rows)),
-            width => LABEL_WIDTH + TIMELINE_WIDTH + 10.0,
-            height => hosts.len() as f64 * ROW_HEIGHT + 24.0,
-            axis_y => hosts.len() as f64 * ROW_HEIGHT + 14.0,
-            label_width => LABEL_WIDTH,
-            end => format!("{end:.1}s"),
-            row_height => ROW_HEIGHT - 4.0,
-        })
-        .map_err(|e| format!("report: {e}"))
+    environment.add_template("report.html", TEMPLATE)?;
+    let template = environment.get_template("report.html")?;
+    Ok(template.render(minijinja::context! {
+        run => minijinja::Value::from(minijinja::value::Serde(run)),
+        rows => minijinja::Value::from(minijinja::value::Serde(&rows)),
+        width => LABEL_WIDTH + TIMELINE_WIDTH + 10.0,
+        height => hosts.len() as f64 * ROW_HEIGHT + 24.0,
+        axis_y => hosts.len() as f64 * ROW_HEIGHT + 14.0,
+        label_width => LABEL_WIDTH,
+        end => format!("{end:.1}s"),
+        row_height => ROW_HEIGHT - 4.0,
+    })?)
 }
 
 #[cfg(test)]

@@ -82,6 +82,8 @@ impl LoggedRun {
 
     pub fn parse(path: &Path, text: &str) -> Result<LoggedRun, LogReadError> {
         let bad = |line: usize, message: String| LogReadError::BadEvent { path: path.to_path_buf(), line, message };
+        let missing =
+            |line: usize, event: &Value, key: &str| bad(line, format!("a {} event without `{key}`", event["event"]));
         let mut run = LoggedRun {
             path: path.to_path_buf(),
             digest: format!("sha256:{:x}", Sha256::digest(text.as_bytes())),
@@ -124,9 +126,9 @@ impl LoggedRun {
                         .map(|steps| steps.iter().filter_map(|step| step["diff"].as_str()).collect())
                         .unwrap_or_default();
                     run.results.push(LoggedResult {
-                        task: text_of(&event, "task").map_err(|m| bad(number, m))?,
-                        host: text_of(&event, "host").map_err(|m| bad(number, m))?,
-                        status: text_of(&event, "status").map_err(|m| bad(number, m))?,
+                        task: text_of(&event, "task").ok_or_else(|| missing(number, &event, "task"))?,
+                        host: text_of(&event, "host").ok_or_else(|| missing(number, &event, "host"))?,
+                        status: text_of(&event, "status").ok_or_else(|| missing(number, &event, "status"))?,
                         changed: event["changed"].as_bool().unwrap_or(false),
                         rc: event["rc"].as_i64().and_then(|rc| i32::try_from(rc).ok()),
                         message: event["message"].as_str().map(str::to_string),
@@ -137,8 +139,14 @@ impl LoggedRun {
                 }
                 Some("recap") => {
                     let hosts = event["hosts"].as_array().cloned().unwrap_or_default();
-                    let hosts =
-                        hosts.iter().map(host_recap).collect::<Result<Vec<_>, _>>().map_err(|m| bad(number, m))?;
+                    let hosts = hosts
+                        .iter()
+                        .map(|host| {
+                            host_recap(host).ok_or_else(|| {
+                                bad(number, format!("a recap host without a name or a whole count: {host}"))
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
                     run.recap = Some(LoggedRecap {
                         hosts,
                         elapsed: Duration::from_secs_f64(event["elapsed"].as_f64().unwrap_or(0.0).max(0.0)),
@@ -170,19 +178,15 @@ fn strings(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn text_of(event: &Value, key: &str) -> Result<String, String> {
-    event[key].as_str().map(str::to_string).ok_or_else(|| format!("a {} event without `{key}`", event["event"]))
+fn text_of(event: &Value, key: &str) -> Option<String> {
+    event[key].as_str().map(str::to_string)
 }
 
-fn host_recap(value: &Value) -> Result<HostRecap, String> {
-    let count = |key: &str| {
-        value[key]
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| format!("a recap host without a whole `{key}` count: {value}"))
-    };
-    Ok(HostRecap {
-        host: value["host"].as_str().ok_or_else(|| format!("a recap host without a name: {value}"))?.to_string(),
+/// A recap's host entry; `None` without its name or a whole count.
+fn host_recap(value: &Value) -> Option<HostRecap> {
+    let count = |key: &str| value[key].as_u64().and_then(|n| u32::try_from(n).ok());
+    Some(HostRecap {
+        host: value["host"].as_str()?.to_string(),
         ok: count("ok")?,
         changed: count("changed")?,
         failed: count("failed")?,
