@@ -46,7 +46,7 @@ pub use extra_vars::{merge_extra_vars, parse_extra_vars};
 pub use inventory::{Inventory, VarsStage};
 pub use inventory_error::{InventoryError, Position};
 pub use inventory_host::InventoryHost;
-pub use shard::{Shard, shard_of};
+pub use shard::{BadShard, Shard, shard_of};
 pub use yaml_source::{NOT_OPENED as VAULT_NOT_OPENED, Vars};
 
 /// "a list", "a number", ...: for messages about a value of the wrong type.

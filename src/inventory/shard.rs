@@ -15,10 +15,15 @@ pub struct Shard {
     pub count: u32,
 }
 
+/// A `--shard` value that is not `I/N` with 0 <= I < N.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--shard takes I/N with 0 <= I < N (shards count from 0), not {0:?}")]
+pub struct BadShard(String);
+
 impl Shard {
     /// `I/N` with 0 ≤ I < N.
-    pub fn parse(text: &str) -> Result<Shard, String> {
-        let usage = || format!("--shard takes I/N with 0 <= I < N (shards count from 0), not {text:?}");
+    pub fn parse(text: &str) -> Result<Shard, BadShard> {
+        let usage = || BadShard(text.to_string());
         let (index, count) = text.split_once('/').ok_or_else(usage)?;
         let index: u32 = index.trim().parse().map_err(|_| usage())?;
         let count: u32 = count.trim().parse().map_err(|_| usage())?;
