@@ -62,7 +62,7 @@ mod tests {
         assert_eq!(Shard::parse("0/4"), Ok(Shard { index: 0, count: 4 }));
         assert_eq!(Shard::parse("3/4"), Ok(Shard { index: 3, count: 4 }));
         for bad in ["4/4", "1/0", "-1/4", "a/4", "2", "1/4/5", ""] {
-            assert!(Shard::parse(bad).unwrap_err().contains("I/N"), "{bad}");
+            assert!(Shard::parse(bad).unwrap_err().to_string().contains("I/N"), "{bad}");
         }
     }
 

@@ -88,7 +88,7 @@ fn run(state: &State, name: &str, terms: &[Value], kwargs: &Kwargs) -> Result<Ve
                     }
                 }
                 let rendered = crate::template::render_text(&text(t), &source, &serde_json::Value::Object(context))
-                    .map_err(invalid)?;
+                    .map_err(|error| invalid(error.to_string()))?;
                 Ok(Value::from(rendered))
             })
             .collect(),

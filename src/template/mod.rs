@@ -16,6 +16,7 @@ mod percent_format;
 mod python_random;
 mod python_regex;
 mod python_syntax;
+mod render_error;
 mod template_usage;
 mod tests;
 mod variables;
@@ -27,6 +28,7 @@ use serde_json::Value;
 
 pub use filters::by_name::{has_filter, has_test};
 pub use overrides::Overrides;
+pub use render_error::RenderError;
 pub use template_usage::{Place, TemplateUsage, Use};
 pub use variables::{CONTEXT_NAMES, HostView, ansible_facts, ansible_variables, omit};
 
@@ -58,26 +60,26 @@ pub fn environment_with<'source>(overrides: &Overrides) -> minijinja::Environmen
 }
 
 /// Renders template source as Ansible's `template` module does; errors read `name:line: message`.
-pub fn render_text(name: &str, text: &str, context: &Value) -> Result<String, String> {
+pub fn render_text(name: &str, text: &str, context: &Value) -> Result<String, RenderError> {
     render_with(name, text, minijinja::Value::from(minijinja::value::Serde(context)))
 }
 
 /// [`render_text`] with any minijinja context (a host's lazily resolved variables among its maps). A variable
 /// whose own value failed to resolve is reported as that failure, which names the real culprit.
-pub fn render_with(name: &str, text: &str, context: minijinja::Value) -> Result<String, String> {
+pub fn render_with(name: &str, text: &str, context: minijinja::Value) -> Result<String, RenderError> {
     lazy_vars::take_inner_error();
     render_context(name, text, context).map_err(|error| match lazy_vars::take_inner_error() {
-        Some(inner) => format!("{name}: {inner}"),
+        Some(inner) => RenderError::Variable { name: name.to_string(), inner },
         None => error,
     })
 }
 
-fn render_context(name: &str, text: &str, context: minijinja::Value) -> Result<String, String> {
+fn render_context(name: &str, text: &str, context: minijinja::Value) -> Result<String, RenderError> {
     // Ansible 2.19 hands back text that cannot be a template (no `{{`, `{%`, `{#`, no `#jinja2:` line) as it is.
     if !text.starts_with("#jinja2:") && !["{{", "{%", "{#"].iter().any(|start| text.contains(start)) {
         return Ok(text.to_string());
     }
-    let (body, overrides) = Overrides::split(text).map_err(|e| format!("{name}:1: {e}"))?;
+    let (body, overrides) = header(name, text)?;
     let body = prepared(body, &overrides);
     let mut environment = environment_with(&overrides);
     environment.add_template(name, &body).map_err(|e| describe(name, &e))?;
@@ -136,8 +138,8 @@ fn with_source_trailing_newlines(source: &str, mut out: String) -> String {
 
 /// Compiles a template without rendering it: its syntax errors (`name:line: ...`), or the top-level names it
 /// reads that it does not define itself (what the context must provide). For the pre-flight check.
-pub fn undeclared_names(name: &str, text: &str) -> Result<HashSet<String>, String> {
-    let (body, overrides) = Overrides::split(text).map_err(|e| format!("{name}:1: {e}"))?;
+pub fn undeclared_names(name: &str, text: &str) -> Result<HashSet<String>, RenderError> {
+    let (body, overrides) = header(name, text)?;
     let body = prepared(body, &overrides);
     let mut environment = environment_with(&overrides);
     environment.add_template(name, &body).map_err(|e| describe(name, &e))?;
@@ -157,8 +159,8 @@ pub fn undeclared_names(name: &str, text: &str) -> Result<HashSet<String>, Strin
 /// render reads it), and the filters and tests it calls, at their template lines; or its syntax error
 /// (`name:line: ...`). Names the template sets anywhere (`{% set %}`, even in a branch) and names the environment
 /// provides (`lookup`, `range`, ...) are not context variables.
-pub fn usage(name: &str, text: &str) -> Result<TemplateUsage, String> {
-    let (body, overrides) = Overrides::split(text).map_err(|e| format!("{name}:1: {e}"))?;
+pub fn usage(name: &str, text: &str) -> Result<TemplateUsage, RenderError> {
+    let (body, overrides) = header(name, text)?;
     let header_lines = usize::from(body.len() != text.len());
     let body = prepared(body, &overrides);
     let environment = environment_with(&overrides);
@@ -208,10 +210,18 @@ fn assigned_names(text: &str) -> Vec<String> {
     set.captures_iter(text).flat_map(|c| c[1].split(',').map(|n| n.trim().to_string()).collect::<Vec<_>>()).collect()
 }
 
-fn describe(name: &str, error: &minijinja::Error) -> String {
-    let line = error.line().map(|line| format!(":{line}")).unwrap_or_default();
-    let detail = error.detail().map(|d| format!(": {d}")).unwrap_or_default();
-    format!("{}{line}: {}{detail}", error.name().unwrap_or(name), error.kind())
+fn describe(name: &str, error: &minijinja::Error) -> RenderError {
+    RenderError::Jinja {
+        name: error.name().unwrap_or(name).to_string(),
+        line: error.line(),
+        kind: error.kind().to_string(),
+        detail: error.detail().map(str::to_string),
+    }
+}
+
+/// The `#jinja2:` header split off the body.
+fn header<'t>(name: &str, text: &'t str) -> Result<(&'t str, Overrides), RenderError> {
+    Overrides::split(text).map_err(|message| RenderError::Header { name: name.to_string(), message })
 }
 
 #[cfg(test)]
@@ -221,7 +231,7 @@ mod render_tests {
 
     #[test]
     fn undefined_variables_name_the_template_line() {
-        let error = render_text("t.j2", "ok\n{{ missing }}\n", &json!({})).unwrap_err();
+        let error = render_text("t.j2", "ok\n{{ missing }}\n", &json!({})).unwrap_err().to_string();
         assert!(error.starts_with("t.j2:2: "), "{error}");
         assert!(error.contains("undefined"), "{error}");
     }

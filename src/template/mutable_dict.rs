@@ -114,7 +114,7 @@ impl Object for MutableDict {
 mod tests {
     use serde_json::json;
 
-    fn render(text: &str) -> Result<String, String> {
+    fn render(text: &str) -> Result<String, crate::template::RenderError> {
         crate::template::render_text("t", text, &json!({"given": {"a": 1}}))
     }
 
@@ -131,9 +131,9 @@ mod tests {
 
     #[test]
     fn a_dict_from_variables_cannot_be_changed_in_place() {
-        let error = render("{{ given.update({'b': 2}) }}").unwrap_err();
+        let error = render("{{ given.update({'b': 2}) }}").unwrap_err().to_string();
         assert!(error.contains("update"), "{error}");
-        let error = render("{% set d = {} %}{{ d.__setitem__('a', 1) }}").unwrap_err();
+        let error = render("{% set d = {} %}{{ d.__setitem__('a', 1) }}").unwrap_err().to_string();
         assert!(error.contains("unsafe"), "{error}");
     }
 }

@@ -159,7 +159,7 @@ const DICT_IN_PLACE: &[&str] = &["update", "pop", "popitem", "__setitem__", "set
 mod tests {
     use serde_json::json;
 
-    fn render(text: &str) -> Result<String, String> {
+    fn render(text: &str) -> Result<String, crate::template::RenderError> {
         crate::template::render_text("t", text, &json!({"vars_list": [1, 2]}))
     }
 
@@ -177,7 +177,7 @@ mod tests {
 
     #[test]
     fn a_list_from_variables_cannot_be_changed_in_place() {
-        let error = render("{% set _ = vars_list.append(3) %}").unwrap_err();
+        let error = render("{% set _ = vars_list.append(3) %}").unwrap_err().to_string();
         assert!(error.contains("append"), "{error}");
     }
 }
