@@ -64,23 +64,23 @@ const FLAGS_WITH_VALUE: &str = "BbcDEeFIiJLlmOopQRSWw";
 
 impl SshArgs {
     /// Reads one variable's value under what earlier variables set (ssh keeps the first value of an option).
-    pub fn add(&mut self, args: &str) -> Result<(), String> {
-        let words = shlex::split(args).ok_or_else(|| "unbalanced quotes".to_string())?;
+    pub fn add(&mut self, args: &str) -> Result<(), SshArgsError> {
+        let words = shlex::split(args).ok_or(SshArgsError::UnbalancedQuotes)?;
         let mut words = words.into_iter();
         while let Some(word) = words.next() {
             let Some(flags) = word.strip_prefix('-').filter(|flags| !flags.is_empty()) else {
-                return Err(format!("`{word}` is not an ssh option (runbook reads only options here)"));
+                return Err(SshArgsError::NotAnOption(word));
             };
             for (at, flag) in flags.char_indices() {
                 if !FLAGS_WITH_VALUE.contains(flag) {
                     if !ACCEPTED_FLAGS.contains(flag) {
-                        return Err(refused(&format!("-{flag}"), &format!("-{flag}")));
+                        return Err(refused(format!("-{flag}"), format!("-{flag}")));
                     }
                     continue;
                 }
                 let attached = &flags[at + flag.len_utf8()..];
                 let value = if attached.is_empty() {
-                    words.next().ok_or_else(|| format!("`-{flag}` without a value"))?
+                    words.next().ok_or_else(|| SshArgsError::NoValue(format!("-{flag}")))?
                 } else {
                     attached.to_string()
                 };
@@ -95,7 +95,7 @@ impl SshArgs {
                     'F' => {
                         self.ssh_config.get_or_insert(value);
                     }
-                    _ => return Err(refused(&format!("-{flag} {value}"), &format!("-{flag}"))),
+                    _ => return Err(refused(format!("-{flag} {value}"), format!("-{flag}"))),
                 }
                 break;
             }
@@ -104,16 +104,16 @@ impl SshArgs {
     }
 
     /// `-o Key=Value`, `-o Key Value`, `-o 'Key Value'`, `-o Key` followed by the value as the next word.
-    fn option(&mut self, option: &str, words: &mut impl Iterator<Item = String>) -> Result<(), String> {
+    fn option(&mut self, option: &str, words: &mut impl Iterator<Item = String>) -> Result<(), SshArgsError> {
         let (key, value) = match option.split_once(['=', ' ', '\t']) {
             Some((key, value)) => (key.trim(), value.trim_start_matches(['=', ' ', '\t']).trim().to_string()),
-            None => (option.trim(), words.next().ok_or_else(|| format!("`-o {option}` without a value"))?),
+            None => (option.trim(), words.next().ok_or_else(|| SshArgsError::NoValue(format!("-o {option}")))?),
         };
         self.set(key, &value)
     }
 
     /// Option `written` (any case, named as written in messages) set to `value`.
-    fn set(&mut self, written: &str, value: &str) -> Result<(), String> {
+    fn set(&mut self, written: &str, value: &str) -> Result<(), SshArgsError> {
         let key = written.to_ascii_lowercase();
         let lower = value.to_ascii_lowercase();
         match key.as_str() {
@@ -129,7 +129,7 @@ impl SshArgs {
             }
             "port" => {
                 let port = value.parse::<u16>().ok().filter(|port| *port > 0);
-                let port = port.ok_or_else(|| format!("`{written} {value}`: a port is a number from 1 to 65535"))?;
+                let port = port.ok_or_else(|| SshArgsError::BadPort(format!("{written} {value}")))?;
                 self.port.get_or_insert(port);
             }
             "user" => {
@@ -145,30 +145,47 @@ impl SshArgs {
                     "yes" | "true" | "ask" => HostKeyPolicy::Strict,
                     // OpenSSH's `no` also records unknown keys; runbook refuses a changed key under every policy.
                     "accept-new" | "no" | "off" | "false" => HostKeyPolicy::AcceptNew,
-                    _ => return Err(format!("`{written} {value}`: expected yes, accept-new, no or ask")),
+                    _ => return Err(SshArgsError::BadHostKeyChecking(format!("{written} {value}"))),
                 };
                 self.host_key_policy.get_or_insert(policy);
             }
             _ if ACCEPTED_OPTIONS.iter().any(|(name, _)| *name == key) => {}
             _ if ACCEPTED_WHEN.iter().any(|(name, values)| *name == key && values.contains(&lower.as_str())) => {}
-            _ => return Err(refused(&format!("-o {written}={value}"), written)),
+            _ => return Err(refused(format!("-o {written}={value}"), written.to_string())),
         }
         Ok(())
     }
 }
 
-fn refused(option: &str, name: &str) -> String {
-    format!(
-        "`{option}` cannot be honoured: runbook's SSH client has no {name} (remove it, or set what it does \
-         another way; docs/ssh.md lists the options runbook reads)"
-    )
+fn refused(option: String, name: String) -> SshArgsError {
+    SshArgsError::Refused { option, name }
+}
+
+/// Why `ansible_ssh_common_args` (or its kin) cannot be honoured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SshArgsError {
+    #[error("unbalanced quotes")]
+    UnbalancedQuotes,
+    #[error("`{0}` is not an ssh option (runbook reads only options here)")]
+    NotAnOption(String),
+    #[error("`{0}` without a value")]
+    NoValue(String),
+    #[error("`{0}`: a port is a number from 1 to 65535")]
+    BadPort(String),
+    #[error("`{0}`: expected yes, accept-new, no or ask")]
+    BadHostKeyChecking(String),
+    #[error(
+        "`{option}` cannot be honoured: runbook's SSH client has no {name} (remove it, or set what it does another \
+         way; docs/ssh.md lists the options runbook reads)"
+    )]
+    Refused { option: String, name: String },
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<SshArgs, String> {
+    fn parse(args: &[&str]) -> Result<SshArgs, SshArgsError> {
         let mut parsed = SshArgs::default();
         for value in args {
             parsed.add(value)?;
@@ -209,7 +226,7 @@ mod tests {
 
     #[test]
     fn what_runbook_cannot_honour_is_refused_by_name() {
-        let err = |value: &str| parse(&[value]).unwrap_err();
+        let err = |value: &str| parse(&[value]).unwrap_err().to_string();
         assert!(
             err("-o Ciphers=aes128-ctr")
                 .starts_with("`-o Ciphers=aes128-ctr` cannot be honoured: runbook's SSH client has no Ciphers")
