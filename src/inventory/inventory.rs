@@ -480,7 +480,7 @@ impl Inventory {
         vars: &Vars,
         var_positions: &[(String, Option<Position>)],
     ) -> Result<(), InventoryError> {
-        let hosts = host_key::expand(key).map_err(|message| self.error_at(message, host_position))?;
+        let hosts = host_key::expand(key).map_err(|error| self.error_at(error.to_string(), host_position))?;
         if self.entries.len() + hosts.len() > MAX_HOSTS {
             return Err(self.error_at(format!("more than {MAX_HOSTS} hosts"), host_position));
         }
