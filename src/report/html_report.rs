@@ -76,7 +76,7 @@ pub fn render(run: &RunSummary, results: &[ResultRow]) -> Result<String, ReportE
                 failed: count("failed"),
                 skipped: count("skipped"),
                 unreachable: count("unreachable"),
-                time: format!("{:.1}s", mine.iter().map(|r| r.duration).sum::<f64>()),
+                time: format!("{:.1}s", mine.iter().map(|r| r.duration).fold(0.0, |total, each| total + each)),
                 changes: mine.iter().filter(|r| r.changed).map(|r| (*r).clone()).collect(),
                 failures: mine
                     .iter()
@@ -145,5 +145,7 @@ mod tests {
         assert!(html.contains("site.rhai:3:5: command failed"));
         assert!(html.contains("&gt; 3 | h.run(&quot;false&quot;)"), "the source lines, escaped: {html}");
         assert!(!html.contains("http://") && !html.contains("https://"), "no external asset");
+        // Host a ran nothing: its task time is 0.0s (an empty f64 sum is -0.0).
+        assert!(html.contains("<td>0.0s</td>") && !html.contains("-0.0s"), "{html}");
     }
 }
