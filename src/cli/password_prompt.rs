@@ -6,32 +6,30 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::os::fd::AsRawFd;
 
-pub fn ask(prompt: &str) -> Result<String, String> {
+use crate::vault::PromptError;
+
+pub fn ask(prompt: &str) -> Result<String, PromptError> {
     let password = if std::io::stdin().is_terminal() { ask_terminal(prompt)? } else { first_line_of_stdin()? };
     if password.is_empty() {
-        return Err(format!("{} an empty password was given", prompt.trim_end_matches([':', ' '])));
+        return Err(PromptError::Empty(prompt.trim_end_matches([':', ' ']).to_string()));
     }
     Ok(password)
 }
 
-fn first_line_of_stdin() -> Result<String, String> {
+fn first_line_of_stdin() -> Result<String, PromptError> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    std::io::stdin().lock().read_line(&mut line).map_err(PromptError::Stdin)?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
-fn ask_terminal(prompt: &str) -> Result<String, String> {
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .map_err(|e| format!("cannot open the terminal to ask for a password: {e}"))?;
+fn ask_terminal(prompt: &str) -> Result<String, PromptError> {
+    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(PromptError::NoTerminal)?;
     let fd = tty.as_raw_fd();
     // SAFETY: termios calls on a descriptor we own; the struct is plain data filled by tcgetattr.
     let saved = unsafe {
         let mut termios: libc::termios = std::mem::zeroed();
         if libc::tcgetattr(fd, &mut termios) != 0 {
-            return Err("cannot read the terminal's settings".into());
+            return Err(PromptError::TerminalSettings);
         }
         termios
     };
@@ -47,13 +45,13 @@ fn ask_terminal(prompt: &str) -> Result<String, String> {
     let result = std::io::BufReader::new(&tty).read_line(&mut line);
     // SAFETY: restores the settings read above, also when reading failed.
     unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
-    result.map_err(|e| format!("cannot read the password: {e}"))?;
+    result.map_err(PromptError::Terminal)?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 /// A question whose answer may be seen and may be empty (`vault encrypt_string -p`'s variable name): a line from
 /// the terminal, else from stdin.
-pub fn ask_visible(prompt: &str) -> Result<String, String> {
+pub fn ask_visible(prompt: &str) -> Result<String, PromptError> {
     if !std::io::stdin().is_terminal() {
         return first_line_of_stdin();
     }

@@ -15,7 +15,7 @@ use crate::inventory::{Inventory, merge_extra_vars};
 use crate::lint::PreflightRefusal;
 use crate::report::{ConsoleOptions, ConsoleReporter, FanOut, HistoryRecorder, JsonLog, Redactor, Reporter};
 use crate::transport::HostKeyPolicy;
-use crate::vault::Keyring;
+use crate::vault::{Keyring, PromptError};
 
 /// Forks when neither -f, ANSIBLE_FORKS nor ansible.cfg say (Ansible's 5 would make a fleet crawl).
 const DEFAULT_FORKS: u32 = 50;
@@ -31,6 +31,8 @@ enum NotStarted {
     /// The pre-flight's findings, already in lint's form (file:line:col: error[rule]: ...).
     #[error("{0}")]
     Refused(#[from] PreflightRefusal),
+    #[error("error: {0}")]
+    Prompt(#[from] PromptError),
     #[error("error: {0}")]
     Usage(String),
 }

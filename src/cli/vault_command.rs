@@ -254,8 +254,9 @@ fn encrypt_string(args: EncryptStringArgs) -> Result<(), String> {
     let secret = encrypt_secret(&args.vault.sources(VaultConfig::configured()), args.encrypt_vault_id.as_deref())?;
     let mut items: Vec<(Option<String>, Vec<u8>, &str)> = Vec::new();
     if args.prompt {
-        let name = super::password_prompt::ask_visible("Variable name (enter for no name): ")?;
-        let text = super::password_prompt::ask("String to encrypt (hidden): ")?;
+        let name =
+            super::password_prompt::ask_visible("Variable name (enter for no name): ").map_err(|e| e.to_string())?;
+        let text = super::password_prompt::ask("String to encrypt (hidden): ").map_err(|e| e.to_string())?;
         items.push(((!name.is_empty()).then_some(name), text.into_bytes(), "the interactive prompt"));
     }
     let strings: Vec<&String> = args.strings.iter().filter(|text| *text != "-").collect();

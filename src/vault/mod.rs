@@ -18,7 +18,7 @@ mod vault_scope;
 
 pub use envelope::{Envelope, is_encrypted};
 pub use keyring::{DEFAULT_LABEL, Decrypted, Keyring, VaultSecret};
-pub use password_source::{PasswordSources, Prompt, Purpose, read_password_source};
+pub use password_source::{PasswordSources, Prompt, PromptError, Purpose, read_password_source};
 pub use vault_error::VaultError;
 pub use vault_scope::{
     decrypt_in_scope, mark_inline, record_revealed, revealed, revealed_inline, with_keyring, without_opening,

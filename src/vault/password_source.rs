@@ -15,7 +15,26 @@ use super::keyring::{DEFAULT_LABEL, Keyring, VaultSecret};
 use super::vault_error::VaultError;
 
 /// Asks the person at the terminal: `prompt` in, the password (or why not) out.
-pub type Prompt<'a> = &'a mut dyn FnMut(&str) -> Result<String, String>;
+pub type Prompt<'a> = &'a mut dyn FnMut(&str) -> Result<String, PromptError>;
+
+/// Why no password came from the terminal (or stdin, without one).
+#[derive(Debug, thiserror::Error)]
+pub enum PromptError {
+    /// The question, without its colon: "SSH password".
+    #[error("{0} an empty password was given")]
+    Empty(String),
+    #[error("cannot open the terminal to ask for a password: {0}")]
+    NoTerminal(#[source] std::io::Error),
+    #[error("cannot read the terminal's settings")]
+    TerminalSettings,
+    #[error("cannot read the password: {0}")]
+    Terminal(#[source] std::io::Error),
+    #[error("cannot read the password from stdin: {0}")]
+    Stdin(#[source] std::io::Error),
+    /// Nobody can be asked here (tests, a run that was told never to ask).
+    #[error("{0}")]
+    NotAsked(&'static str),
+}
 
 /// Every way a command was told where vault passwords are. The fields the configuration feeds
 /// (`config_identity_list`, `config_password_file`) are filled by the caller from ansible.cfg or the
@@ -238,8 +257,8 @@ mod tests {
         path
     }
 
-    fn no_prompt(_: &str) -> Result<String, String> {
-        Err("no terminal in this test".into())
+    fn no_prompt(_: &str) -> Result<String, PromptError> {
+        Err(PromptError::NotAsked("no terminal in this test"))
     }
 
     fn labels_and_passwords(ring: &Keyring) -> Vec<(String, String)> {
