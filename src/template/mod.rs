@@ -221,7 +221,7 @@ fn describe(name: &str, error: &minijinja::Error) -> RenderError {
 
 /// The `#jinja2:` header split off the body.
 fn header<'t>(name: &str, text: &'t str) -> Result<(&'t str, Overrides), RenderError> {
-    Overrides::split(text).map_err(|message| RenderError::Header { name: name.to_string(), message })
+    Overrides::split(text).map_err(|source| RenderError::Header { name: name.to_string(), source })
 }
 
 #[cfg(test)]

@@ -31,21 +31,36 @@ impl Default for Overrides {
     }
 }
 
+/// What is wrong with a template's `#jinja2:` line.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HeaderError {
+    #[error("missing newline after the \"#jinja2:\" override")]
+    NoNewline,
+    #[error("missing `:` in the \"#jinja2:\" override pair {0:?}")]
+    NoColon(String),
+    #[error("#jinja2: {key}: expected True or False, got {value:?}")]
+    NotAFlag { key: String, value: String },
+    #[error("#jinja2: {key}: expected a quoted string, got {value:?}")]
+    NotAString { key: String, value: String },
+    #[error("invalid \"#jinja2:\" override key {0:?}")]
+    UnknownKey(String),
+    #[error("#jinja2: delimiters: {0}")]
+    Delimiters(String),
+}
+
 impl Overrides {
     /// The template body without its `#jinja2:` line, and the settings that line asks for.
-    pub fn split(text: &str) -> Result<(&str, Overrides), String> {
+    pub fn split(text: &str) -> Result<(&str, Overrides), HeaderError> {
         let mut overrides = Overrides::default();
         let Some(rest) = text.strip_prefix(MARKER) else { return Ok((text, overrides)) };
-        let eol = rest.find('\n').ok_or_else(|| format!("missing newline after the {MARKER:?} override"))?;
+        let eol = rest.find('\n').ok_or(HeaderError::NoNewline)?;
         for pair in rest[..eol].split(',') {
-            let (key, value) = pair
-                .split_once(':')
-                .ok_or_else(|| format!("missing `:` in the {MARKER:?} override pair {:?}", pair.trim()))?;
+            let (key, value) = pair.split_once(':').ok_or_else(|| HeaderError::NoColon(pair.trim().to_string()))?;
             let value = value.trim();
             let flag = || match value {
                 "True" => Ok(true),
                 "False" => Ok(false),
-                _ => Err(format!("{MARKER} {}: expected True or False, got {value:?}", key.trim())),
+                _ => Err(HeaderError::NotAFlag { key: key.trim().to_string(), value: value.to_string() }),
             };
             let string = || {
                 let quoted = (value.starts_with('"') && value.ends_with('"'))
@@ -53,7 +68,7 @@ impl Overrides {
                 if quoted && value.len() >= 2 {
                     Ok(value[1..value.len() - 1].to_string())
                 } else {
-                    Err(format!("{MARKER} {}: expected a quoted string, got {value:?}", key.trim()))
+                    Err(HeaderError::NotAString { key: key.trim().to_string(), value: value.to_string() })
                 }
             };
             match key.trim() {
@@ -65,7 +80,7 @@ impl Overrides {
                 "variable_end_string" => overrides.variable_end_string = string()?,
                 "comment_start_string" => overrides.comment_start_string = string()?,
                 "comment_end_string" => overrides.comment_end_string = string()?,
-                other => return Err(format!("invalid {MARKER:?} override key {other:?}")),
+                other => return Err(HeaderError::UnknownKey(other.to_string())),
             }
         }
         overrides.checked_syntax()?;
@@ -77,7 +92,7 @@ impl Overrides {
         self.checked_syntax().expect("delimiters checked by Overrides::split")
     }
 
-    fn checked_syntax(&self) -> Result<minijinja::syntax::SyntaxConfig, String> {
+    fn checked_syntax(&self) -> Result<minijinja::syntax::SyntaxConfig, HeaderError> {
         minijinja::syntax::SyntaxConfig::builder()
             .block_delimiters(self.block_start_string.clone(), self.block_end_string.clone())
             .variable_delimiters(self.variable_start_string.clone(), self.variable_end_string.clone())
@@ -87,6 +102,6 @@ impl Overrides {
             // Jinja2's (and so Ansible's) default; `render_text` restores the trailing newlines as Ansible does.
             .keep_trailing_newline(false)
             .build()
-            .map_err(|e| format!("{MARKER} delimiters: {e}"))
+            .map_err(|e| HeaderError::Delimiters(e.to_string()))
     }
 }

@@ -6,8 +6,8 @@
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RenderError {
     /// A bad `#jinja2:` header (always line 1).
-    #[error("{name}:1: {message}")]
-    Header { name: String, message: String },
+    #[error("{name}:1: {source}")]
+    Header { name: String, source: super::overrides::HeaderError },
     /// minijinja's syntax or render error, at its line when it knows it.
     #[error("{name}{}: {kind}{}", line.map(|line| format!(":{line}")).unwrap_or_default(), detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
     Jinja { name: String, line: Option<usize>, kind: String, detail: Option<String> },
