@@ -30,16 +30,32 @@ pub fn ssh_options(key: &Path, known_hosts: &Path) -> Vec<String> {
     ]
 }
 
+/// Why a lab host was not ready when time ran out: the last thing that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    #[error("ssh is not installed")]
+    NoSsh,
+    #[error("not tried")]
+    NotTried,
+    #[error("port 22: {0}")]
+    Port(#[source] std::io::Error),
+    /// What ssh said when the login failed.
+    #[error("ssh: {0}")]
+    Login(String),
+    #[error("ssh: {0}")]
+    Ssh(#[source] std::io::Error),
+}
+
 /// Waits for one host; the last reason it was not ready when time ran out.
-pub fn wait_for_host(address: Ipv4Addr, key: &Path, known_hosts: &Path, deadline: Instant) -> Result<(), String> {
+pub fn wait_for_host(address: Ipv4Addr, key: &Path, known_hosts: &Path, deadline: Instant) -> Result<(), NotReady> {
     let Ok(ssh) = required_tools::find(&SSH) else {
-        return Err("ssh is not installed".into());
+        return Err(NotReady::NoSsh);
     };
     let socket = SocketAddr::from((address, 22));
-    let mut last = String::from("not tried");
+    let mut last = NotReady::NotTried;
     while Instant::now() < deadline {
         match TcpStream::connect_timeout(&socket, Duration::from_secs(1)) {
-            Err(error) => last = format!("port 22: {error}"),
+            Err(error) => last = NotReady::Port(error),
             Ok(_) => {
                 let output = Command::new(&ssh)
                     .args(ssh_options(key, known_hosts))
@@ -48,8 +64,8 @@ pub fn wait_for_host(address: Ipv4Addr, key: &Path, known_hosts: &Path, deadline
                     .output();
                 match output {
                     Ok(output) if output.status.success() => return Ok(()),
-                    Ok(output) => last = format!("ssh: {}", String::from_utf8_lossy(&output.stderr).trim()),
-                    Err(error) => last = format!("ssh: {error}"),
+                    Ok(output) => last = NotReady::Login(String::from_utf8_lossy(&output.stderr).trim().to_string()),
+                    Err(error) => last = NotReady::Ssh(error),
                 }
             }
         }
@@ -77,7 +93,7 @@ pub fn wait_for_all(
             scope.spawn(|| {
                 while let Some((name, address)) = hosts.get(next.fetch_add(1, Ordering::Relaxed)) {
                     if let Err(reason) = wait_for_host(*address, key, known_hosts, deadline) {
-                        failed.lock().unwrap_or_else(PoisonError::into_inner).push((name.clone(), reason));
+                        failed.lock().unwrap_or_else(PoisonError::into_inner).push((name.clone(), reason.to_string()));
                     }
                 }
             });
