@@ -210,28 +210,54 @@ impl LazyVars {
                 return inner;
             }
             let what = match missing {
-                Some(missing) if error.contains("undefined") => format!("`{missing}` is undefined"),
-                _ => error,
+                Some(missing) if error.is_undefined() => format!("`{missing}` is undefined"),
+                _ => error.to_string(),
             };
             format!("{what}, in the value of `{name}` for {}{}", self.owner, self.defined_at(name))
         })
     }
 }
 
+/// Why one variable value did not render.
+#[derive(Debug, thiserror::Error)]
+enum ValueError {
+    /// A lone expression that does not compile: minijinja's whole message.
+    #[error("{0}")]
+    Compile(minijinja::Error),
+    #[error("{}", describe(.0))]
+    Render(minijinja::Error),
+    /// A lone expression whose value is undefined.
+    #[error("undefined value")]
+    Undefined,
+    #[error("{0}")]
+    NotData(serde_json::Error),
+}
+
+impl ValueError {
+    /// The render met a name nobody had (what `MISSING` then names).
+    fn is_undefined(&self) -> bool {
+        match self {
+            ValueError::Undefined => true,
+            ValueError::Render(error) => error.kind() == minijinja::ErrorKind::UndefinedError,
+            ValueError::Compile(_) | ValueError::NotData(_) => false,
+        }
+    }
+}
+
 /// Renders one variable value with the shared template environment.
-fn render_value(text: &str, context: Jinja) -> Result<Value, String> {
+fn render_value(text: &str, context: Jinja) -> Result<Value, ValueError> {
     let body = super::minijinja_source(text);
     let environment = shared_environment();
     if let Some(expression) = single_expression(&body) {
-        let compiled = environment.compile_expression(expression).map_err(|e| e.to_string())?;
-        let value = compiled.eval(context).map_err(|e| describe(&e))?;
+        let compiled = environment.compile_expression(expression).map_err(ValueError::Compile)?;
+        let value = compiled.eval(context).map_err(ValueError::Render)?;
         if value.is_undefined() {
-            return Err("undefined value".into());
+            return Err(ValueError::Undefined);
         }
-        return serde_json::to_value(&value).map_err(|e| e.to_string());
+        return serde_json::to_value(&value).map_err(ValueError::NotData);
     }
-    let template = environment.template_from_str(&body).map_err(|e| describe(&e))?;
-    template.render(context).map(Value::String).map_err(|e| describe(&e))
+    let template = environment.template_from_str(&body).map_err(ValueError::Render)?;
+    template.render(context).map(Value::String).map_err(ValueError::Render)
 }
 
 fn describe(error: &minijinja::Error) -> String {
