@@ -447,3 +447,44 @@ fn shipped_playbooks_stdlib_and_inventory_lint_clean() {
     assert_eq!(String::from_utf8_lossy(&output.stdout), "", "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(output.status.code(), Some(0));
 }
+
+/// `lint -i` sees the variables a run sees: the inventory, then `group_vars/` beside the playbook, then `-e`. A
+/// variable defined only beside the playbook or only by `-e` is accepted by both; missing, refused by both.
+#[test]
+fn lint_and_the_run_pre_flight_judge_a_variable_from_the_same_layers() {
+    let wires = Tripwires::on(&["127.0.26.1"]);
+    let inventory = format!("all:\n  hosts:\n    web1: {{ address: 127.0.26.1, port: {} }}\n", wires.port);
+    let playbook = r#"task("motd", hosts(), |h| print(h.vars.motd_text + h.vars.motd_suffix));"#;
+    let site = Test::new()
+        .file("inventory.yaml", &inventory)
+        .file("site/site.rhai", playbook)
+        .file("site/group_vars/all.yml", "motd_text: hello\n");
+    let dir = site.path().to_path_buf();
+    let lint = |extra: &[&str]| {
+        let mut args = vec!["site/site.rhai", "-i", "inventory.yaml", "--format", "json"];
+        args.extend(extra);
+        let output = lint_in(&dir, &args);
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        (
+            stdout.contains("undefined-inventory-variable") && stdout.contains("motd_suffix"),
+            stdout.contains("motd_text"),
+        )
+    };
+    // motd_text is beside the playbook (accepted by both); motd_suffix is nowhere (refused by both).
+    assert_eq!(lint(&[]), (true, false), "lint flags motd_suffix only");
+    Test::new()
+        .in_dir(&dir)
+        .args(&["run", "site/site.rhai", "-i", "inventory.yaml", "--timeout", "2"])
+        .code(1)
+        .stderr_has("motd_suffix")
+        .run();
+    // With -e, both accept it; the run then goes on to connect (the tripwire answers, no SSH: a host error).
+    assert_eq!(lint(&["-e", "motd_suffix=!"]), (false, false), "lint with -e accepts both");
+    let run = Test::new()
+        .in_dir(&dir)
+        .args(&["run", "site/site.rhai", "-i", "inventory.yaml", "-e", "motd_suffix=!", "--timeout", "2"])
+        .code(3)
+        .run();
+    assert!(!run.stderr.contains("undefined"), "the pre-flight accepted it: {}", run.stderr);
+    drop(wires);
+}

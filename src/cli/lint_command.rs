@@ -32,7 +32,7 @@ pub fn run(args: LintArgs) -> i32 {
             return USAGE;
         }
     };
-    let request = LintRequest { paths: args.paths, inventory, tags: args.tags };
+    let request = LintRequest { paths: args.paths, inventory, tags: args.tags, extra_vars: args.extra_vars };
     // The inventory may hold vaulted values: lint opens them as a run would.
     let (report, revealed) = crate::vault::with_keyring(keyring, || lint(&request));
     let report = match report {

@@ -359,6 +359,9 @@ pub struct LintArgs {
     /// Tags that will be passed to `run --tags`: each must exist on some task.
     #[arg(short = 't', long = "tags", value_delimiter = ',')]
     pub tags: Vec<String>,
+    /// Extra variables that will be passed to `run -e` (`key=value`, YAML/JSON, or `@file`): defined for lint too.
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
     #[command(flatten)]
     pub vault: VaultArgs,
 }

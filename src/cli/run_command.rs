@@ -11,7 +11,7 @@ use super::inventory_command::render_error;
 use super::vault_options::redacted;
 use super::{HostKeyChecking, RunArgs, VaultConfig, exit_code, password_prompt};
 use crate::engine::{RunOptions, RunOutcome, RunRequest, ScriptStop};
-use crate::inventory::{Inventory, merge_extra_vars};
+use crate::inventory::Inventory;
 use crate::lint::PreflightRefusal;
 use crate::report::{ConsoleOptions, ConsoleReporter, FanOut, HistoryRecorder, JsonLog, Redactor, Reporter};
 use crate::transport::HostKeyPolicy;
@@ -208,9 +208,7 @@ fn load_inventory(
         inventory.set_connection_defaults(defaults)?;
         // Ansible reads `group_vars/`/`host_vars/` beside the playbook too, over the inventory's.
         let playbook_dir = args.playbook.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        inventory.load_playbook_vars(playbook_dir)?;
-        let extra = merge_extra_vars(&args.extra_vars, &cwd)?;
-        inventory.apply_extra_vars(&extra)?;
+        inventory.add_run_layers(playbook_dir, &args.extra_vars, &cwd)?;
         Ok(inventory)
     });
     // An error may quote a value (`found ...`) that a vaulted file held.

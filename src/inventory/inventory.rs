@@ -227,6 +227,20 @@ impl Inventory {
 
     /// Adds the `group_vars/` and `host_vars/` beside a playbook (Ansible's playbook-level folders, which win over
     /// the inventory's). Nothing to do when they are the inventory's own folders.
+    /// The layers a run puts over the loaded inventory, in Ansible's order: `group_vars/`/`host_vars/` beside
+    /// the playbook, then `-e` (relative `@file`s from `cwd`). One definition, so that `run`'s pre-flight and
+    /// `lint -i` judge the same variables.
+    pub fn add_run_layers(
+        &mut self,
+        playbook_dir: &Path,
+        extra_vars: &[String],
+        cwd: &Path,
+    ) -> Result<(), InventoryError> {
+        self.load_playbook_vars(playbook_dir)?;
+        let extra = super::extra_vars::merge_extra_vars(extra_vars, cwd)?;
+        self.apply_extra_vars(&extra)
+    }
+
     pub fn load_playbook_vars(&mut self, playbook_dir: &Path) -> Result<(), InventoryError> {
         let loaded = self.load_vars_folders(playbook_dir, VarsStage::Playbook);
         self.note_vault_secrets();

@@ -12,11 +12,17 @@ use super::secret_names::{is_literal_secret_value, is_secret_name};
 use crate::inventory::{Inventory, Position};
 
 /// Loads the inventory; on failure, the finding that says why.
-pub fn load(path: &Path) -> Result<Inventory, Finding> {
-    Inventory::load(path).map_err(|error| {
+/// The inventory as `run` sees it for a playbook in `playbook_dir`: with the group_vars/host_vars beside it
+/// and `-e` on top (`Inventory::add_run_layers`, the same call run makes).
+pub fn load(path: &Path, playbook_dir: &Path, extra_vars: &[String]) -> Result<Inventory, Finding> {
+    let as_finding = |error: crate::inventory::InventoryError| {
         let (line, column) = error.position().map(|p| (p.line, p.column)).unwrap_or((0, 0));
         Finding::new(error.path().unwrap_or(path), line, column, Rule::InventoryError, error.message())
-    })
+    };
+    let mut inventory = Inventory::load(path).map_err(as_finding)?;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+    inventory.add_run_layers(playbook_dir, extra_vars, &cwd).map_err(as_finding)?;
+    Ok(inventory)
 }
 
 pub fn check(inventory: &Inventory) -> Vec<Finding> {

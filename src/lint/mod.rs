@@ -53,6 +53,19 @@ pub struct LintRequest {
     pub inventory: Option<PathBuf>,
     /// Tags the user will pass to `run --tags`.
     pub tags: Vec<String>,
+    /// `-e` values the user will pass to `run`: they count as defined, as at run time.
+    pub extra_vars: Vec<String>,
+}
+
+/// Where a run of these paths would look for playbook-adjacent `group_vars/`: the folder of the one playbook
+/// given, the folder given, else `playbooks/` (lint's default), else the current folder.
+fn playbook_dir(paths: &[PathBuf]) -> PathBuf {
+    match paths {
+        [one] if one.is_dir() => one.clone(),
+        [one] => one.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
+        [] if Path::new("playbooks").is_dir() => PathBuf::from("playbooks"),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// What lint found, sorted by file, line and column.
@@ -95,7 +108,7 @@ pub fn lint(request: &LintRequest) -> Result<LintReport, UsageError> {
     let inventory = match &request.inventory {
         Some(path) => {
             report.files += 1;
-            match inventory_checks::load(path) {
+            match inventory_checks::load(path, &playbook_dir(&request.paths), &request.extra_vars) {
                 Ok(inventory) => {
                     report.findings.extend(inventory_checks::check(&inventory));
                     Some(inventory)
