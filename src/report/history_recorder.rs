@@ -9,11 +9,11 @@ use std::time::{Instant, SystemTime};
 
 use std::path::Path;
 
-use super::event::{Event, Reporter, Status};
+use super::event::{Event, Reporter};
 use super::history_store::{HistoryStore, NewRun, ResultRow};
 use super::json_log::rfc3339_utc;
 use super::redactor::Redactor;
-use super::source_excerpt::source_excerpt;
+use super::source_excerpt::failure_excerpt;
 
 /// Writes one run into a [`HistoryStore`].
 pub struct HistoryRecorder {
@@ -99,25 +99,20 @@ impl Reporter for HistoryRecorder {
                     let duration = result.duration.as_secs_f64();
                     let ended = state.started.elapsed().as_secs_f64();
                     let diffs: Vec<&str> = result.steps.iter().filter_map(|s| s.diff.as_deref()).collect();
+                    let status = serde_json::to_value(result.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
                     let row = ResultRow {
                         task: redact(&result.task),
                         host: redact(&result.host),
-                        status: serde_json::to_value(result.status)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default(),
                         changed: result.changed,
                         rc: result.rc,
                         message: result.message.as_deref().map(redact),
                         diff: (!diffs.is_empty()).then(|| redact(&diffs.join("\n"))),
-                        excerpt: match result.status {
-                            Status::Failed | Status::Unreachable => result
-                                .message
-                                .as_deref()
-                                .and_then(|message| source_excerpt(message, Path::new(".")))
-                                .map(|excerpt| redact(&excerpt)),
-                            _ => None,
-                        },
+                        excerpt: failure_excerpt(&status, result.message.as_deref(), Path::new("."))
+                            .map(|excerpt| redact(&excerpt)),
+                        status,
                         started: (ended - duration).max(0.0),
                         duration,
                     };

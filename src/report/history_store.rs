@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::logged_run::LoggedRun;
-use super::source_excerpt::source_excerpt;
+use super::source_excerpt::failure_excerpt;
 
 /// Each entry moves the schema from version `index` to `index + 1`. Never edit one that has shipped; add one.
 const MIGRATIONS: &[&str] = &[
@@ -185,24 +185,7 @@ impl HistoryStore {
     }
 
     pub fn add_result(&self, run_id: i64, row: &ResultRow) -> rusqlite::Result<()> {
-        self.connection.execute(
-            "INSERT INTO results (run_id, task, host, status, changed, rc, message, diff, started, duration, excerpt)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                run_id,
-                row.task,
-                row.host,
-                row.status,
-                row.changed,
-                row.rc,
-                row.message,
-                row.diff,
-                row.started,
-                row.duration,
-                row.excerpt
-            ],
-        )?;
-        Ok(())
+        insert_result(&self.connection, run_id, row)
     }
 
     /// The recap arrived: the run's length and whether Ctrl-C cut it short.
@@ -265,27 +248,19 @@ impl HistoryStore {
         )?;
         let id = transaction.last_insert_rowid();
         for result in &run.results {
-            let excerpt = match result.status.as_str() {
-                "failed" | "unreachable" => result.message.as_deref().and_then(|m| source_excerpt(m, source_base)),
-                _ => None,
+            let row = ResultRow {
+                task: result.task.clone(),
+                host: result.host.clone(),
+                status: result.status.clone(),
+                changed: result.changed,
+                rc: result.rc,
+                message: result.message.clone(),
+                diff: result.diff.clone(),
+                excerpt: failure_excerpt(&result.status, result.message.as_deref(), source_base),
+                started: result.started,
+                duration: result.duration,
             };
-            transaction.execute(
-                "INSERT INTO results (run_id, task, host, status, changed, rc, message, diff, started, duration, excerpt)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    id,
-                    result.task,
-                    result.host,
-                    result.status,
-                    result.changed,
-                    result.rc,
-                    result.message,
-                    result.diff,
-                    result.started,
-                    result.duration,
-                    excerpt
-                ],
-            )?;
+            insert_result(&transaction, id, &row)?;
         }
         transaction.commit()?;
         Ok(Imported::New(id))
@@ -354,6 +329,28 @@ impl HistoryStore {
     pub fn integrity_check(&self) -> rusqlite::Result<String> {
         self.connection.query_row("PRAGMA integrity_check", [], |row| row.get(0))
     }
+}
+
+/// One result row, as a run records it live and as an import does (inside its transaction).
+fn insert_result(connection: &Connection, run_id: i64, row: &ResultRow) -> rusqlite::Result<()> {
+    connection.execute(
+        "INSERT INTO results (run_id, task, host, status, changed, rc, message, diff, started, duration, excerpt)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            run_id,
+            row.task,
+            row.host,
+            row.status,
+            row.changed,
+            row.rc,
+            row.message,
+            row.diff,
+            row.started,
+            row.duration,
+            row.excerpt
+        ],
+    )?;
+    Ok(())
 }
 
 const RUN_SUMMARY: &str = "SELECT r.id, r.started_at, r.ended_at, r.playbook, r.command_line, r.git_commit, r.hosts,

@@ -31,6 +31,14 @@ pub fn source_excerpt(message: &str, base: &Path) -> Option<String> {
     Some(excerpt)
 }
 
+/// The source lines kept with a result: only a failed or unreachable one has them, when its message is located.
+pub fn failure_excerpt(status: &str, message: Option<&str>, base: &Path) -> Option<String> {
+    match status {
+        "failed" | "unreachable" => message.and_then(|message| source_excerpt(message, base)),
+        _ => None,
+    }
+}
+
 /// `file`, line and column of a `file:line:col: message`.
 fn location(message: &str) -> Option<(&str, usize, usize)> {
     let (head, _) = message.split_once(": ")?;
