@@ -101,18 +101,14 @@ pub fn run(args: HistoryArgs) -> i32 {
 
 fn execute(args: HistoryArgs) -> Result<(), String> {
     let path = args.common.history.clone().unwrap_or_else(|| default_path(&args.common.inventory));
-    match args.command.unwrap_or(HistoryCommand::List { limit: 20 }) {
-        HistoryCommand::Import { logs } => import(&path, &logs, args.common.json),
-        query => read(&path, query, args.common.json),
-    }
-}
-
-/// The commands that read the database, which must exist already.
-fn read(path: &Path, command: HistoryCommand, json: bool) -> Result<(), String> {
-    if !path.is_file() {
+    let path = path.as_path();
+    let json = args.common.json;
+    let command = args.command.unwrap_or(HistoryCommand::List { limit: 20 });
+    // Import creates the database; every other command reads one that runs have written.
+    if !matches!(command, HistoryCommand::Import { .. }) && !path.is_file() {
         return Err(format!("{}: no run history here (runs record it; see --history)", path.display()));
     }
-    let store = HistoryStore::open(path).map_err(|e| e.to_string())?;
+    let mut store = HistoryStore::open(path).map_err(|e| e.to_string())?;
     let db = |e: rusqlite::Error| format!("history {}: {e}", path.display());
     match command {
         HistoryCommand::List { limit } => {
@@ -134,7 +130,7 @@ fn read(path: &Path, command: HistoryCommand, json: bool) -> Result<(), String> 
                 false => print!("{}", show_text(&summary, &results, diff)),
             }
         }
-        HistoryCommand::Import { logs } => import(path, &logs, json)?,
+        HistoryCommand::Import { logs } => import(&mut store, path, &logs, json)?,
         HistoryCommand::Hosts => {
             let changes = store.last_changes().map_err(db)?;
             match json {
@@ -158,9 +154,8 @@ fn read(path: &Path, command: HistoryCommand, json: bool) -> Result<(), String> 
 }
 
 /// `history import`: every log is read before anything is written, so one unreadable log records none.
-fn import(path: &Path, logs: &[PathBuf], json: bool) -> Result<(), String> {
+fn import(store: &mut HistoryStore, path: &Path, logs: &[PathBuf], json: bool) -> Result<(), String> {
     let runs = logs.iter().map(|log| LoggedRun::read(log)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
-    let mut store = HistoryStore::open(path).map_err(|e| e.to_string())?;
     let mut outcomes = Vec::new();
     for run in &runs {
         let exit_code = match (&run.end, &run.recap) {
