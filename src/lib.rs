@@ -5,6 +5,7 @@
 //! → `transport` (one SSH connection and persistent shell per host). `inventory`, `report`, `lint` and `lab`
 //! stand beside them; `template` (Jinja2 as Ansible renders it) sits below `primitives`, `engine` and `lint`.
 
+pub mod analysis;
 pub mod cli;
 pub mod did_you_mean;
 pub mod engine;

@@ -103,7 +103,7 @@ fn prepare(args: &RunArgs) -> Result<i32, NotStarted> {
             print!("{}", list_hosts(&args.playbook, &selected));
         }
         if args.list_tasks {
-            print!("{}", crate::lint::list_tasks(&args.playbook, &args.tags, &args.skip_tags));
+            print!("{}", crate::analysis::list_tasks(&args.playbook, &args.tags, &args.skip_tags));
         }
         return Ok(exit_code::OK);
     }

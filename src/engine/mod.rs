@@ -35,14 +35,14 @@ pub use connect_plan::ConnectSettings;
 pub use fatal_stop::FatalStop;
 pub use host_handle::{HostHandle, to_map};
 pub use host_state::{HostHealth, HostState};
-pub use module_resolver::{EMBEDDED_STDLIB, ModuleSource, StdlibResolver};
+pub use module_resolver::StdlibResolver;
 pub use playbook::{build_engine, compile, standard_scope};
 pub use playbook_error::{LocatedError, PlaybookError};
 pub use runtime::{INTERRUPT_GRACE, RunOptions, Runtime};
 pub use script_error::describe as describe_script_error;
 pub use script_stop::ScriptStop;
 pub use step_recorder::StepRecord;
-pub use task_options::{Serial, TASK_OPTION_NAMES, TaskOptions, selected_by_tags};
+pub use task_options::{Serial, TaskOptions};
 pub use vars_map::VarsMap;
 
 use crate::inventory::Inventory;

@@ -12,14 +12,14 @@ use super::script_error;
 use super::task_options::TaskOptions;
 use super::task_runner::run_task;
 use super::vars_map::{self, VarsMap};
+use crate::analysis::script_language;
 use crate::report::Event;
 
 /// Builds the Rhai engine a playbook runs in: the HostHandle type, the global functions and the primitives,
 /// all bound to this run's [`Runtime`].
 pub fn build_engine(runtime: &Arc<Runtime>) -> Engine {
     let mut engine = Engine::new();
-    engine.set_strict_variables(true);
-    engine.set_max_expr_depths(256, 256);
+    script_language::apply_parse_settings(&mut engine);
     // Rhai's default depth is 8 in a debug build and 64 in a release one: a role (a module function) called
     // through `tagged`, running a task whose closure calls a stdlib function, is deeper than 8. Both builds
     // get the release depth; host threads have the stack for it (task_runner::HOST_THREAD_STACK).
@@ -296,7 +296,7 @@ pub fn standard_scope(runtime: &Runtime) -> Scope<'static> {
 fn scope_with_params(runtime: &Runtime, params: VarsMap) -> Scope<'static> {
     let mut scope = Scope::new();
     scope.push_constant(
-        "vars",
+        script_language::VARS,
         VarsMap::new("the playbook's `vars` (inventory `all` vars and -e)", to_map(&runtime.global_vars))
             .with_resolver(crate::template::lazy_vars::LazyVars::new(
                 "the playbook's `vars`",
@@ -307,9 +307,9 @@ fn scope_with_params(runtime: &Runtime, params: VarsMap) -> Scope<'static> {
                 crate::template::lazy_vars::Sources::default(),
             )),
     );
-    scope.push_constant("check_mode", runtime.options.check);
-    scope.push_constant("diff_mode", runtime.options.diff);
-    scope.push_constant("params", params);
+    scope.push_constant(script_language::CHECK_MODE, runtime.options.check);
+    scope.push_constant(script_language::DIFF_MODE, runtime.options.diff);
+    scope.push_constant(script_language::PARAMS, params);
     scope
 }
 
@@ -371,12 +371,8 @@ mod tests {
         fn event(&self, _event: &Event) {}
     }
 
-    /// Lint reads the static catalog; the engine registers the real functions. They must be the same set, or
-    /// lint would accept a call the run refuses (or the other way round).
-    #[test]
-    fn the_engine_registers_exactly_what_the_catalog_lists() {
-        let tokio = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let runtime = Arc::new(Runtime::new(
+    fn runtime(tokio: &tokio::runtime::Runtime) -> Arc<Runtime> {
+        Arc::new(Runtime::new(
             RunOptions::default(),
             PathBuf::from("catalog.rhai"),
             IndexMap::new(),
@@ -387,8 +383,15 @@ mod tests {
             Redactor::new(),
             tokio.handle().clone(),
             Arc::new(AtomicBool::new(false)),
-        ));
-        let engine = build_engine(&runtime);
+        ))
+    }
+
+    /// Lint reads the static catalog; the engine registers the real functions. They must be the same set, or
+    /// lint would accept a call the run refuses (or the other way round).
+    #[test]
+    fn the_engine_registers_exactly_what_the_catalog_lists() {
+        let tokio = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let engine = build_engine(&runtime(&tokio));
         let registered: BTreeSet<(String, usize)> = engine
             .collect_fn_metadata(None, |info| Some((info.metadata.name.to_string(), info.metadata.num_params)), false)
             .into_iter()
@@ -402,5 +405,16 @@ mod tests {
             })
             .collect();
         assert_eq!(registered, listed);
+    }
+
+    /// The analysis compiles every playbook with these constants defined (strict variables): a constant the
+    /// run adds without the analysis knowing it would make lint refuse a playbook the run accepts.
+    #[test]
+    fn a_playbook_starts_with_exactly_the_constants_the_analysis_knows() {
+        let tokio = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let scope = super::standard_scope(&runtime(&tokio));
+        let names: BTreeSet<&str> = scope.iter_raw().map(|(name, _, _)| name).collect();
+        let known: BTreeSet<&str> = crate::analysis::script_language::PLAYBOOK_CONSTANTS.into_iter().collect();
+        assert_eq!(names, known);
     }
 }

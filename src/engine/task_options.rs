@@ -39,8 +39,6 @@ impl Serial {
     }
 }
 
-pub use crate::primitives::catalog::TASK_OPTIONS as TASK_OPTION_NAMES;
-
 impl TaskOptions {
     pub fn parse(map: &Map) -> Result<TaskOptions, TaskOptionError> {
         let mut options = TaskOptions { when: true, ..TaskOptions::default() };
@@ -113,51 +111,9 @@ fn parse_serial(value: &Dynamic) -> Result<Serial, TaskOptionError> {
     Err(TaskOptionError::NotASerial(value.to_string()))
 }
 
-/// Whether a task with these tags runs under --tags/--skip-tags, with Ansible's meanings of `always`,
-/// `never` and `all`.
-pub fn selected_by_tags(task_tags: &[String], only: &[String], skip: &[String]) -> bool {
-    let has = |tag: &str| task_tags.iter().any(|t| t == tag);
-    if task_tags.iter().any(|t| skip.contains(t)) {
-        return false;
-    }
-    if has("never") && !task_tags.iter().any(|t| t != "never" && only.contains(t)) {
-        return false;
-    }
-    if only.is_empty() || only.iter().any(|t| t == "all") || has("always") {
-        return true;
-    }
-    // Ansible's `tagged`: every task that has a tag of its own.
-    if only.iter().any(|t| t == "tagged") && task_tags.iter().any(|t| t != "never") && !task_tags.is_empty() {
-        return true;
-    }
-    if task_tags.is_empty() {
-        return only.iter().any(|t| t == "untagged");
-    }
-    task_tags.iter().any(|t| only.contains(t))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tags(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn tags_select_like_ansible() {
-        assert!(selected_by_tags(&tags(&["join"]), &[], &[]));
-        assert!(selected_by_tags(&tags(&["join"]), &tags(&["join"]), &[]));
-        assert!(!selected_by_tags(&tags(&["prepare"]), &tags(&["join"]), &[]));
-        assert!(!selected_by_tags(&[], &tags(&["join"]), &[]));
-        assert!(selected_by_tags(&[], &tags(&["untagged"]), &[]));
-        assert!(selected_by_tags(&tags(&["always"]), &tags(&["join"]), &[]));
-        assert!(!selected_by_tags(&tags(&["join"]), &[], &tags(&["join"])));
-        assert!(!selected_by_tags(&tags(&["never", "debug"]), &[], &[]));
-        assert!(selected_by_tags(&tags(&["never", "debug"]), &tags(&["debug"]), &[]));
-        assert!(selected_by_tags(&tags(&["join"]), &tags(&["tagged"]), &[]));
-        assert!(!selected_by_tags(&[], &tags(&["tagged"]), &[]));
-    }
 
     #[test]
     fn serial_accepts_counts_and_percentages() {

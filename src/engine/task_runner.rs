@@ -9,7 +9,8 @@ use super::host_state::HostHealth;
 use super::runtime::Runtime;
 use super::script_error;
 use super::step_recorder;
-use super::task_options::{TaskOptions, selected_by_tags};
+use super::task_options::TaskOptions;
+use crate::analysis::tag_selection::selected_by_tags;
 use crate::report::{Event, HostResult, Status, StepReport};
 
 /// How a host closure is called: from inside the script (a task, `flush_handlers()`), or after the script

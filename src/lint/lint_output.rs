@@ -8,8 +8,7 @@ use std::path::PathBuf;
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
 
-use super::lint_finding::Finding;
-use super::severity::Severity;
+use crate::analysis::{Finding, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -197,7 +196,7 @@ fn json(finding: &Finding) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::rules::Rule;
+    use crate::analysis::Rule;
 
     #[test]
     fn github_escapes() {

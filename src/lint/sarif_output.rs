@@ -9,9 +9,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::lint_finding::Finding;
-use super::rules::Rule;
-use super::severity::Severity;
+use crate::analysis::{Finding, Rule, Severity};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 

@@ -12,10 +12,9 @@ use std::path::{Path, PathBuf};
 
 use rhai::{ASTNode, Expr, FnAccess, Stmt};
 
-use crate::engine::ModuleSource;
+use super::module_locator::{ModuleLocator, ModuleSource};
 
 use super::analysis_engine::{AnalysisEngine, Arities};
-use crate::engine::StdlibResolver;
 
 /// Public functions of one module: name → arities.
 #[derive(Debug, Clone, Default)]
@@ -51,7 +50,7 @@ pub enum Resolved {
 impl ModuleTable {
     /// Resolves `path` as imported by a file in `dir`.
     pub fn resolve(&mut self, engine: &AnalysisEngine, dir: &Path, path: &str) -> Resolved {
-        let Some(found) = StdlibResolver::new(dir).locate(path) else {
+        let Some(found) = ModuleLocator::new(dir).locate(path) else {
             return Resolved::NotFound;
         };
         let key = found.name();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use rhai::{ASTNode, Dynamic, Expr, FnCallExpr, FnPtr, Ident, ParseErrorType, Position, Stmt, StmtBlock};
 
 use super::analysis_engine::{AnalysisEngine, Arities};
-use super::lint_finding::{Finding, did_you_mean_hint};
+use super::finding::{Finding, did_you_mean_hint};
 use super::map_entry::{MapEntry, map_summary};
 use super::module_table::{ModuleFunctions, ModuleTable, Resolved};
 use super::option_checks::{check_module_options, check_primitive_options, check_task_options, task_option_names};

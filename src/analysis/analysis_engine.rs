@@ -1,5 +1,5 @@
-//! The Rhai engine lint compiles with: Rhai's own engine with runbook's parse settings (strict variables,
-//! the same expression depth), knowing Rhai's built-in functions from its packages and runbook's from the
+//! The Rhai engine the analysis compiles with: Rhai's own engine with the run's parse settings
+//! (`script_language`, the one definition), knowing Rhai's built-in functions from its packages and runbook's from the
 //! static catalog (`primitives::catalog`). Compiling runs no script code, so no primitive runs and no host is
 //! connected to; and no run is faked to get there.
 
@@ -7,14 +7,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use rhai::{Engine, OptimizationLevel, Scope};
 
+use super::script_language::{PLAYBOOK_CONSTANTS, apply_parse_settings};
 use crate::primitives::catalog::{FUNCTIONS, Receiver};
 
 /// Functions Rhai itself handles by keyword (never registered): any arity is accepted.
 const KEYWORD_FUNCTIONS: &[&str] =
     &["print", "debug", "type_of", "eval", "Fn", "call", "curry", "is_shared", "is_def_var", "is_def_fn"];
-
-/// The constants every playbook starts with (the engine's `standard_scope`): only their names matter here.
-pub const PLAYBOOK_CONSTANTS: &[&str] = &["vars", "check_mode", "diff_mode", "params"];
 
 pub struct AnalysisEngine {
     /// Strict variables, as `run` compiles: undefined variables are parse errors.
@@ -31,8 +29,7 @@ impl AnalysisEngine {
     pub fn new() -> AnalysisEngine {
         let build = || {
             let mut engine = Engine::new();
-            engine.set_strict_variables(true);
-            engine.set_max_expr_depths(256, 256);
+            apply_parse_settings(&mut engine);
             // The optimiser would drop `if false { ... }` and fold constants: lint must see the code as written.
             engine.set_optimization_level(OptimizationLevel::None);
             // Imports are resolved by lint itself (from the file's folder); compiling never loads a module.
@@ -56,7 +53,7 @@ impl AnalysisEngine {
         }
         let mut scope = Scope::new();
         for name in PLAYBOOK_CONSTANTS {
-            scope.push_constant(*name, ());
+            scope.push_constant(name, ());
         }
         AnalysisEngine { scope, strict, lax, functions }
     }

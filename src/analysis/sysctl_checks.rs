@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rhai::Position;
 
-use super::lint_finding::Finding;
+use super::finding::Finding;
 use super::map_entry::MapEntry;
 use super::rules::Rule;
 

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::lint_finding::{Finding, did_you_mean_hint};
+use super::finding::{Finding, did_you_mean_hint};
 use super::rules::Rule;
 use super::script_checks::{HostSet, VarRead};
 use super::task_targets::{Targets, targets};

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 
-use super::lint_finding::Finding;
+use super::finding::Finding;
 use super::rules::Rule;
 use super::script_checks::TemplateCall;
 use super::task_targets::{Targets, targets};

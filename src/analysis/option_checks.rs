@@ -5,9 +5,9 @@ use std::path::Path;
 
 use rhai::{Expr, Ident};
 
-use super::lint_finding::{Finding, did_you_mean_hint};
+use super::finding::{Finding, did_you_mean_hint};
 use super::rules::Rule;
-use crate::engine::TASK_OPTION_NAMES;
+use crate::primitives::catalog::TASK_OPTIONS as TASK_OPTION_NAMES;
 use crate::primitives::catalog::{NOTIFY_OPTION, NOTIFYING_PRIMITIVES};
 
 /// What the literal task options say about tags.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::lint_finding::{Finding, did_you_mean_hint};
+use super::finding::{Finding, did_you_mean_hint};
 use super::rules::Rule;
 use super::script_checks::NameRef;
 use super::secret_names::{is_literal_secret_value, is_secret_name};
