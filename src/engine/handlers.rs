@@ -10,28 +10,20 @@ use std::time::Instant;
 
 use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext};
 
+use super::caller::Caller;
+use super::captured_values::detach_host_handles;
+use super::declared_handler::{DeclaredContext, DeclaredHandler};
+use super::host_batch::run_batch;
 use super::host_handle::HostHandle;
+use super::host_result::report_result;
 use super::runtime::Runtime;
 use super::step_recorder;
 use super::task_options::TaskOptions;
-use super::task_runner::{Caller, detach_host_handles, report_result, run_batch};
 use crate::report::{Event, Status};
 
 /// How a handler's results are named in the console, the JSON log and the recap.
 pub fn task_name(handler: &str) -> String {
     format!("handler: {handler}")
-}
-
-/// Rhai's saved call context. Marked "volatile, may change" (hence Rhai's `deprecated`), and the only way to
-/// call a closure later in the context it was made in.
-#[allow(deprecated)]
-pub(super) type DeclaredContext = rhai::NativeCallContextStore;
-
-/// A declared handler: its closure, and the context it was declared in, where the closure can be called from
-/// anywhere (an imported module's closure is unknown to the playbook's own functions).
-pub struct Handler {
-    body: FnPtr,
-    declared_in: DeclaredContext,
 }
 
 pub fn register(engine: &mut Engine, runtime: &Arc<Runtime>) {
@@ -65,7 +57,7 @@ fn declare(runtime: &Runtime, context: &NativeCallContext, name: &str, body: FnP
     }
     #[allow(deprecated)] // "volatile", not deprecated: Rhai's only way to keep a context for later calls
     let declared_in = context.store_data();
-    handlers.insert(name.to_string(), Handler { body: detach_host_handles(&body), declared_in });
+    handlers.insert(name.to_string(), DeclaredHandler { body: detach_host_handles(&body), declared_in });
     Ok(())
 }
 

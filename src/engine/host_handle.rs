@@ -255,7 +255,7 @@ impl RemoteHost for HostHandle {
             // A primitive called outside any task (at the top of a playbook) is a result of its own.
             let task = format!("{} {}", step.primitive, step.target);
             let (status, rc, message, duration) = (step.status, step.rc, step.message.clone(), step.duration);
-            super::task_runner::report_result(
+            super::host_result::report_result(
                 &self.runtime,
                 &task,
                 &self.state.name,

@@ -139,7 +139,7 @@ fn local_run(runtime: &Runtime, command: &str, map: &Map) -> Result<Map> {
         } else {
             let task = format!("local_run {}", step.target);
             let (status, rc, message) = (step.status, step.rc, step.message.clone());
-            super::task_runner::report_result(
+            super::host_result::report_result(
                 runtime,
                 &task,
                 CONTROLLER,

@@ -4,10 +4,15 @@
 //! Rhai is synchronous and the transport is async: the script and each host closure run on plain threads that
 //! block on the shared tokio runtime, so a playbook reads as straight-line code while hosts work in parallel.
 
+mod caller;
+mod captured_values;
 mod connect_plan;
+mod declared_handler;
 mod fatal_stop;
 mod handlers;
+mod host_batch;
 mod host_handle;
+mod host_result;
 mod host_state;
 mod local_file;
 mod local_run;

@@ -342,7 +342,7 @@ pub fn run_file(runtime: &Arc<Runtime>, file: &PathBuf) -> Result<(), PlaybookEr
     // The end of the play flushes the handlers still pending; after a script error or a fatal stop only
     // with --force-handlers (Ansible's rule), never after Ctrl-C.
     if !runtime.is_interrupted() && (outcome.is_ok() || runtime.options.force_handlers) {
-        let flushed = super::handlers::flush(runtime, &super::task_runner::Caller::After(&engine, &ast));
+        let flushed = super::handlers::flush(runtime, &super::caller::Caller::After(&engine, &ast));
         super::handlers::report_left(runtime);
         outcome.map_err(describe)?;
         return flushed.map_err(describe);

@@ -54,7 +54,7 @@ pub struct Runtime {
     /// Set when a `fatal` task stopped the run (a host failure, not a script error).
     pub(super) fatal_stop: AtomicBool,
     /// Handlers the playbook declared, in declaration order (the order they run in).
-    pub(super) handlers: Mutex<IndexMap<String, super::handlers::Handler>>,
+    pub(super) handlers: Mutex<IndexMap<String, super::declared_handler::DeclaredHandler>>,
     /// Per task name, per host: what the task did there (`results(name)`), the last run of a name winning.
     pub(super) task_results: Mutex<IndexMap<String, rhai::Map>>,
     recap: Mutex<RecapBuilder>,
