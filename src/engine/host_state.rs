@@ -1,3 +1,6 @@
+//! One inventory host for the length of a run: its variables, its connection (opened on first use and kept),
+//! its gathered facts, the handlers notified on it and whether it is still in the play.
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 

@@ -1,3 +1,7 @@
+//! One playbook's life: the Rhai engine it runs in (the runbook surface registered over the run's
+//! `Runtime`), the constants it starts with, compiling it with file:line:col errors, `include` of stages, and
+//! running it to its end, where the pending handlers run.
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -1,3 +1,7 @@
+//! What one run shares between the playbook thread and the host threads: the options, the hosts, the
+//! reporters, the tokio runtime the SSH work runs on, the handlers declared and the task results so far. One
+//! `Arc<Runtime>` a run; the engine's functions are closures over it.
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,11 +1,15 @@
+//! The steps a host's task made, recorded per thread. A primitive called inside a task's closure reports its
+//! step here, and the task runner turns the record into the host's result. It is a thread-local because the
+//! record belongs to the task being run, not to the handle a primitive was called on: a closure for host A
+//! that calls a primitive on a captured host B (Ansible's `delegate_to`) reports that step in A's result, and a
+//! host that stopped answering marks A's task unreachable even when the script caught the error and raised
+//! another. Rhai gives a native function no per-call context of our own to carry it instead.
+
 use std::cell::RefCell;
 
 use crate::report::StepReport;
 
 /// The steps of the task a thread is running for one host.
-///
-/// Host closures run on their own threads, so a thread-local record attributes every primitive call made in
-/// a closure to that host's task result without threading a context through Rhai.
 #[derive(Default)]
 pub struct StepRecord {
     pub steps: Vec<StepReport>,

@@ -1,3 +1,6 @@
+//! The options map of a task, checked when the task is called: a misspelt option is an error that names it,
+//! not a key silently ignored; `serial` as a count or a percentage, as Ansible takes it.
+
 use rhai::{Dynamic, Map};
 
 use super::task_option_error::TaskOptionError;

@@ -1,3 +1,8 @@
+//! `task(...)`: the unit of a run as Ansible has it. Decides whether the task runs (tags, `when`,
+//! `--start-at-task`), cuts its hosts into `serial` batches, runs each batch, applies Ansible's failure policy
+//! (`any_errors_fatal`, `max_fail_percentage`, a serial batch failing everywhere) and hands the closures' values
+//! back to the script.
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
