@@ -300,14 +300,15 @@ fn exit_code_of(outcome: &RunOutcome) -> i32 {
 /// Remembers the hosts that failed so `--retry-failed` (or `--limit @.runbook/last-failed`) can rerun them.
 fn record_failed(outcome: &RunOutcome) {
     let path = Path::new(LAST_FAILED);
-    if outcome.failed_hosts.is_empty() {
+    let failed = outcome.failed_hosts();
+    if failed.is_empty() {
         let _ = std::fs::remove_file(path);
         return;
     }
     if let Some(parent) = path.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
-    let _ = std::fs::write(path, outcome.failed_hosts.join("\n") + "\n");
+    let _ = std::fs::write(path, failed.join("\n") + "\n");
 }
 
 /// First Ctrl-C: start no new task, let running commands finish, print the recap. Second: stop at once.

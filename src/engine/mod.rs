@@ -77,8 +77,16 @@ pub struct RunOutcome {
     /// Why the script stopped before its end, if it did (its error redacted, as the reporters show it).
     pub stop: Option<ScriptStop>,
     pub interrupted: bool,
+    /// Where each host ended, inventory order: still in the play, failed in a task, or unreachable (with the
+    /// task and the reason).
+    pub hosts: Vec<(String, HostHealth)>,
+}
+
+impl RunOutcome {
     /// Hosts that failed or could not be reached, for --retry-failed.
-    pub failed_hosts: Vec<String>,
+    pub fn failed_hosts(&self) -> Vec<&str> {
+        self.hosts.iter().filter(|(_, health)| *health != HostHealth::Active).map(|(name, _)| name.as_str()).collect()
+    }
 }
 
 pub fn run(request: RunRequest) -> RunOutcome {
@@ -158,7 +166,8 @@ pub fn run(request: RunRequest) -> RunOutcome {
     });
     runtime.emit(Event::RunEnd { error: stop.as_ref().map(|stop| stop.error().to_string()), fatal, interrupted });
     runtime.reporter.finish();
-    let failed_hosts = runtime.hosts.values().filter(|host| !host.is_active()).map(|host| host.name.clone()).collect();
+    let host_ends =
+        runtime.hosts.values().map(|host| (host.name.clone(), host.health.lock().unwrap().clone())).collect();
     // All at once: one by one, closing 100 connections took longer than a rerun's real work.
     tokio.block_on(async {
         let closing: Vec<_> = runtime
@@ -174,5 +183,5 @@ pub fn run(request: RunRequest) -> RunOutcome {
         }
         let _ = tokio::time::timeout(Duration::from_secs(3), settings.jumps.close()).await;
     });
-    RunOutcome { recap, stop, interrupted, failed_hosts }
+    RunOutcome { recap, stop, interrupted, hosts: host_ends }
 }
