@@ -99,6 +99,21 @@ fn a_light_lab_boots_takes_a_playbook_and_goes_down_leaving_nothing() {
     let status = String::from_utf8_lossy(&status.unwrap().stdout).into_owned();
     assert_eq!(status.matches(" running ").count(), 50, "{status}");
 
+    // A lab whose key went with the checkout that started it says so at once, instead of waiting out its ready
+    // timeout on an ssh that cannot log in and then blaming the hosts.
+    let key = repo_root().join(".runbook").join(name).join("id_ed25519");
+    let aside = key.with_extension("aside");
+    std::fs::rename(&key, &aside).unwrap();
+    let again = Test::new()
+        .in_dir(repo_root())
+        .args(&["lab", "up", "--name", name])
+        .code(1)
+        .stderr_has("is running, but its key is gone from")
+        .stderr_has(&format!("`runbook lab down --name {name}`"))
+        .run();
+    assert!(again.elapsed < Duration::from_secs(30), "lab up took {:?}", again.elapsed);
+    std::fs::rename(&aside, &key).unwrap();
+
     down(name);
     // The kernel frees a dead host's namespaces (and so its veth) asynchronously: give it a moment.
     let deadline = Instant::now() + Duration::from_secs(10);

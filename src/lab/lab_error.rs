@@ -44,6 +44,11 @@ pub enum LabError {
     Debootstrap { mirror: String, status: String, log: PathBuf },
     #[error("the base image is in use by running lab(s) {0}; stop them first with `runbook lab down --all`")]
     BaseInUse(String),
+    #[error(
+        "lab `{lab}` is running, but its key is gone from {user_dir} (where it was started from): \
+         `runbook lab down --name {lab}`, then bring it up again"
+    )]
+    KeyGone { lab: String, user_dir: PathBuf },
     #[error("host(s) did not come up within {seconds} s: {hosts}\n{hint}")]
     NotReady { seconds: u64, hosts: String, hint: String },
     #[error("`{command}` failed: {message}")]

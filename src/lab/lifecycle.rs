@@ -97,6 +97,11 @@ pub fn up(options: &UpOptions) -> LabResult<LabSummary> {
         {
             supervisor::request_start_stopped(pid);
         }
+        // A lab started from another checkout (since removed) would otherwise wait its whole ready timeout on
+        // an ssh that cannot log in, then blame the hosts.
+        if !state.user_dir.join("id_ed25519").is_file() {
+            return Err(LabError::KeyGone { lab: name.to_string(), user_dir: state.user_dir.clone() });
+        }
         wait_ready(state, &dir, None)?;
         return Ok(LabSummary {
             inventory: state.user_dir.join("inventory.yaml"),
