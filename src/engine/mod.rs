@@ -26,6 +26,7 @@ mod script_stop;
 mod step_recorder;
 mod task_option_error;
 mod task_options;
+mod task_result;
 mod task_runner;
 mod vars_map;
 

@@ -170,7 +170,7 @@ fn register_globals(engine: &mut Engine, runtime: &Arc<Runtime>) {
     let rt = runtime.clone();
     engine.register_fn("results", move |name: &str| -> Result<Map, Box<EvalAltResult>> {
         if let Some(results) = rt.task_results.lock().unwrap().get(name) {
-            return Ok(results.clone());
+            return Ok(results.iter().map(|(host, result)| (host.as_str().into(), result.to_map().into())).collect());
         }
         let names = rt.task_names.lock().unwrap().clone();
         if names.iter().any(|known| known == name) {

@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::host_state::HostState;
+use super::task_result::TaskResult;
 use crate::report::{Event, HostRecap, RecapBuilder, Redactor, Reporter};
 
 /// How long a command that was running when Ctrl-C came may go on before the host is given up (a second
@@ -60,7 +61,8 @@ pub struct Runtime {
     /// Handlers the playbook declared, in declaration order (the order they run in).
     pub(super) handlers: Mutex<IndexMap<String, super::declared_handler::DeclaredHandler>>,
     /// Per task name, per host: what the task did there (`results(name)`), the last run of a name winning.
-    pub(super) task_results: Mutex<IndexMap<String, rhai::Map>>,
+    /// Each task's results by host, for `results(task)`.
+    pub(super) task_results: Mutex<IndexMap<String, IndexMap<String, TaskResult>>>,
     recap: Mutex<RecapBuilder>,
     /// Values that are never templates (decrypted inline `!vault` values), set once the inventory is known.
     pub(super) literal_values: std::sync::OnceLock<Arc<std::collections::HashSet<String>>>,
@@ -122,24 +124,9 @@ impl Runtime {
 
     /// Keeps a host's result of a task for `results(task)`: the facts later code acts on.
     fn record_result(&self, result: &crate::report::HostResult) {
-        use crate::report::Status;
-        let mut entry = rhai::Map::new();
-        let status = match result.status {
-            Status::Ok => "ok",
-            Status::Changed => "changed",
-            Status::Failed => "failed",
-            Status::Skipped => "skipped",
-            Status::Unreachable => "unreachable",
-        };
-        entry.insert("status".into(), status.into());
-        entry.insert("changed".into(), result.changed.into());
-        entry.insert("failed".into(), matches!(result.status, Status::Failed | Status::Unreachable).into());
-        entry.insert("rc".into(), result.rc.map_or(rhai::Dynamic::UNIT, |rc| (rc as rhai::INT).into()));
-        entry.insert("message".into(), result.message.clone().map_or(rhai::Dynamic::UNIT, Into::into));
-        entry.insert("value".into(), rhai::Dynamic::UNIT);
         let mut results = self.task_results.lock().unwrap();
         let task = results.entry(result.task.clone()).or_default();
-        task.insert(result.host.as_str().into(), entry.into());
+        task.insert(result.host.clone(), TaskResult::of(result));
     }
 
     pub fn warn(&self, host: Option<&str>, message: &str) {

@@ -118,9 +118,8 @@ pub fn run_task(
     runtime.emit(Event::TaskEnd { task: name.to_string(), elapsed: started.elapsed() });
     if let Some(results) = runtime.task_results.lock().unwrap().get_mut(name) {
         for (host, value) in &returned {
-            if let Some(mut entry) = results.get(host).and_then(|entry| entry.clone().try_cast::<Map>()) {
-                entry.insert("value".into(), value.clone());
-                results.insert(host.clone(), entry.into());
+            if let Some(entry) = results.get_mut(host.as_str()) {
+                entry.value = value.clone();
             }
         }
     }
