@@ -1,5 +1,5 @@
-//! Runs a closure on one batch of hosts: up to `-f` threads pull hosts from the batch, each host's steps are
-//! recorded into its result, and a failure or an unreachable host is counted as Ansible counts it.
+//! Runs a closure on one batch of hosts: the run's host pool (up to `-f` threads) takes the hosts, each host's
+//! steps are recorded into its result, and a failure or an unreachable host is counted as Ansible counts it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,10 +17,8 @@ use super::step_recorder;
 use super::task_options::TaskOptions;
 use crate::report::{Event, Status};
 
-/// Stack of a thread running host closures: the playbook thread's, for Rhai calls as deep (roles, stdlib).
-const HOST_THREAD_STACK: usize = 16 * 1024 * 1024;
-
-/// Runs one batch; returns each host's closure value, or None where the host failed.
+/// Runs one batch on the run's host pool; returns each host's closure value, or None where the host failed (or
+/// was not started: Ctrl-C came first).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_batch(
     caller: &Caller,
@@ -32,31 +30,15 @@ pub(super) fn run_batch(
     done: &AtomicUsize,
     total: usize,
 ) -> Vec<Option<Dynamic>> {
-    let next = AtomicUsize::new(0);
     let results: Vec<std::sync::Mutex<Option<Dynamic>>> = batch.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    let workers = runtime.options.forks.max(1).min(batch.len());
-    let work = || {
-        loop {
-            let index = next.fetch_add(1, Ordering::SeqCst);
-            let Some(host) = batch.get(index) else { break };
-            if runtime.is_interrupted() {
-                break;
-            }
-            let value = run_on_host(caller, runtime, name, host, options, body);
-            *results[index].lock().unwrap() = value;
-            let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
-            runtime.emit(Event::TaskProgress { task: name.to_string(), done: finished, total });
+    runtime.host_pool.run_all(batch.len(), &|index| {
+        if runtime.is_interrupted() {
+            return;
         }
-    };
-    std::thread::scope(|scope| {
-        let started = (0..workers)
-            .filter(|_| std::thread::Builder::new().stack_size(HOST_THREAD_STACK).spawn_scoped(scope, work).is_ok())
-            .count();
-        // A worker the system had no thread for leaves its hosts to the others; with none at all, this thread
-        // works through the batch itself rather than leave its hosts unrun and unreported.
-        if started == 0 {
-            work();
-        }
+        let value = run_on_host(caller, runtime, name, &batch[index], options, body);
+        *results[index].lock().unwrap() = value;
+        let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
+        runtime.emit(Event::TaskProgress { task: name.to_string(), done: finished, total });
     });
     results.into_iter().map(|slot| slot.into_inner().unwrap()).collect()
 }

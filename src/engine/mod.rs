@@ -12,6 +12,7 @@ mod fatal_stop;
 mod handlers;
 mod host_batch;
 mod host_handle;
+mod host_pool;
 mod host_result;
 mod host_state;
 mod local_file;

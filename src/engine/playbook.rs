@@ -26,7 +26,7 @@ pub fn build_engine(runtime: &Arc<Runtime>) -> Engine {
     script_language::apply_parse_settings(&mut engine);
     // Rhai's default depth is 8 in a debug build and 64 in a release one: a role (a module function) called
     // through `tagged`, running a task whose closure calls a stdlib function, is deeper than 8. Both builds
-    // get the release depth; host threads have the stack for it (task_runner::HOST_THREAD_STACK).
+    // get the release depth; host threads have the stack for it (runtime::HOST_THREAD_STACK).
     engine.set_max_call_levels(64);
     engine.set_module_resolver(StdlibResolver::new(&runtime.playbook_dir));
     {

@@ -10,6 +10,7 @@ use std::time::Instant;
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use super::host_pool::HostPool;
 use super::host_state::HostState;
 use super::task_result::TaskResult;
 use crate::report::{Event, HostRecap, RecapBuilder, Redactor, Reporter};
@@ -17,6 +18,9 @@ use crate::report::{Event, HostRecap, RecapBuilder, Redactor, Reporter};
 /// How long a command that was running when Ctrl-C came may go on before the host is given up (a second
 /// Ctrl-C stops at once). Long enough for a package step to finish, short enough that an operator waits.
 pub const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Stack of a thread running host closures: the playbook thread's, for Rhai calls as deep (roles, stdlib).
+const HOST_THREAD_STACK: usize = 16 * 1024 * 1024;
 
 /// How the user asked the run to behave (from the command line).
 #[derive(Debug, Clone, Default)]
@@ -61,6 +65,8 @@ pub struct Runtime {
     /// Handlers the playbook declared, in declaration order (the order they run in).
     pub(super) handlers: Mutex<IndexMap<String, super::declared_handler::DeclaredHandler>>,
     /// Per task name, per host: what the task did there (`results(name)`), the last run of a name winning.
+    /// The threads host closures run on, for the whole run (up to `-f`).
+    pub(super) host_pool: HostPool,
     /// Each task's results by host, for `results(task)`.
     pub(super) task_results: Mutex<IndexMap<String, IndexMap<String, TaskResult>>>,
     recap: Mutex<RecapBuilder>,
@@ -88,6 +94,7 @@ impl Runtime {
         Runtime {
             reached_start_task: AtomicBool::new(options.start_at_task.is_none()),
             playbook_dir: playbook.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")),
+            host_pool: HostPool::new(options.forks, HOST_THREAD_STACK),
             options,
             playbook,
             hosts,
