@@ -194,6 +194,23 @@ fn run_results_are_judged_by_changed_when_and_failed_when_and_readable_later() {
     assert_eq!(recap["stopped_in"], "fails");
 }
 
+/// A run keeps the closures' values for `results(task)` only when some file the playbook reaches may ask for
+/// them (the pre-flight decides): a stage the playbook includes is such a file.
+#[test]
+fn results_read_in_an_included_stage_still_have_the_closures_values() {
+    require_lab!();
+    let lab = lab();
+    let web = lab.host(3);
+    let playbook = format!(
+        r#"
+        task("marker", host("{web}"), |h| h.run("echo kept"));
+        include("report.rhai");
+        "#
+    );
+    let stage = format!(r#"print(`value: ${{results("marker")["{web}"].value.stdout.trim()}}`);"#);
+    Test::new().lab(lab).playbook(&playbook).file("report.rhai", &stage).stdout_has("value: kept").run();
+}
+
 /// Three roles of one site, two as modules (functions taking parameters, returning values, a handler and
 /// defaults of their own, tags by `tagged`), one as an included file (`include(path, #{ params })` returning
 /// its value).

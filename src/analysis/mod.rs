@@ -22,6 +22,7 @@ mod secret_names;
 mod severity;
 mod sysctl_checks;
 pub mod tag_selection;
+mod task_results_use;
 mod task_targets;
 mod template_checks;
 mod variable_checks;
@@ -54,7 +55,16 @@ pub struct Analysis<'a> {
 
 /// The scripts (and the files they include), the templates, the names and variables they use against the
 /// inventory; returns the findings and how many files were read.
-pub fn analyse(analysis: &Analysis) -> (Vec<Finding>, usize) {
+/// What one analysis found.
+pub struct Analysed {
+    pub findings: Vec<Finding>,
+    /// Playbooks, modules and templates read.
+    pub files: usize,
+    /// Some file reached may call `results(task)`: the run must keep the closures' values.
+    pub may_read_task_results: bool,
+}
+
+pub fn analyse(analysis: &Analysis) -> Analysed {
     let mut findings = Vec::new();
     let mut files = 0;
     let engine = AnalysisEngine::new();
@@ -117,7 +127,8 @@ pub fn analyse(analysis: &Analysis) -> (Vec<Finding>, usize) {
     findings.extend(templates_checker.into_findings());
     findings.extend(unknown_tags(analysis.tags, &facts));
     findings.extend(analysis.start_at_task.and_then(|start| unknown_start_task(start, &facts)));
-    (findings, files)
+    let may_read_task_results = facts.values().any(|file_facts| file_facts.may_read_task_results);
+    Analysed { findings, files, may_read_task_results }
 }
 
 /// `run --list-tasks`, in ansible-playbook's layout: every task the playbook (and what it includes) would run

@@ -15,6 +15,7 @@ use rhai::{ASTNode, Expr, FnAccess, Stmt};
 use super::module_locator::{ModuleLocator, ModuleSource};
 
 use super::analysis_engine::{AnalysisEngine, Arities};
+use super::task_results_use::may_read_task_results;
 
 /// Public functions of one module: name → arities.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +25,8 @@ pub struct ModuleFunctions {
     pub options: HashMap<(String, usize), DeclaredOptions>,
     /// The module's file on disk (`None`: the copy built into runbook), for lint to check it too.
     pub file: Option<PathBuf>,
+    /// The module may call `results(task)` (see `task_results_use`).
+    pub may_read_task_results: bool,
 }
 
 /// `check_options(param, ["a", "b"], ...)` as a function's statement: the option names `param` may hold.
@@ -70,7 +73,7 @@ impl ModuleTable {
                 let arities = Arities::Set([function.params.len()].into());
                 functions.entry(function.name.to_string()).and_modify(|known| known.merge(&arities)).or_insert(arities);
             }
-            Some(ModuleFunctions { functions, options, file })
+            Some(ModuleFunctions { functions, options, file, may_read_task_results: may_read_task_results(&ast) })
         });
         match entry {
             Some(module) => Resolved::Module(module.clone()),

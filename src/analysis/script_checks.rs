@@ -16,6 +16,7 @@ use super::option_checks::{check_module_options, check_primitive_options, check_
 use super::rules::Rule;
 use super::secret_names::{is_literal_secret_value, is_secret_name};
 use super::sysctl_checks::SysctlMaps;
+use super::task_results_use::may_read_task_results;
 use crate::primitives::catalog::{INCLUDE_OPTIONS, LOCAL_RUN_OPTIONS, options_of};
 
 /// Options of `h.run` that make it report ok when there is nothing to do (or read-only).
@@ -110,6 +111,8 @@ pub struct ScriptFacts {
     pub notified: Vec<NameRef>,
     /// Tasks and includes in source order, with their literal tags: what `run --list-tasks` prints.
     pub outline: Vec<OutlineItem>,
+    /// This file, or a module it imports, may call `results(task)` (see `task_results_use`).
+    pub may_read_task_results: bool,
 }
 
 /// One entry of a playbook's outline.
@@ -211,6 +214,7 @@ pub fn check_script_rendering_from(
     let Some(ast) = compile(engine, file, text, &mut facts.findings) else {
         return facts;
     };
+    facts.may_read_task_results = may_read_task_results(&ast);
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut walker = Walker {
         engine,
@@ -374,9 +378,13 @@ impl Walker<'_> {
                 let module = match modules.resolve(self.engine, &self.dir, module_path) {
                     Resolved::Module(functions) => {
                         self.facts.imports.extend(functions.file.clone());
+                        self.facts.may_read_task_results |= functions.may_read_task_results;
                         Some(functions)
                     }
-                    Resolved::Broken => None,
+                    Resolved::Broken => {
+                        self.facts.may_read_task_results = true;
+                        None
+                    }
                     Resolved::NotFound => {
                         let message = format!("cannot find module \"{module_path}\"");
                         self.finding(*position, Rule::UnresolvedImport, message).hint = Some(format!(

@@ -97,7 +97,14 @@ fn prepare(args: &RunArgs) -> Result<i32, NotStarted> {
     // Pre-flight: lint's error rules on this playbook, this inventory, --limit and --tags, before any host is
     // contacted. A mistake lint can see stops the run here, with lint's message, and nothing has changed.
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    crate::lint::preflight(&args.playbook, &inventory, &selected, &args.tags, args.start_at_task.as_deref(), color)?;
+    let needs = crate::lint::preflight(
+        &args.playbook,
+        &inventory,
+        &selected,
+        &args.tags,
+        args.start_at_task.as_deref(),
+        color,
+    )?;
     if args.list_hosts || args.list_tasks {
         if args.list_hosts {
             print!("{}", list_hosts(&args.playbook, &selected));
@@ -129,6 +136,7 @@ fn prepare(args: &RunArgs) -> Result<i32, NotStarted> {
         start_at_task: args.start_at_task.clone(),
         verbosity: args.verbose,
         force_handlers: args.force_handlers,
+        drop_task_values: !needs.task_values,
     };
     let redactor = Redactor::new();
     let history = open_history(args, &redactor);

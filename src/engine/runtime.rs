@@ -34,6 +34,9 @@ pub struct RunOptions {
     pub verbosity: u8,
     /// Run notified handlers on hosts that failed after the notification too (Ansible's --force-handlers).
     pub force_handlers: bool,
+    /// The pre-flight found no file that may call `results(task)`: the closures' values are not kept for it
+    /// (`results` then shows `value` as `()`). Off by default: keeping them is always right.
+    pub drop_task_values: bool,
 }
 
 /// Everything a run shares between the script thread and the host threads.

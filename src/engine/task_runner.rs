@@ -116,7 +116,9 @@ pub fn run_task(
         }
     }
     runtime.emit(Event::TaskEnd { task: name.to_string(), elapsed: started.elapsed() });
-    if let Some(results) = runtime.task_results.lock().unwrap().get_mut(name) {
+    if !runtime.options.drop_task_values
+        && let Some(results) = runtime.task_results.lock().unwrap().get_mut(name)
+    {
         for (host, value) in &returned {
             if let Some(entry) = results.get_mut(host.as_str()) {
                 entry.value = value.clone();

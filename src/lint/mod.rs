@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 pub use crate::analysis::{Finding, Rule, Severity};
 pub use lint_output::{Format, render, summary};
 
-use crate::analysis::{Analysis, analyse};
+use crate::analysis::{Analysed, Analysis, analyse};
 
 /// What to lint.
 #[derive(Debug, Clone, Default)]
@@ -108,9 +108,9 @@ pub fn lint(request: &LintRequest) -> Result<LintReport, UsageError> {
         tags: &request.tags,
         start_at_task: None,
     };
-    let (findings, files) = analyse(&analysis);
-    report.findings.extend(findings);
-    report.files += files;
+    let analysed = analyse(&analysis);
+    report.findings.extend(analysed.findings);
+    report.files += analysed.files;
 
     let mut unique = HashSet::new();
     report.findings.retain(|f| unique.insert((f.file.clone(), f.line, f.column, f.rule, f.message.clone())));
@@ -127,6 +127,13 @@ pub struct PreflightRefusal {
     pub rendered: String,
 }
 
+/// What a playbook that passed the pre-flight needs its run to keep.
+#[derive(Debug, Clone, Copy)]
+pub struct RunNeeds {
+    /// Some file it reaches may call `results(task)`, so every task's closure values must be kept.
+    pub task_values: bool,
+}
+
 /// run's pre-flight: the errors lint would report for `playbook` (and the stages it includes) with this
 /// inventory, `--limit` and `--tags`, rendered as lint renders them. `Err` means: do not start.
 pub fn preflight(
@@ -136,7 +143,7 @@ pub fn preflight(
     tags: &[String],
     start_at_task: Option<&str>,
     color: bool,
-) -> Result<(), PreflightRefusal> {
+) -> Result<RunNeeds, PreflightRefusal> {
     let analysis = Analysis {
         scripts: vec![playbook.to_path_buf()],
         templates: Vec::new(),
@@ -145,11 +152,11 @@ pub fn preflight(
         tags,
         start_at_task,
     };
-    let (mut findings, files) = analyse(&analysis);
+    let Analysed { mut findings, files, may_read_task_results } = analyse(&analysis);
     findings.extend(crate::analysis::check_inventory(inventory));
     findings.retain(|finding| finding.severity == Severity::Error);
     if findings.is_empty() {
-        return Ok(());
+        return Ok(RunNeeds { task_values: may_read_task_results });
     }
     let mut unique = HashSet::new();
     findings.retain(|f| unique.insert((f.file.clone(), f.line, f.column, f.rule, f.message.clone())));
