@@ -194,6 +194,25 @@ fn run_results_are_judged_by_changed_when_and_failed_when_and_readable_later() {
     assert_eq!(recap["stopped_in"], "fails");
 }
 
+/// `-f 1` is one host at a time, as in Ansible: three hosts that each sleep 0.3 s take at least 0.9 s (a
+/// lower bound, so a slow machine cannot fail it; hosts run together would take ~0.3 s).
+#[test]
+fn one_fork_runs_one_host_at_a_time() {
+    require_lab!();
+    let lab = lab();
+    let playbook = r#"
+        let three = hosts().extract(0, 3);
+        task("connect", three, |h| h.run("true"));
+        let started = timestamp();
+        task("sleep", three, |h| h.run("sleep 0.3"));
+        print(`sleeping took ${started.elapsed}`);
+    "#;
+    let run = Test::new().lab(lab).playbook(playbook).args(&["-f", "1"]).stdout_has("sleeping took").run();
+    let took: f64 =
+        run.stdout.split("sleeping took ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!(took >= 0.9, "three hosts with -f 1 took {took} s: they overlapped");
+}
+
 /// A run keeps the closures' values for `results(task)` only when some file the playbook reaches may ask for
 /// them (the pre-flight decides): a stage the playbook includes is such a file.
 #[test]

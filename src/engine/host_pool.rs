@@ -22,6 +22,8 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 
 pub struct HostPool {
     shared: Arc<Shared>,
+    /// Threads of its own: one less than the hosts that may run at once, the thread handing a batch over being
+    /// the other (with `-f 1` it runs every host itself, one after the other).
     max_threads: usize,
     stack_size: usize,
 }
@@ -60,13 +62,14 @@ impl Drop for CountDown {
 }
 
 impl HostPool {
-    pub fn new(max_threads: usize, stack_size: usize) -> HostPool {
+    /// A pool that runs at most `concurrency` jobs at once (`-f`), counting the caller of [`HostPool::run_all`].
+    pub fn new(concurrency: usize, stack_size: usize) -> HostPool {
         HostPool {
             shared: Arc::new(Shared {
                 state: Mutex::new(PoolState { jobs: VecDeque::new(), threads: 0, idle: 0, closing: false }),
                 work: Condvar::new(),
             }),
-            max_threads: max_threads.max(1),
+            max_threads: concurrency.max(1) - 1,
             stack_size,
         }
     }
@@ -246,17 +249,29 @@ mod tests {
         };
         pool.run_all(12, &job);
         let threads = pool.shared.state.lock().unwrap().threads;
-        assert!(threads <= 4, "{threads} threads for a pool of 4");
-        // The pool's threads plus the caller.
-        assert!(most.load(Ordering::SeqCst) <= 5);
+        assert!(threads <= 3, "{threads} threads for 4 at once: the caller is the fourth");
+        assert!(most.load(Ordering::SeqCst) <= 4);
         pool.run_all(12, &job);
         assert_eq!(pool.shared.state.lock().unwrap().threads, threads, "the second batch started threads again");
     }
 
     #[test]
+    fn one_at_a_time_runs_every_job_on_the_callers_thread_in_order() {
+        let pool = HostPool::new(1, 64 * 1024);
+        let caller = std::thread::current().id();
+        let order = Mutex::new(Vec::new());
+        pool.run_all(5, &|index| {
+            assert_eq!(std::thread::current().id(), caller);
+            order.lock().unwrap().push(index);
+        });
+        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3, 4]);
+        assert_eq!(pool.shared.state.lock().unwrap().threads, 0);
+    }
+
+    #[test]
     fn a_job_that_runs_a_batch_of_its_own_does_not_wait_for_a_thread() {
         // One thread and a caller: both jobs start nested batches; the waiting threads work them themselves.
-        let pool = HostPool::new(1, 256 * 1024);
+        let pool = HostPool::new(2, 256 * 1024);
         let inner = AtomicUsize::new(0);
         pool.run_all(2, &|_| {
             pool.run_all(3, &|_| {
