@@ -100,7 +100,7 @@ fn files_ansible_vault_encrypted_open_in_runbook() {
     ok(ansible_vault(d, &["encrypt", "--vault-id", "prod@pw-prod", "b.yml"], None), "ansible-vault encrypt 1.2");
     assert!(std::fs::read_to_string(d.join("b.yml")).unwrap().starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"));
     let args = ["vault", "decrypt", "--vault-id", "default@pw", "--vault-id", "prod@pw-prod", "b.yml"];
-    runbook(d, &args).run().stdout;
+    runbook(d, &args).run();
     assert_eq!(std::fs::read_to_string(d.join("b.yml")).unwrap(), "labelled: yes\n");
     // An inline value from encrypt_string, through stdin.
     let block = ok(
@@ -127,7 +127,7 @@ fn what_runbook_encrypts_opens_in_ansible_vault() {
     let dir = workdir();
     let d = dir.path();
     std::fs::write(d.join("a.yml"), "made_by: runbook\n").unwrap();
-    runbook(d, &["vault", "encrypt", "--vault-password-file", "pw", "a.yml"]).run().stdout;
+    runbook(d, &["vault", "encrypt", "--vault-password-file", "pw", "a.yml"]).run();
     let text = std::fs::read_to_string(d.join("a.yml")).unwrap();
     assert!(text.starts_with("$ANSIBLE_VAULT;1.1;AES256\n"), "{text}");
     assert!(text.lines().skip(1).all(|line| line.len() <= 80), "{text}");
@@ -165,7 +165,7 @@ fn rekey_works_both_ways() {
     ok(ansible_vault(d, &["encrypt", "--vault-password-file", "pw", "a.yml"], None), "encrypt");
     std::fs::set_permissions(d.join("a.yml"), std::fs::Permissions::from_mode(0o640)).unwrap();
     let args = ["vault", "rekey", "--vault-password-file", "pw", "--new-vault-id", "prod@pw-prod", "a.yml"];
-    runbook(d, &args).run().stdout;
+    runbook(d, &args).run();
     assert!(std::fs::read_to_string(d.join("a.yml")).unwrap().starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"));
     assert_eq!(std::fs::metadata(d.join("a.yml")).unwrap().permissions().mode() & 0o777, 0o640, "rekey keeps the mode");
     assert_eq!(ok(ansible_vault(d, &["view", "--vault-id", "prod@pw-prod", "a.yml"], None), "view"), "k: v\n");
