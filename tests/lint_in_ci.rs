@@ -160,6 +160,7 @@ fn pre_commit_hook_blocks_a_broken_playbook_and_passes_the_fixed_one() {
     std::fs::write(site.join("site.rhai"), &broken).unwrap();
 
     ok(git(&site, &["init", "-q"]), "git init");
+    // pre-commit starts runbook as the hook says (found on PATH), not through `Test`.
     let bin = Path::new(RUNBOOK).parent().unwrap().display().to_string();
     let path = format!("{bin}:{TOOLS}:{}", std::env::var("PATH").unwrap_or_default());
     let pre_commit_home = temp.path().join("pre-commit-home").display().to_string();

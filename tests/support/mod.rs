@@ -7,6 +7,8 @@
 //! watched from outside while it runs (`Command::spawn`); or the lab's own set-up and teardown (`Lab`,
 //! `lab_down`, `lab up` restarting hosts a test powered off, a lab test's `Drop` that must not panic).
 //! Other programs (ansible, ssh, pre-commit, chromium) are started with `Command` directly: they are the oracles.
+//! So is a command line the project ships for users (the CI step `init` writes, the pre-commit hook): it runs as
+//! written, through `sh` or pre-commit, with runbook found on PATH.
 
 #![allow(dead_code)]
 
