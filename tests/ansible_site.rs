@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use support::{Lab, RUNBOOK, Test, repo_root};
+use support::{Lab, Test, repo_root};
 
 /// The fixture's ansible.cfg and inventory name this lab (its key, known_hosts and addresses).
 static LAB: OnceLock<Lab> = OnceLock::new();
@@ -83,20 +83,14 @@ fn a_site_folder_with_ansible_cfg_runs_with_no_flag_and_sees_what_ansible_sees()
     let site = site();
     // No -i, no key, no user, no known_hosts flag: all from ansible.cfg and the inventory folder. USER names
     // nobody, so only ansible.cfg's remote_user can make the login root.
-    let output = Command::new(RUNBOOK)
-        .current_dir(&site)
-        .env("NO_COLOR", "1")
+    Test::new()
+        .in_dir(&site)
         .env("USER", "nobody")
         .env_remove("SSH_AUTH_SOCK")
-        .args(["run", "site.rhai"])
-        .output()
-        .expect("runbook runs");
-    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert_eq!(output.status.code(), Some(0), "runbook run failed:\n{stdout}\n{stderr}");
-    assert!(
-        stderr.contains("ansible.cfg: runbook does not use roles_path, [ssh_connection] pipelining"),
-        "the note names the ignored keys: {stderr}"
-    );
+        .args(&["run", "site.rhai"])
+        // The note names the ignored keys.
+        .stderr_has("ansible.cfg: runbook does not use roles_path, [ssh_connection] pipelining")
+        .run();
     // A clean run leaves nothing in the site folder but its history (no last-failed list, no stray files).
     let left: Vec<String> = std::fs::read_dir(site.join(".runbook"))
         .map(|dir| dir.flatten().map(|entry| entry.file_name().to_string_lossy().into_owned()).collect())
@@ -140,17 +134,9 @@ fn a_site_folder_with_ansible_cfg_runs_with_no_flag_and_sees_what_ansible_sees()
 #[test]
 fn inventory_lint_and_run_read_ansible_cfg_and_flags_win() {
     let site = site();
-    let runbook = |args: &[&str], env: &[(&str, &str)]| {
-        let mut command = Command::new(RUNBOOK);
-        command.current_dir(&site).env("NO_COLOR", "1").args(args);
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        command.output().expect("runbook runs")
-    };
-    let output = runbook(&["inventory", "--host", "lab-h01"], &[]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let vars: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let runbook = |args: &[&str]| Test::new().in_dir(&site).args(args);
+    let output = runbook(&["inventory", "--host", "lab-h01"]).run();
+    let vars: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
     assert_eq!(vars["user"], "root", "remote_user from ansible.cfg");
     assert_eq!(vars["tier"], "from-extra-yaml", "the folder's YAML file joins the INI file");
     assert_eq!(vars["host_key_checking"], "strict", "StrictHostKeyChecking=yes from ansible_ssh_common_args");
@@ -161,28 +147,26 @@ fn inventory_lint_and_run_read_ansible_cfg_and_flags_win() {
     std::fs::write(other.path().join("hosts.yaml"), "all:\n  hosts:\n    solo:\n").unwrap();
     let inventory = other.path().join("hosts.yaml").display().to_string();
     let output =
-        runbook(&["inventory", "--list"], &[("ANSIBLE_INVENTORY", &inventory), ("ANSIBLE_REMOTE_USER", "ops")]);
-    let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        runbook(&["inventory", "--list"]).env("ANSIBLE_INVENTORY", &inventory).env("ANSIBLE_REMOTE_USER", "ops").run();
+    let list: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
     assert_eq!(list["ungrouped"]["hosts"], serde_json::json!(["solo"]));
-    let output = runbook(&["inventory", "--host", "lab-h01"], &[("ANSIBLE_REMOTE_USER", "ops")]);
-    let vars: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let output = runbook(&["inventory", "--host", "lab-h01"]).env("ANSIBLE_REMOTE_USER", "ops").run();
+    let vars: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
     assert_eq!(vars["user"], "ops");
-    let output = runbook(&["inventory", "-i", &inventory, "--graph"], &[]);
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "@all:\n  |--@ungrouped:\n  |  |--solo\n");
+    let output = runbook(&["inventory", "-i", &inventory, "--graph"]).run();
+    assert_eq!(output.stdout, "@all:\n  |--@ungrouped:\n  |  |--solo\n");
     // --list-hosts goes through run's whole loading path (forks, timeout, inventory) without connecting.
-    let output = runbook(&["run", "site.rhai", "--list-hosts"], &[]);
-    assert!(String::from_utf8_lossy(&output.stdout).contains("hosts (2):"), "{output:?}");
+    runbook(&["run", "site.rhai", "--list-hosts"]).stdout_has("hosts (2):").run();
     // lint checks the inventory ansible.cfg names (the playbook, its template and the inventory: 3 files).
-    let output = runbook(&["lint", "site.rhai"], &[]);
-    assert!(String::from_utf8_lossy(&output.stdout).contains("no problems found in 3 files"), "{output:?}");
+    runbook(&["lint", "site.rhai"]).stdout_has("no problems found in 3 files").run();
     // A malformed ansible.cfg stops every command at its line.
-    let broken = tempfile::tempdir().unwrap();
-    std::fs::write(broken.path().join("ansible.cfg"), "[defaults]\nforks 3\n").unwrap();
-    std::fs::write(broken.path().join("x.rhai"), "").unwrap();
-    let output = Command::new(RUNBOOK).current_dir(broken.path()).args(["run", "x.rhai"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("ansible.cfg:2: expected `key = value` or a [section] header"), "{stderr}");
+    Test::new()
+        .file("ansible.cfg", "[defaults]\nforks 3\n")
+        .file("x.rhai", "")
+        .args(&["run", "x.rhai"])
+        .code(1)
+        .stderr_has("ansible.cfg:2: expected `key = value` or a [section] header")
+        .run();
 }
 
 #[test]
@@ -199,15 +183,8 @@ fn every_ansible_fact_runbook_offers_has_ansibles_value() {
         "task(\"facts\", hosts(), |h| { print(`FACTS ${h.name} ` + h.vars.ansible_facts.to_json()); });\n",
     )
     .unwrap();
-    let output = Command::new(RUNBOOK)
-        .current_dir(site())
-        .env("NO_COLOR", "1")
-        .arg("run")
-        .arg(dir.path().join("facts.rhai"))
-        .output()
-        .expect("runbook runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let stdout =
+        Test::new().in_dir(site()).args(&["run", &dir.path().join("facts.rhai").display().to_string()]).run().stdout;
     let tree = dir.path().join("tree");
     ansible(&site(), &["all", "-m", "setup", "-t", &tree.display().to_string()]);
     let mut compared = 0;
@@ -270,15 +247,8 @@ fn a_folder_and_repeated_sources_merge_as_ansible_merges_them() {
     std::fs::write(dir.join("prod/host_vars/h1.yaml"), "c: prod-host-file\n").unwrap();
     let sources = ["-i", "base/", "-i", "prod/hosts.yml", "-i", "h9,h10:2222,"];
     let theirs = ansible_hostvars(dir, &sources);
-    let output = Command::new(RUNBOOK)
-        .current_dir(dir)
-        .args(["inventory"])
-        .args(sources)
-        .arg("--list")
-        .output()
-        .expect("runbook runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let mut ours = serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()["_meta"]["hostvars"].clone();
+    let output = Test::new().in_dir(dir).args(&["inventory"]).args(&sources).args(&["--list"]).run();
+    let mut ours = serde_json::from_str::<serde_json::Value>(&output.stdout).unwrap()["_meta"]["hostvars"].clone();
     // ansible-inventory leaves hosts without variables out of hostvars; runbook lists every host.
     for host in ["h2", "h9"] {
         assert_eq!(ours.as_object_mut().unwrap().remove(host), Some(serde_json::json!({})), "{host}");
@@ -289,18 +259,20 @@ fn a_folder_and_repeated_sources_merge_as_ansible_merges_them() {
     // lint sees every file of the folder, each finding at its own file:line.
     std::fs::write(dir.join("base/30-secret.yaml"), "db:\n  vars:\n    db_password: hunter2hunter2\n").unwrap();
     std::fs::write(dir.join("p.rhai"), "task(\"x\", hosts(), |h| {});\n").unwrap();
-    let output = Command::new(RUNBOOK).current_dir(dir).args(["lint", "-i", "base", "p.rhai"]).output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("base/30-secret.yaml:3:5: warning[literal-secret]"), "{stdout}");
+    Test::new()
+        .in_dir(dir)
+        .args(&["lint", "-i", "base", "p.rhai"])
+        .stdout_has("base/30-secret.yaml:3:5: warning[literal-secret]")
+        .run();
     // No ansible.cfg and no -i: the error says where an inventory comes from.
-    let output = Command::new(RUNBOOK)
-        .current_dir(dir)
+    Test::new()
+        .in_dir(dir)
         .env_remove("ANSIBLE_INVENTORY")
         .env_remove("ANSIBLE_CONFIG")
-        .args(["inventory", "--graph"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&output.stderr).contains("no inventory: pass -i INVENTORY"), "{output:?}");
+        .args(&["inventory", "--graph"])
+        .code(1)
+        .stderr_has("no inventory: pass -i INVENTORY")
+        .run();
 }
 
 /// The corpus of variable values that are templates (tests/fixtures/variable_corpus): each resolved by runbook
@@ -356,15 +328,7 @@ fn template_values_resolve_as_ansible_resolves_them() {
         ),
     )
     .unwrap();
-    let output = Command::new(RUNBOOK)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .args(["run", "corpus.rhai"])
-        .args(extra)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = Test::new().in_dir(dir).args(&["run", "corpus.rhai"]).args(&extra).run().stdout;
 
     let dict = names.iter().map(|n| format!("'{n}': {n}")).collect::<Vec<_>>().join(", ");
     let play =

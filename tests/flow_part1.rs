@@ -177,7 +177,8 @@ fn part_one_prepares_every_host_and_the_api_entry_fails_over() {
     eprintln!("failover: the VIP did not answer for {:.2}s after {} lost power", outage.as_secs_f64(), HA[0]);
     assert!(outage <= Duration::from_secs(3), "power off: {outage:?} without the API (want <= 3 s)");
 
-    // Boot it again (lab up starts the hosts that are down): the VIP returns to it.
+    // Boot it again (lab up starts the hosts that are down): the VIP returns to it. The lab's own set-up, so
+    // started directly.
     let up = std::process::Command::new(support::RUNBOOK)
         .args(["lab", "up", "--name", lab.name])
         .current_dir(support::repo_root())

@@ -23,16 +23,9 @@ const SECRET: &str = "hist-s3cret-Zq81";
 
 /// `runbook history ARGS --history DB --json`, parsed.
 fn history(db: &Path, args: &[&str]) -> serde_json::Value {
-    let output = Command::new(RUNBOOK)
-        .arg("history")
-        .args(args)
-        .arg("--history")
-        .arg(db)
-        .arg("--json")
-        .output()
-        .expect("runbook runs");
-    assert!(output.status.success(), "history {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("history --json prints JSON")
+    let db = db.display().to_string();
+    let run = Test::new().args(&["history"]).args(args).args(&["--history", &db, "--json"]).run();
+    serde_json::from_str(&run.stdout).expect("history --json prints JSON")
 }
 
 fn every_file_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -102,9 +95,7 @@ fn three_runs_are_listed_with_their_counts_and_one_shows_its_diff_and_error() {
     assert!(excerpt.lines().any(|line| line.starts_with('>') && line.contains("task(\"breaks\"")), "{failed:#}");
 
     // The text form too, as an operator reads it.
-    let text = Command::new(RUNBOOK).args(["history", "--history", &db_arg]).output().unwrap();
-    let text = String::from_utf8_lossy(&text.stdout);
-    assert!(text.contains("site.rhai") && text.contains("exit 2"), "{text}");
+    Test::new().args(&["history", "--history", &db_arg]).stdout_has("site.rhai").stdout_has("exit 2").run();
 
     // Per host, the last run that changed it: run 3 (its `probe` task), not run 1.
     let hosts = history(&db, &["hosts"]);
@@ -116,13 +107,7 @@ fn three_runs_are_listed_with_their_counts_and_one_shows_its_diff_and_error() {
 
     // The HTML report of the first run: each host and task, the failed host's error, one timeline row per host.
     let report = store.path().join("report.html");
-    let written = Command::new(RUNBOOK)
-        .args(["report", &first, "-o"])
-        .arg(&report)
-        .args(["--history", &db_arg])
-        .output()
-        .unwrap();
-    assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
+    Test::new().args(&["report", &first, "-o", &report.display().to_string(), "--history", &db_arg]).run();
     let html = std::fs::read_to_string(&report).unwrap();
     for text in [one, two, "motd", "probe", "breaks", message, "+hello"] {
         let escaped = text
@@ -158,6 +143,7 @@ fn a_run_killed_mid_way_is_incomplete_and_two_runs_at_once_are_both_recorded() {
     std::fs::write(dir.join("fast.rhai"), r#"task("quick", hosts(), |h| h.run("true"));"#).unwrap();
     let db = dir.join("history.db");
     let spawn = |playbook: &str| {
+        // Spawned: the slow run is killed mid-way, and the fast ones run while it does.
         Command::new(RUNBOOK)
             .current_dir(&dir)
             .env("NO_COLOR", "1")
@@ -253,13 +239,11 @@ fn a_vaulted_value_and_a_secret_reach_neither_the_database_nor_the_report() {
     lab.clean("/root/hist-conf");
     let test = Test::new().file("pw", "history-vault-pass\n");
     let dir = test.path().to_path_buf();
-    let encrypted = Command::new(RUNBOOK)
-        .current_dir(&dir)
-        .args(["vault", "encrypt_string", "--vault-password-file", "pw", "-n", "api_token", VAULTED])
-        .output()
-        .unwrap();
-    assert!(encrypted.status.success(), "{}", String::from_utf8_lossy(&encrypted.stderr));
-    let block = String::from_utf8_lossy(&encrypted.stdout).into_owned();
+    let block = Test::new()
+        .in_dir(&dir)
+        .args(&["vault", "encrypt_string", "--vault-password-file", "pw", "-n", "api_token", VAULTED])
+        .run()
+        .stdout;
     assert!(!block.contains(VAULTED));
     std::fs::create_dir_all(dir.join("group_vars")).unwrap();
     std::fs::write(dir.join("group_vars/all.yml"), block).unwrap();

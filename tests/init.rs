@@ -47,6 +47,7 @@ fn the_skeleton_lints_clean_with_its_ci_files_command() {
         .filter_map(|step| step["run"].as_str())
         .find(|run| run.starts_with("runbook lint"))
         .expect("a step runs runbook lint");
+    // The CI step's own line, run as written by sh (runbook found on PATH), not through `Test`.
     let bin = Path::new(RUNBOOK).parent().unwrap().display().to_string();
     let output = Command::new("sh")
         .arg("-c")

@@ -1,32 +1,17 @@
 //! `runbook inventory` end to end: the binary on inventory files in a temp folder, exact output and errors.
 
+use crate::support::{Run, Test};
+
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn runbook(dir: &Path, args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_runbook"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("RUNBOOK_LOG")
-        .output()
-        .expect("runbook runs");
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+/// `runbook ARGS` in `dir`; each caller asserts the exit code it expects.
+fn runbook(dir: &Path, args: &[&str]) -> Run {
+    Test::new().in_dir(dir).env_remove("RUNBOOK_LOG").args(args).any_code().run()
 }
 
 /// Writes `inventory` as `inv.yaml` in a new temp folder and runs `runbook inventory -i inv.yaml ARGS`.
-fn inventory(inventory: &str, args: &[&str]) -> Output {
+fn inventory(inventory: &str, args: &[&str]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("inv.yaml"), inventory).unwrap();
     let mut all = vec!["inventory", "-i", "inv.yaml"];
@@ -35,7 +20,7 @@ fn inventory(inventory: &str, args: &[&str]) -> Output {
 }
 
 /// The first line of the error report: the `path:line:col: message` form.
-fn first_error_line(output: &Output) -> &str {
+fn first_error_line(output: &Run) -> &str {
     assert_eq!(output.code, 1, "stdout: {}\nstderr: {}", output.stdout, output.stderr);
     assert_eq!(output.stdout, "");
     output.stderr.lines().next().unwrap_or("").trim_start_matches(" ").trim_start_matches("× ")

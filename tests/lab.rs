@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use support::{RUNBOOK, is_root};
+use support::{RUNBOOK, Test, is_root};
 
-fn runbook(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(RUNBOOK).args(args).current_dir(cwd).output().expect("runbook runs")
+/// `runbook ARGS` in `cwd` (the lab's user files go under `cwd/.runbook/`).
+fn runbook(cwd: &Path, args: &[&str]) -> Test {
+    Test::new().in_dir(cwd).args(args)
 }
 
 fn check(output: &Output, what: &str) -> String {
@@ -54,14 +55,22 @@ impl Lab {
             .expect("ssh runs")
     }
 
-    fn down(&self) -> Output {
-        runbook(&self.cwd, &["lab", "down", "--purge", "--name", self.name])
+    /// `lab down --purge`, which must succeed: the step a test checks.
+    fn down(&self) {
+        runbook(&self.cwd, &["lab", "down", "--purge", "--name", self.name]).run();
+    }
+
+    /// `lab down --purge` whatever state the lab is in, asserting nothing: before a test and from `Drop`.
+    fn down_quietly(&self) {
+        // The lab's own teardown: it runs where a panic must not (Drop) and on labs that may not exist.
+        let _ =
+            Command::new(RUNBOOK).args(["lab", "down", "--purge", "--name", self.name]).current_dir(&self.cwd).output();
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        let _ = self.down();
+        self.down_quietly();
     }
 }
 
@@ -114,9 +123,8 @@ fn three_hosts_answer_as_themselves_survive_a_reboot_and_leave_nothing_behind() 
     require_lab!();
     let temp = tempfile::tempdir().unwrap();
     let lab = Lab { name: "t-lab", cwd: temp.path().to_path_buf() };
-    let _ = lab.down();
-    let up = runbook(&lab.cwd, &["lab", "up", "--name", "t-lab", "--hosts", "3", "--subnet", "10.251.0.0/24"]);
-    check(&up, "lab up");
+    lab.down_quietly();
+    runbook(&lab.cwd, &["lab", "up", "--name", "t-lab", "--hosts", "3", "--subnet", "10.251.0.0/24"]).run();
 
     let hosts = [("lab-h01", "10.251.0.11"), ("lab-h02", "10.251.0.12"), ("lab-h03", "10.251.0.13")];
     for (name, address) in hosts {
@@ -139,9 +147,9 @@ fn three_hosts_answer_as_themselves_survive_a_reboot_and_leave_nothing_behind() 
         check(&lab.ssh(address, "test ! -e /root/marker"), "marker absent on the other hosts");
     }
 
-    let status = check(&runbook(&lab.cwd, &["lab", "status", "--name", "t-lab"]), "lab status");
+    let status = runbook(&lab.cwd, &["lab", "status", "--name", "t-lab"]).run().stdout;
     assert_eq!(status.matches("running").count(), 4, "three running hosts and the supervisor:\n{status}");
-    let again = check(&runbook(&lab.cwd, &["lab", "up", "--name", "t-lab", "--hosts", "3"]), "second lab up");
+    let again = runbook(&lab.cwd, &["lab", "up", "--name", "t-lab", "--hosts", "3"]).run().stdout;
     assert!(again.contains("already up"), "{again}");
 
     let before = boot_id(&lab, "10.251.0.11").expect("boot id before reboot");
@@ -162,7 +170,7 @@ fn three_hosts_answer_as_themselves_survive_a_reboot_and_leave_nothing_behind() 
 
     let ports = bridge_ports("rb-t-lab");
     assert_eq!(ports.len(), 3, "one veth per host on the bridge: {ports:?}");
-    check(&lab.down(), "lab down --purge");
+    lab.down();
     assert_gone(&lab, &ports);
 }
 
@@ -171,7 +179,7 @@ fn an_inventory_lab_maps_host_addresses_and_the_vip() {
     require_lab!();
     let temp = tempfile::tempdir().unwrap();
     let lab = Lab { name: "t-inv", cwd: temp.path().to_path_buf() };
-    let _ = lab.down();
+    lab.down_quietly();
     let inventory = temp.path().join("inventory.yaml");
     std::fs::write(
         &inventory,
@@ -181,8 +189,7 @@ fn an_inventory_lab_maps_host_addresses_and_the_vip() {
          k8s-master01: {ansible_host: 172.31.3.101}\n",
     )
     .unwrap();
-    let up = runbook(&lab.cwd, &["lab", "up", "--name", "t-inv", "-i", "inventory.yaml", "--subnet", "10.252.0.0/24"]);
-    check(&up, "lab up -i");
+    runbook(&lab.cwd, &["lab", "up", "--name", "t-inv", "-i", "inventory.yaml", "--subnet", "10.252.0.0/24"]).run();
 
     let written = std::fs::read_to_string(lab.user_dir().join("inventory.yaml")).unwrap();
     let written: Value = serde_saphyr::from_str(&written).expect("the lab inventory is valid YAML");
@@ -204,12 +211,11 @@ fn an_inventory_lab_maps_host_addresses_and_the_vip() {
         let output = lab.ssh(address, "hostname");
         assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), name);
     }
-    let through_lab_ssh =
-        check(&runbook(&lab.cwd, &["lab", "ssh", "--name", "t-inv", "k8s-ha02", "hostname"]), "lab ssh");
+    let through_lab_ssh = runbook(&lab.cwd, &["lab", "ssh", "--name", "t-inv", "k8s-ha02", "hostname"]).run().stdout;
     assert_eq!(through_lab_ssh.trim(), "k8s-ha02");
 
     let ports = bridge_ports("rb-t-inv");
-    check(&lab.down(), "lab down --purge");
+    lab.down();
     assert_gone(&lab, &ports);
 }
 
@@ -220,7 +226,7 @@ fn a_lab_from_a_host_range_is_reached_by_run() {
     require_lab!();
     let temp = tempfile::tempdir().unwrap();
     let lab = Lab { name: "t-li1", cwd: temp.path().to_path_buf() };
-    let _ = lab.down();
+    lab.down_quietly();
     std::fs::write(
         temp.path().join("inventory.yaml"),
         "all:\n  children:\n    web:\n      hosts:\n        web[01:03]:\n    db:\n      hosts:\n        \
@@ -229,8 +235,7 @@ fn a_lab_from_a_host_range_is_reached_by_run() {
     .unwrap();
     std::fs::create_dir(temp.path().join("group_vars")).unwrap();
     std::fs::write(temp.path().join("group_vars/all.yml"), "vip: 172.31.9.200\n").unwrap();
-    let up = runbook(&lab.cwd, &["lab", "up", "--name", "t-li1", "-i", "inventory.yaml", "--subnet", "10.250.80.0/24"]);
-    check(&up, "lab up -i with a host range");
+    runbook(&lab.cwd, &["lab", "up", "--name", "t-li1", "-i", "inventory.yaml", "--subnet", "10.250.80.0/24"]).run();
 
     let written = std::fs::read_to_string(lab.user_dir().join("inventory.yaml")).unwrap();
     let written: Value = serde_saphyr::from_str(&written).expect("the lab inventory is valid YAML");
@@ -246,7 +251,7 @@ fn a_lab_from_a_host_range_is_reached_by_run() {
     )
     .unwrap();
     let lab_inventory = lab.user_dir().join("inventory.yaml").display().to_string();
-    check(&runbook(&lab.cwd, &["run", "site.rhai", "-i", &lab_inventory]), "runbook run -i the lab inventory");
+    runbook(&lab.cwd, &["run", "site.rhai", "-i", &lab_inventory]).run();
     for (name, address) in
         [("web01", "10.250.80.10"), ("web02", "10.250.80.11"), ("web03", "10.250.80.12"), ("db1", "10.250.80.41")]
     {
@@ -255,7 +260,7 @@ fn a_lab_from_a_host_range_is_reached_by_run() {
     }
 
     let ports = bridge_ports("rb-t-li1");
-    check(&lab.down(), "lab down --purge");
+    lab.down();
     assert_gone(&lab, &ports);
 }
 
@@ -265,26 +270,25 @@ fn lab_up_reports_inventory_errors_where_they_are() {
     require_lab!();
     let temp = tempfile::tempdir().unwrap();
     std::fs::write(temp.path().join("inventory.yaml"), "all:\n  hosts:\n    web[01:03]:\n  hostz:\n    a:\n").unwrap();
-    let output =
-        runbook(temp.path(), &["lab", "up", "--name", "t-li2", "-i", "inventory.yaml", "--subnet", "10.250.81.0/24"]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("inventory.yaml:4:"), "{stderr}");
-    assert!(stderr.contains("hostz"), "{stderr}");
+    runbook(temp.path(), &["lab", "up", "--name", "t-li2", "-i", "inventory.yaml", "--subnet", "10.250.81.0/24"])
+        .code(1)
+        .stderr_has("inventory.yaml:4:")
+        .stderr_has("hostz")
+        .run();
     assert!(!link_exists("rb-t-li2"), "no bridge for a refused inventory");
 }
 
 #[test]
 fn bad_names_and_subnets_are_refused_with_a_reason() {
     let temp = tempfile::tempdir().unwrap();
-    let output = runbook(temp.path(), &["lab", "up", "--name", "Bad_Name", "--hosts", "1"]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let bad_name = runbook(temp.path(), &["lab", "up", "--name", "Bad_Name", "--hosts", "1"]).code(1);
     if is_root() {
-        assert!(stderr.contains("invalid lab name"), "{stderr}");
-        let output = runbook(temp.path(), &["lab", "up", "--name", "t-bad", "--hosts", "1", "--subnet", "10.1.2.3"]);
-        assert!(String::from_utf8_lossy(&output.stderr).contains("invalid subnet"));
+        bad_name.stderr_has("invalid lab name").run();
+        runbook(temp.path(), &["lab", "up", "--name", "t-bad", "--hosts", "1", "--subnet", "10.1.2.3"])
+            .code(1)
+            .stderr_has("invalid subnet")
+            .run();
     } else {
-        assert!(stderr.contains("must run as root"), "{stderr}");
+        bad_name.stderr_has("must run as root").run();
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Lab, RUNBOOK, Test, repo_root};
+use support::{Lab, Test, repo_root};
 
 fn down(name: &str) {
     let output = support::lab_down(name);
@@ -95,8 +95,7 @@ fn a_light_lab_boots_takes_a_playbook_and_goes_down_leaving_nothing() {
         assert_eq!(second.recap(host)["changed"], 0, "{host} changed on the second run");
     }
 
-    let status = Command::new(RUNBOOK).args(["lab", "status", "--name", name]).current_dir(repo_root()).output();
-    let status = String::from_utf8_lossy(&status.unwrap().stdout).into_owned();
+    let status = Test::new().in_dir(repo_root()).args(&["lab", "status", "--name", name]).run().stdout;
     assert_eq!(status.matches(" running ").count(), 50, "{status}");
 
     // A lab whose key went with the checkout that started it says so at once, instead of waiting out its ready

@@ -4,9 +4,8 @@
 use crate::support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use support::{Test, Tripwires};
+use support::{Run, Test, Tripwires};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -16,14 +15,9 @@ fn fixture(rule: &str) -> PathBuf {
     root().join("tests/fixtures/lint").join(rule)
 }
 
-fn lint_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_runbook"))
-        .arg("lint")
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("runbook runs")
+/// `runbook lint ARGS` in `dir`; each caller asserts the exit code it expects.
+fn lint_in(dir: &Path, args: &[&str]) -> Run {
+    Test::new().in_dir(dir).args(&["lint"]).args(args).any_code().run()
 }
 
 /// `file:line:col rule` of each finding (from `--format json`), and the exit code.
@@ -35,7 +29,7 @@ fn findings(rule: &str, args: &[&str]) -> (Vec<String>, i32) {
     }
     all.extend(args);
     let output = lint_in(&dir, &all);
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = output.stdout;
     let lines = stdout
         .lines()
         .map(|line| {
@@ -49,7 +43,7 @@ fn findings(rule: &str, args: &[&str]) -> (Vec<String>, i32) {
             )
         })
         .collect();
-    (lines, output.status.code().unwrap())
+    (lines, output.code)
 }
 
 fn check(rule: &str, args: &[&str], expected: &[&str], code: i32) {
@@ -204,8 +198,8 @@ fn template_conditional_undefined_is_a_warning() {
 #[test]
 fn template_variables_need_an_inventory() {
     let output = lint_in(&fixture("template-undefined-variable"), &[".", "--format", "json"]);
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "");
-    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(output.stdout, "");
+    assert_eq!(output.code, 0);
 }
 
 #[test]
@@ -264,46 +258,46 @@ fn literal_secret() {
 fn github_format() {
     let output = lint_in(&fixture("unknown-host"), &["site.rhai", "-i", "inventory.yaml", "--format", "github"]);
     assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
+        output.stdout,
         "::error file=site.rhai,line=1,col=18,title=unknown-host::no host `m2` in inventory.yaml (did you mean `m1`?)\n"
     );
-    assert_eq!(String::from_utf8_lossy(&output.stderr), "1 error, 0 warnings in 2 files\n");
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.stderr, "1 error, 0 warnings in 2 files\n");
+    assert_eq!(output.code, 1);
 }
 
 #[test]
 fn github_format_warning() {
     let output = lint_in(&fixture("ungrouped-host"), &["-i", "inventory.yaml", "--format", "github", "."]);
     assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
+        output.stdout,
         "::warning file=inventory.yaml,line=3,col=5,title=ungrouped-host::host `lonely` is in no group \
          (only hosts() reaches it; list it under a group's `hosts:`)\n"
     );
-    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(output.code, 0);
 }
 
 #[test]
 fn json_format() {
     let output = lint_in(&fixture("unknown-host"), &["site.rhai", "-i", "inventory.yaml", "--format", "json"]);
     assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
+        output.stdout,
         "{\"file\":\"site.rhai\",\"line\":1,\"col\":18,\"rule\":\"unknown-host\",\"severity\":\"error\",\
          \"message\":\"no host `m2` in inventory.yaml\",\"hint\":\"did you mean `m1`?\"}\n"
     );
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.code, 1);
 }
 
 #[test]
 fn human_format_shows_the_line_and_a_caret() {
     let output = lint_in(&fixture("unknown-function"), &["bad.rhai"]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = output.stdout;
     assert!(stdout.contains("bad.rhai:6:7: error[unknown-function]: unknown method `.runn(...)`"), "{stdout}");
     assert!(stdout.contains("[bad.rhai:6:7]"), "{stdout}");
     assert!(stdout.contains("    h.runn(\"ls\");"), "{stdout}");
     assert!(stdout.contains("──┬─"), "{stdout}");
     assert!(stdout.contains("did you mean `run`?"), "{stdout}");
     assert!(stdout.trim_end().ends_with("3 errors, 0 warnings in 1 file"), "{stdout}");
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.code, 1);
 }
 
 #[test]
@@ -327,10 +321,10 @@ fn handlers_declared_in_an_imported_module_count_and_a_misspelt_notify_does_not(
     check("handler-in-module", &[], &["bad.rhai:5:51 unknown-handler"], 1);
     // Linting the playbook alone follows its import to the module's declaration.
     let output = lint_in(&fixture("handler-in-module"), &["bad.rhai"]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = output.stdout;
     assert!(stdout.contains("bad.rhai:5:51: error[unknown-handler]"), "{stdout}");
     assert!(!stdout.contains("bad.rhai:4:"), "{stdout}");
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.code, 1);
 }
 
 #[test]
@@ -422,20 +416,19 @@ fn usage_errors_exit_2() {
         [&["no-such-file.rhai"][..], &["-i", "no-such-inventory.yaml", "bad.rhai"], &["--format", "xml"], &["--bogus"]]
     {
         let output = lint_in(&dir, args);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(output.code, 2, "{args:?}: {}", output.stderr);
     }
     // Nothing to lint in a folder without playbooks/ or stdlib/.
-    assert_eq!(lint_in(&dir, &[]).status.code(), Some(2));
+    assert_eq!(lint_in(&dir, &[]).code, 2);
     // Other subcommands keep exit 1 for usage errors.
-    let other = Command::new(env!("CARGO_BIN_EXE_runbook")).args(["run", "--bogus"]).output().unwrap();
-    assert_eq!(other.status.code(), Some(1));
+    Test::new().args(&["run", "--bogus"]).code(1).run();
 }
 
 #[test]
 fn a_clean_fixture_exits_0() {
     let output = lint_in(&fixture("clean"), &["site.rhai"]);
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "no problems found in 2 files\n");
-    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(output.stdout, "no problems found in 2 files\n");
+    assert_eq!(output.code, 0);
 }
 
 #[test]
@@ -444,8 +437,8 @@ fn shipped_playbooks_stdlib_and_inventory_lint_clean() {
         &root(),
         &["--strict", "-i", "playbooks/inventory.yaml", "--format", "json", "--tags", "prepare,chrony,ha,check"],
     );
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "", "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(output.stdout, "", "{}", output.stderr);
+    assert_eq!(output.code, 0);
 }
 
 /// `lint -i` sees the variables a run sees: the inventory, then `group_vars/` beside the playbook, then `-e`. A
@@ -464,7 +457,7 @@ fn lint_and_the_run_pre_flight_judge_a_variable_from_the_same_layers() {
         let mut args = vec!["site/site.rhai", "-i", "inventory.yaml", "--format", "json"];
         args.extend(extra);
         let output = lint_in(&dir, &args);
-        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stdout = output.stdout;
         (
             stdout.contains("undefined-inventory-variable") && stdout.contains("motd_suffix"),
             stdout.contains("motd_text"),

@@ -4,10 +4,11 @@
 //! is run by `pre-commit` itself from a git commit. The tools come from /opt/runbook-test-tools
 //! (scripts/install-deps --for-tests); a missing tool fails the test.
 
+use crate::support::{RUNBOOK, Test};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const RUNBOOK: &str = env!("CARGO_BIN_EXE_runbook");
 const TOOLS: &str = "/opt/runbook-test-tools/bin";
 
 fn root() -> PathBuf {
@@ -33,21 +34,17 @@ fn text(output: &Output) -> String {
     )
 }
 
-/// `runbook lint . [-i inventory.yaml] ARGS --format FORMAT` in a fixture folder of tests/lint.rs.
-fn lint_fixture(dir: &Path, format: &str, args: &[&str]) -> Output {
-    let mut command = Command::new(RUNBOOK);
-    command.arg("lint").arg(".").current_dir(dir).args(["--format", format]).args(args);
-    if dir.join("inventory.yaml").exists() {
-        command.args(["-i", "inventory.yaml"]);
-    }
-    command.output().expect("runbook runs")
+/// `runbook lint . [-i inventory.yaml] ARGS --format FORMAT` in a fixture folder of tests/lint.rs; the test
+/// runs it with the exit code it expects.
+fn lint_fixture(dir: &Path, format: &str, args: &[&str]) -> Test {
+    let test = Test::new().in_dir(dir).args(&["lint", ".", "--format", format]).args(args);
+    if dir.join("inventory.yaml").exists() { test.args(&["-i", "inventory.yaml"]) } else { test }
 }
 
 /// `file:line:col severity rule` of each finding, from `--format json`, leaving out what is unknown as
 /// SARIF does (no region for line 0, no location without a file).
-fn json_findings(output: &Output) -> Vec<String> {
-    String::from_utf8(output.stdout.clone())
-        .unwrap()
+fn json_findings(stdout: &str) -> Vec<String> {
+    stdout
         .lines()
         .map(|line| {
             let finding: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -76,16 +73,18 @@ fn sarif_of_every_lint_fixture_is_valid_and_reads_back_as_the_json_findings() {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         // unknown-tag's findings are about the command line: they only exist with --tags.
         let args: &[&str] = if name == "unknown-tag" { &["--tags", "prepar", "-t", "nope"] } else { &[] };
-        let json = lint_fixture(dir, "json", args);
-        let sarif = lint_fixture(dir, "sarif", args);
-        assert_eq!(sarif.status.code(), json.status.code(), "{name}: exit code of --format sarif\n{}", text(&sarif));
+        // Each fixture has its own exit code: --format sarif must exit as --format json does.
+        let json = lint_fixture(dir, "json", args).any_code().run();
+        let sarif = lint_fixture(dir, "sarif", args).any_code().run();
+        let both = format!("--- stdout:\n{}--- stderr:\n{}", sarif.stdout, sarif.stderr);
+        assert_eq!(sarif.code, json.code, "{name}: exit code of --format sarif\n{both}");
         let log = out.path().join(format!("{name}.sarif"));
         std::fs::write(&log, &sarif.stdout).unwrap();
         let read = Command::new(&python).arg(&reader).arg(&log).output().expect("python3 runs");
         assert!(read.status.success(), "{name}: the SARIF log does not read back\n{}", text(&read));
         let read_back: Vec<String> =
             String::from_utf8(read.stdout).unwrap().lines().map(|line| line.to_string()).collect();
-        let expected = json_findings(&json);
+        let expected = json_findings(&json.stdout);
         assert_eq!(read_back, expected, "{name}: SARIF results against --format json");
         checked_findings += expected.len();
     }
@@ -97,8 +96,8 @@ fn an_invalid_sarif_log_is_rejected_by_the_reader() {
     // The reader must be able to fail: a log with a level SARIF does not have.
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("bad.sarif");
-    let sarif = lint_fixture(&root().join("tests/fixtures/lint/syntax"), "sarif", &[]);
-    let mut value: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap();
+    let sarif = lint_fixture(&root().join("tests/fixtures/lint/syntax"), "sarif", &[]).code(1).run();
+    let mut value: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
     value["runs"][0]["results"][0]["level"] = "fatal".into();
     std::fs::write(&log, value.to_string()).unwrap();
     let read =
@@ -147,8 +146,7 @@ fn pre_commit_hook_blocks_a_broken_playbook_and_passes_the_fixed_one() {
     let rev = String::from_utf8(ok(git(&hooks, &["rev-parse", "HEAD"]), "rev-parse").stdout).unwrap();
 
     let site = temp.path().join("site");
-    let init = Command::new(RUNBOOK).args(["init", "--ci", "none"]).arg(&site).output().unwrap();
-    ok(init, "runbook init");
+    Test::new().args(&["init", "--ci", "none", &site.display().to_string()]).run();
     std::fs::write(
         site.join(".pre-commit-config.yaml"),
         format!(
@@ -164,6 +162,7 @@ fn pre_commit_hook_blocks_a_broken_playbook_and_passes_the_fixed_one() {
     std::fs::write(site.join("site.rhai"), &broken).unwrap();
 
     ok(git(&site, &["init", "-q"]), "git init");
+    // pre-commit starts runbook as the hook says (found on PATH), not through `Test`.
     let bin = Path::new(RUNBOOK).parent().unwrap().display().to_string();
     let path = format!("{bin}:{TOOLS}:{}", std::env::var("PATH").unwrap_or_default());
     let pre_commit_home = temp.path().join("pre-commit-home").display().to_string();

@@ -253,6 +253,7 @@ fn a_killed_upload_never_leaves_a_partial_file() {
         format!(r#"task("big", host("{host}"), |h| h.upload("big", "/root/t-big"));"#),
     )
     .unwrap();
+    // Spawned: the run is killed while its upload is on the way.
     let mut child = std::process::Command::new(support::RUNBOOK)
         .current_dir(test.path())
         .args(["run", "site.rhai", "-i"])

@@ -9,11 +9,11 @@
 use crate::support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use support::{Lab, RUNBOOK, Test};
+use support::{Lab, Test};
 
 const LAB: &str = "t-ssh-auth";
 const SUBNET: &str = "10.255.33.0/24";
@@ -63,26 +63,6 @@ fn rand_suffix() -> u64 {
 
 fn lab_key() -> String {
     lab().dir().join("id_ed25519").display().to_string()
-}
-
-/// Runs `runbook run` with `stdin` as its standard input (the no-terminal path of -k / -K).
-fn run_with_stdin(playbook: &str, inventory: &Path, args: &[&str], stdin: &str) -> std::process::Output {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("site.rhai"), playbook).unwrap();
-    let mut child = Command::new(RUNBOOK)
-        .args(["run", "site.rhai", "-i"])
-        .arg(inventory)
-        .args(args)
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -140,8 +120,8 @@ fn su_becomes_root_where_there_is_no_sudo() {
     assert_eq!(lab.sh(SU_HOST, "stat -c %U /root/rb-su").trim(), "root");
 
     // --ask-become-pass: no terminal here, so the first line of stdin.
-    let output = run_with_stdin(AS_ROOT, &inventory, &["-K"], &format!("{ROOT_PASSWORD}\n"));
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    // No terminal: -K reads the password from the first line of stdin.
+    Test::new().inventory_file(&inventory).playbook(AS_ROOT).args(&["-K"]).stdin(&format!("{ROOT_PASSWORD}\n")).run();
 }
 
 #[test]
@@ -284,10 +264,15 @@ fn a_password_login_works_from_the_environment_and_from_ask_pass() {
     let log = std::fs::read_to_string(run.dir.join("events.jsonl")).unwrap();
     assert!(!log.is_empty() && !log.contains(LOGIN_PASSWORD));
 
-    let output = run_with_stdin(WHO, &inventory, &["-k", "-vv"], &format!("{LOGIN_PASSWORD}\n"));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success() && stdout.contains("I-am-rbpw"), "{stdout}");
-    assert!(!stdout.contains(LOGIN_PASSWORD) && !String::from_utf8_lossy(&output.stderr).contains(LOGIN_PASSWORD));
+    // No terminal: -k reads the password from the first line of stdin.
+    let run = Test::new()
+        .inventory_file(&inventory)
+        .playbook(WHO)
+        .args(&["-k", "-vv"])
+        .stdin(&format!("{LOGIN_PASSWORD}\n"))
+        .stdout_has("I-am-rbpw")
+        .run();
+    assert!(!run.stdout.contains(LOGIN_PASSWORD) && !run.stderr.contains(LOGIN_PASSWORD));
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::{OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use support::{Lab, RUNBOOK, Test, repo_root};
+use support::{Lab, Test, repo_root};
 
 const NEAR: &str = "t-ssh-near";
 const FAR: &str = "t-ssh-far";
@@ -517,20 +517,7 @@ fn become_with_a_sudo_password_from_each_source() {
     Test::new().inventory_file(&named).playbook(AS_ROOT).env("RUNBOOK_SECRET_OPS_SUDO", SUDO_PASSWORD).run();
 
     // --ask-become-pass: no terminal here, so the first line of stdin.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("site.rhai"), AS_ROOT).unwrap();
-    let mut child = Command::new(RUNBOOK)
-        .args(["run", "site.rhai", "-K", "-i"])
-        .arg(&inventory)
-        .current_dir(dir.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    writeln!(child.stdin.take().unwrap(), "{SUDO_PASSWORD}").unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    Test::new().inventory_file(&inventory).playbook(AS_ROOT).args(&["-K"]).stdin(&format!("{SUDO_PASSWORD}\n")).run();
 }
 
 #[test]

@@ -25,6 +25,7 @@ fn lab() -> &'static Lab {
 
 /// Boots hosts of the lab that a test powered off (`lab up` on a running lab restarts them).
 fn restart_stopped_hosts(lab: &Lab, count: usize, subnet: &str) {
+    // The lab's own set-up (hosts brought back), not a run under test.
     let status = Command::new(RUNBOOK)
         .args(["lab", "up", "--name", lab.name, "--hosts", &count.to_string(), "--subnet", subnet])
         .current_dir(support::repo_root())
@@ -51,6 +52,7 @@ struct Background {
 
 impl Background {
     fn start(dir: &Path, inventory: &Path, args: &[&str]) -> Background {
+        // Spawned: the test breaks hosts or signals the run while it runs, then waits for its end.
         let child = Command::new(RUNBOOK)
             .current_dir(dir)
             .env("NO_COLOR", "1")
@@ -233,17 +235,12 @@ fn a_host_whose_sshd_is_killed_mid_run_is_unreachable_and_a_retry_reruns_only_it
     wait_ssh(lab, victim, Duration::from_secs(120));
 
     // --retry-failed runs the whole playbook again on that host only.
-    let retry = Command::new(RUNBOOK)
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .args(["run", "site.rhai", "-i"])
-        .arg(lab.inventory())
-        .args(["--retry-failed"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&retry.stdout);
-    assert_eq!(retry.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("1 host: 1 ok"), "{stdout}");
+    let inventory = lab.inventory().display().to_string();
+    Test::new()
+        .in_dir(dir.path())
+        .args(&["run", "site.rhai", "-i", &inventory, "--retry-failed"])
+        .stdout_has("1 host: 1 ok")
+        .run();
     assert_eq!(lab.sh(victim, "cat /root/tr-sshd/runs").lines().count(), 1);
     assert_eq!(lab.sh(other, "cat /root/tr-sshd/runs").lines().count(), 1, "the host that finished was left alone");
     assert!(!dir.path().join(".runbook/last-failed").exists(), "a clean retry clears the record");
@@ -339,13 +336,8 @@ fn a_link_cut_mid_upload_leaves_the_old_file_and_a_later_run_completes_it() {
     assert_eq!(lab.sh(host, "head -c 100 /root/tr-upload"), "old\n", "the destination was replaced half-way");
 
     // The next run puts the whole new file there.
-    let again = Command::new(RUNBOOK)
-        .current_dir(dir.path())
-        .args(["run", "site.rhai", "-i"])
-        .arg(lab.inventory())
-        .output()
-        .unwrap();
-    assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stdout));
+    let inventory = lab.inventory().display().to_string();
+    Test::new().in_dir(dir.path()).args(&["run", "site.rhai", "-i", &inventory]).run();
     let expected = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(&big))
@@ -541,25 +533,15 @@ fn the_shipped_prepare_playbook_completes_with_25ms_latency_and_2_percent_loss()
     eprintln!("TCP handshake with {first} under the delay: {fastest:?}");
     assert!(fastest >= Duration::from_millis(24), "handshake in {fastest:?}: the delay is not in place");
 
-    let dir = tempfile::tempdir().unwrap();
-    let started = Instant::now();
-    let run = Command::new(RUNBOOK)
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .arg("run")
-        .arg(support::repo_root().join("playbooks/prepare-hosts.rhai"))
-        .arg("-i")
-        .arg(lab.inventory())
-        .arg("--idempotence")
-        .output()
-        .unwrap();
-    let elapsed = started.elapsed();
+    let run = Test::new()
+        .lab(lab)
+        .shipped("playbooks/prepare-hosts.rhai")
+        .args(&["--idempotence"])
+        .stdout_has("the second run changed nothing")
+        .run();
     drop(rules);
     drop(delayer);
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    eprintln!("prepare-hosts twice on {} hosts at 25 ms + 2 % loss: {elapsed:?}", lab.hosts.len());
-    assert_eq!(run.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
-    assert!(stdout.contains("the second run changed nothing"), "{stdout}");
+    eprintln!("prepare-hosts twice on {} hosts at 25 ms + 2 % loss: {:?}", lab.hosts.len(), run.elapsed);
     // What the playbook was for, checked with the system ssh client on every host.
     for host in &lab.hosts {
         let hostname = lab.sh(host, "hostname");

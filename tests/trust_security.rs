@@ -146,6 +146,7 @@ fn a_secret_passed_on_stdin_is_never_on_a_command_line() {
         ),
     )
     .unwrap();
+    // Spawned: the host's process list is sampled while the run goes on, until the child ends.
     let mut child = std::process::Command::new(support::RUNBOOK)
         .current_dir(&dir)
         .env("RUNBOOK_SECRET_DB_PASSWORD", SECRET)

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use support::{Lab, RUNBOOK, Test, repo_root};
+use support::{Lab, Test, repo_root};
 
 const ANSIBLE_VAULT: &str = "/opt/runbook-test-tools/bin/ansible-vault";
 
@@ -46,15 +46,9 @@ fn ansible_vault(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     )
 }
 
-fn runbook(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    run_with_stdin(
-        Command::new(RUNBOOK)
-            .current_dir(dir)
-            .env("NO_COLOR", "1")
-            .env_remove("ANSIBLE_VAULT_PASSWORD_FILE")
-            .args(args),
-        stdin,
-    )
+/// `runbook ARGS` in `dir`, with no vault password file from the test's own environment.
+fn runbook(dir: &Path, args: &[&str]) -> Test {
+    Test::new().in_dir(dir).env_remove("ANSIBLE_VAULT_PASSWORD_FILE").args(args)
 }
 
 fn run_with_stdin(command: &mut Command, stdin: Option<&str>) -> Output {
@@ -99,14 +93,14 @@ fn files_ansible_vault_encrypted_open_in_runbook() {
     let d = dir.path();
     std::fs::write(d.join("a.yml"), "db_password: fresh-from-ansible\n").unwrap();
     ok(ansible_vault(d, &["encrypt", "--vault-password-file", "pw", "a.yml"], None), "ansible-vault encrypt");
-    let shown = ok(runbook(d, &["vault", "view", "--vault-password-file", "pw", "a.yml"], None), "runbook vault view");
+    let shown = runbook(d, &["vault", "view", "--vault-password-file", "pw", "a.yml"]).run().stdout;
     assert_eq!(shown, "db_password: fresh-from-ansible\n");
     // 1.2 with a label; the id whose label matches is found among several.
     std::fs::write(d.join("b.yml"), "labelled: yes\n").unwrap();
     ok(ansible_vault(d, &["encrypt", "--vault-id", "prod@pw-prod", "b.yml"], None), "ansible-vault encrypt 1.2");
     assert!(std::fs::read_to_string(d.join("b.yml")).unwrap().starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"));
     let args = ["vault", "decrypt", "--vault-id", "default@pw", "--vault-id", "prod@pw-prod", "b.yml"];
-    ok(runbook(d, &args, None), "runbook vault decrypt");
+    runbook(d, &args).run();
     assert_eq!(std::fs::read_to_string(d.join("b.yml")).unwrap(), "labelled: yes\n");
     // An inline value from encrypt_string, through stdin.
     let block = ok(
@@ -117,15 +111,14 @@ fn files_ansible_vault_encrypted_open_in_runbook() {
         ),
         "ansible-vault encrypt_string",
     );
-    let opened = ok(
-        runbook(d, &["vault", "decrypt", "--vault-password-file", "pw", "--output", "-"], Some(&unindented(&block))),
-        "runbook vault decrypt from stdin",
-    );
+    let opened = runbook(d, &["vault", "decrypt", "--vault-password-file", "pw", "--output", "-"])
+        .stdin(&unindented(&block))
+        .run()
+        .stdout;
     assert_eq!(opened, "from-encrypt-string");
     // The committed fixture, too.
     let args = ["vault", "view", "--vault-id", "prod@pw-prod"];
-    let shown =
-        ok(runbook(d, &[&args[..], &[fixture("secrets-1.2-prod.yml").to_str().unwrap()]].concat(), None), "view");
+    let shown = runbook(d, &[&args[..], &[fixture("secrets-1.2-prod.yml").to_str().unwrap()]].concat()).run().stdout;
     assert!(shown.contains(FILE_SECRET), "{shown}");
 }
 
@@ -134,7 +127,7 @@ fn what_runbook_encrypts_opens_in_ansible_vault() {
     let dir = workdir();
     let d = dir.path();
     std::fs::write(d.join("a.yml"), "made_by: runbook\n").unwrap();
-    ok(runbook(d, &["vault", "encrypt", "--vault-password-file", "pw", "a.yml"], None), "runbook vault encrypt");
+    runbook(d, &["vault", "encrypt", "--vault-password-file", "pw", "a.yml"]).run();
     let text = std::fs::read_to_string(d.join("a.yml")).unwrap();
     assert!(text.starts_with("$ANSIBLE_VAULT;1.1;AES256\n"), "{text}");
     assert!(text.lines().skip(1).all(|line| line.len() <= 80), "{text}");
@@ -144,26 +137,24 @@ fn what_runbook_encrypts_opens_in_ansible_vault() {
         "made_by: runbook\n"
     );
     // A 1.2 label, from stdin to stdout.
-    let text = ok(
-        runbook(d, &["vault", "encrypt", "--vault-id", "prod@pw-prod", "--output", "-"], Some("labelled\n")),
-        "runbook vault encrypt stdin",
-    );
+    let text = runbook(d, &["vault", "encrypt", "--vault-id", "prod@pw-prod", "--output", "-"])
+        .stdin("labelled\n")
+        .run()
+        .stdout;
     assert!(text.starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"), "{text}");
     std::fs::write(d.join("b.vault"), &text).unwrap();
     let args = ["decrypt", "--vault-id", "prod@pw-prod", "--output", "-", "b.vault"];
     assert_eq!(ok(ansible_vault(d, &args, None), "ansible-vault decrypt"), "labelled\n");
     // encrypt_string: the YAML block is what ansible-vault prints, and its value opens there.
-    let block = ok(
-        runbook(d, &["vault", "encrypt_string", "--vault-password-file", "pw", "-n", "api_token", "tok-en"], None),
-        "runbook vault encrypt_string",
-    );
+    let block = runbook(d, &["vault", "encrypt_string", "--vault-password-file", "pw", "-n", "api_token", "tok-en"])
+        .run()
+        .stdout;
     assert!(block.starts_with("api_token: !vault |\n          $ANSIBLE_VAULT;1.1;AES256\n"), "{block}");
     let args = ["decrypt", "--vault-password-file", "pw", "--output", "-"];
     assert_eq!(ok(ansible_vault(d, &args, Some(&unindented(&block))), "ansible-vault decrypt string"), "tok-en");
     // Several ids and no --encrypt-vault-id: refused as ansible-vault refuses it.
     let args = ["vault", "encrypt", "--vault-id", "a@pw", "--vault-id", "b@pw-prod", "a.yml"];
-    let refused = runbook(d, &args, None);
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("--encrypt-vault-id"), "{refused:?}");
+    runbook(d, &args).code(1).stderr_has("--encrypt-vault-id").run();
 }
 
 #[test]
@@ -174,7 +165,7 @@ fn rekey_works_both_ways() {
     ok(ansible_vault(d, &["encrypt", "--vault-password-file", "pw", "a.yml"], None), "encrypt");
     std::fs::set_permissions(d.join("a.yml"), std::fs::Permissions::from_mode(0o640)).unwrap();
     let args = ["vault", "rekey", "--vault-password-file", "pw", "--new-vault-id", "prod@pw-prod", "a.yml"];
-    ok(runbook(d, &args, None), "runbook vault rekey");
+    runbook(d, &args).run();
     assert!(std::fs::read_to_string(d.join("a.yml")).unwrap().starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"));
     assert_eq!(std::fs::metadata(d.join("a.yml")).unwrap().permissions().mode() & 0o777, 0o640, "rekey keeps the mode");
     assert_eq!(ok(ansible_vault(d, &["view", "--vault-id", "prod@pw-prod", "a.yml"], None), "view"), "k: v\n");
@@ -182,7 +173,7 @@ fn rekey_works_both_ways() {
     assert!(!wrong.status.success(), "the old password must no longer open it");
     let args = ["rekey", "--vault-id", "prod@pw-prod", "--new-vault-password-file", "pw", "a.yml"];
     ok(ansible_vault(d, &args, None), "ansible-vault rekey");
-    assert_eq!(ok(runbook(d, &["vault", "view", "--vault-password-file", "pw", "a.yml"], None), "view"), "k: v\n");
+    assert_eq!(runbook(d, &["vault", "view", "--vault-password-file", "pw", "a.yml"]).run().stdout, "k: v\n");
 }
 
 #[test]
@@ -200,14 +191,12 @@ fn edit_goes_through_the_editor_and_leaves_no_plaintext_behind() {
     .unwrap();
     std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o700)).unwrap();
     let record = d.join("record");
-    let output = Command::new(RUNBOOK)
-        .current_dir(d)
-        .env("EDITOR", &editor)
-        .env("RECORD", &record)
-        .args(["vault", "edit", "--vault-id", "prod@pw-prod", "a.yml"])
-        .output()
-        .unwrap();
-    ok(output, "runbook vault edit");
+    Test::new()
+        .in_dir(d)
+        .env("EDITOR", &editor.display().to_string())
+        .env("RECORD", &record.display().to_string())
+        .args(&["vault", "edit", "--vault-id", "prod@pw-prod", "a.yml"])
+        .run();
     let record = std::fs::read_to_string(&record).unwrap();
     let lines: Vec<&str> = record.lines().collect();
     assert!(lines[0].starts_with("600 ") && lines[1].starts_with("700 "), "{record}");
@@ -229,15 +218,14 @@ fn password_files_may_be_scripts_and_come_from_the_environment() {
     std::fs::write(&script, format!("#!/bin/sh\nprintf '%s\\n' '{PASSWORD}'\n")).unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
     let fixture = fixture("secrets-1.1.yml").display().to_string();
-    let shown = ok(runbook(d, &["vault", "view", "--vault-password-file", "pass.sh", &fixture], None), "script");
+    let shown = runbook(d, &["vault", "view", "--vault-password-file", "pass.sh", &fixture]).run().stdout;
     assert!(shown.contains(FILE_SECRET), "{shown}");
-    let output = Command::new(RUNBOOK)
-        .current_dir(d)
-        .env("ANSIBLE_VAULT_PASSWORD_FILE", &script)
-        .args(["vault", "view", &fixture])
-        .output()
-        .unwrap();
-    assert!(ok(output, "ANSIBLE_VAULT_PASSWORD_FILE").contains(FILE_SECRET));
+    Test::new()
+        .in_dir(d)
+        .env("ANSIBLE_VAULT_PASSWORD_FILE", &script.display().to_string())
+        .args(&["vault", "view", &fixture])
+        .stdout_has(FILE_SECRET)
+        .run();
 }
 
 /// An inventory whose one host is a loopback listener that must never see a connection, with an inline vaulted
@@ -301,13 +289,13 @@ fn a_wrong_or_missing_password_stops_the_run_before_any_connection() {
         .run();
     wire.assert_untouched();
     // `exec` loads the inventory the same way.
-    let exec = runbook(
+    runbook(
         &dir,
         &["exec", "all", "-i", "inventory.yaml", "--vault-password-file", "wrong", "--timeout", "1", "--", "true"],
-        None,
-    );
-    assert_eq!(exec.status.code(), Some(1), "{exec:?}");
-    assert!(String::from_utf8_lossy(&exec.stderr).contains("no vault password given could decrypt it"), "{exec:?}");
+    )
+    .code(1)
+    .stderr_has("no vault password given could decrypt it")
+    .run();
     wire.assert_untouched();
     // A password file that does not exist: refused before the inventory is even read.
     Test::new()
@@ -348,22 +336,17 @@ fn vaulted_values_load_for_the_playbook_and_never_show() {
     }
     wire.assert_untouched();
     // `runbook inventory` opens them too, and shows them as ***.
-    let shown = ok(
-        runbook(&dir, &["inventory", "-i", "inventory.yaml", "--host", "web1", "--vault-password-file", "pw"], None),
-        "runbook inventory",
-    );
+    let shown = runbook(&dir, &["inventory", "-i", "inventory.yaml", "--host", "web1", "--vault-password-file", "pw"])
+        .run()
+        .stdout;
     let vars: serde_json::Value = serde_json::from_str(&shown).unwrap();
     assert_eq!((vars["db_password"].as_str(), vars["api_token"].as_str()), (Some("***"), Some("***")), "{shown}");
     assert_eq!(vars["ports"], serde_json::json!([5432, 6432]));
     // lint -i opens them and does not call a vaulted password a literal secret.
     std::fs::write(dir.join("site.rhai"), TOUCH).unwrap();
-    let lint = runbook(&dir, &["lint", "site.rhai", "-i", "inventory.yaml", "--vault-password-file", "pw"], None);
-    let out = String::from_utf8_lossy(&lint.stdout);
-    assert!(
-        lint.status.success() && !out.contains("literal-secret"),
-        "{out}\n{}",
-        String::from_utf8_lossy(&lint.stderr)
-    );
+    runbook(&dir, &["lint", "site.rhai", "-i", "inventory.yaml", "--vault-password-file", "pw"])
+        .stdout_lacks("literal-secret")
+        .run();
 }
 
 static LAB: OnceLock<Lab> = OnceLock::new();
@@ -433,7 +416,8 @@ fn the_password_can_be_asked_for_and_extra_vars_files_may_be_vaulted() {
     let d = dir.path();
     let fixture = fixture("secrets-1.1.yml").display().to_string();
     // Without a terminal, --ask-vault-pass reads the first line of stdin.
-    let shown = ok(runbook(d, &["vault", "view", "--ask-vault-pass", &fixture], Some(&format!("{PASSWORD}\n"))), "ask");
+    let shown =
+        runbook(d, &["vault", "view", "--ask-vault-pass", &fixture]).stdin(&format!("{PASSWORD}\n")).run().stdout;
     assert!(shown.contains(FILE_SECRET), "{shown}");
     // -e @vaulted.yml on a run: the playbook sees the values (the listener host is never contacted).
     let wire = Tripwire::new();
@@ -447,7 +431,7 @@ fn the_password_can_be_asked_for_and_extra_vars_files_may_be_vaulted() {
     )
     .unwrap();
     let args = ["run", "site.rhai", "-i", "inventory.yaml", "-e", "@extra.yml", "-J"];
-    let out = ok(runbook(site.path(), &args, Some(&format!("{PASSWORD}\n"))), "run -e @vaulted -J");
+    let out = runbook(site.path(), &args).stdin(&format!("{PASSWORD}\n")).run().stdout;
     assert!(out.contains("extra=true ***") && !out.contains(FILE_SECRET), "{out}");
     wire.assert_untouched();
 }
@@ -460,7 +444,7 @@ fn ansible_cfgs_vault_password_file_is_used_when_no_flag_names_one() {
     let test = Test::new().file("ansible.cfg", "[defaults]\nvault_password_file = pw\n");
     let inventory = wire.site(test.path());
     let fixture = fixture("secrets-1.1.yml").display().to_string();
-    let shown = ok(runbook(test.path(), &["vault", "view", &fixture], None), "vault view with ansible.cfg");
+    let shown = runbook(test.path(), &["vault", "view", &fixture]).run().stdout;
     assert!(shown.contains(FILE_SECRET), "{shown}");
     test.inventory_file(&inventory).playbook(TOUCH).args(&["--list-hosts"]).stdout_has("web1").run();
     wire.assert_untouched();

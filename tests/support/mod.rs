@@ -2,15 +2,18 @@
 //! `Test` builder that states the playbook, the arguments and what must come out, so each test reads as a
 //! line of the spec. Checks on hosts go through the system `ssh` client, independent of runbook's transport.
 //!
-//! Every `runbook` the tests start goes through `Test`, except where a test needs the process itself: a run
-//! interrupted or killed mid-way, or fed a password on its terminal (`Command::spawn`), or the lab's own set-up
-//! (`Lab`, `lab_down`, `lab up` restarting hosts a test powered off).
+//! Every `runbook` the tests start goes through `Test` (input on stdin included), except where a test needs
+//! the process itself, and a comment at the call says which: a run interrupted, killed or signalled mid-way, or
+//! watched from outside while it runs (`Command::spawn`); or the lab's own set-up and teardown (`Lab`,
+//! `lab_down`, `lab up` restarting hosts a test powered off, a lab test's `Drop` that must not panic).
 //! Other programs (ansible, ssh, pre-commit, chromium) are started with `Command` directly: they are the oracles.
+//! So is a command line the project ships for users (the CI step `init` writes, the pre-commit hook): it runs as
+//! written, through `sh` or pre-commit, with runbook found on PATH.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -83,6 +86,7 @@ impl Lab {
 
     fn up(name: &'static str, args: &[&str], count: Option<usize>) -> Lab {
         {
+            // The lab's own set-up: runs before any `Test` and outlives it.
             let output = Command::new(RUNBOOK)
                 .args(["lab", "up", "--name", name])
                 .args(args)
@@ -195,6 +199,7 @@ fn collect_hosts(group: &serde_json::Value, hosts: &mut Vec<String>, addresses: 
 
 /// Takes lab `name` down and purges it (a test that needs fresh hosts, or cleans up after itself).
 pub fn lab_down(name: &str) -> Output {
+    // The lab's own teardown: its callers decide whether a failure matters, so it asserts nothing.
     Command::new(RUNBOOK)
         .args(["lab", "down", "--name", name, "--purge"])
         .current_dir(repo_root())
@@ -211,9 +216,11 @@ pub struct Test {
     shipped: Option<PathBuf>,
     env: Vec<(String, String)>,
     env_removed: Vec<String>,
+    stdin: Option<String>,
     /// Where runbook runs when not in the test's own folder (a site folder, the repository).
     cwd: Option<PathBuf>,
-    expected_code: i32,
+    /// `None` when the test checks `Run::code` itself (`any_code`).
+    expected_code: Option<i32>,
     stdout_has: Vec<String>,
     stdout_lacks: Vec<String>,
     stderr_has: Vec<String>,
@@ -254,8 +261,9 @@ impl Test {
             shipped: None,
             env: Vec::new(),
             env_removed: Vec::new(),
+            stdin: None,
             cwd: None,
-            expected_code: 0,
+            expected_code: Some(0),
             stdout_has: Vec::new(),
             stdout_lacks: Vec::new(),
             stderr_has: Vec::new(),
@@ -320,7 +328,21 @@ impl Test {
     }
 
     pub fn code(mut self, code: i32) -> Test {
-        self.expected_code = code;
+        self.expected_code = Some(code);
+        self
+    }
+
+    /// The exit code is the test's to check (it compares two runs' codes, or each case of a table has its
+    /// own): `run()` asserts none, and the test must assert on `Run::code`.
+    pub fn any_code(mut self) -> Test {
+        self.expected_code = None;
+        self
+    }
+
+    /// What runbook reads on its standard input (without it, none: stdin is closed): a password asked for
+    /// by -k, -K or --ask-vault-pass when there is no terminal, or the text of `vault encrypt --output -`.
+    pub fn stdin(mut self, text: &str) -> Test {
+        self.stdin = Some(text.into());
         self
     }
 
@@ -343,7 +365,8 @@ impl Test {
         self.dir.path()
     }
 
-    /// Runs `runbook run site.rhai -i INVENTORY ARGS` and checks the expectations.
+    /// Runs `runbook run site.rhai -i INVENTORY ARGS` (or `runbook ARGS` with neither a playbook nor a shipped
+    /// one) and checks the expectations.
     pub fn run(self) -> Run {
         let mut command = Command::new(RUNBOOK);
         command.current_dir(self.cwd.as_deref().unwrap_or(self.dir.path())).env("NO_COLOR", "1");
@@ -369,7 +392,16 @@ impl Test {
         }
         command.args(&self.args);
         let started = Instant::now();
-        let output: Output = command.output().expect("runbook runs");
+        let output: Output = match &self.stdin {
+            None => command.output().expect("runbook runs"),
+            Some(text) => {
+                use std::io::Write;
+                command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+                let mut child = command.spawn().expect("runbook runs");
+                child.stdin.take().unwrap().write_all(text.as_bytes()).expect("runbook reads its stdin");
+                child.wait_with_output().expect("runbook runs")
+            }
+        };
         let run = Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -378,7 +410,9 @@ impl Test {
             dir: self.dir.path().to_path_buf(),
         };
         let context = format!("\n--- stdout:\n{}\n--- stderr:\n{}", run.stdout, run.stderr);
-        assert_eq!(run.code, self.expected_code, "exit code{context}");
+        if let Some(code) = self.expected_code {
+            assert_eq!(run.code, code, "exit code{context}");
+        }
         for text in &self.stdout_has {
             assert!(run.stdout.contains(text.as_str()), "stdout lacks {text:?}{context}");
         }
