@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
-use super::ansible_config::AnsibleConfig;
+use super::ansible_config::{AnsibleConfig, AnsibleConfigError};
 use super::exit_code;
 use super::{InventoryArgs, VaultConfig};
 use crate::inventory::{Inventory, InventoryError, merge_extra_vars};
@@ -39,13 +39,13 @@ pub fn run(args: InventoryArgs) -> i32 {
 /// The inventory (-i, else ansible.cfg's) with its connection settings, `--playbook-dir`'s folders and `-e`,
 /// loaded in the caller's vault scope.
 fn load(args: &InventoryArgs) -> Result<Inventory, InventoryError> {
-    let config = AnsibleConfig::load().map_err(InventoryError::new)?;
+    let config = AnsibleConfig::load().map_err(shown_as_inventory_error)?;
     if let Some(note) = config.note() {
         eprintln!("{note}");
     }
-    let sources = config.inventory_sources(&args.inventory).map_err(InventoryError::new)?;
+    let sources = config.inventory_sources(&args.inventory).map_err(shown_as_inventory_error)?;
     let mut inventory = Inventory::load_all(&sources)?;
-    inventory.set_connection_defaults(config.connection_defaults(None).map_err(InventoryError::new)?)?;
+    inventory.set_connection_defaults(config.connection_defaults(None).map_err(shown_as_inventory_error)?)?;
     if let Some(dir) = &args.playbook_dir {
         inventory.load_playbook_vars(dir)?;
     }
@@ -53,6 +53,12 @@ fn load(args: &InventoryArgs) -> Result<Inventory, InventoryError> {
     let extra = merge_extra_vars(&args.extra_vars, &cwd)?;
     inventory.apply_extra_vars(&extra)?;
     Ok(inventory)
+}
+
+/// An ansible.cfg problem, printed in the same frame as the inventory's own errors (this command's only output
+/// for a failure): its text is all the frame shows, and nothing else reads it.
+fn shown_as_inventory_error(error: AnsibleConfigError) -> InventoryError {
+    InventoryError::new(error.to_string())
 }
 
 fn show(args: &InventoryArgs) -> Result<String, InventoryError> {

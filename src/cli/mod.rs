@@ -3,6 +3,7 @@
 //! Nothing here talks to a host; each subcommand lives in its own file and hands its arguments on.
 
 pub mod ansible_config;
+mod ansible_config_error;
 mod completions_command;
 mod config_file;
 mod exec_command;
@@ -18,6 +19,7 @@ mod recap_command;
 mod report_command;
 mod run_command;
 mod vault_command;
+mod vault_command_error;
 mod vault_options;
 
 use std::path::PathBuf;
