@@ -11,6 +11,7 @@ mod history_command;
 mod history_error;
 mod hold_command;
 mod init_command;
+mod init_error;
 mod inventory_command;
 mod lab_command;
 mod lint_command;
