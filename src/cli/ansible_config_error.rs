@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use super::config_file::ConfigError;
 
 /// Why `ansible.cfg` or an `ANSIBLE_*` variable cannot be used: each names the file (and line) or the variable.
-#[derive(Debug, thiserror::Error)]
+/// A diagnostic with no source to show: `runbook inventory` draws it as it draws the inventory's errors.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum AnsibleConfigError {
     #[error("{}: unsupported configuration file extension (Ansible reads an INI file named *.cfg or *.ini)", .0.display())]
     Extension(PathBuf),
