@@ -11,7 +11,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::config_file::{ConfigError, ConfigFile};
+pub use super::ansible_config_error::AnsibleConfigError;
+use super::config_file::ConfigFile;
 use crate::inventory::ConnectionDefaults;
 use crate::transport::{BecomeMethod, HostKeyPolicy};
 
@@ -79,7 +80,7 @@ impl Surroundings<'_> {
 
 impl AnsibleConfig {
     /// Finds and reads the config file of this process, with the environment's overrides.
-    pub fn load() -> Result<AnsibleConfig, String> {
+    pub fn load() -> Result<AnsibleConfig, AnsibleConfigError> {
         let env = |name: &str| std::env::var(name).ok();
         let surroundings = Surroundings {
             env: &env,
@@ -98,7 +99,7 @@ impl AnsibleConfig {
     }
 
     /// The settings of `file` (already parsed) under the environment's overrides.
-    pub fn from_parts(file: Option<&ConfigFile>, at: &Surroundings) -> Result<AnsibleConfig, String> {
+    pub fn from_parts(file: Option<&ConfigFile>, at: &Surroundings) -> Result<AnsibleConfig, AnsibleConfigError> {
         let mut config = AnsibleConfig { file: file.map(|file| file.path.clone()), ..AnsibleConfig::default() };
         // Ansible's `_loop_entries`: of several names for one setting, the last one set wins.
         let setting = |envs: &[&str], keys: &[(&str, &str)]| -> Option<Setting> {
@@ -167,7 +168,7 @@ impl AnsibleConfig {
 
     /// The inventory sources: `-i` when given, else the config's, else Ansible's default `/etc/ansible/hosts`
     /// when it exists.
-    pub fn inventory_sources(&self, flags: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    pub fn inventory_sources(&self, flags: &[PathBuf]) -> Result<Vec<PathBuf>, AnsibleConfigError> {
         if !flags.is_empty() {
             return Ok(flags.to_vec());
         }
@@ -177,20 +178,20 @@ impl AnsibleConfig {
         if Path::new(ANSIBLE_DEFAULT_INVENTORY).exists() {
             return Ok(vec![PathBuf::from(ANSIBLE_DEFAULT_INVENTORY)]);
         }
-        Err("no inventory: pass -i INVENTORY, or set `inventory` in ansible.cfg ([defaults]) or ANSIBLE_INVENTORY"
-            .to_string())
+        Err(AnsibleConfigError::NoInventory)
     }
 
     /// What the inventory takes where its variables say nothing; `host_key_flag` is the command line's
     /// `--host-key-checking`, which wins over every host's own setting.
-    pub fn connection_defaults(&self, host_key_flag: Option<HostKeyPolicy>) -> Result<ConnectionDefaults, String> {
+    pub fn connection_defaults(
+        &self,
+        host_key_flag: Option<HostKeyPolicy>,
+    ) -> Result<ConnectionDefaults, AnsibleConfigError> {
         let become_method = match &self.become_method {
             None => None,
-            Some(method) => Some(BecomeMethod::parse(method).ok_or_else(|| {
-                format!(
-                    "{}: `become_method = {method}` is not supported: runbook becomes another user with sudo or su only",
-                    self.file.as_ref().map_or("ANSIBLE_BECOME_METHOD".to_string(), |f| f.display().to_string())
-                )
+            Some(method) => Some(BecomeMethod::parse(method).ok_or_else(|| AnsibleConfigError::BecomeMethod {
+                origin: self.file.as_ref().map_or("ANSIBLE_BECOME_METHOD".to_string(), |f| f.display().to_string()),
+                method: method.clone(),
             })?),
         };
         Ok(ConnectionDefaults {
@@ -230,19 +231,14 @@ impl AnsibleConfig {
 }
 
 /// Reads and parses the config file at `path`; a malformed file is an error at its line, as in Ansible.
-pub fn read(path: &Path) -> Result<ConfigFile, String> {
+pub fn read(path: &Path) -> Result<ConfigFile, AnsibleConfigError> {
     match path.extension().and_then(|ext| ext.to_str()) {
         Some("cfg" | "ini") => {}
-        _ => {
-            return Err(format!(
-                "{}: unsupported configuration file extension (Ansible reads an INI file named *.cfg or *.ini)",
-                path.display()
-            ));
-        }
+        _ => return Err(AnsibleConfigError::Extension(path.to_path_buf())),
     }
-    let text = std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
-    ConfigFile::parse(&text, path)
-        .map_err(|ConfigError { line, message }| format!("{}:{line}: {message}", path.display()))
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| AnsibleConfigError::Unreadable { path: path.to_path_buf(), source })?;
+    ConfigFile::parse(&text, path).map_err(|source| AnsibleConfigError::Malformed { path: path.to_path_buf(), source })
 }
 
 /// Ansible's search (`find_ini_config_file`): the first candidate that exists and can be read, and the warning
@@ -309,32 +305,32 @@ impl Origin {
     }
 }
 
-fn invalid(setting: &Setting, expected: &str) -> String {
-    format!("{} must be {expected}, found {:?}", setting.origin.describe(), setting.value)
+fn invalid(setting: Setting, expected: &'static str) -> AnsibleConfigError {
+    AnsibleConfigError::Invalid { origin: setting.origin.describe(), expected, value: setting.value }
 }
 
 /// A whole-number setting, `convert`ed to its type (None: out of range).
 fn number<T>(
     setting: Option<Setting>,
-    expected: &str,
+    expected: &'static str,
     convert: impl Fn(i64) -> Option<T>,
-) -> Result<Option<T>, String> {
+) -> Result<Option<T>, AnsibleConfigError> {
     let Some(setting) = setting else { return Ok(None) };
     match setting.value.trim().parse::<i64>().ok().and_then(convert) {
         Some(number) => Ok(Some(number)),
-        None => Err(invalid(&setting, expected)),
+        None => Err(invalid(setting, expected)),
     }
 }
 
 /// Ansible's booleans (`yes`/`no`, `true`/`false`, `on`/`off`, `1`/`0`, `y`/`n`, `t`/`f`). Ansible reads any
 /// other word as false; for settings such as `host_key_checking` a typo must not turn checking off, so it is
 /// an error here.
-fn boolean(setting: Option<Setting>) -> Result<Option<bool>, String> {
+fn boolean(setting: Option<Setting>) -> Result<Option<bool>, AnsibleConfigError> {
     let Some(setting) = setting else { return Ok(None) };
     match setting.value.trim().to_lowercase().as_str() {
         "y" | "yes" | "on" | "1" | "true" | "t" => Ok(Some(true)),
         "n" | "no" | "off" | "0" | "false" | "f" => Ok(Some(false)),
-        _ => Err(invalid(&setting, "true or false")),
+        _ => Err(invalid(setting, "true or false")),
     }
 }
 
@@ -404,7 +400,7 @@ mod tests {
         Surroundings { env, cwd: cwd.to_path_buf(), home: Some(PathBuf::from("/home/ops")) }
     }
 
-    fn config(text: &str, vars: &[(&str, &str)]) -> Result<AnsibleConfig, String> {
+    fn config(text: &str, vars: &[(&str, &str)]) -> Result<AnsibleConfig, AnsibleConfigError> {
         let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let env = move |name: &str| vars.get(name).cloned();
         let file = ConfigFile::parse(text, Path::new("/site/ansible.cfg")).unwrap();
@@ -470,15 +466,15 @@ mod tests {
     #[test]
     fn bad_values_name_where_they_are() {
         assert_eq!(
-            config("[defaults]\n\nforks = many\n", &[]).unwrap_err(),
+            config("[defaults]\n\nforks = many\n", &[]).unwrap_err().to_string(),
             "/site/ansible.cfg:3: `forks` must be a whole number of at least 1, found \"many\""
         );
         assert_eq!(
-            config("[defaults]\nhost_key_checking = nope\n", &[]).unwrap_err(),
+            config("[defaults]\nhost_key_checking = nope\n", &[]).unwrap_err().to_string(),
             "/site/ansible.cfg:2: `host_key_checking` must be true or false, found \"nope\""
         );
         assert_eq!(
-            config("", &[("ANSIBLE_TIMEOUT", "soon")]).unwrap_err(),
+            config("", &[("ANSIBLE_TIMEOUT", "soon")]).unwrap_err().to_string(),
             "ANSIBLE_TIMEOUT must be a whole number of seconds, found \"soon\""
         );
     }

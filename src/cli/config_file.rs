@@ -24,8 +24,9 @@ pub struct ConfigFile {
     order: Vec<(String, String)>,
 }
 
-/// A line the parser refuses, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A line the parser refuses, with where it is (the file is named by whoever read it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct ConfigError {
     pub line: usize,
     pub message: String,

@@ -1,6 +1,7 @@
 //! `runbook history`: the runs recorded in `.runbook/history.db`, for the operator asking afterwards which run
 //! changed or broke which host (Ansible users' ARA habit).
 
+use super::history_error::HistoryError;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
@@ -99,17 +100,17 @@ pub fn run(args: HistoryArgs) -> i32 {
     }
 }
 
-fn execute(args: HistoryArgs) -> Result<(), String> {
+fn execute(args: HistoryArgs) -> Result<(), HistoryError> {
     let path = args.common.history.clone().unwrap_or_else(|| default_path(&args.common.inventory));
     let path = path.as_path();
     let json = args.common.json;
     let command = args.command.unwrap_or(HistoryCommand::List { limit: 20 });
     // Import creates the database; every other command reads one that runs have written.
     if !matches!(command, HistoryCommand::Import { .. }) && !path.is_file() {
-        return Err(format!("{}: no run history here (runs record it; see --history)", path.display()));
+        return Err(HistoryError::NoHistory(path.to_path_buf()));
     }
-    let mut store = HistoryStore::open(path).map_err(|e| e.to_string())?;
-    let db = |e: rusqlite::Error| format!("history {}: {e}", path.display());
+    let mut store = HistoryStore::open(path)?;
+    let db = |source: rusqlite::Error| HistoryError::Database { path: path.to_path_buf(), source };
     match command {
         HistoryCommand::List { limit } => {
             let runs = store.runs(limit).map_err(db)?;
@@ -120,7 +121,8 @@ fn execute(args: HistoryArgs) -> Result<(), String> {
         }
         HistoryCommand::Show { run, host, task, diff } => {
             let id = resolve_run(&store, &run)?;
-            let summary = store.run(id).map_err(db)?.ok_or_else(|| format!("run {id}: not in {}", path.display()))?;
+            let summary =
+                store.run(id).map_err(db)?.ok_or_else(|| HistoryError::RunNotIn { id, path: path.to_path_buf() })?;
             let results = store.results(id, host.as_deref(), task.as_deref()).map_err(db)?;
             match json {
                 true => {
@@ -154,8 +156,8 @@ fn execute(args: HistoryArgs) -> Result<(), String> {
 }
 
 /// `history import`: every log is read before anything is written, so one unreadable log records none.
-fn import(store: &mut HistoryStore, path: &Path, logs: &[PathBuf], json: bool) -> Result<(), String> {
-    let runs = logs.iter().map(|log| LoggedRun::read(log)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+fn import(store: &mut HistoryStore, path: &Path, logs: &[PathBuf], json: bool) -> Result<(), HistoryError> {
+    let runs = logs.iter().map(|log| LoggedRun::read(log)).collect::<Result<Vec<_>, _>>()?;
     let mut outcomes = Vec::new();
     for run in &runs {
         let exit_code = match (&run.end, &run.recap) {
@@ -168,8 +170,9 @@ fn import(store: &mut HistoryStore, path: &Path, logs: &[PathBuf], json: bool) -
             (None, _) => None,
         };
         // Playbook paths in a log are as the run saw them: relative to the folder it ran in, taken to be this one.
-        let imported =
-            store.import(run, exit_code, Path::new(".")).map_err(|e| format!("history {}: {e}", path.display()))?;
+        let imported = store
+            .import(run, exit_code, Path::new("."))
+            .map_err(|source| HistoryError::Database { path: path.to_path_buf(), source })?;
         let (id, new) = match imported {
             Imported::New(id) => (id, true),
             Imported::AlreadyThere(id) => (id, false),
@@ -191,30 +194,34 @@ fn import(store: &mut HistoryStore, path: &Path, logs: &[PathBuf], json: bool) -
 }
 
 /// The store at `--history` (or the default place) and the run `RUN` names (an id or `last`).
-pub fn open_run(history: Option<PathBuf>, inventory: &[PathBuf], run: &str) -> Result<(HistoryStore, i64), String> {
+pub fn open_run(
+    history: Option<PathBuf>,
+    inventory: &[PathBuf],
+    run: &str,
+) -> Result<(HistoryStore, i64), HistoryError> {
     let path = history.unwrap_or_else(|| default_path(inventory));
     if !path.is_file() {
-        return Err(format!("{}: no run history here (runs record it; see --history)", path.display()));
+        return Err(HistoryError::NoHistory(path));
     }
-    let store = HistoryStore::open(&path).map_err(|e| e.to_string())?;
+    let store = HistoryStore::open(&path)?;
     let id = resolve_run(&store, run)?;
     Ok((store, id))
 }
 
 /// `RUN` as an id: a number from `runbook history`, or `last`.
-fn resolve_run(store: &HistoryStore, run: &str) -> Result<i64, String> {
+fn resolve_run(store: &HistoryStore, run: &str) -> Result<i64, HistoryError> {
     match run {
-        "last" => store.last_run_id().map_err(|e| format!("history: {e}"))?.ok_or_else(|| "no run recorded yet".into()),
-        id => id.parse::<i64>().map_err(|_| format!("{id}: not a run id (a number from `runbook history`, or `last`)")),
+        "last" => store.last_run_id().map_err(HistoryError::LastRun)?.ok_or(HistoryError::NoRunYet),
+        id => id.parse::<i64>().map_err(|_| HistoryError::NotRunId(id.to_string())),
     }
 }
 
 /// Writes run `id`'s HTML report to `output`.
-pub fn write_report(store: &HistoryStore, id: i64, output: &Path) -> Result<(), String> {
-    let summary = store.run(id).map_err(|e| e.to_string())?.ok_or_else(|| format!("run {id}: not recorded"))?;
-    let results = store.results(id, None, None).map_err(|e| e.to_string())?;
-    let html = crate::report::render_html_report(&summary, &results).map_err(|e| e.to_string())?;
-    std::fs::write(output, html).map_err(|e| format!("{}: {e}", output.display()))
+pub fn write_report(store: &HistoryStore, id: i64, output: &Path) -> Result<(), HistoryError> {
+    let summary = store.run(id).map_err(HistoryError::ReportQuery)?.ok_or(HistoryError::NotRecorded(id))?;
+    let results = store.results(id, None, None).map_err(HistoryError::ReportQuery)?;
+    let html = crate::report::render_html_report(&summary, &results)?;
+    std::fs::write(output, html).map_err(|source| HistoryError::WriteReport { path: output.to_path_buf(), source })
 }
 
 fn state_of(run: &RunSummary) -> String {

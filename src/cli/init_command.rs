@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 
 use super::exit_code;
+use super::init_error::InitError;
 
 #[derive(Args, Debug)]
 pub struct InitArgs {
@@ -82,29 +83,21 @@ pub fn run(args: InitArgs) -> i32 {
 }
 
 /// Writes the skeleton into `dir`; returns the paths written. Refuses (writing nothing) when any exists.
-pub fn init(dir: &Path, ci: CiSystem) -> Result<Vec<&'static str>, String> {
+pub fn init(dir: &Path, ci: CiSystem) -> Result<Vec<&'static str>, InitError> {
     let files = skeleton(ci);
-    let existing: Vec<String> = files
-        .iter()
-        .map(|(path, _)| dir.join(path))
-        .filter(|path| path.symlink_metadata().is_ok())
-        .map(|path| path.display().to_string())
-        .collect();
+    let existing: Vec<PathBuf> =
+        files.iter().map(|(path, _)| dir.join(path)).filter(|path| path.symlink_metadata().is_ok()).collect();
     if !existing.is_empty() {
-        return Err(format!(
-            "not overwriting {} (nothing was written; move {} away or choose another folder)",
-            existing.join(", "),
-            if existing.len() == 1 { "it" } else { "them" }
-        ));
+        return Err(InitError::Exists(existing));
     }
     let mut written = Vec::new();
     for (path, text) in &files {
-        if let Err(error) = write_new(&dir.join(path), text) {
+        if let Err(source) = write_new(&dir.join(path), text) {
             // Leave no half-made site: take back what this run wrote.
             for done in &written {
                 let _ = std::fs::remove_file(dir.join(done));
             }
-            return Err(format!("cannot write {}: {error}", dir.join(path).display()));
+            return Err(InitError::Write { path: dir.join(path), source });
         }
         written.push(*path);
     }
@@ -129,7 +122,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("site.rhai"), "// mine\n").unwrap();
         let error = init(dir.path(), CiSystem::Github).unwrap_err();
-        assert!(error.contains("site.rhai"), "{error}");
+        assert!(matches!(&error, InitError::Exists(paths) if paths == &[dir.path().join("site.rhai")]), "{error}");
+        assert!(error.to_string().starts_with(&format!("not overwriting {}/site.rhai (", dir.path().display())));
         assert_eq!(std::fs::read_to_string(dir.path().join("site.rhai")).unwrap(), "// mine\n");
         assert!(!dir.path().join("inventory.yaml").exists());
         assert!(!dir.path().join(".github").exists());

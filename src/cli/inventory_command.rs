@@ -5,9 +5,9 @@
 
 use std::io::{IsTerminal, Write};
 
-use miette::{GraphicalReportHandler, GraphicalTheme};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 
-use super::ansible_config::AnsibleConfig;
+use super::ansible_config::{AnsibleConfig, AnsibleConfigError};
 use super::exit_code;
 use super::{InventoryArgs, VaultConfig};
 use crate::inventory::{Inventory, InventoryError, merge_extra_vars};
@@ -38,14 +38,14 @@ pub fn run(args: InventoryArgs) -> i32 {
 
 /// The inventory (-i, else ansible.cfg's) with its connection settings, `--playbook-dir`'s folders and `-e`,
 /// loaded in the caller's vault scope.
-fn load(args: &InventoryArgs) -> Result<Inventory, InventoryError> {
-    let config = AnsibleConfig::load().map_err(InventoryError::new)?;
+fn load(args: &InventoryArgs) -> Result<Inventory, InventoryCommandError> {
+    let config = AnsibleConfig::load()?;
     if let Some(note) = config.note() {
         eprintln!("{note}");
     }
-    let sources = config.inventory_sources(&args.inventory).map_err(InventoryError::new)?;
+    let sources = config.inventory_sources(&args.inventory)?;
     let mut inventory = Inventory::load_all(&sources)?;
-    inventory.set_connection_defaults(config.connection_defaults(None).map_err(InventoryError::new)?)?;
+    inventory.set_connection_defaults(config.connection_defaults(None)?)?;
     if let Some(dir) = &args.playbook_dir {
         inventory.load_playbook_vars(dir)?;
     }
@@ -55,7 +55,19 @@ fn load(args: &InventoryArgs) -> Result<Inventory, InventoryError> {
     Ok(inventory)
 }
 
-fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
+/// What `runbook inventory` prints for a failure: ansible.cfg's or the inventory's error, each drawn as miette
+/// draws a diagnostic (the inventory's with its line underlined).
+#[derive(Debug, thiserror::Error, Diagnostic)]
+enum InventoryCommandError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(#[from] AnsibleConfigError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Inventory(#[from] InventoryError),
+}
+
+fn show(args: &InventoryArgs) -> Result<String, InventoryCommandError> {
     let inventory = load(args)?;
     // Vaulted values are secrets here too: shown as *** (what they decrypt to is checked with `vault view`).
     let redactor = Redactor::new();
@@ -78,7 +90,7 @@ fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
         if let Some(selected) = &selected
             && !selected.contains(name)
         {
-            return Err(InventoryError::new(format!("host {name:?} is not in --limit")));
+            return Err(InventoryError::new(format!("host {name:?} is not in --limit")).into());
         }
         let mut vars = host.vars.clone();
         vars.extend(host.connection.to_vars());
@@ -87,7 +99,7 @@ fn show(args: &InventoryArgs) -> Result<String, InventoryError> {
     if args.list {
         return Ok(pretty(&inventory.list_json(selected.as_deref())));
     }
-    Err(InventoryError::new("say what to show: --graph, --host NAME or --list"))
+    Err(InventoryError::new("say what to show: --graph, --host NAME or --list").into())
 }
 
 fn pretty(value: &serde_json::Value) -> String {
@@ -97,7 +109,7 @@ fn pretty(value: &serde_json::Value) -> String {
 }
 
 /// The miette report, without colour when stderr is not a terminal or `NO_COLOR` is set.
-pub(crate) fn render_error(error: &InventoryError) -> String {
+pub(crate) fn render_error(error: &dyn Diagnostic) -> String {
     let plain = std::env::var_os("NO_COLOR").is_some() || !std::io::stderr().is_terminal();
     let theme = if plain { GraphicalTheme::unicode_nocolor() } else { GraphicalTheme::unicode() };
     let mut out = String::new();

@@ -3,21 +3,26 @@
 //! Nothing here talks to a host; each subcommand lives in its own file and hands its arguments on.
 
 pub mod ansible_config;
+mod ansible_config_error;
 mod completions_command;
 mod config_file;
 mod exec_command;
 mod history_command;
+mod history_error;
 mod hold_command;
 mod init_command;
+mod init_error;
 mod inventory_command;
 mod lab_command;
 mod lint_command;
 mod man_command;
+mod merge_error;
 mod password_prompt;
 mod recap_command;
 mod report_command;
 mod run_command;
 mod vault_command;
+mod vault_command_error;
 mod vault_options;
 
 use std::path::PathBuf;

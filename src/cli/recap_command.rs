@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::exit_code;
+use super::merge_error::MergeError;
 use crate::report::{ConsoleOptions, ConsoleReporter, Event, HostRecap, LoggedRun, Reporter};
 use clap::{Args, Subcommand};
 
@@ -75,23 +76,17 @@ struct ShardLog {
 }
 
 impl ShardLog {
-    fn read(path: &Path) -> Result<ShardLog, String> {
-        ShardLog::of(LoggedRun::read(path).map_err(|error| error.to_string())?)
+    fn read(path: &Path) -> Result<ShardLog, MergeError> {
+        ShardLog::of(LoggedRun::read(path)?)
     }
 
     #[cfg(test)]
-    fn parse(path: &Path, text: &str) -> Result<ShardLog, String> {
-        ShardLog::of(LoggedRun::parse(path, text).map_err(|error| error.to_string())?)
+    fn parse(path: &Path, text: &str) -> Result<ShardLog, MergeError> {
+        ShardLog::of(LoggedRun::parse(path, text)?)
     }
 
-    fn of(run: LoggedRun) -> Result<ShardLog, String> {
-        let end = run.end.ok_or_else(|| {
-            format!(
-                "{}: no run_end event: that shard's run did not finish (killed, or stopped before its hosts were \
-                 contacted); its hosts' outcome is unknown",
-                run.path.display()
-            )
-        })?;
+    fn of(run: LoggedRun) -> Result<ShardLog, MergeError> {
+        let Some(end) = run.end else { return Err(MergeError::Unfinished(run.path)) };
         let (hosts, elapsed) = run.recap.map(|recap| (recap.hosts, recap.elapsed)).unwrap_or_default();
         Ok(ShardLog {
             path: run.path,
@@ -118,28 +113,25 @@ struct Merged {
 }
 
 impl Merged {
-    fn of(shards: &[ShardLog]) -> Result<Merged, String> {
-        let first = shards.first().ok_or("no log given")?;
+    fn of(shards: &[ShardLog]) -> Result<Merged, MergeError> {
+        let first = shards.first().ok_or(MergeError::NoLog)?;
         let mut hosts: Vec<(HostRecap, &Path)> = Vec::new();
         for shard in shards {
             if shard.playbook != first.playbook || shard.check != first.check {
-                return Err(format!(
-                    "{} ran {} and {} ran {}: not shards of one run",
-                    first.path.display(),
-                    describe(first),
-                    shard.path.display(),
-                    describe(shard)
-                ));
+                return Err(MergeError::OtherRun {
+                    first: first.path.clone(),
+                    first_ran: describe(first),
+                    other: shard.path.clone(),
+                    other_ran: describe(shard),
+                });
             }
             for host in &shard.hosts {
                 if let Some((_, other)) = hosts.iter().find(|(seen, _)| seen.host == host.host) {
-                    return Err(format!(
-                        "host {} is in {} and in {}: the shards overlap (each log must come from one --shard I/N \
-                         of the same N)",
-                        host.host,
-                        other.display(),
-                        shard.path.display()
-                    ));
+                    return Err(MergeError::Overlap {
+                        host: host.host.clone(),
+                        first: other.to_path_buf(),
+                        other: shard.path.clone(),
+                    });
                 }
                 hosts.push((host.clone(), &shard.path));
             }
@@ -214,16 +206,18 @@ mod tests {
     #[test]
     fn an_unfinished_log_an_overlap_and_another_playbook_are_refused() {
         let unfinished = ShardLog::parse(Path::new("a.json"), &log(&host("n1", 1, 0, 0), "")).unwrap_err();
-        assert!(unfinished.contains("no run_end"), "{unfinished}");
+        assert!(matches!(&unfinished, MergeError::Unfinished(path) if path == Path::new("a.json")), "{unfinished}");
+        assert!(unfinished.to_string().contains("no run_end"), "{unfinished}");
         let a = ShardLog::parse(Path::new("a.json"), &log(&host("n1", 1, 0, 0), CLEAN_END)).unwrap();
         let b = ShardLog::parse(Path::new("b.json"), &log(&host("n1", 1, 0, 0), CLEAN_END)).unwrap();
-        let overlap = Merged::of(&[a, b]).unwrap_err();
+        let overlap = Merged::of(&[a, b]).unwrap_err().to_string();
         assert!(overlap.contains("host n1 is in a.json and in b.json"), "{overlap}");
         let a = ShardLog::parse(Path::new("a.json"), &log(&host("n1", 1, 0, 0), CLEAN_END)).unwrap();
         let mut other = ShardLog::parse(Path::new("c.json"), &log(&host("n2", 1, 0, 0), CLEAN_END)).unwrap();
         other.playbook = "other.rhai".into();
-        assert!(Merged::of(&[a, other]).unwrap_err().contains("not shards of one run"));
-        let broken = ShardLog::parse(Path::new("d.json"), "{\"event\":\"run_start\"}\nnot json\n").unwrap_err();
+        assert!(Merged::of(&[a, other]).unwrap_err().to_string().contains("not shards of one run"));
+        let broken =
+            ShardLog::parse(Path::new("d.json"), "{\"event\":\"run_start\"}\nnot json\n").unwrap_err().to_string();
         assert!(broken.starts_with("d.json:2: not a JSON event"), "{broken}");
     }
 

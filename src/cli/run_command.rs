@@ -6,16 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::ansible_config::AnsibleConfig;
+use super::ansible_config::{AnsibleConfig, AnsibleConfigError};
 use super::inventory_command::render_error;
 use super::vault_options::redacted;
 use super::{HostKeyChecking, RunArgs, VaultConfig, exit_code, password_prompt};
 use crate::engine::{RunOptions, RunOutcome, RunRequest, ScriptStop};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, InventoryError};
 use crate::lint::PreflightRefusal;
 use crate::report::{ConsoleOptions, ConsoleReporter, FanOut, HistoryRecorder, JsonLog, Redactor, Reporter};
-use crate::transport::HostKeyPolicy;
-use crate::vault::{Keyring, PromptError};
+use crate::transport::{HolderError, HostKeyPolicy};
+use crate::vault::{Keyring, PromptError, VaultError};
 
 /// Forks when neither -f, ANSIBLE_FORKS nor ansible.cfg say (Ansible's 5 would make a fleet crawl).
 const DEFAULT_FORKS: u32 = 50;
@@ -33,15 +33,26 @@ enum NotStarted {
     Refused(#[from] PreflightRefusal),
     #[error("error: {0}")]
     Prompt(#[from] PromptError),
+    #[error("error: {}: no such playbook", .0.display())]
+    NoPlaybook(PathBuf),
     #[error("error: {0}")]
-    Usage(String),
-}
-
-// The steps of `prepare` describe their failures as text for the terminal; this is where it is printed.
-impl From<String> for NotStarted {
-    fn from(message: String) -> NotStarted {
-        NotStarted::Usage(message)
-    }
+    Config(#[from] AnsibleConfigError),
+    #[error("error: {0}")]
+    Vault(#[from] VaultError),
+    /// The inventory did not load: shown with its source lines, without the vaulted values it had opened (an
+    /// error may quote a value, `found ...`, that a vaulted file held).
+    #[error("error: {}", redacted(revealed, &render_error(error)))]
+    Inventory { error: InventoryError, revealed: Vec<String> },
+    #[error("error: {}", render_error(.0))]
+    Limit(InventoryError),
+    #[error("error: --retry-failed: cannot read {LAST_FAILED}: {0} (no failed run recorded here)")]
+    NoFailedRun(std::io::Error),
+    #[error("error: no hosts selected (check --limit and the inventory)")]
+    NoHosts,
+    #[error("error: --log-json {}: {source}", path.display())]
+    LogJson { path: PathBuf, source: std::io::Error },
+    #[error("error: {0}")]
+    Persist(#[from] HolderError),
 }
 
 pub fn run(args: RunArgs) -> i32 {
@@ -56,7 +67,7 @@ pub fn run(args: RunArgs) -> i32 {
 
 fn prepare(args: &RunArgs) -> Result<i32, NotStarted> {
     if !args.playbook.is_file() {
-        return Err(NotStarted::Usage(format!("{}: no such playbook", args.playbook.display())));
+        return Err(NotStarted::NoPlaybook(args.playbook.clone()));
     }
     let config = AnsibleConfig::load()?;
     if let Some(note) = config.note() {
@@ -72,17 +83,16 @@ fn prepare(args: &RunArgs) -> Result<i32, NotStarted> {
     let keyring = args.vault.keyring(VaultConfig::of(&config))?;
     let inventory = load_inventory(args, &config, host_key_flag, &keyring)?;
     let mut selected = match &args.limit {
-        Some(pattern) => inventory.select(pattern).map_err(|e| render_error(&e))?,
+        Some(pattern) => inventory.select(pattern).map_err(NotStarted::Limit)?,
         None => inventory.hosts().map(|h| h.name.clone()).collect(),
     };
     if args.retry_failed {
-        let last = std::fs::read_to_string(LAST_FAILED)
-            .map_err(|e| format!("--retry-failed: cannot read {LAST_FAILED}: {e} (no failed run recorded here)"))?;
+        let last = std::fs::read_to_string(LAST_FAILED).map_err(NotStarted::NoFailedRun)?;
         let failed: Vec<&str> = last.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
         selected.retain(|name| failed.contains(&name.as_str()));
     }
     if selected.is_empty() {
-        return Err(NotStarted::Usage("no hosts selected (check --limit and the inventory)".into()));
+        return Err(NotStarted::NoHosts);
     }
     if let Some(shard) = args.shard {
         let before = selected.len();
@@ -90,7 +100,7 @@ fn prepare(args: &RunArgs) -> Result<i32, NotStarted> {
         if selected.is_empty() {
             // A CI matrix or Job sized for a larger fleet has empty shards: nothing to do is not a failure.
             eprintln!("--shard {shard}: none of the {before} selected hosts is in this shard; nothing to do");
-            return Ok(empty_shard_log(args).map(|()| exit_code::OK)?);
+            return empty_shard_log(args).map(|()| exit_code::OK);
         }
         eprintln!("--shard {shard}: {} of the {before} selected hosts", selected.len());
     }
@@ -115,7 +125,7 @@ fn prepare(args: &RunArgs) -> Result<i32, NotStarted> {
         return Ok(exit_code::OK);
     }
     if let Some(persist) = args.connection.persist {
-        crate::transport::enable_connection_holder(persist).map_err(|error| error.to_string())?;
+        crate::transport::enable_connection_holder(persist)?;
     }
     let host_key_policy = config.host_key_policy(host_key_flag);
     let ssh_password = match args.connection.ask_pass {
@@ -207,7 +217,7 @@ fn load_inventory(
     config: &AnsibleConfig,
     host_key_flag: Option<HostKeyPolicy>,
     keyring: &Keyring,
-) -> Result<Inventory, String> {
+) -> Result<Inventory, NotStarted> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let sources = config.inventory_sources(&args.inventory)?;
     let defaults = config.connection_defaults(host_key_flag)?;
@@ -219,8 +229,7 @@ fn load_inventory(
         inventory.add_run_layers(playbook_dir, &args.extra_vars, &cwd)?;
         Ok(inventory)
     });
-    // An error may quote a value (`found ...`) that a vaulted file held.
-    loaded.map_err(|e| redacted(&revealed, &render_error(&e)))
+    loaded.map_err(|error| NotStarted::Inventory { error, revealed })
 }
 
 /// `--list-hosts`, in ansible-playbook's layout: every host `hosts()` would hold, in inventory order.
@@ -236,23 +245,23 @@ fn make_reporter(
     args: &RunArgs,
     redactor: &Redactor,
     history: Option<Arc<HistoryRecorder>>,
-) -> Result<Arc<dyn Reporter>, String> {
+) -> Result<Arc<dyn Reporter>, NotStarted> {
     let console = ConsoleReporter::new(ConsoleOptions::detect(args.verbose, args.diff)).with_redactor(redactor.clone());
     let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(console)];
     if let Some(history) = history {
         reporters.push(Box::new(history));
     }
     if let Some(path) = &args.log_json {
-        let log = JsonLog::create(path).map_err(|e| format!("--log-json {}: {e}", path.display()))?;
+        let log = JsonLog::create(path).map_err(|source| NotStarted::LogJson { path: path.clone(), source })?;
         reporters.push(Box::new(log.with_redactor(redactor.clone())));
     }
     Ok(Arc::new(FanOut(reporters)))
 }
 
 /// The `--log-json` of a shard with no host: a start and an end, so `recap merge` counts it as finished.
-fn empty_shard_log(args: &RunArgs) -> Result<(), String> {
+fn empty_shard_log(args: &RunArgs) -> Result<(), NotStarted> {
     let Some(path) = &args.log_json else { return Ok(()) };
-    let log = JsonLog::create(path).map_err(|e| format!("--log-json {}: {e}", path.display()))?;
+    let log = JsonLog::create(path).map_err(|source| NotStarted::LogJson { path: path.clone(), source })?;
     log.event(&crate::report::Event::RunStart {
         playbook: args.playbook.display().to_string(),
         hosts: Vec::new(),

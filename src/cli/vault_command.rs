@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 
 use super::exit_code;
+use super::vault_command_error::VaultCommandError;
 use super::vault_options::{VaultArgs, VaultConfig, keyring_from};
-use crate::vault::{Keyring, PasswordSources, Purpose, VaultError, VaultSecret};
+use crate::vault::{Keyring, PasswordSources, Purpose, VaultSecret};
 
 #[derive(Subcommand, Debug)]
 pub enum VaultCommand {
@@ -141,25 +142,22 @@ pub fn run(command: VaultCommand) -> i32 {
 }
 
 /// The passwords to open vaulted data with; asked for when nothing else names one, as `ansible-vault` does.
-fn open_keyring(vault: &VaultArgs) -> Result<Keyring, String> {
+fn open_keyring(vault: &VaultArgs) -> Result<Keyring, VaultCommandError> {
     let keyring = keyring_from(&vault.sources(VaultConfig::configured()), Purpose::Open, true)?;
     if keyring.is_empty() {
-        return Err("a vault password is required (--vault-password-file, --ask-vault-pass or --vault-id)".into());
+        return Err(VaultCommandError::NoPassword);
     }
     Ok(keyring)
 }
 
 /// The one password new ciphertext is made with: `--encrypt-vault-id`'s, or the only one given.
-fn encrypt_secret(sources: &PasswordSources, encrypt_vault_id: Option<&str>) -> Result<VaultSecret, String> {
+fn encrypt_secret(sources: &PasswordSources, encrypt_vault_id: Option<&str>) -> Result<VaultSecret, VaultCommandError> {
     let keyring = keyring_from(sources, Purpose::New, true)?;
     if keyring.secrets().len() > 1 && encrypt_vault_id.is_none() {
         let labels: Vec<&str> = keyring.secrets().iter().map(|secret| secret.label.as_str()).collect();
-        return Err(format!(
-            "the vault ids {} are available to encrypt; say which with --encrypt-vault-id",
-            labels.join(",")
-        ));
+        return Err(VaultCommandError::WhichId { labels: labels.join(",") });
     }
-    keyring.for_encrypt(encrypt_vault_id).cloned().map_err(|error| error.to_string())
+    Ok(keyring.for_encrypt(encrypt_vault_id).cloned()?)
 }
 
 /// Files named, or stdin (`-`) when none is.
@@ -167,38 +165,38 @@ fn inputs(files: &[String]) -> Vec<String> {
     if files.is_empty() { vec!["-".to_string()] } else { files.to_vec() }
 }
 
-fn check_output(files: &[String], output: &Option<String>) -> Result<(), String> {
+fn check_output(files: &[String], output: &Option<String>) -> Result<(), VaultCommandError> {
     if output.is_some() && files.len() > 1 {
-        return Err("at most one input file may be used with the --output option".into());
+        return Err(VaultCommandError::OutputOfSeveral);
     }
     Ok(())
 }
 
-fn read_input(name: &str) -> Result<Vec<u8>, String> {
+fn read_input(name: &str) -> Result<Vec<u8>, VaultCommandError> {
     if name == "-" {
         let mut bytes = Vec::new();
-        std::io::stdin().read_to_end(&mut bytes).map_err(|error| format!("cannot read stdin: {error}"))?;
+        std::io::stdin().read_to_end(&mut bytes).map_err(VaultCommandError::ReadStdin)?;
         return Ok(bytes);
     }
-    std::fs::read(name).map_err(|error| format!("{name}: cannot read: {error}"))
+    std::fs::read(name).map_err(|source| VaultCommandError::Read { name: name.to_string(), source })
 }
 
-fn read_vaulted(name: &str) -> Result<String, String> {
+fn read_vaulted(name: &str) -> Result<String, VaultCommandError> {
     let bytes = read_input(name)?;
-    String::from_utf8(bytes).map_err(|_| format!("{name}: not valid Ansible Vault data (not text)"))
+    String::from_utf8(bytes).map_err(|_| VaultCommandError::NotText(name.to_string()))
 }
 
-fn decrypt_named(keyring: &Keyring, name: &str) -> Result<crate::vault::Decrypted, String> {
+fn decrypt_named(keyring: &Keyring, name: &str) -> Result<crate::vault::Decrypted, VaultCommandError> {
     let text = read_vaulted(name)?;
-    keyring.decrypt(&text).map_err(|error| error.at(name, None).to_string())
+    keyring.decrypt(&text).map_err(|error| error.at(name, None).into())
 }
 
-fn encrypt(args: EncryptArgs) -> Result<(), String> {
+fn encrypt(args: EncryptArgs) -> Result<(), VaultCommandError> {
     check_output(&args.files, &args.output)?;
     let secret = encrypt_secret(&args.vault.sources(VaultConfig::configured()), args.encrypt_vault_id.as_deref())?;
     for name in inputs(&args.files) {
         let plaintext = read_input(&name)?;
-        let text = secret.encrypt(&plaintext).map_err(|error| VaultError::at(error, &name, None).to_string())?;
+        let text = secret.encrypt(&plaintext).map_err(|error| error.at(&name, None))?;
         write_output(args.output.as_deref().unwrap_or(&name), text.as_bytes(), None)?;
     }
     if std::io::stdout().is_terminal() {
@@ -207,7 +205,7 @@ fn encrypt(args: EncryptArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn decrypt(args: DecryptArgs) -> Result<(), String> {
+fn decrypt(args: DecryptArgs) -> Result<(), VaultCommandError> {
     check_output(&args.files, &args.output)?;
     let keyring = open_keyring(&args.vault)?;
     for name in inputs(&args.files) {
@@ -220,17 +218,17 @@ fn decrypt(args: DecryptArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn view(args: ViewArgs) -> Result<(), String> {
+fn view(args: ViewArgs) -> Result<(), VaultCommandError> {
     let keyring = open_keyring(&args.vault)?;
     let mut out = std::io::stdout().lock();
     for name in &args.files {
         let decrypted = decrypt_named(&keyring, name)?;
-        out.write_all(&decrypted.plaintext).and_then(|()| out.flush()).map_err(|error| error.to_string())?;
+        out.write_all(&decrypted.plaintext).and_then(|()| out.flush()).map_err(VaultCommandError::Print)?;
     }
     Ok(())
 }
 
-fn rekey(args: RekeyArgs) -> Result<(), String> {
+fn rekey(args: RekeyArgs) -> Result<(), VaultCommandError> {
     let keyring = open_keyring(&args.vault)?;
     let new_sources = PasswordSources {
         vault_ids: args.new_vault_id.iter().cloned().collect(),
@@ -239,10 +237,10 @@ fn rekey(args: RekeyArgs) -> Result<(), String> {
         ..PasswordSources::default()
     };
     let new_keyring = keyring_from(&new_sources, Purpose::New, true)?;
-    let new_secret = new_keyring.for_encrypt(args.encrypt_vault_id.as_deref()).map_err(|error| error.to_string())?;
+    let new_secret = new_keyring.for_encrypt(args.encrypt_vault_id.as_deref())?;
     for name in &args.files {
         let decrypted = decrypt_named(&keyring, name)?;
-        let text = new_secret.encrypt(&decrypted.plaintext).map_err(|error| error.at(name, None).to_string())?;
+        let text = new_secret.encrypt(&decrypted.plaintext).map_err(|error| error.at(name, None))?;
         let mode = std::fs::metadata(name).map(|metadata| metadata.permissions().mode() & 0o7777).ok();
         write_output(name, text.as_bytes(), mode)?;
     }
@@ -250,13 +248,12 @@ fn rekey(args: RekeyArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn encrypt_string(args: EncryptStringArgs) -> Result<(), String> {
+fn encrypt_string(args: EncryptStringArgs) -> Result<(), VaultCommandError> {
     let secret = encrypt_secret(&args.vault.sources(VaultConfig::configured()), args.encrypt_vault_id.as_deref())?;
     let mut items: Vec<(Option<String>, Vec<u8>, &str)> = Vec::new();
     if args.prompt {
-        let name =
-            super::password_prompt::ask_visible("Variable name (enter for no name): ").map_err(|e| e.to_string())?;
-        let text = super::password_prompt::ask("String to encrypt (hidden): ").map_err(|e| e.to_string())?;
+        let name = super::password_prompt::ask_visible("Variable name (enter for no name): ")?;
+        let text = super::password_prompt::ask("String to encrypt (hidden): ")?;
         items.push(((!name.is_empty()).then_some(name), text.into_bytes(), "the interactive prompt"));
     }
     let strings: Vec<&String> = args.strings.iter().filter(|text| *text != "-").collect();
@@ -266,7 +263,7 @@ fn encrypt_string(args: EncryptStringArgs) -> Result<(), String> {
     if read_stdin {
         let text = read_input("-")?;
         if text.is_empty() {
-            return Err("stdin was empty, not encrypting".into());
+            return Err(VaultCommandError::EmptyStdin);
         }
         items.push((args.stdin_name.clone(), text, "stdin"));
     }
@@ -279,14 +276,14 @@ fn encrypt_string(args: EncryptStringArgs) -> Result<(), String> {
     }
     for (index, text) in strings.iter().enumerate() {
         if text.is_empty() {
-            return Err("the plaintext provided from the command line args was empty, not encrypting".into());
+            return Err(VaultCommandError::EmptyArgument);
         }
         items.push((args.names.get(index).cloned(), text.as_bytes().to_vec(), "the command line args"));
     }
     let several = items.len() > 1;
     let mut blocks = Vec::new();
     for (index, (name, plaintext, from)) in items.iter().enumerate() {
-        let text = secret.encrypt(plaintext).map_err(|error| error.to_string())?;
+        let text = secret.encrypt(plaintext)?;
         if several {
             match name {
                 Some(name) => eprintln!(
@@ -316,15 +313,15 @@ fn yaml_block(name: Option<&str>, ciphertext: &str) -> String {
     lines.join("\n")
 }
 
-fn edit(args: EditArgs, create: bool) -> Result<(), String> {
+fn edit(args: EditArgs, create: bool) -> Result<(), VaultCommandError> {
     if create && args.files.len() != 1 {
-        return Err("runbook vault create takes one file name".into());
+        return Err(VaultCommandError::CreateOfSeveral);
     }
     for name in &args.files {
         let path = Path::new(name);
         let (existing, secret) = if create {
             if path.exists() {
-                return Err(format!("{name} exists, please use 'edit' instead"));
+                return Err(VaultCommandError::Exists(name.clone()));
             }
             let sources = args.vault.sources(VaultConfig::configured());
             (None, encrypt_secret(&sources, args.encrypt_vault_id.as_deref())?)
@@ -338,10 +335,11 @@ fn edit(args: EditArgs, create: bool) -> Result<(), String> {
         if existing.as_deref() == Some(edited.as_slice()) {
             continue;
         }
-        let text = secret.encrypt(&edited).map_err(|error| error.at(name, None).to_string())?;
+        let text = secret.encrypt(&edited).map_err(|error| error.at(name, None))?;
         if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty() && !parent.exists()) {
             eprintln!("warning: {} does not exist, creating...", parent.display());
-            std::fs::create_dir_all(parent).map_err(|error| format!("{}: {error}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|source| VaultCommandError::Folder { path: parent.to_path_buf(), source })?;
         }
         let mode = std::fs::metadata(path).map(|metadata| metadata.permissions().mode() & 0o7777).ok();
         write_output(name, text.as_bytes(), mode)?;
@@ -367,13 +365,13 @@ impl Drop for PlaintextFolder {
 
 /// Writes `plaintext` to a 0600 file (named like `path`, for the editor's syntax highlighting) in a 0700
 /// folder, runs `$EDITOR` (else `vi`) on it, and returns what was saved.
-fn edit_in_editor(path: &Path, plaintext: &[u8]) -> Result<Vec<u8>, String> {
+fn edit_in_editor(path: &Path, plaintext: &[u8]) -> Result<Vec<u8>, VaultCommandError> {
     let folder =
         std::env::temp_dir().join(format!("runbook-vault-{}-{:016x}", std::process::id(), rand::random::<u64>()));
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&folder)
-        .map_err(|error| format!("cannot create {}: {error}", folder.display()))?;
+        .map_err(|source| VaultCommandError::EditCreate { path: folder.clone(), source })?;
     let folder = PlaintextFolder(folder);
     let file_name = path.file_name().map(|name| name.to_os_string()).unwrap_or_else(|| "vault".into());
     let temp = folder.0.join(file_name);
@@ -382,28 +380,28 @@ fn edit_in_editor(path: &Path, plaintext: &[u8]) -> Result<Vec<u8>, String> {
         .create_new(true)
         .mode(0o600)
         .open(&temp)
-        .map_err(|error| format!("cannot create {}: {error}", temp.display()))?;
-    file.write_all(plaintext).map_err(|error| format!("cannot write {}: {error}", temp.display()))?;
+        .map_err(|source| VaultCommandError::EditCreate { path: temp.clone(), source })?;
+    file.write_all(plaintext).map_err(|source| VaultCommandError::EditWrite { path: temp.clone(), source })?;
     drop(file);
     let editor = std::env::var("EDITOR").ok().filter(|editor| !editor.trim().is_empty()).unwrap_or_else(|| "vi".into());
     let mut words = shlex::split(&editor)
         .filter(|words| !words.is_empty())
-        .ok_or_else(|| format!("EDITOR={editor:?} cannot be split into a command"))?;
+        .ok_or_else(|| VaultCommandError::EditorWords(editor.clone()))?;
     let program = words.remove(0);
     // As ansible-vault: the editor's exit status is not a verdict; what it saved is.
     std::process::Command::new(&program)
         .args(&words)
         .arg(&temp)
         .status()
-        .map_err(|error| format!("unable to execute the editor {program:?}: {error}"))?;
-    std::fs::read(&temp).map_err(|error| format!("cannot read back {}: {error}", temp.display()))
+        .map_err(|source| VaultCommandError::Editor { program: program.clone(), source })?;
+    std::fs::read(&temp).map_err(|source| VaultCommandError::EditReadBack { path: temp.clone(), source })
 }
 
 /// Writes `bytes` to `name` (`-`: stdout) through a temporary file renamed into place: mode `mode`, else 0600.
-fn write_output(name: &str, bytes: &[u8], mode: Option<u32>) -> Result<(), String> {
+fn write_output(name: &str, bytes: &[u8], mode: Option<u32>) -> Result<(), VaultCommandError> {
     if name == "-" {
         let mut out = std::io::stdout().lock();
-        return out.write_all(bytes).and_then(|()| out.flush()).map_err(|error| format!("stdout: {error}"));
+        return out.write_all(bytes).and_then(|()| out.flush()).map_err(VaultCommandError::Stdout);
     }
     let path = Path::new(name);
     let folder = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -420,7 +418,7 @@ fn write_output(name: &str, bytes: &[u8], mode: Option<u32>) -> Result<(), Strin
     })();
     written.map_err(|error| {
         let _ = std::fs::remove_file(&temp);
-        format!("{name}: cannot write: {error}")
+        VaultCommandError::Write { name: name.to_string(), source: error }
     })
 }
 

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::password_prompt;
 use crate::report::Redactor;
-use crate::vault::{Keyring, PasswordSources, Purpose};
+use crate::vault::{Keyring, PasswordSources, Purpose, VaultError};
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct VaultArgs {
@@ -62,17 +62,17 @@ impl VaultArgs {
 
     /// The passwords to open vaulted data with, read and asked for now (before any host is contacted). No source
     /// at all is an empty keyring: an estate without vault needs none, and vaulted data then says what to pass.
-    pub fn keyring(&self, config: VaultConfig) -> Result<Keyring, String> {
+    pub fn keyring(&self, config: VaultConfig) -> Result<Keyring, VaultError> {
         keyring_from(&self.sources(config), Purpose::Open, false)
     }
 }
 
 /// Reads, runs and asks the `sources` (a failing one is a warning on stderr while another works).
 /// `auto_prompt`: with no source at all, ask (`runbook vault` does; a run does not).
-pub fn keyring_from(sources: &PasswordSources, purpose: Purpose, auto_prompt: bool) -> Result<Keyring, String> {
+pub fn keyring_from(sources: &PasswordSources, purpose: Purpose, auto_prompt: bool) -> Result<Keyring, VaultError> {
     let mut prompt = |text: &str| password_prompt::ask(text);
     let mut warn = |message: &str| eprintln!("warning: {message}");
-    sources.keyring(purpose, auto_prompt, &mut prompt, &mut warn).map_err(|error| error.to_string())
+    sources.keyring(purpose, auto_prompt, &mut prompt, &mut warn)
 }
 
 /// `text` with every one of `revealed` (what a vault scope decrypted) hidden: for an error or a report printed

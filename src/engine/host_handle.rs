@@ -95,7 +95,7 @@ impl HostHandle {
                         return Ok(None);
                     };
                     let host = HostHandle::new(state, runtime);
-                    let facts = crate::primitives::gather_facts(&host).map_err(|error| error.to_string())?;
+                    let facts = crate::primitives::gather_facts(&host)?;
                     let facts = rhai::serde::from_dynamic(&Dynamic::from(facts)).unwrap_or(serde_json::Value::Null);
                     Ok(host.ansible_names(Some(facts)).get(key).cloned())
                 });

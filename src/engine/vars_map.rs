@@ -13,11 +13,11 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map};
 
-use crate::template::lazy_vars::LazyVars;
+use crate::template::lazy_vars::{LazyVars, VarsError};
 
 /// Where a missing key may still come from: a host's `h.vars` answers Ansible's fact names (`ansible_*`)
 /// by gathering the facts on first use. `Ok(None)`: not one of its names.
-pub type Fallback = std::sync::Arc<dyn Fn(&str) -> Result<Option<Dynamic>, String> + Send + Sync>;
+pub type Fallback = std::sync::Arc<dyn Fn(&str) -> Result<Option<Dynamic>, VarsError> + Send + Sync>;
 
 /// A map of variables that refuses to read a key it does not have.
 #[derive(Clone)]
@@ -52,7 +52,8 @@ impl VarsMap {
         if let Some(resolver) = &self.resolver
             && !self.written.iter().any(|written| written == key)
             && resolver.is_templated(key)
-            && let Some(resolved) = resolver.get(key)?
+            // A script sees a runtime error as its text, as it sees every other error a read raises.
+            && let Some(resolved) = resolver.get(key).map_err(|error| error.to_string())?
         {
             return Ok(rhai::serde::to_dynamic(&resolved).unwrap_or(Dynamic::UNIT));
         }
@@ -84,7 +85,7 @@ impl VarsMap {
             return Ok(value);
         }
         if let Some(fallback) = &self.fallback
-            && let Some(value) = fallback(key)?
+            && let Some(value) = fallback(key).map_err(|error| error.to_string())?
         {
             return Ok(value);
         }

@@ -39,8 +39,7 @@ pub fn render(host: &dyn RemoteHost, source: &str, dest: &str, vars: &Map) -> Re
         unreachable!("a template context is a map")
     };
     let Some(lazy) = host.lazy_vars() else {
-        return render_text(source, &text, &Value::Object(context))
-            .map_err(|error| TemplateError::Render(error.to_string()));
+        return render_text(source, &text, &Value::Object(context)).map_err(TemplateError::Render);
     };
     // Values holding templates resolve when the template reads them, against the host (as in Ansible): the
     // host's resolved variables sit under the context, which keeps only the values that need no resolving.
@@ -51,8 +50,7 @@ pub fn render(host: &dyn RemoteHost, source: &str, dest: &str, vars: &Map) -> Re
     }
     context.remove("hostvars");
     let layers = vec![lazy.as_jinja(), minijinja::Value::from(minijinja::value::Serde(Value::Object(context)))];
-    crate::template::render_with(source, &text, minijinja::value::merge_maps(layers))
-        .map_err(|error| TemplateError::Render(error.to_string()))
+    crate::template::render_with(source, &text, minijinja::value::merge_maps(layers)).map_err(TemplateError::Render)
 }
 
 /// What a template sees: Ansible's variables for the host (`inventory_hostname`, `group_names`, `groups`,

@@ -12,5 +12,5 @@ pub enum TemplateError {
     Vars(#[source] Box<rhai::EvalAltResult>),
     /// The template engine's message, `templates/x.j2:12: message`.
     #[error("{0}")]
-    Render(String),
+    Render(#[source] crate::template::RenderError),
 }

@@ -17,7 +17,35 @@ use serde_json::Value;
 
 /// Answers a name the variables do not hold (Ansible's fact names, gathered on first use): `Ok(None)` when it
 /// is not one of its names.
-pub type FactSource = Arc<dyn Fn(&str) -> Result<Option<Value>, String> + Send + Sync>;
+pub type FactSource = Arc<dyn Fn(&str) -> Result<Option<Value>, FactError> + Send + Sync>;
+/// Why the facts could not be gathered: the gathering layer's own error (this module sits below it, so it
+/// cannot name that type), kept whole as the cause.
+pub type FactError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a variable's value could not be resolved. Each names the variable, whose variables they are and where
+/// the value was written, as Ansible's "... is undefined" names the culprit.
+#[derive(Debug, thiserror::Error)]
+pub enum VarsError {
+    /// The value reads itself through other values (`chain` is `a -> b -> a`).
+    #[error("variable `{name}` of {owner} refers to itself ({chain}){}", defined_at(.origin))]
+    Cycle { name: String, owner: String, chain: String, origin: Option<String> },
+    /// The value reads a name nobody has.
+    #[error("`{missing}` is undefined, in the value of `{name}` for {owner}{}", defined_at(.origin))]
+    Undefined { missing: String, name: String, owner: String, origin: Option<String> },
+    /// The value does not compile or render.
+    #[error("{source}, in the value of `{name}` for {owner}{}", defined_at(.origin))]
+    Render { name: String, owner: String, origin: Option<String>, source: ValueError },
+    /// The value reads another variable whose own value failed: that failure, which names the real culprit.
+    #[error("{source}")]
+    Reads { name: String, source: Arc<VarsError> },
+    /// `name` is a fact name and the facts could not be gathered.
+    #[error("{source}")]
+    Facts { name: String, source: FactError },
+}
+
+fn defined_at(origin: &Option<String>) -> String {
+    origin.as_ref().map(|at| format!(" (defined at {at})")).unwrap_or_default()
+}
 /// Another host's variables by inventory name, for `hostvars[...]`, with the names only `hostvars` shows
 /// (runbook's `address`), which win over its variables.
 pub type HostvarsSource = Arc<dyn Fn(&str) -> Option<(Arc<LazyVars>, serde_json::Map<String, Value>)> + Send + Sync>;
@@ -56,8 +84,10 @@ thread_local! {
     /// The variables being resolved on this thread (owner address, name): a name met again is a cycle.
     static RESOLVING: RefCell<Vec<(usize, String)>> = const { RefCell::new(Vec::new()) };
     /// The error of a variable that could not be resolved inside a render, which minijinja only sees as
-    /// undefined: the render's caller reports this one, which names the real culprit.
-    static INNER_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// undefined: the render's caller reports this one, which names the real culprit. A thread-local because
+    /// minijinja's `Object::get_value` answers a value or nothing, never an error; shared (`Arc`) because the
+    /// render that failed on it and the caller that reports it both keep it as their cause.
+    static INNER_ERROR: RefCell<Option<Arc<VarsError>>> = const { RefCell::new(None) };
     /// The last name a render asked for and nobody had: what "undefined value" was about.
     static MISSING: RefCell<Option<String>> = const { RefCell::new(None) };
 }
@@ -77,7 +107,7 @@ fn is_template(text: &str) -> bool {
 }
 
 /// The error left by a variable that failed inside the last render on this thread, taken.
-pub fn take_inner_error() -> Option<String> {
+pub fn take_inner_error() -> Option<Arc<VarsError>> {
     INNER_ERROR.with(|slot| slot.borrow_mut().take())
 }
 
@@ -120,7 +150,7 @@ impl LazyVars {
     }
 
     /// The resolved value of `name`: `Ok(None)` when no layer defines it (facts and Ansible's names included).
-    pub fn get(&self, name: &str) -> Result<Option<Value>, String> {
+    pub fn get(&self, name: &str) -> Result<Option<Value>, VarsError> {
         if let Some(value) = self.raw.get(name) {
             if !self.is_templated(name) {
                 return Ok(Some(value.clone()));
@@ -138,11 +168,12 @@ impl LazyVars {
                 })
             });
             if let Some(chain) = cycle {
-                return Err(format!(
-                    "variable `{name}` of {} refers to itself ({chain}){}",
-                    self.owner,
-                    self.defined_at(name)
-                ));
+                return Err(VarsError::Cycle {
+                    name: name.to_string(),
+                    owner: self.owner.clone(),
+                    chain,
+                    origin: self.origin(name),
+                });
             }
             RESOLVING.with(|stack| stack.borrow_mut().push(me));
             let resolved = self.resolve(name, value);
@@ -155,13 +186,13 @@ impl LazyVars {
             return Ok(Some(value.clone()));
         }
         match &self.sources.facts {
-            Some(facts) => facts(name),
+            Some(facts) => facts(name).map_err(|source| VarsError::Facts { name: name.to_string(), source }),
             None => Ok(None),
         }
     }
 
     /// Every variable resolved (for a template context or `to_map()`); the first failure is the error.
-    pub fn resolve_all(&self) -> Result<serde_json::Map<String, Value>, String> {
+    pub fn resolve_all(&self) -> Result<serde_json::Map<String, Value>, VarsError> {
         let mut out = serde_json::Map::new();
         for name in self.raw.keys() {
             if let Some(value) = self.get(name)? {
@@ -177,11 +208,11 @@ impl LazyVars {
         Jinja::from_object(Context(this))
     }
 
-    fn defined_at(&self, name: &str) -> String {
-        self.origins.get(name).map(|at| format!(" (defined at {at})")).unwrap_or_default()
+    fn origin(&self, name: &str) -> Option<String> {
+        self.origins.get(name).cloned()
     }
 
-    fn resolve(&self, name: &str, value: &Value) -> Result<Value, String> {
+    fn resolve(&self, name: &str, value: &Value) -> Result<Value, VarsError> {
         match value {
             Value::String(text) if is_template(text) && !self.literals.contains(text) => self.render(name, text),
             Value::Array(items) => {
@@ -190,14 +221,14 @@ impl LazyVars {
             Value::Object(map) => map
                 .iter()
                 .map(|(key, item)| Ok((key.clone(), self.resolve(name, item)?)))
-                .collect::<Result<_, String>>()
+                .collect::<Result<_, VarsError>>()
                 .map(Value::Object),
             other => Ok(other.clone()),
         }
     }
 
     /// One string value rendered: one expression alone keeps its type; anything else is text.
-    fn render(&self, name: &str, text: &str) -> Result<Value, String> {
+    fn render(&self, name: &str, text: &str) -> Result<Value, VarsError> {
         let saved_inner = take_inner_error();
         MISSING.with(|slot| slot.borrow_mut().take());
         let result = render_value(text, self.as_jinja());
@@ -205,32 +236,33 @@ impl LazyVars {
         INNER_ERROR.with(|slot| *slot.borrow_mut() = saved_inner);
         let missing = MISSING.with(|slot| slot.borrow_mut().take());
         result.map_err(|error| {
+            let name = name.to_string();
             if let Some(inner) = inner {
                 INNER_ERROR.with(|slot| *slot.borrow_mut() = Some(inner.clone()));
-                return inner;
+                return VarsError::Reads { name, source: inner };
             }
-            let what = match missing {
-                Some(missing) if error.is_undefined() => format!("`{missing}` is undefined"),
-                _ => error.to_string(),
-            };
-            format!("{what}, in the value of `{name}` for {}{}", self.owner, self.defined_at(name))
+            let (owner, origin) = (self.owner.clone(), self.origin(&name));
+            match missing {
+                Some(missing) if error.is_undefined() => VarsError::Undefined { missing, name, owner, origin },
+                _ => VarsError::Render { name, owner, origin, source: error },
+            }
         })
     }
 }
 
 /// Why one variable value did not render.
 #[derive(Debug, thiserror::Error)]
-enum ValueError {
+pub enum ValueError {
     /// A lone expression that does not compile: minijinja's whole message.
     #[error("{0}")]
-    Compile(minijinja::Error),
+    Compile(#[source] minijinja::Error),
     #[error("{}", describe(.0))]
-    Render(minijinja::Error),
+    Render(#[source] minijinja::Error),
     /// A lone expression whose value is undefined.
     #[error("undefined value")]
     Undefined,
     #[error("{0}")]
-    NotData(serde_json::Error),
+    NotData(#[source] serde_json::Error),
 }
 
 impl ValueError {
@@ -303,7 +335,7 @@ impl Object for Context {
             Ok(None) => {}
             Err(error) => {
                 INNER_ERROR.with(|slot| {
-                    slot.borrow_mut().get_or_insert(error);
+                    slot.borrow_mut().get_or_insert_with(|| Arc::new(error));
                 });
                 return None;
             }
@@ -395,6 +427,8 @@ mod tests {
     fn an_undefined_reference_names_the_variable_the_value_and_where_it_was_written() {
         let v = vars(json!({"a": "x{{ b }}", "b": "{{ missing_thing }}", "ok": "fine"}));
         let error = v.get("a").unwrap_err();
+        assert!(matches!(&error, VarsError::Reads { name, .. } if name == "a"), "{error:?}");
+        let error = error.to_string();
         assert!(error.contains("`missing_thing` is undefined"), "{error}");
         assert!(error.contains("value of `b` for host web1.example.com"), "{error}");
         assert!(error.contains("group_vars/all.yml:1"), "{error}");
@@ -404,7 +438,7 @@ mod tests {
     #[test]
     fn a_cycle_is_an_error_not_a_stack_overflow() {
         let v = vars(json!({"a": "{{ b }}", "b": "{{ c }}", "c": "{{ a }}"}));
-        let error = v.get("a").unwrap_err();
+        let error = v.get("a").unwrap_err().to_string();
         assert!(error.contains("refers to itself (a -> b -> c -> a)"), "{error}");
     }
 
@@ -437,8 +471,24 @@ mod tests {
         );
         assert_eq!(a.get("peer").unwrap().unwrap(), json!("b-x"));
         assert_eq!(b.get().unwrap().get("name").unwrap().unwrap(), json!("b-x"));
-        let error = a.get("loop").unwrap_err();
+        let error = a.get("loop").unwrap_err().to_string();
         assert!(error.contains("refers to itself"), "{error}");
+    }
+
+    #[test]
+    fn facts_that_cannot_be_gathered_keep_the_gathering_error_as_the_cause() {
+        let facts: FactSource = Arc::new(|_: &str| Err(std::io::Error::other("ssh: connection refused").into()));
+        let raw: IndexMap<String, Value> = serde_json::from_value(json!({"ip": "{{ ansible_host_ip }}"})).unwrap();
+        let sources = Sources { facts: Some(facts), ..Sources::default() };
+        let v = LazyVars::new("host a", raw, serde_json::Map::new(), HashMap::new(), Arc::new(HashSet::new()), sources);
+        let error = v.get("ansible_hostname").unwrap_err();
+        let VarsError::Facts { name, source } = &error else { panic!("{error:?}") };
+        assert_eq!(name, "ansible_hostname");
+        assert!(source.downcast_ref::<std::io::Error>().is_some(), "{source:?}");
+        assert_eq!(error.to_string(), "ssh: connection refused");
+        let through_a_value = v.get("ip").unwrap_err();
+        assert!(matches!(&through_a_value, VarsError::Reads { name, .. } if name == "ip"), "{through_a_value:?}");
+        assert_eq!(through_a_value.to_string(), "ssh: connection refused");
     }
 
     #[test]

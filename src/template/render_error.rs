@@ -14,5 +14,9 @@ pub enum RenderError {
     /// A variable the template read failed to resolve (its own value is a template): that failure, which names
     /// the real culprit.
     #[error("{name}: {inner}")]
-    Variable { name: String, inner: String },
+    Variable {
+        name: String,
+        #[source]
+        inner: std::sync::Arc<super::lazy_vars::VarsError>,
+    },
 }

@@ -5,23 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::become_handshake::Become;
+pub use super::host_key_policy::HostKeyPolicy;
 use super::jump_chain::{JumpHop, parse_jump_chain};
 use super::jump_pool::JumpPool;
 
 /// ProxyJump chains in ~/.ssh/config may point at hosts that have their own ProxyJump: a loop in them must end.
 const MAX_JUMP_DEPTH: usize = 8;
-
-/// What to do with a host key that known_hosts does not vouch for. A key that differs from a recorded one is
-/// refused under every policy: that is the case host-key checking exists for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostKeyPolicy {
-    /// Unknown keys are refused.
-    Strict,
-    /// Unknown keys are recorded in the first known_hosts file and accepted.
-    AcceptNew,
-    /// Every key is accepted (only by an explicit flag; the run warns).
-    Off,
-}
 
 /// Where `resolve` is: how deep in a ProxyJump chain, and which ssh config file it reads (ssh's `-F`, kept
 /// for the hops of the chain as ssh passes it on).

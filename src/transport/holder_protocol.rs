@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::become_handshake::{Become, BecomeMethod};
-use super::connect_options::{ConnectOptions, HostKeyPolicy};
+use super::connect_options::ConnectOptions;
+use super::host_key_policy::HostKeyPolicy;
 use super::jump_pool::JumpPool;
 use super::remote_command::{CommandOutput, RemoteCommand};
 use super::transport_error::{ConnectError, TransportError};

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use russh::keys::{HashAlg, PublicKey, PublicKeyOrCertificate};
 
-use super::connect_options::HostKeyPolicy;
+use super::host_key_policy::HostKeyPolicy;
 use super::transport_error::ConnectError;
 
 /// The russh client handler: its one job is deciding whether to trust the server's host key, from the

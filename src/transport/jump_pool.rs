@@ -4,12 +4,16 @@
 //! A hop that cannot be reached is tried once for everyone waiting on it at that moment: the hosts queued
 //! behind a dead bastion get its error at once instead of each waiting out its own timeout in turn.
 
+//!
+//! The pool only keeps connections; the caller opens them (it hands over the opening, run only when needed),
+//! so the pool needs to know nothing of how a hop is reached, and the options that carry the pool do not
+//! lead back to it.
+
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use super::connect_options::ConnectOptions;
 use super::host_key_verifier::HostKeyVerifier;
-use super::ssh_session;
 use super::transport_error::ConnectError;
 
 type Handle = russh::client::Handle<HostKeyVerifier>;
@@ -21,7 +25,7 @@ struct Slot {
     last: Option<Result<Arc<Handle>, ConnectError>>,
 }
 
-/// Shared jump connections, keyed by [`ConnectOptions::route_key`]. Cloning shares the pool.
+/// Shared jump connections, keyed by route (who, where, and by which path). Cloning shares the pool.
 #[derive(Clone, Default)]
 pub struct JumpPool {
     slots: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>>,
@@ -34,10 +38,14 @@ impl std::fmt::Debug for JumpPool {
 }
 
 impl JumpPool {
-    /// The authenticated connection to `hop`, opened now if there is none or the last one died. An error
-    /// names the hop.
-    pub async fn handle(&self, hop: &ConnectOptions) -> Result<Arc<Handle>, ConnectError> {
-        let slot = self.slots.lock().unwrap().entry(hop.route_key()).or_default().clone();
+    /// The authenticated connection of `route`, made by `open` (run only then) if there is none or the last one
+    /// died.
+    pub(crate) async fn handle(
+        &self,
+        route: String,
+        open: impl Future<Output = Result<Handle, ConnectError>>,
+    ) -> Result<Arc<Handle>, ConnectError> {
+        let slot = self.slots.lock().unwrap().entry(route).or_default().clone();
         let seen = slot.try_lock().map(|slot| slot.attempts).ok();
         let mut slot = slot.lock().await;
         match &slot.last {
@@ -46,8 +54,7 @@ impl JumpPool {
             Some(Err(error)) if seen.is_none_or(|seen| seen != slot.attempts) => return Err(error.clone()),
             _ => {}
         }
-        // Boxed: a hop behind another hop opens that one first (a recursion of futures).
-        let result = Box::pin(ssh_session::open(hop)).await.map(Arc::new).map_err(|error| hop_error(hop, error));
+        let result = open.await.map(Arc::new);
         slot.attempts += 1;
         slot.last = Some(result.clone());
         result
@@ -61,13 +68,5 @@ impl JumpPool {
                 let _ = handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
             }
         }
-    }
-}
-
-/// Wraps a hop's failure so the message says which hop failed; an inner hop's error is already wrapped.
-fn hop_error(hop: &ConnectOptions, error: ConnectError) -> ConnectError {
-    match error {
-        ConnectError::Hop { .. } | ConnectError::Tunnel { .. } => error,
-        error => ConnectError::Hop { hop: hop.label(), error: Box::new(error) },
     }
 }

@@ -99,10 +99,20 @@ fn handshake_error(options: &ConnectOptions, error: russh::Error) -> ConnectErro
     }
 }
 
+/// Wraps a hop's failure so the message says which hop failed; an inner hop's error is already wrapped.
+fn hop_error(hop: &ConnectOptions, error: ConnectError) -> ConnectError {
+    match error {
+        ConnectError::Hop { .. } | ConnectError::Tunnel { .. } => error,
+        error => ConnectError::Hop { hop: hop.label(), error: Box::new(error) },
+    }
+}
+
 async fn open_stream(options: &ConnectOptions) -> Result<Box<dyn ByteStream>, ConnectError> {
     let (address, port) = (options.address.clone(), options.port);
     if let Some(jump) = &options.jump {
-        let handle = options.jumps.handle(jump).await?;
+        // Boxed: a hop behind another hop opens that one first (a recursion of futures).
+        let opening = Box::pin(async move { open(jump).await.map_err(|error| hop_error(jump, error)) });
+        let handle = options.jumps.handle(jump.route_key(), opening).await?;
         let channel = handle
             .channel_open_direct_tcpip(address.clone(), u32::from(port), "127.0.0.1", 0)
             .await
