@@ -9,6 +9,7 @@ mod captured_values;
 mod connect_plan;
 mod declared_handler;
 mod fatal_stop;
+mod futex_hash;
 mod handlers;
 mod host_batch;
 mod host_handle;
@@ -92,6 +93,8 @@ impl RunOutcome {
 }
 
 pub fn run(request: RunRequest) -> RunOutcome {
+    // The host pool's threads, tokio's and the playbook's.
+    futex_hash::size_for(request.options.forks + 8);
     let tokio =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime");
     let inventory = &request.inventory;
