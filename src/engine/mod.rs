@@ -16,6 +16,7 @@ mod host_handle;
 mod host_pool;
 mod host_result;
 mod host_state;
+mod interrupt_watch;
 mod local_file;
 mod local_run;
 mod module_resolver;

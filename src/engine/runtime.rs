@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::host_pool::HostPool;
 use super::host_state::HostState;
+use super::interrupt_watch::InterruptWatch;
 use super::task_result::TaskResult;
 use crate::report::{Event, HostRecap, RecapBuilder, Redactor, Reporter};
 
@@ -60,6 +61,7 @@ pub struct Runtime {
     /// Set once --start-at-task's task has been reached.
     pub(super) reached_start_task: AtomicBool,
     pub(super) interrupted: Arc<AtomicBool>,
+    interrupt_watch: InterruptWatch,
     pub(super) task_names: Mutex<Vec<String>>,
     /// Tags that `include(file, #{tags})` adds to every task of the included file.
     pub(super) include_tags: Mutex<Vec<String>>,
@@ -67,10 +69,9 @@ pub struct Runtime {
     pub(super) fatal_stop: AtomicBool,
     /// Handlers the playbook declared, in declaration order (the order they run in).
     pub(super) handlers: Mutex<IndexMap<String, super::declared_handler::DeclaredHandler>>,
-    /// Per task name, per host: what the task did there (`results(name)`), the last run of a name winning.
     /// The threads host closures run on, for the whole run (up to `-f`).
     pub(super) host_pool: HostPool,
-    /// Each task's results by host, for `results(task)`.
+    /// Per task name, per host: what the task did there (`results(name)`), the last run of a name winning.
     pub(super) task_results: Mutex<IndexMap<String, IndexMap<String, TaskResult>>>,
     recap: Mutex<RecapBuilder>,
     /// Values that are never templates (decrypted inline `!vault` values), set once the inventory is known.
@@ -106,6 +107,7 @@ impl Runtime {
             global_vars,
             reporter,
             redactor,
+            interrupt_watch: InterruptWatch::new(interrupted.clone(), INTERRUPT_GRACE, &tokio),
             tokio,
             started: Instant::now(),
             interrupted,
@@ -153,10 +155,7 @@ impl Runtime {
 
     /// Resolves INTERRUPT_GRACE after the first Ctrl-C; never before.
     pub async fn interrupt_grace_over(&self) {
-        while !self.is_interrupted() {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        tokio::time::sleep(INTERRUPT_GRACE).await;
+        self.interrupt_watch.grace_over().await;
     }
 
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
