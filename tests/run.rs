@@ -559,3 +559,31 @@ fn an_unchanged_line_or_block_edit_is_one_round_trip_and_a_change_two() {
     assert_eq!(lab.sh(host, &format!("stat -c %a {path}")).trim(), "644");
     lab.clean(path);
 }
+
+/// `run` restarts itself once with small per-thread malloc caches (src/cli/malloc_tunables.rs: the memory a
+/// thread per host kept at 3000 hosts); the commands it starts do not inherit the setting, and a GLIBC_TUNABLES
+/// the user set is theirs: kept, and inherited. Needs no lab: the playbook only runs commands on the controller.
+#[test]
+fn a_run_keeps_small_thread_caches_to_itself_and_leaves_the_users_tunables_alone() {
+    let playbook = r#"
+        let own = local_run("tr '\\0' '\\n' < /proc/$PPID/environ | grep '^GLIBC_TUNABLES=' || true", #{ check_safe: true });
+        let inherited = local_run("env | grep -c 'GLIBC_TUNABLES\\|RUNBOOK_MALLOC' || true", #{ check_safe: true });
+        print(`runbook: ${own.stdout.trim()}; its commands: ${inherited.stdout.trim()}`);
+    "#;
+    let inventory = "all:\n  hosts:\n    never-contacted:\n      address: 127.0.0.1\n      port: 1\n";
+    let test = Test::new().file("inventory.yaml", inventory);
+    let path = test.path().join("inventory.yaml");
+    test.inventory_file(path)
+        .playbook(playbook)
+        .env_remove("GLIBC_TUNABLES")
+        .stdout_has("runbook: GLIBC_TUNABLES=glibc.malloc.tcache_max=128; its commands: 0")
+        .run();
+
+    let test = Test::new().file("inventory.yaml", inventory);
+    let path = test.path().join("inventory.yaml");
+    test.inventory_file(path)
+        .playbook(playbook)
+        .env("GLIBC_TUNABLES", "glibc.malloc.tcache_count=3")
+        .stdout_has("runbook: GLIBC_TUNABLES=glibc.malloc.tcache_count=3; its commands: 1")
+        .run();
+}

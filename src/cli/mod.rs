@@ -15,6 +15,7 @@ mod init_error;
 mod inventory_command;
 mod lab_command;
 mod lint_command;
+mod malloc_tunables;
 mod man_command;
 mod merge_error;
 mod password_prompt;
@@ -393,6 +394,9 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    if matches!(cli.command, Command::Run(_) | Command::Exec(_)) {
+        malloc_tunables::restart_with_small_thread_caches();
+    }
     init_tracing();
     match cli.command {
         Command::Run(args) => run_command::run(args),
