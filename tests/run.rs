@@ -398,6 +398,25 @@ fn host_keys_are_checked() {
     Test::new().inventory_file(&inventory).playbook(playbook).args(&["--host-key-checking", "accept-new"]).run();
     assert!(std::fs::read_to_string(&known).unwrap().contains(address));
     Test::new().inventory_file(&inventory).playbook(playbook).run();
+    let recorded = std::fs::read_to_string(&known).unwrap();
+    let real_key = recorded.lines().find(|line| line.starts_with(address)).unwrap().split_whitespace().skip(1).take(2);
+    let real_key = real_key.collect::<Vec<_>>().join(" ");
+    // OpenSSH's patterns (as `ssh` reads this file): a wildcard line vouches for the host, unless a negated
+    // pattern on the line names it; a key on an @revoked line is refused even where it is also recorded.
+    let subnet = address.rsplit_once('.').unwrap().0;
+    std::fs::write(&known, format!("# the lab\n{subnet}.* {real_key}\n")).unwrap();
+    Test::new().inventory_file(&inventory).playbook(playbook).run();
+    std::fs::write(&known, format!("!{address},{subnet}.* {real_key}\n")).unwrap();
+    Test::new().inventory_file(&inventory).playbook(playbook).code(3).stdout_has("is not known").run();
+    std::fs::write(&known, format!("{address} {real_key}\n@revoked * {real_key}\n")).unwrap();
+    Test::new()
+        .inventory_file(&inventory)
+        .playbook(playbook)
+        .args(&["--host-key-checking", "accept-new"])
+        .code(3)
+        .stdout_has("REVOKED HOST KEY")
+        .stdout_has("line 2")
+        .run();
     // A changed key is refused, even with accept-new.
     let other_key = std::fs::read_to_string(dir.join("id_ed25519.pub")).unwrap();
     let forged = format!("{address} {}\n", other_key.split_whitespace().take(2).collect::<Vec<_>>().join(" "));

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use russh::keys::{HashAlg, PublicKey, PublicKeyOrCertificate};
 
 use super::host_key_policy::HostKeyPolicy;
+use super::known_hosts_file::{self, KnownHostsVerdict};
 use super::transport_error::ConnectError;
 
 /// The russh client handler: its one job is deciding whether to trust the server's host key, from the
@@ -21,25 +22,11 @@ pub struct HostKeyVerifier {
     pub refusal: Arc<Mutex<Option<ConnectError>>>,
 }
 
-enum Verdict {
-    Known,
-    Unknown,
-    Changed { file: PathBuf, line: usize },
-}
-
 impl HostKeyVerifier {
-    fn verdict(&self, key: &PublicKey) -> Verdict {
-        for file in &self.known_hosts {
-            match russh::keys::check_known_hosts_path(&self.address, self.port, key, file) {
-                Ok(true) => return Verdict::Known,
-                Ok(false) => {}
-                Err(russh::keys::Error::KeyChanged { line }) => {
-                    return Verdict::Changed { file: file.clone(), line };
-                }
-                Err(error) => tracing::warn!("cannot read {}: {error}", file.display()),
-            }
-        }
-        Verdict::Unknown
+    fn verdict(&self, key: &PublicKey) -> KnownHostsVerdict {
+        known_hosts_file::check(&self.known_hosts, &self.address, self.port, key, &|warning| {
+            tracing::warn!("{warning}")
+        })
     }
 
     fn refuse(&self, error: ConnectError) -> bool {
@@ -58,15 +45,22 @@ impl russh::client::Handler for HostKeyVerifier {
         };
         let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
         Ok(match self.verdict(&key) {
-            Verdict::Known => true,
-            Verdict::Changed { file, line } => self.refuse(ConnectError::HostKeyChanged {
+            KnownHostsVerdict::Known => true,
+            KnownHostsVerdict::Changed { file, line } => self.refuse(ConnectError::HostKeyChanged {
                 address: self.address.clone(),
                 port: self.port,
                 fingerprint,
                 known_hosts: file.display().to_string(),
                 line,
             }),
-            Verdict::Unknown => match self.policy {
+            KnownHostsVerdict::Revoked { file, line } => self.refuse(ConnectError::HostKeyRevoked {
+                address: self.address.clone(),
+                port: self.port,
+                fingerprint,
+                known_hosts: file.display().to_string(),
+                line,
+            }),
+            KnownHostsVerdict::Unknown => match self.policy {
                 HostKeyPolicy::Off => true,
                 HostKeyPolicy::AcceptNew => {
                     let file = &self.known_hosts[0];

@@ -24,6 +24,7 @@ mod host_key_verifier;
 mod jump_chain;
 mod jump_chain_error;
 mod jump_pool;
+mod known_hosts_file;
 mod remote_command;
 mod remote_shell;
 mod shell_quote;

@@ -22,6 +22,10 @@ pub enum ConnectError {
          records another key. Refused. If the host was reinstalled, remove that line (ssh-keygen -R {address})"
     )]
     HostKeyChanged { address: String, port: u16, fingerprint: String, known_hosts: String, line: usize },
+    #[error(
+        "REVOKED HOST KEY for {address}:{port}: it presents {fingerprint}, which {known_hosts} line {line} marks          @revoked. Refused under every host key policy"
+    )]
+    HostKeyRevoked { address: String, port: u16, fingerprint: String, known_hosts: String, line: usize },
     #[error("authentication as {user} failed (tried: {tried})")]
     Auth { user: String, tried: String },
     #[error("`become` as {user} failed: {reason}")]
