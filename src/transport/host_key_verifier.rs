@@ -24,9 +24,7 @@ pub struct HostKeyVerifier {
 
 impl HostKeyVerifier {
     fn verdict(&self, key: &PublicKey) -> KnownHostsVerdict {
-        known_hosts_file::check(&self.known_hosts, &self.address, self.port, key, &|warning| {
-            tracing::warn!("{warning}")
-        })
+        known_hosts_file::check(&self.known_hosts, &self.address, self.port, key)
     }
 
     fn refuse(&self, error: ConnectError) -> bool {

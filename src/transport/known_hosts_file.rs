@@ -42,15 +42,17 @@ struct Entry {
 }
 
 /// Checks `key` for the host at `address`:`port` against `files`, in order. A file that does not exist counts as
-/// empty; one that cannot be read is reported through `warn` and skipped, as OpenSSH does.
-pub fn check(files: &[PathBuf], address: &str, port: u16, key: &PublicKey, warn: &dyn Fn(String)) -> KnownHostsVerdict {
-    let host = if port == 22 { address.to_lowercase() } else { format!("[{}]:{port}", address.to_lowercase()) };
+/// empty; one that cannot be read is logged and skipped, as OpenSSH does.
+pub fn check(files: &[PathBuf], address: &str, port: u16, key: &PublicKey) -> KnownHostsVerdict {
+    // OpenSSH lowercases the name (ASCII) before matching; patterns are lowered as they are compared.
+    let address = address.to_ascii_lowercase();
+    let host = if port == 22 { address } else { format!("[{address}]:{port}") };
     let mut entries = Vec::new();
     for file in files {
         match std::fs::read_to_string(file) {
             Ok(text) => entries.extend(matching_entries(file, &text, &host)),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => warn(format!("cannot read {}: {error}", file.display())),
+            Err(error) => tracing::warn!("cannot read {}: {error}", file.display()),
         }
     }
     if let Some(revoked) = entries.iter().find(|entry| entry.revoked && entry.key.key_data() == key.key_data()) {
@@ -104,7 +106,6 @@ fn names_match(names: &str, host: &str) -> bool {
     }
     let mut positive = false;
     for pattern in names.split(',') {
-        let pattern = pattern.to_lowercase();
         match pattern.strip_prefix('!') {
             Some(negated) if wildcard_match(host.as_bytes(), negated.as_bytes()) => return false,
             Some(_) => {}
@@ -123,7 +124,8 @@ fn hashed_name_matches(salt_and_hash: &str, host: &str) -> bool {
     mac.chain_update(host.as_bytes()).verify_slice(&hash).is_ok()
 }
 
-/// OpenSSH's `match_pattern`: `*` is any run of characters, `?` any one character, the rest literal.
+/// OpenSSH's `match_pattern` on a lowercase `text`: `*` is any run of characters, `?` any one character, the rest
+/// literal, compared without ASCII case.
 fn wildcard_match(text: &[u8], pattern: &[u8]) -> bool {
     let (mut t, mut p) = (0, 0);
     // Where the last `*` was and how much of the text it has taken: on a mismatch it takes one more.
@@ -134,7 +136,7 @@ fn wildcard_match(text: &[u8], pattern: &[u8]) -> bool {
                 star = Some((p, t));
                 p += 1;
             }
-            Some(&c) if c == b'?' || c == text[t] => {
+            Some(&c) if c == b'?' || c.to_ascii_lowercase() == text[t] => {
                 t += 1;
                 p += 1;
             }
@@ -167,7 +169,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("known_hosts");
         std::fs::write(&file, text).unwrap();
-        let verdict = check(std::slice::from_ref(&file), address, port, &key(KEY_A), &|w| panic!("{w}"));
+        let verdict = check(std::slice::from_ref(&file), address, port, &key(KEY_A));
         match verdict {
             KnownHostsVerdict::Changed { line, .. } => KnownHostsVerdict::Changed { file: "f".into(), line },
             KnownHostsVerdict::Revoked { line, .. } => KnownHostsVerdict::Revoked { file: "f".into(), line },
@@ -305,7 +307,7 @@ mod tests {
         let hashed = std::process::Command::new("ssh-keygen").arg("-H").arg("-f").arg(&file).output().unwrap();
         assert!(hashed.status.success(), "{}", String::from_utf8_lossy(&hashed.stderr));
         assert!(std::fs::read_to_string(&file).unwrap().starts_with("|1|"));
-        let known = |host| check(std::slice::from_ref(&file), host, 22, &key(KEY_A), &|w| panic!("{w}"));
+        let known = |host| check(std::slice::from_ref(&file), host, 22, &key(KEY_A));
         assert_eq!(known("web1.example.com"), KnownHostsVerdict::Known);
         assert_eq!(known("web2.example.com"), KnownHostsVerdict::Unknown);
     }
@@ -317,8 +319,8 @@ mod tests {
         std::fs::write(&stale, format!("web1 ssh-ed25519 {KEY_B}\n")).unwrap();
         std::fs::write(&right, format!("web1\tssh-ed25519\t{KEY_A}\n")).unwrap();
         let files = [dir.path().join("missing"), stale.clone(), right];
-        assert_eq!(check(&files, "web1", 22, &key(KEY_A), &|w| panic!("{w}")), KnownHostsVerdict::Known);
-        let verdict = check(&files[..2], "web1", 22, &key(KEY_A), &|w| panic!("{w}"));
+        assert_eq!(check(&files, "web1", 22, &key(KEY_A)), KnownHostsVerdict::Known);
+        let verdict = check(&files[..2], "web1", 22, &key(KEY_A));
         assert_eq!(verdict, KnownHostsVerdict::Changed { file: stale, line: 1 });
     }
 }
